@@ -1,0 +1,1 @@
+//! Go `time.Duration` text format (being written).

@@ -1,0 +1,4 @@
+//! raftwarden-actors: the embeddable actor system.
+
+pub mod duration;
+pub mod state;

@@ -1,0 +1,3 @@
+//! The agent: configuration, start-up and shutdown of one server.
+
+pub mod config;

@@ -1,0 +1,9 @@
+//! raftwarden: a Raft-replicated control-plane server that speaks Nomad's `/v1/operator` API.
+//!
+//! The root package holds the daemon ([`agent`]), the HTTP layer ([`http`]) and the
+//! Nomad-compatible command line ([`cli`]). The replicated machinery itself lives in the
+//! `raftwarden-actors` crate so that it can be embedded without HTTP.
+
+pub mod agent;
+pub mod cli;
+pub mod http;
