@@ -1,0 +1,65 @@
+//! openraft wiring: the type configuration, the redb-backed stores and the RPC client.
+
+pub mod network;
+pub mod store;
+
+use std::fmt;
+use std::io::Cursor;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::state::Applied;
+use crate::state::Command;
+
+/// The raft node ID. Nomad's wire IDs are UUID strings; openraft needs a `Copy` ID, so the
+/// numeric ID is derived from the UUID (its first 8 bytes) and the UUID travels in [`ServerNode`].
+pub type NodeId = u64;
+
+/// What every server knows about every other server; stored in raft membership entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerNode {
+    /// The raft server ID as Nomad shows it (a UUID).
+    pub id: String,
+    /// `<name>.<region>`, Nomad's gossip member name.
+    pub name: String,
+    /// `ip:port` of the RPC listener (raft traffic and internal calls).
+    pub rpc_addr: String,
+    /// `ip:port` of the public HTTP API.
+    pub http_addr: String,
+    pub datacenter: String,
+    pub version: String,
+}
+
+impl fmt::Display for ServerNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}@{})", self.name, self.id, self.rpc_addr)
+    }
+}
+
+/// Derives the numeric raft ID from the UUID form.
+pub fn node_id_of(uuid: &uuid::Uuid) -> NodeId {
+    let b = uuid.as_bytes();
+    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+openraft::declare_raft_types!(
+    /// The raftwarden raft types.
+    pub TypeConfig:
+        D = Command,
+        R = Applied,
+        NodeId = NodeId,
+        Node = ServerNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type LogId = openraft::LogId<NodeId>;
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, ServerNode>;
+pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, ServerNode>;
+pub type Snapshot = openraft::Snapshot<TypeConfig>;
+pub type StorageError = openraft::StorageError<NodeId>;
+pub type RaftMetrics = openraft::RaftMetrics<NodeId, ServerNode>;
