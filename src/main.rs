@@ -1,1 +1,16 @@
-fn main(){}
+//! The `raftwarden` binary: `agent` runs a server, everything else is the Nomad-style CLI.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("agent") => raftwarden::agent::main(&args[1..]),
+        Some("version" | "-version" | "--version" | "-v") => {
+            println!("raftwarden v{}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => raftwarden::cli::run(args),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

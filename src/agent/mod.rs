@@ -1,3 +1,167 @@
-//! The agent: configuration, start-up and shutdown of one server.
+//! The agent: configuration, start-up and clean shutdown of one server.
+//!
+//! [`run`] takes a config value and a shutdown future, so tests and host applications can run
+//! several agents in one process; [`main`] is the `raftwarden agent` command around it.
 
 pub mod config;
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::net::SocketAddr;
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use raftwarden_actors::RaftTiming;
+use raftwarden_actors::Settings;
+
+use self::config::AgentConfig;
+use crate::http;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("failed to bind {what} listener on {addr}: {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Start(#[from] raftwarden_actors::StartError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("failed to prepare data dir {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentError> {
+    let addr = SocketAddr::new(ip, port);
+    TcpListener::bind(addr).map_err(|source| AgentError::Bind { what, addr, source })
+}
+
+/// The address other servers and clients should use: the bind address, or loopback when
+/// bound to all interfaces (set `bind_addr` to a concrete IP for clusters across hosts).
+fn advertise(listener: &TcpListener, bind_ip: IpAddr) -> Result<SocketAddr, AgentError> {
+    let local = listener
+        .local_addr()
+        .map_err(|source| AgentError::Bind { what: "local", addr: SocketAddr::new(bind_ip, 0), source })?;
+    let ip = if bind_ip.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind_ip };
+    Ok(SocketAddr::new(ip, local.port()))
+}
+
+/// Runs one server agent until `shutdown` resolves, then stops it cleanly.
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+    if config.acl_enabled {
+        return Err(AgentError::Unsupported(
+            "acl.enabled = true is not supported by this version of raftwarden (ACL tokens are not implemented yet); \
+             run with ACLs disabled"
+                .into(),
+        ));
+    }
+    let bind_ip: IpAddr = config
+        .bind_addr
+        .parse()
+        .map_err(|_| AgentError::Unsupported(format!("bind_addr {:?} is not an IP address", config.bind_addr)))?;
+    let (data_dir, throwaway) = match &config.data_dir {
+        Some(d) => (d.clone(), false),
+        None => {
+            let d = std::env::temp_dir().join(format!("raftwarden-dev-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&d).map_err(|source| AgentError::DataDir { path: d.clone(), source })?;
+            (d, true)
+        }
+    };
+    let http_listener = bind("HTTP", bind_ip, config.ports.http)?;
+    let rpc_listener = bind("RPC", bind_ip, config.ports.rpc)?;
+    let http_addr = advertise(&http_listener, bind_ip)?;
+    let rpc_addr = advertise(&rpc_listener, bind_ip)?;
+
+    let settings = Settings {
+        name: config.name.clone(),
+        region: config.region.clone(),
+        datacenter: config.datacenter.clone(),
+        data_dir: data_dir.clone(),
+        rpc_addr: rpc_addr.to_string(),
+        http_addr: http_addr.to_string(),
+        bootstrap_expect: config.server.bootstrap_expect.max(1),
+        retry_join: config.server.retry_join.clone(),
+        autopilot_defaults: config.autopilot.resolve(),
+        scheduler_defaults: config.server.default_scheduler_config.clone().unwrap_or_default(),
+        timing: RaftTiming::default(),
+    };
+    let server = raftwarden_actors::start(settings).await?;
+    let state = http::ApiState { server: server.clone(), region: config.region.clone() };
+    let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2)
+        .map_err(|source| AgentError::Bind { what: "RPC", addr: rpc_addr, source })?;
+    let api = http::serve_api(http_listener, state, config.http_api_response_headers.clone(), 2)
+        .map_err(|source| AgentError::Bind { what: "HTTP", addr: http_addr, source })?;
+    let (rpc_handle, api_handle) = (rpc.handle(), api.handle());
+    actix_rt::spawn(rpc);
+    actix_rt::spawn(api);
+
+    println!("==> raftwarden agent configuration:\n");
+    println!("       Advertise Addrs: HTTP: {http_addr}; RPC: {rpc_addr}");
+    println!("            Bind Addrs: HTTP: [{}:{}]; RPC: {}:{}", bind_ip, http_addr.port(), bind_ip, rpc_addr.port());
+    println!("                Region: {} (DC: {})", config.region, config.datacenter);
+    println!("                Server: true (bootstrap_expect = {})", config.server.bootstrap_expect.max(1));
+    println!("                  Node: {}.{} ({})", config.name, config.region, server.node.me.id);
+    println!("               Version: {}\n", raftwarden_actors::VERSION);
+    println!("==> raftwarden agent started! Log data will stream in below:");
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    api_handle.stop(true).await;
+    rpc_handle.stop(true).await;
+    server.shutdown().await;
+    if throwaway {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    println!("==> raftwarden agent stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::signal;
+        use tokio::signal::unix::SignalKind;
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging(level: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAFTWARDEN_LOG").unwrap_or_else(|_| {
+        // openraft is chatty at INFO; keep it one level quieter than ours.
+        let ours = level.to_ascii_lowercase();
+        let theirs = if ours == "info" { "warn".to_string() } else { ours.clone() };
+        tracing_subscriber::EnvFilter::new(format!("{ours},openraft={theirs},actix_server=warn"))
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// `raftwarden agent ...`: returns the process exit code.
+pub fn main(args: &[String]) -> i32 {
+    let config = match config::load(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("==> Error loading configuration: {e}");
+            return 1;
+        }
+    };
+    init_logging(&config.log_level, config.log_json);
+    let system = actix_rt::System::new();
+    match system.block_on(run(config, signal())) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("==> Error starting agent: {e}");
+            1
+        }
+    }
+}

@@ -1,1 +1,139 @@
-//! The HTTP layer.
+//! The HTTP layer: the public `/v1/operator` API and the internal server-to-server RPC.
+//!
+//! ```text
+//! request ─> dispatch (Nomad's mux rules: prefix and exact routes, 301/307/404 fallthrough)
+//!          ─> handler: method check, query/token parsing, body decoding   (400/404/405 here)
+//!          ─> typed message to an actor Addr ─> reply ─> respond (one error mapping)
+//! ```
+//!
+//! Routing is done by hand in [`dispatch`] rather than by actix's router because Nomad's Go
+//! mux has prefix routes and per-route method errors that a test compares byte for byte.
+
+pub mod decode;
+pub mod operator;
+pub mod query;
+pub mod respond;
+pub mod rpc;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+
+use actix_web::dev::Server as HttpServerHandle;
+use actix_web::http::Method;
+use actix_web::middleware;
+use actix_web::web;
+use actix_web::App;
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
+use actix_web::HttpServer;
+use futures_util::StreamExt;
+use raftwarden_actors::Server;
+
+use self::operator::Req;
+
+/// Largest request body accepted on the public API; config bodies are a few hundred bytes.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// What the API handlers share: the actor addresses and agent-level settings.
+#[derive(Clone)]
+pub struct ApiState {
+    pub server: Server,
+    pub region: String,
+}
+
+/// Mounts the public API into an actix-web app (also usable by a host application).
+pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(state)).default_service(web::to(dispatch));
+    }
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| respond::error(400, format!("failed to read stream: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(respond::error(413, format!("Request body too large (limit {MAX_BODY} bytes)")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiState>) -> HttpResponse {
+    let path = req.path().to_string();
+    let needs_body = matches!(*req.method(), Method::PUT | Method::POST);
+    let body = if needs_body {
+        match read_body(payload).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        }
+    } else {
+        Vec::new()
+    };
+    let r = Req::new(&req, &state);
+    if let Some(rest) = path.strip_prefix("/v1/operator/raft/") {
+        return if rest.starts_with("configuration") {
+            operator::raft_configuration(r).await
+        } else if rest.starts_with("peer") {
+            operator::raft_peer(r).await
+        } else if rest.starts_with("transfer-leadership") {
+            operator::transfer_leadership(r).await
+        } else {
+            respond::error(404, "Invalid method")
+        };
+    }
+    match path.as_str() {
+        "/v1/operator/raft" => redirect(301, &format!("/v1/operator/raft/{}", query_suffix(&req))),
+        "/v1/operator/autopilot/configuration" => operator::autopilot_configuration(r, &body).await,
+        "/v1/operator/autopilot/health" => operator::autopilot_health(r).await,
+        "/v1/operator/scheduler/configuration" => operator::scheduler_configuration(r, &body).await,
+        "/v1/operator/license" => operator::license(&req),
+        "/v1/operator/utilization" => operator::utilization(&req),
+        "/v1/status/leader" => operator::status_leader(r),
+        "/v1/status/peers" => operator::status_peers(r),
+        "/" => redirect(307, "/ui/"),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+fn query_suffix(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => String::new(),
+        q => format!("?{q}"),
+    }
+}
+
+fn redirect(status: u16, location: &str) -> HttpResponse {
+    let mut resp = respond::bare(status);
+    if let Ok(v) = location.parse() {
+        resp.headers_mut().insert(actix_web::http::header::LOCATION, v);
+    }
+    resp
+}
+
+/// Starts the public API server on `listener` (gzip when asked, configured extra headers).
+pub fn serve_api(
+    listener: TcpListener,
+    state: ApiState,
+    headers: BTreeMap<String, String>,
+    workers: usize,
+) -> std::io::Result<HttpServerHandle> {
+    let server = HttpServer::new(move || {
+        let mut default_headers = middleware::DefaultHeaders::new();
+        for (k, v) in &headers {
+            default_headers = default_headers.add((k.as_str(), v.as_str()));
+        }
+        App::new()
+            .wrap(middleware::Compress::default())
+            .wrap(default_headers)
+            .configure(configure(state.clone()))
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

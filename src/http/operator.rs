@@ -1,0 +1,325 @@
+//! Handlers of the `/v1/operator/*` and `/v1/status/*` routes. Each turns one HTTP request into
+//! one typed actor message and the reply into Nomad's response.
+
+use actix_web::http::Method;
+use actix_web::http::StatusCode;
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
+use raftwarden_actors::autopilot::GetHealth;
+use raftwarden_actors::config_store::GetAutopilotConfig;
+use raftwarden_actors::config_store::GetSchedulerConfig;
+use raftwarden_actors::config_store::SetAutopilotConfig;
+use raftwarden_actors::config_store::SetSchedulerConfig;
+use raftwarden_actors::error::OpError;
+use raftwarden_actors::membership::GetRaftConfiguration;
+use raftwarden_actors::membership::PeerRef;
+use raftwarden_actors::membership::RemovePeer;
+use raftwarden_actors::membership::TransferLeadership;
+use raftwarden_actors::state::SchedulerAlgorithm;
+
+use super::decode;
+use super::query::go_quote;
+use super::query::is_pretty;
+use super::query::parse_cas;
+use super::query::parse_read;
+use super::query::parse_token;
+use super::query::parse_write;
+use super::query::Query;
+use super::query::ReadOptions;
+use super::respond;
+use super::wire;
+use super::ApiState;
+
+/// What every handler needs from the request.
+pub struct Req<'a> {
+    pub http: &'a HttpRequest,
+    pub query: Query,
+    pub pretty: bool,
+    pub state: &'a ApiState,
+}
+
+impl<'a> Req<'a> {
+    pub fn new(http: &'a HttpRequest, state: &'a ApiState) -> Self {
+        let query = Query::parse(http.query_string());
+        let pretty = is_pretty(&query);
+        Self { http, query, pretty, state }
+    }
+
+    fn token(&self) -> String {
+        let header = |name: &str| self.http.headers().get(name).and_then(|v| v.to_str().ok());
+        parse_token(header("X-Nomad-Token"), header("Authorization"))
+    }
+
+    fn read(&self) -> Result<ReadOptions, HttpResponse> {
+        let opts = parse_read(&self.query, self.token(), &self.state.region).map_err(|e| respond::error(400, e))?;
+        self.check_region(&opts.region)?;
+        Ok(opts)
+    }
+
+    fn write(&self) -> Result<(), HttpResponse> {
+        let opts = parse_write(&self.query, self.token(), &self.state.region);
+        self.check_region(&opts.region)
+    }
+
+    /// Another region would be forwarded to one of its servers; this server knows none.
+    fn check_region(&self, region: &str) -> Result<(), HttpResponse> {
+        if region != self.state.region {
+            return Err(respond::error(500, "No path to region"));
+        }
+        Ok(())
+    }
+}
+
+fn mailbox<T>(r: Result<Result<T, OpError>, actix::MailboxError>) -> Result<T, HttpResponse> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(respond::op_error(&e)),
+        Err(e) => Err(respond::error(500, format!("internal error: {e}"))),
+    }
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        }
+    };
+}
+
+pub async fn raft_configuration(r: Req<'_>) -> HttpResponse {
+    if r.http.method() != Method::GET {
+        return respond::bare(405);
+    }
+    let opts = tri!(r.read());
+    let msg = GetRaftConfiguration { stale: opts.stale, forwarded: false };
+    let conf = tri!(mailbox(r.state.server.membership.send(msg).await));
+    respond::ok_json(&wire::RaftConfigurationResponse::from(conf), r.pretty)
+}
+
+pub async fn raft_peer(r: Req<'_>) -> HttpResponse {
+    if r.http.method() != Method::DELETE {
+        return respond::error(404, "Invalid method");
+    }
+    if r.query.has("address") {
+        return respond::error(400, "Removing a peer by address is not supported in the current raft protocol version");
+    }
+    let Some(id) = r.query.get("id").map(str::to_string) else {
+        return respond::error(400, "Must specify the peer's ID to remove");
+    };
+    tri!(r.write());
+    tri!(mailbox(r.state.server.membership.send(RemovePeer { id, forwarded: false }).await));
+    HttpResponse::Ok().finish()
+}
+
+pub async fn transfer_leadership(r: Req<'_>) -> HttpResponse {
+    if r.http.method() != Method::PUT && r.http.method() != Method::POST {
+        return respond::error(405, "Invalid method");
+    }
+    let target = tri!(transfer_target(&r.query).map_err(|e| respond::error(400, e)));
+    tri!(r.write());
+    let msg = TransferLeadership { target, forwarded: false };
+    let t = tri!(mailbox(r.state.server.membership.send(msg).await));
+    respond::ok_json(&wire::TransferResponse::from(t), r.pretty)
+}
+
+/// Query validation of transfer-leadership, in Nomad's order.
+pub fn transfer_target(q: &Query) -> Result<PeerRef, String> {
+    let ids = q.all("id");
+    let addrs = q.all("address");
+    match (ids.is_empty(), addrs.is_empty()) {
+        (true, true) => return Err("must specify id or address".into()),
+        (false, false) => return Err("must specify either id or address".into()),
+        _ => {}
+    }
+    if let Some(id) = ids.first() {
+        if id.is_empty() {
+            return Err("id must be non-empty".into());
+        }
+        if ids.len() > 1 {
+            return Err("must specify only one id".into());
+        }
+        check_uuid(id).map_err(|e| format!("id must be a uuid: {e}"))?;
+        return Ok(PeerRef::Id(id.to_string()));
+    }
+    let addr = addrs[0];
+    if addr.is_empty() {
+        return Err("address must be non-empty".into());
+    }
+    if addrs.len() > 1 {
+        return Err("must specify only one address".into());
+    }
+    check_addr_port(addr).map_err(|e| format!("address must be in IP:port format: {e}"))?;
+    Ok(PeerRef::Address(addr.to_string()))
+}
+
+/// hashicorp/go-uuid's `ParseUUID` checks and texts.
+fn check_uuid(s: &str) -> Result<(), String> {
+    if s.len() != 36 {
+        return Err("uuid string is wrong length".into());
+    }
+    let b = s.as_bytes();
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return Err("uuid is improperly formatted".into());
+    }
+    for (i, c) in s.char_indices() {
+        if ![8, 13, 18, 23].contains(&i) && !c.is_ascii_hexdigit() {
+            return Err(format!("encoding/hex: invalid byte: U+{:04X} {}", c as u32, go_quote_rune(c)));
+        }
+    }
+    Ok(())
+}
+
+fn go_quote_rune(c: char) -> String {
+    format!("'{c}'")
+}
+
+/// Go's `netip.ParseAddrPort`: a literal IP (IPv6 in brackets) and a port; no host names.
+fn check_addr_port(s: &str) -> Result<(), String> {
+    let Some(colon) = s.rfind(':') else { return Err("not an ip:port".into()) };
+    let (ip, port) = (&s[..colon], &s[colon + 1..]);
+    if ip.is_empty() {
+        return Err("not an ip:port".into());
+    }
+    let ip_ok = if let Some(inner) = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        ip.parse::<std::net::Ipv4Addr>().is_ok()
+    };
+    if !ip_ok {
+        return Err(format!("ParseAddr({}): unable to parse IP", go_quote(ip)));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!("invalid port {} parsing {}", go_quote(port), go_quote(s)));
+    }
+    Ok(())
+}
+
+pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> HttpResponse {
+    match *r.http.method() {
+        Method::GET => {
+            let opts = tri!(r.read());
+            let msg = GetAutopilotConfig { stale: opts.stale };
+            let fetched = tri!(mailbox(r.state.server.config_store.send(msg).await));
+            respond::ok_json_marshaler(&wire::AutopilotConfiguration::from(&fetched.row), r.pretty)
+        }
+        Method::PUT => {
+            let config = tri!(decode::autopilot(body)
+                .map_err(|e| respond::error(400, format!("Error parsing autopilot config: {e}"))));
+            let cas = tri!(parse_cas(&r.query).map_err(|e| respond::error(400, e)));
+            tri!(r.write());
+            let applied = tri!(mailbox(r.state.server.config_store.send(SetAutopilotConfig { config, cas }).await));
+            respond::ok_json(&(cas.is_none() || applied.updated), r.pretty)
+        }
+        _ => respond::error(404, "Invalid method"),
+    }
+}
+
+pub async fn autopilot_health(r: Req<'_>) -> HttpResponse {
+    if r.http.method() != Method::GET {
+        return respond::error(404, "Invalid method");
+    }
+    // `stale` is parsed (and can fail) but ignored: health is always answered by the leader.
+    tri!(r.read());
+    let health = tri!(mailbox(r.state.server.autopilot.send(GetHealth { forwarded: false }).await));
+    let reply = tri!(wire::OperatorHealthReply::new(&health).map_err(|e| respond::error(500, e.to_string())));
+    if health.healthy {
+        return respond::ok_json(&reply, r.pretty);
+    }
+    // Nomad writes the 429 before its JSON content type, so Go sniffs the body as text/plain.
+    let mut resp = respond::json(StatusCode::TOO_MANY_REQUESTS, &reply, r.pretty);
+    resp.headers_mut().insert(actix_web::http::header::CONTENT_TYPE, respond::TEXT.parse().expect("static"));
+    resp
+}
+
+pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> HttpResponse {
+    match *r.http.method() {
+        Method::GET => {
+            let opts = tri!(r.read());
+            let fetched =
+                tri!(mailbox(r.state.server.config_store.send(GetSchedulerConfig { stale: opts.stale }).await));
+            let index = fetched.row.modify_index;
+            let body = wire::SchedulerConfigurationResponse {
+                scheduler_config: wire::SchedulerConfiguration::from(&fetched.row),
+                index,
+                last_contact: (fetched.last_contact_ms as i64).saturating_mul(1_000_000),
+                known_leader: fetched.known_leader,
+                next_token: "",
+            };
+            let mut resp = respond::ok_json(&body, r.pretty);
+            respond::set_meta(&mut resp, index, fetched.last_contact_ms, fetched.known_leader);
+            resp
+        }
+        Method::PUT | Method::POST => {
+            let (config, algorithm) = tri!(decode::scheduler(body)
+                .map_err(|e| respond::error(400, format!("Error parsing scheduler config: {e}"))));
+            if SchedulerAlgorithm::parse(&algorithm).is_none() {
+                return respond::error(400, format!("invalid scheduler algorithm: {algorithm}"));
+            }
+            let cas = tri!(parse_cas(&r.query).map_err(|e| respond::error(400, e)));
+            tri!(r.write());
+            let applied = tri!(mailbox(r.state.server.config_store.send(SetSchedulerConfig { config, cas }).await));
+            let body = wire::SchedulerSetConfigurationResponse { updated: applied.updated, index: applied.index };
+            let mut resp = respond::ok_json(&body, r.pretty);
+            respond::set_index(&mut resp, applied.index);
+            resp
+        }
+        _ => respond::error(405, "Invalid method"),
+    }
+}
+
+/// The open-source license endpoint: no license to show (204), none to set (501).
+pub fn license(r: &HttpRequest) -> HttpResponse {
+    match *r.method() {
+        Method::GET => HttpResponse::NoContent().finish(),
+        Method::PUT => respond::error(501, "Nomad Enterprise only endpoint"),
+        _ => respond::error(405, "Invalid method"),
+    }
+}
+
+pub fn utilization(r: &HttpRequest) -> HttpResponse {
+    match *r.method() {
+        Method::POST => respond::error(501, "Nomad Enterprise only endpoint"),
+        _ => respond::error(405, "Invalid method"),
+    }
+}
+
+/// `GET /v1/status/leader`: the leader's RPC address as this server knows it, `""` if none.
+pub fn status_leader(r: Req<'_>) -> HttpResponse {
+    tri!(r.read());
+    let leader = r.state.server.node.leader().map(|n| n.rpc_addr).unwrap_or_default();
+    respond::ok_json(&leader, r.pretty)
+}
+
+/// `GET /v1/status/peers`: RPC addresses of the voters in this server's raft configuration.
+pub fn status_peers(r: Req<'_>) -> HttpResponse {
+    tri!(r.read());
+    let conf = raftwarden_actors::membership::local_configuration(&r.state.server.node);
+    let peers: Vec<String> = conf.servers.into_iter().filter(|s| s.voter).map(|s| s.address).collect();
+    respond::ok_json(&peers, r.pretty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(qs: &str) -> Result<PeerRef, String> {
+        transfer_target(&Query::parse(qs))
+    }
+
+    #[test]
+    fn transfer_validation_order() {
+        assert_eq!(target("").unwrap_err(), "must specify id or address");
+        assert_eq!(target("id=foo&address=bar").unwrap_err(), "must specify either id or address");
+        assert_eq!(target("id=foo&id=bar").unwrap_err(), "must specify only one id");
+        assert_eq!(target("address=foo&address=bar").unwrap_err(), "must specify only one address");
+        assert_eq!(target("id").unwrap_err(), "id must be non-empty");
+        assert_eq!(target("address").unwrap_err(), "address must be non-empty");
+        assert!(target("id=foo").unwrap_err().starts_with("id must be a uuid"));
+        assert!(target("address=bar").unwrap_err().starts_with("address must be in IP:port format"));
+        assert!(target("address=1.2.3.4:x").unwrap_err().starts_with("address must be in IP:port format"));
+        assert!(matches!(target("id=6e5c3c47-4a7c-4b60-9f3e-0e0b2a1c7d11"), Ok(PeerRef::Id(_))));
+        assert!(matches!(target("address=9.9.9.9:8000"), Ok(PeerRef::Address(_))));
+        assert!(matches!(target("address=[::1]:8000"), Ok(PeerRef::Address(_))));
+    }
+}

@@ -1,0 +1,250 @@
+//! Request parsing shared by every endpoint (spec §1.3): query parameters and the ACL token.
+//!
+//! Pure functions over the raw query string and headers, so every rule is a table test.
+
+/// A decoded query string: keys in order, with every value (Go's `url.Values`).
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub fn parse(raw: &str) -> Self {
+        let pairs = raw
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        Self { pairs }
+    }
+
+    /// Whether the key is present at all (even with an empty value).
+    pub fn has(&self, key: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == key)
+    }
+
+    /// The first value of `key` (Go's `Query().Get`), empty if absent.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding as Go's `url.ParseQuery` does it: `+` is a
+/// space and `%XX` a byte; a malformed escape is kept literally.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Read-request options (Nomad's `QueryOptions`), after validation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub region: String,
+    pub token: String,
+    pub stale: bool,
+    pub wait_ns: Option<i64>,
+    pub index: Option<u64>,
+}
+
+/// Write-request options (Nomad's `WriteRequest`): parsing never fails.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    pub region: String,
+    pub token: String,
+}
+
+/// The token: `X-Nomad-Token` (trimmed) wins, else `Authorization: Bearer <token>`.
+pub fn parse_token(x_nomad_token: Option<&str>, authorization: Option<&str>) -> String {
+    if let Some(t) = x_nomad_token {
+        let t = t.trim();
+        if !t.is_empty() {
+            return t.to_string();
+        }
+    }
+    let Some(auth) = authorization else { return String::new() };
+    let mut parts = auth.split_whitespace();
+    match (parts.next(), parts.next()) {
+        (Some(scheme), Some(token)) if scheme.eq_ignore_ascii_case("bearer") => token.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn region_of(q: &Query, default_region: &str) -> String {
+    match q.get("region") {
+        Some(r) if !r.is_empty() => r.to_string(),
+        _ => default_region.to_string(),
+    }
+}
+
+/// Nomad's `parse`: the first failure wins, in Nomad's order (region, token, stale, per_page,
+/// wait, index). Errors are the exact 400 texts.
+pub fn parse_read(q: &Query, token: String, default_region: &str) -> Result<ReadOptions, String> {
+    let region = region_of(q, default_region);
+    let stale = match q.get("stale") {
+        None => false,
+        Some("") => true,
+        Some(v) => parse_go_bool(v).ok_or("Expect `true` or `false` for `stale` query string parameter")?,
+    };
+    if let Some(p) = q.get("per_page") {
+        if p.parse::<i32>().is_err() {
+            return Err("Expect a number for `per_page` query string parameter".into());
+        }
+    }
+    let wait_ns = match q.get("wait") {
+        Some(w) if !w.is_empty() => {
+            Some(raftwarden_actors::duration::parse(w).map_err(|_| "Invalid wait time".to_string())?)
+        }
+        _ => None,
+    };
+    let index = match q.get("index") {
+        Some(i) if !i.is_empty() => Some(i.parse::<u64>().map_err(|_| "Invalid index".to_string())?),
+        _ => None,
+    };
+    Ok(ReadOptions { region, token, stale, wait_ns, index })
+}
+
+pub fn parse_write(q: &Query, token: String, default_region: &str) -> WriteOptions {
+    WriteOptions { region: region_of(q, default_region), token }
+}
+
+/// `?pretty`: present and not `0` (so `?pretty=false` is pretty, as in Nomad).
+pub fn is_pretty(q: &Query) -> bool {
+    q.has("pretty") && q.get("pretty") != Some("0")
+}
+
+/// `?cas=`: presence turns CAS on; the value must be a uint64 (Go's `strconv.ParseUint` text).
+pub fn parse_cas(q: &Query) -> Result<Option<u64>, String> {
+    if !q.has("cas") {
+        return Ok(None);
+    }
+    let v = q.get("cas").unwrap_or("");
+    let err = |why: &str| format!("Error parsing cas value: strconv.ParseUint: parsing {}: {why}", go_quote(v));
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err("invalid syntax"));
+    }
+    v.parse::<u64>().map(Some).map_err(|_| err("value out of range"))
+}
+
+pub use raftwarden_actors::membership::go_quote;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(qs: &str) -> Result<ReadOptions, String> {
+        parse_read(&Query::parse(qs), String::new(), "global")
+    }
+
+    #[test]
+    fn stale_values() {
+        assert!(!read("").unwrap().stale);
+        assert!(read("stale").unwrap().stale);
+        assert!(read("stale=").unwrap().stale);
+        assert!(read("stale=true").unwrap().stale);
+        assert!(read("stale=T").unwrap().stale);
+        assert!(!read("stale=false").unwrap().stale);
+        assert!(!read("stale=0").unwrap().stale);
+        assert!(!read("consistent").unwrap().stale);
+        assert_eq!(read("stale=random").unwrap_err(), "Expect `true` or `false` for `stale` query string parameter");
+    }
+
+    #[test]
+    fn wait_index_and_per_page() {
+        let o = read("wait=60s&index=1000").unwrap();
+        assert_eq!(o.wait_ns, Some(60_000_000_000));
+        assert_eq!(o.index, Some(1000));
+        assert_eq!(read("wait=60").unwrap_err(), "Invalid wait time");
+        assert_eq!(read("index=abc").unwrap_err(), "Invalid index");
+        assert_eq!(read("per_page=a").unwrap_err(), "Expect a number for `per_page` query string parameter");
+        // Order: stale is checked before wait.
+        assert_eq!(read("wait=x&stale=x").unwrap_err(), "Expect `true` or `false` for `stale` query string parameter");
+    }
+
+    #[test]
+    fn region_default_and_override() {
+        assert_eq!(read("").unwrap().region, "global");
+        assert_eq!(read("region=").unwrap().region, "global");
+        assert_eq!(read("region=foo").unwrap().region, "foo");
+    }
+
+    #[test]
+    fn tokens() {
+        assert_eq!(parse_token(Some("  abc \n"), None), "abc");
+        assert_eq!(parse_token(None, Some("Bearer foobar")), "foobar");
+        assert_eq!(parse_token(None, Some("bearer foobar extra")), "foobar");
+        assert_eq!(parse_token(None, Some("foobar")), "");
+        assert_eq!(parse_token(None, Some("Basic foobar")), "");
+        assert_eq!(parse_token(Some("x"), Some("Bearer y")), "x");
+    }
+
+    #[test]
+    fn pretty() {
+        assert!(is_pretty(&Query::parse("pretty")));
+        assert!(is_pretty(&Query::parse("pretty=1")));
+        assert!(is_pretty(&Query::parse("pretty=false")));
+        assert!(!is_pretty(&Query::parse("pretty=0")));
+        assert!(!is_pretty(&Query::parse("")));
+    }
+
+    #[test]
+    fn cas() {
+        assert_eq!(parse_cas(&Query::parse("")), Ok(None));
+        assert_eq!(parse_cas(&Query::parse("cas=7")), Ok(Some(7)));
+        assert_eq!(
+            parse_cas(&Query::parse("cas=")),
+            Err("Error parsing cas value: strconv.ParseUint: parsing \"\": invalid syntax".into())
+        );
+        assert_eq!(
+            parse_cas(&Query::parse("cas=-1")),
+            Err("Error parsing cas value: strconv.ParseUint: parsing \"-1\": invalid syntax".into())
+        );
+        assert_eq!(
+            parse_cas(&Query::parse("cas=99999999999999999999")),
+            Err("Error parsing cas value: strconv.ParseUint: parsing \"99999999999999999999\": value out of range".into())
+        );
+    }
+
+    #[test]
+    fn percent_decoding() {
+        let q = Query::parse("id=a%20b+c&x=%zz&y=%4");
+        assert_eq!(q.get("id"), Some("a b c"));
+        assert_eq!(q.get("x"), Some("%zz"));
+        assert_eq!(q.get("y"), Some("%4"));
+        assert_eq!(q.all("id").len(), 1);
+    }
+}

@@ -1,0 +1,21 @@
+//! Black-box tests of one real agent process: every status code, header, body and error text
+//! of the operator endpoints (spec §10 items named in each case), durability across kill -9,
+//! and bad input.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod t10_raft_configuration;
+mod t20_autopilot;
+mod t30_scheduler;
+mod t40_common_http;
+mod t50_durability;
+mod t60_bad_input;
+mod t70_cli;
+
+/// Loopback block of this test binary (127.20.x.y).
+pub const BLOCK: u8 = 20;
+
+pub fn net() -> support::Net {
+    support::Net::new(BLOCK)
+}

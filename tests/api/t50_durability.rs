@@ -1,0 +1,104 @@
+//! Acknowledged writes survive kill -9; a data_dir has one owner; foreign data is refused.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::net;
+use crate::support::*;
+
+const S: &str = "/v1/operator/scheduler/configuration";
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = single(&net(), &dir, "alpha");
+    let mut acked = Vec::new();
+    for i in 1..=40u32 {
+        let r = a.put(S, &format!("{{\"NodeLimitForFeasibilityChecks\":{i}}}"));
+        assert_eq!(r.status, 200);
+        acked.push((i, r.json()["Index"].as_u64().unwrap()));
+    }
+    let ap = a.put("/v1/operator/autopilot/configuration", r#"{"MaxTrailingLogs":777,"LastContactThreshold":"1s"}"#);
+    assert_eq!(ap.text(), "true");
+    a.kill9();
+    a.launch();
+    wait_ready(&a);
+    let v = a.get(S).json();
+    let (last, index) = *acked.last().unwrap();
+    assert_eq!(v["SchedulerConfig"]["NodeLimitForFeasibilityChecks"], last);
+    assert_eq!(v["SchedulerConfig"]["ModifyIndex"], index);
+    let ap = a.get("/v1/operator/autopilot/configuration").json();
+    assert_eq!(ap["MaxTrailingLogs"], 777);
+    assert_eq!(ap["LastContactThreshold"], "1s");
+    // Same identity after restart.
+    let id_before = std::fs::read_to_string(dir.path().join("alpha/server/node-id")).unwrap();
+    assert_eq!(a.get("/v1/operator/raft/configuration").json()["Servers"][0]["ID"], id_before.trim());
+    // And it keeps accepting writes at higher indexes.
+    let r = a.put(S, "{}");
+    assert!(r.json()["Index"].as_u64().unwrap() > index);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_keeps_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = single(&net(), &dir, "alpha");
+    a.put(S, r#"{"SchedulerAlgorithm":"spread"}"#);
+    assert_eq!(a.terminate(), Some(0), "{:?}", a.output());
+    a.launch();
+    wait_ready(&a);
+    assert_eq!(a.get(S).json()["SchedulerConfig"]["SchedulerAlgorithm"], "spread");
+}
+
+#[test]
+fn second_agent_on_same_data_dir_is_refused() {
+    let n = net();
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&n, &dir, "alpha");
+    let out = Command::new(BIN)
+        .args([
+            "agent",
+            "-server",
+            &format!("-data-dir={}", a.spec.data_dir.display()),
+            &format!("-bind={}", n.ip(2)),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already in use by another raftwarden agent"), "{err}");
+    // The first one is unharmed.
+    assert_eq!(a.get(S).status, 200);
+}
+
+#[test]
+fn foreign_or_corrupt_data_dir_is_refused() {
+    let n = net();
+    let dir = tempfile::tempdir().unwrap();
+    // A directory with someone else's files in server/.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(foreign.join("server/raft")).unwrap();
+    std::fs::write(foreign.join("server/raft/raft.db"), b"bolt").unwrap();
+    let out = Command::new(BIN)
+        .args(["agent", "-server", &format!("-data-dir={}", foreign.display()), &format!("-bind={}", n.ip(3))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a raftwarden data directory"), "{err}");
+    assert!(foreign.join("server/raft/raft.db").exists(), "nothing was deleted");
+
+    // Our layout, but the raft store is garbage.
+    let mut a = single(&n, &dir, "alpha");
+    a.kill9();
+    std::thread::sleep(Duration::from_millis(100));
+    let store = dir.path().join("alpha/server/raft.redb");
+    std::fs::write(&store, vec![0xAB; 8192]).unwrap();
+    let out = Command::new(BIN)
+        .args(["agent", "-server", &format!("-data-dir={}", dir.path().join("alpha").display()), &format!("-bind={}", n.ip(4))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("raft.redb"), "{err}");
+    assert_eq!(std::fs::read(&store).unwrap(), vec![0xAB; 8192], "the corrupt store was not reset");
+}

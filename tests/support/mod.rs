@@ -1,0 +1,295 @@
+//! Black-box test support: start real `raftwarden` agent processes on loopback addresses and
+//! talk to them over real HTTP.
+//!
+//! Every agent gets its own loopback IP (127.<block>.<test>.<n>) with the standard ports, so
+//! tests run in parallel without racing for free ports, and a restarted agent keeps its
+//! address.
+
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use std::time::Instant;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_raftwarden");
+
+static NEXT_SUBNET: AtomicU8 = AtomicU8::new(1);
+
+/// A block of loopback addresses for one test: `127.<block>.<subnet>.<n>`.
+pub struct Net {
+    block: u8,
+    subnet: u8,
+}
+
+impl Net {
+    /// `block` separates test binaries; each call gives a fresh subnet inside it.
+    pub fn new(block: u8) -> Self {
+        Self { block, subnet: NEXT_SUBNET.fetch_add(1, Ordering::SeqCst) }
+    }
+
+    pub fn ip(&self, n: u8) -> String {
+        format!("127.{}.{}.{}", self.block, self.subnet, n)
+    }
+}
+
+/// How to start one agent.
+#[derive(Clone, Debug)]
+pub struct AgentSpec {
+    pub name: String,
+    pub ip: String,
+    pub data_dir: PathBuf,
+    pub bootstrap_expect: u32,
+    pub retry_join: Vec<String>,
+    /// Extra HCL appended to the generated config file.
+    pub extra_hcl: String,
+    pub extra_args: Vec<String>,
+}
+
+impl AgentSpec {
+    pub fn new(name: &str, ip: String, data_dir: PathBuf) -> Self {
+        Self {
+            name: name.into(),
+            ip,
+            data_dir,
+            bootstrap_expect: 1,
+            retry_join: Vec::new(),
+            extra_hcl: String::new(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// A running (or stopped) agent process.
+pub struct Agent {
+    pub spec: AgentSpec,
+    child: Option<Child>,
+    pub output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    pub fn http(&self) -> String {
+        format!("http://{}:4646", self.spec.ip)
+    }
+
+    pub fn rpc_addr(&self) -> String {
+        format!("{}:4647", self.spec.ip)
+    }
+
+    /// Starts the agent and waits until its HTTP API answers.
+    pub fn start(spec: AgentSpec) -> Agent {
+        let mut a = Agent { spec, child: None, output: Arc::default() };
+        a.launch();
+        a
+    }
+
+    pub fn launch(&mut self) {
+        std::fs::create_dir_all(&self.spec.data_dir).expect("data dir");
+        let cfg = self.spec.data_dir.with_extension("hcl");
+        let mut hcl = format!(
+            "name = \"{}\"\ndata_dir = \"{}\"\nbind_addr = \"{}\"\nports {{\n  http = 4646\n  rpc = 4647\n}}\nserver {{\n  enabled = true\n  bootstrap_expect = {}\n",
+            self.spec.name,
+            self.spec.data_dir.display(),
+            self.spec.ip,
+            self.spec.bootstrap_expect
+        );
+        if !self.spec.retry_join.is_empty() {
+            let joins: Vec<String> = self.spec.retry_join.iter().map(|j| format!("\"{j}\"")).collect();
+            hcl.push_str(&format!("  server_join {{\n    retry_join = [{}]\n  }}\n", joins.join(", ")));
+        }
+        hcl.push_str("}\n");
+        hcl.push_str(&self.spec.extra_hcl);
+        std::fs::write(&cfg, hcl).expect("write config");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("agent").arg(format!("-config={}", cfg.display())).args(&self.spec.extra_args);
+        self.spawn(cmd);
+        wait_until(Duration::from_secs(30), || self.ping(), || format!("agent {} did not start: {:?}", self.spec.name, self.output()));
+    }
+
+    fn spawn(&mut self, mut cmd: Command) {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", "warn");
+        let mut child = cmd.spawn().expect("spawn raftwarden");
+        for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>)]
+            .into_iter()
+            .flatten()
+        {
+            let out = self.output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Ok(mut o) = out.lock() {
+                        o.push(line);
+                    }
+                }
+            });
+        }
+        self.child = Some(child);
+    }
+
+    pub fn output(&self) -> Vec<String> {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    fn ping(&self) -> bool {
+        if let Some(c) = self.child.as_ref() {
+            let _ = c;
+        }
+        client().get(format!("{}/v1/operator/license", self.http())).send().map(|r| r.status().as_u16() == 204).unwrap_or(false)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        Resp::from(client().get(format!("{}{}", self.http(), path)).send().expect("GET"))
+    }
+
+    pub fn put(&self, path: &str, body: &str) -> Resp {
+        Resp::from(client().put(format!("{}{}", self.http(), path)).body(body.to_string()).send().expect("PUT"))
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = client().request(m, format!("{}{}", self.http(), path));
+        if let Some(b) = body {
+            rb = rb.body(b.to_string());
+        }
+        Resp::from(rb.send().expect("request"))
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A response with everything a test compares.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl From<reqwest::blocking::Response> for Resp {
+    fn from(r: reqwest::blocking::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.bytes().map(|b| b.to_vec()).unwrap_or_default();
+        Self { status, headers, body }
+    }
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type")
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Polls `cond` until it holds or the deadline passes (then panics with `why`).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool, why: impl Fn() -> String) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out: {}", why());
+}
+
+/// Starts a single-server agent and waits until it leads and has written its defaults.
+pub fn single(net: &Net, dir: &tempfile::TempDir, name: &str) -> Agent {
+    single_with(net, dir, name, "")
+}
+
+pub fn single_with(net: &Net, dir: &tempfile::TempDir, name: &str, extra_hcl: &str) -> Agent {
+    let mut spec = AgentSpec::new(name, net.ip(1), dir.path().join(name));
+    spec.extra_hcl = extra_hcl.into();
+    let agent = Agent::start(spec);
+    wait_ready(&agent);
+    agent
+}
+
+/// Waits until the agent answers a consistent scheduler read (leader elected, defaults in).
+pub fn wait_ready(agent: &Agent) {
+    wait_until(
+        Duration::from_secs(30),
+        || agent.get("/v1/operator/scheduler/configuration").status == 200,
+        || format!("agent {} never became ready: {:?}", agent.spec.name, agent.output()),
+    );
+}
+
+/// Runs the CLI binary with the given args and environment; returns (code, stdout, stderr).
+pub fn cli(addr: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("NOMAD_ADDR", addr)
+        .env_remove("NOMAD_TOKEN")
+        .env_remove("NOMAD_REGION")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cli");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
