@@ -293,3 +293,79 @@ pub fn cli(addr: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A set of agents started with `bootstrap_expect = n` and each other's RPC addresses.
+pub struct Cluster {
+    pub agents: Vec<Agent>,
+}
+
+impl Cluster {
+    /// Starts `n` servers in the given order (indexes into 0..n).
+    pub fn start(net: &Net, dir: &tempfile::TempDir, n: usize, order: &[usize]) -> Cluster {
+        let joins: Vec<String> = (0..n).map(|i| format!("{}:4647", net.ip(i as u8 + 1))).collect();
+        let specs: Vec<AgentSpec> = (0..n)
+            .map(|i| {
+                let name = format!("s{}", i + 1);
+                let mut spec = AgentSpec::new(&name, net.ip(i as u8 + 1), dir.path().join(&name));
+                spec.bootstrap_expect = n as u32;
+                spec.retry_join = joins.clone();
+                spec
+            })
+            .collect();
+        let mut slots: Vec<Option<Agent>> = (0..n).map(|_| None).collect();
+        for &i in order {
+            slots[i] = Some(Agent::start(specs[i].clone()));
+        }
+        let agents = slots.into_iter().map(|a| a.expect("every index in order")).collect();
+        let c = Cluster { agents };
+        c.wait_leader(Duration::from_secs(60));
+        c
+    }
+
+    pub fn live(&mut self) -> Vec<usize> {
+        (0..self.agents.len()).filter(|&i| self.agents[i].is_running()).collect()
+    }
+
+    /// The index of the leader as the given agent sees it.
+    pub fn leader_seen_by(&self, i: usize) -> Option<usize> {
+        let r = client().get(format!("{}/v1/status/leader", self.agents[i].http())).send().ok()?;
+        let addr: String = r.json().ok()?;
+        self.agents.iter().position(|a| a.rpc_addr() == addr)
+    }
+
+    /// Waits until every running agent agrees on one leader that is itself running.
+    pub fn wait_leader(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut views = Vec::new();
+            for (i, a) in self.agents.iter().enumerate() {
+                if a.child_running() {
+                    views.push(self.leader_seen_by(i));
+                }
+            }
+            if let Some(Some(l)) = views.first() {
+                if views.iter().all(|v| *v == Some(*l)) && self.agents[*l].child_running() {
+                    return *l;
+                }
+            }
+            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Agent {
+    /// Whether the process is still running (without needing `&mut`).
+    pub fn child_running(&self) -> bool {
+        match self.pid() {
+            Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid),
+            None => false,
+        }
+    }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')).unwrap_or(false))
+        .unwrap_or(true)
+}

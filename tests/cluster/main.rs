@@ -1,0 +1,17 @@
+//! Multi-server tests: real agent processes on 127.30.x.y forming, forwarding, failing over,
+//! and losing nothing that was acknowledged.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod t10_forming;
+mod t20_forwarding;
+mod t30_failover;
+mod t40_membership;
+
+/// Loopback block of this test binary (127.30.x.y).
+pub const BLOCK: u8 = 30;
+
+pub fn net() -> support::Net {
+    support::Net::new(BLOCK)
+}
