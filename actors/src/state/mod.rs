@@ -92,3 +92,107 @@ fn set_row<T>(row: &mut Option<Row<T>>, value: T, cas: Option<u64>, index: u64) 
     *row = Some(Row { value, create_index, modify_index: index });
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One client operation against a config table.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put { autopilot: bool, value: u64 },
+        Cas { autopilot: bool, value: u64, cas: u64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<bool>(), 0u64..1000).prop_map(|(autopilot, value)| Op::Put { autopilot, value }),
+            (any::<bool>(), 0u64..1000, 0u64..40).prop_map(|(autopilot, value, cas)| Op::Cas { autopilot, value, cas }),
+        ]
+    }
+
+    /// The model: a register per table holding (value, create, modify).
+    #[derive(Default)]
+    struct Model {
+        tables: [Option<(u64, u64, u64)>; 2],
+    }
+
+    impl Model {
+        fn apply(&mut self, op: &Op, index: u64) -> bool {
+            let (t, value, cas) = match op {
+                Op::Put { autopilot, value } => (usize::from(*autopilot), *value, None),
+                Op::Cas { autopilot, value, cas } => (usize::from(*autopilot), *value, Some(*cas)),
+            };
+            let row = &mut self.tables[t];
+            if let Some(c) = cas {
+                if row.map(|r| r.2) != Some(c) {
+                    return false;
+                }
+            }
+            let create = row.map_or(index, |r| r.1);
+            *row = Some((value, create, index));
+            true
+        }
+    }
+
+    fn command(op: &Op) -> Command {
+        let (autopilot, value, cas) = match op {
+            Op::Put { autopilot, value } => (*autopilot, *value, None),
+            Op::Cas { autopilot, value, cas } => (*autopilot, *value, Some(*cas)),
+        };
+        if autopilot {
+            let config = AutopilotConfig { max_trailing_logs: value, ..AutopilotConfig::default() };
+            Command::SetAutopilot { config, cas }
+        } else {
+            let config = SchedulerConfig { node_limit_for_feasibility_checks: value as u32, ..Default::default() };
+            Command::SetScheduler { config, cas }
+        }
+    }
+
+    proptest! {
+        /// For any sequence of PUT/CAS operations at increasing raft indexes (with gaps, as
+        /// blank and membership entries take indexes too), every result and the final state
+        /// equal the model: CAS succeeds iff the index matches; ModifyIndex is the write's index.
+        #[test]
+        fn cas_matches_model(ops in proptest::collection::vec((op(), 1u64..3), 0..60), start_with_rows in any::<bool>()) {
+            let mut state = State::default();
+            let mut model = Model::default();
+            let mut index = 1;
+            if start_with_rows {
+                state.apply(&Command::InitDefaults { autopilot: AutopilotConfig::default(), scheduler: SchedulerConfig::default() }, index);
+                model.tables = [Some((0, index, index)), Some((250, index, index))];
+            }
+            for (op, gap) in &ops {
+                index += gap;
+                let applied = state.apply(&command(op), index);
+                prop_assert_eq!(applied.index, index);
+                prop_assert_eq!(applied.updated, model.apply(op, index));
+            }
+            let sched = state.scheduler.as_ref().map(|r| (r.value.node_limit_for_feasibility_checks as u64, r.create_index, r.modify_index));
+            let auto = state.autopilot.as_ref().map(|r| (r.value.max_trailing_logs, r.create_index, r.modify_index));
+            prop_assert_eq!(sched, model.tables[0]);
+            prop_assert_eq!(auto, model.tables[1]);
+        }
+    }
+
+    #[test]
+    fn init_defaults_never_overwrites() {
+        let mut s = State::default();
+        assert!(s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 3).updated);
+        let custom = SchedulerConfig { pause_eval_broker: true, ..Default::default() };
+        s.apply(&Command::SetScheduler { config: custom.clone(), cas: None }, 4);
+        assert!(!s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 5).updated);
+        assert_eq!(s.scheduler.as_ref().unwrap().value, custom);
+        assert_eq!(s.scheduler.as_ref().unwrap().create_index, 3);
+        assert_eq!(s.scheduler.as_ref().unwrap().modify_index, 4);
+    }
+
+    #[test]
+    fn cas_zero_never_succeeds_on_live_rows() {
+        let mut s = State::default();
+        assert!(!s.apply(&Command::SetAutopilot { config: Default::default(), cas: Some(0) }, 1).updated);
+        assert!(s.autopilot.is_none(), "CAS on an absent row is a no-op, not a create");
+    }
+}
