@@ -12,28 +12,29 @@ fn malformed_bodies_change_nothing() {
     let mut a = single(&net(), &dir, "alpha");
     let before_s = a.get(S).json();
     let before_a = a.get(A).json();
-    let bodies: &[&str] = &[
-        "{",
-        "nul",
-        "[]",
-        "\"str\"",
-        "42",
+    let both: &[&str] = &["{", "nul", "[]", "\"str\"", "42", "\u{0}\u{1}\u{2}"];
+    let scheduler_only: &[&str] = &[
         "{\"PreemptionConfig\": []}",
         "{\"PreemptionConfig\": {\"SystemSchedulerEnabled\": null, \"BatchSchedulerEnabled\": 7}}",
         "{\"NodeLimitForFeasibilityChecks\": 1.5}",
         "{\"NodeLimitForFeasibilityChecks\": 99999999999}",
+        "{\"SchedulerAlgorithm\": 5}",
+    ];
+    let autopilot_only: &[&str] = &[
         "{\"MaxTrailingLogs\": \"x\"}",
         "{\"ServerStabilizationTime\": \"10\"}",
         "{\"ServerStabilizationTime\": \"9999999999999h\"}",
-        "\u{0}\u{1}\u{2}",
-        "{\"SchedulerAlgorithm\": 5}",
+        "{\"CleanupDeadServers\": 1}",
     ];
-    for b in bodies {
-        for p in [S, A] {
-            let r = a.put(p, b);
-            assert_eq!(r.status, 400, "{p} {b:?}: {}", r.text());
-            assert!(!r.text().is_empty());
-        }
+    let cases = both
+        .iter()
+        .flat_map(|b| [(S, *b), (A, *b)])
+        .chain(scheduler_only.iter().map(|b| (S, *b)))
+        .chain(autopilot_only.iter().map(|b| (A, *b)));
+    for (p, b) in cases {
+        let r = a.put(p, b);
+        assert_eq!(r.status, 400, "{p} {b:?}: {}", r.text());
+        assert!(!r.text().is_empty());
     }
     // Oversized bodies are refused, not buffered without limit.
     let huge = format!("{{\"SchedulerAlgorithm\":\"{}\"}}", "x".repeat(3 << 20));
