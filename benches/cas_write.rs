@@ -65,7 +65,12 @@ fn bench(c: &mut Criterion) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let current = |system: &actix_rt::SystemRunner| {
-        system.block_on(store.send(GetSchedulerConfig { stale: false })).expect("mailbox").expect("read").row.modify_index
+        system
+            .block_on(store.send(GetSchedulerConfig { stale: false }))
+            .expect("mailbox")
+            .expect("read")
+            .row
+            .modify_index
     };
 
     group.bench_function("actor", |b| {

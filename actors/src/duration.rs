@@ -263,7 +263,10 @@ mod tests {
         assert_eq!(parse(".s").unwrap_err().to_string(), "time: invalid duration \".s\"");
         assert_eq!(parse("abc").unwrap_err().to_string(), "time: invalid duration \"abc\"");
         assert_eq!(parse("1d").unwrap_err().to_string(), "time: unknown unit \"d\" in duration \"1d\"");
-        assert_eq!(parse("9223372036854775808ns").unwrap_err().to_string(), "time: invalid duration \"9223372036854775808ns\"");
+        assert_eq!(
+            parse("9223372036854775808ns").unwrap_err().to_string(),
+            "time: invalid duration \"9223372036854775808ns\""
+        );
         assert_eq!(parse("9999999999999h").unwrap_err().to_string(), "time: invalid duration \"9999999999999h\"");
     }
 

@@ -128,10 +128,8 @@ fn load_identity(server_dir: &Path) -> Result<uuid::Uuid, StartError> {
         Err(e) => return Err(io(e)),
     }
     match std::fs::read_to_string(&id_file) {
-        Ok(s) => uuid::Uuid::parse_str(s.trim()).map_err(|e| StartError::Foreign {
-            path: id_file.clone(),
-            reason: format!("node-id is not a UUID: {e}"),
-        }),
+        Ok(s) => uuid::Uuid::parse_str(s.trim())
+            .map_err(|e| StartError::Foreign { path: id_file.clone(), reason: format!("node-id is not a UUID: {e}") }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = uuid::Uuid::new_v4();
             write_durably(&id_file, id.to_string().as_bytes()).map_err(io)?;

@@ -256,7 +256,13 @@ fn not_leader() -> OpError {
 
 /// Runs `local` on the leader: here if this server leads, else forwarded to the leader over
 /// RPC; waits up to [`HOLD_TIMEOUT`] for a leader to appear.
-pub(crate) async fn on_leader<T, Req, F, Fut>(node: Arc<Node>, forwarded: bool, path: &str, req: &Req, local: F) -> Result<T, OpError>
+pub(crate) async fn on_leader<T, Req, F, Fut>(
+    node: Arc<Node>,
+    forwarded: bool,
+    path: &str,
+    req: &Req,
+    local: F,
+) -> Result<T, OpError>
 where
     T: DeserializeOwned,
     Req: Serialize,
@@ -337,9 +343,7 @@ pub async fn call_peer<T: DeserializeOwned, Req: Serialize>(
         .send()
         .await
         .map_err(|e| OpError::Plain(format!("failed to reach {rpc_addr}: {e}")))?;
-    resp.json::<Result<T, OpError>>()
-        .await
-        .map_err(|e| OpError::Plain(format!("bad reply from {rpc_addr}: {e}")))?
+    resp.json::<Result<T, OpError>>().await.map_err(|e| OpError::Plain(format!("bad reply from {rpc_addr}: {e}")))?
 }
 
 fn raft_err<E: std::error::Error>(e: E) -> OpError {
@@ -511,8 +515,9 @@ async fn local_transfer(node: Arc<Node>, target: PeerRef) -> Attempt<Transfer> {
     while Instant::now() < deadline {
         let _ = call_peer::<(), _>(&node.http, &target_node.rpc_addr, PATH_ELECT, &Elect, Duration::from_secs(1)).await;
         let mut metrics = node.raft.metrics();
-        let _ = tokio::time::timeout(Duration::from_millis(300), metrics.wait_for(|m| m.current_leader == Some(target_id)))
-            .await;
+        let _ =
+            tokio::time::timeout(Duration::from_millis(300), metrics.wait_for(|m| m.current_leader == Some(target_id)))
+                .await;
         if node.metrics().current_leader == Some(target_id) {
             outcome = Ok(Transfer { from: from.clone(), to: to.clone(), noop: false });
             break;
@@ -523,8 +528,9 @@ async fn local_transfer(node: Arc<Node>, target: PeerRef) -> Attempt<Transfer> {
     for (id, peer) in m.membership_config.membership().nodes() {
         if *id != node.node_id {
             let release = HoldElections { millis: 0 };
-            let _ = call_peer::<(), _>(&node.http, &peer.rpc_addr, PATH_HOLD_ELECTIONS, &release, Duration::from_secs(1))
-                .await;
+            let _ =
+                call_peer::<(), _>(&node.http, &peer.rpc_addr, PATH_HOLD_ELECTIONS, &release, Duration::from_secs(1))
+                    .await;
         }
     }
     Attempt::Done(outcome)
@@ -625,7 +631,8 @@ impl Handler<TransferLeadership> for Membership {
         Box::pin(async move {
             // Nomad answers a missing leader here with a coded 503 rather than the plain 500.
             let fwd = TransferLeadership { target: msg.target.clone(), forwarded: true };
-            let r = on_leader(node, msg.forwarded, PATH_TRANSFER, &fwd, |n| local_transfer(n, msg.target.clone())).await;
+            let r =
+                on_leader(node, msg.forwarded, PATH_TRANSFER, &fwd, |n| local_transfer(n, msg.target.clone())).await;
             match r {
                 Err(OpError::NoLeader) => Err(OpError::coded(503, "No cluster leader")),
                 other => other,
@@ -664,7 +671,8 @@ impl Handler<HoldElections> for Membership {
         // A transfer whose leader dies half-way must not leave this server unable to campaign.
         let node = self.node.clone();
         ctx.run_later(d, move |_, _| {
-            let expired = node.elections_held_until.lock().map(|h| h.is_some_and(|t| t <= Instant::now())).unwrap_or(true);
+            let expired =
+                node.elections_held_until.lock().map(|h| h.is_some_and(|t| t <= Instant::now())).unwrap_or(true);
             if expired {
                 release_elections(&node);
             }
@@ -703,7 +711,9 @@ async fn form_cluster(node: Arc<Node>) {
                 if addr == &node.me.rpc_addr {
                     continue;
                 }
-                if let Ok(s) = call_peer::<Status, _>(&node.http, addr, PATH_STATUS, &GetStatus, Duration::from_secs(1)).await {
+                if let Ok(s) =
+                    call_peer::<Status, _>(&node.http, addr, PATH_STATUS, &GetStatus, Duration::from_secs(1)).await
+                {
                     if s.node.id != node.me.id {
                         peers.push(s);
                     }
@@ -717,7 +727,8 @@ async fn form_cluster(node: Arc<Node>) {
                 .all(|s| s.voters.contains(&node.me.id));
             if let Some(leader) = leader.filter(|_| !(i_am_voter && leader_lists_me)) {
                 let join = Join { node: node.me.clone(), forwarded: false };
-                match call_peer::<(), _>(&node.http, &leader.rpc_addr, PATH_JOIN, &join, Duration::from_secs(30)).await {
+                match call_peer::<(), _>(&node.http, &leader.rpc_addr, PATH_JOIN, &join, Duration::from_secs(30)).await
+                {
                     Ok(()) => tracing::info!(leader = %leader, "joined the cluster"),
                     Err(e) => tracing::debug!(error = %e, "join attempt failed"),
                 }

@@ -42,7 +42,11 @@ async fn ready(server: &raftwarden_actors::Server) -> (u32, u64) {
 enum Op {
     Put(u32),
     /// CAS against the current index (`fresh`) or a stale/bogus offset from it.
-    Cas { value: u32, fresh: bool, offset: u64 },
+    Cas {
+        value: u32,
+        fresh: bool,
+        offset: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

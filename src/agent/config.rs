@@ -295,7 +295,9 @@ impl Walker<'_> {
     }
 
     fn string(&self, v: &Value, path: &str) -> Result<String, ConfigError> {
-        v.as_str().map(str::to_string).ok_or_else(|| self.err(format!("{path}: expected a string, got {}", Self::kind(v))))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.err(format!("{path}: expected a string, got {}", Self::kind(v))))
     }
 
     fn boolean(&self, v: &Value, path: &str) -> Result<bool, ConfigError> {
@@ -328,7 +330,9 @@ impl Walker<'_> {
             Value::Object(m) => Ok(vec![m]),
             Value::Array(items) => items
                 .iter()
-                .map(|i| i.as_object().ok_or_else(|| self.err(format!("{path}: expected a block, got {}", Self::kind(i)))))
+                .map(|i| {
+                    i.as_object().ok_or_else(|| self.err(format!("{path}: expected a block, got {}", Self::kind(i))))
+                })
                 .collect(),
             other => Err(self.err(format!("{path}: expected a block, got {}", Self::kind(other)))),
         }
@@ -461,8 +465,9 @@ impl Walker<'_> {
             match k.as_str() {
                 "scheduler_algorithm" => {
                     let s = self.string(v, &path)?;
-                    sc.scheduler_algorithm = SchedulerAlgorithm::parse(&s)
-                        .ok_or_else(|| self.err(format!("{path}: invalid scheduler algorithm {s:?} (binpack or spread)")))?;
+                    sc.scheduler_algorithm = SchedulerAlgorithm::parse(&s).ok_or_else(|| {
+                        self.err(format!("{path}: invalid scheduler algorithm {s:?} (binpack or spread)"))
+                    })?;
                 }
                 "memory_oversubscription_enabled" => sc.memory_oversubscription_enabled = self.boolean(v, &path)?,
                 "reject_job_registration" => sc.reject_job_registration = self.boolean(v, &path)?,
@@ -696,7 +701,11 @@ http_api_response_headers {
     #[test]
     fn files_merge_in_order_and_flags_win() {
         let d = tempfile::tempdir().unwrap();
-        write(d.path(), "a.hcl", "name = \"a\"\ndata_dir = \"/a\"\nserver {\n enabled = true\n retry_join = [\"x:1\"]\n}\n");
+        write(
+            d.path(),
+            "a.hcl",
+            "name = \"a\"\ndata_dir = \"/a\"\nserver {\n enabled = true\n retry_join = [\"x:1\"]\n}\n",
+        );
         write(d.path(), "b.json", r#"{"name": "b", "server": {"retry_join": ["y:2"], "bootstrap_expect": 3}}"#);
         write(d.path(), "ignored.txt", "not = config");
         let c = load(&args(&[&format!("-config={}", d.path().display())])).unwrap();
@@ -723,7 +732,11 @@ http_api_response_headers {
     #[test]
     fn repeated_blocks_merge() {
         let d = tempfile::tempdir().unwrap();
-        let f = write(d.path(), "x.hcl", "data_dir = \"/x\"\nserver {\n enabled = true\n}\nserver {\n bootstrap_expect = 3\n}\n");
+        let f = write(
+            d.path(),
+            "x.hcl",
+            "data_dir = \"/x\"\nserver {\n enabled = true\n}\nserver {\n bootstrap_expect = 3\n}\n",
+        );
         let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
         assert!(c.server.enabled);
         assert_eq!(c.server.bootstrap_expect, 3);
@@ -734,9 +747,15 @@ http_api_response_headers {
         let d = tempfile::tempdir().unwrap();
         let cases = [
             ("severr {\n enabled = true\n}\n", "unknown key \"severr\""),
-            ("server {\n bootstrap_expect = \"three\"\n}\n", "server.bootstrap_expect: expected a non-negative integer, got string \"three\""),
+            (
+                "server {\n bootstrap_expect = \"three\"\n}\n",
+                "server.bootstrap_expect: expected a non-negative integer, got string \"three\"",
+            ),
             ("server {\n enabled = true\n foo = 1\n}\n", "unknown key \"server.foo\""),
-            ("autopilot {\n last_contact_threshold = \"5\"\n}\n", "autopilot.last_contact_threshold: time: missing unit in duration \"5\""),
+            (
+                "autopilot {\n last_contact_threshold = \"5\"\n}\n",
+                "autopilot.last_contact_threshold: time: missing unit in duration \"5\"",
+            ),
             ("ports {\n http = 70000\n}\n", "ports.http: 70000 is out of range"),
             ("name = {\n", "invalid HCL"),
         ];

@@ -37,9 +37,11 @@ fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentE
 /// The address other servers and clients should use: the bind address, or loopback when
 /// bound to all interfaces (set `bind_addr` to a concrete IP for clusters across hosts).
 fn advertise(listener: &TcpListener, bind_ip: IpAddr) -> Result<SocketAddr, AgentError> {
-    let local = listener
-        .local_addr()
-        .map_err(|source| AgentError::Bind { what: "local", addr: SocketAddr::new(bind_ip, 0), source })?;
+    let local = listener.local_addr().map_err(|source| AgentError::Bind {
+        what: "local",
+        addr: SocketAddr::new(bind_ip, 0),
+        source,
+    })?;
     let ip = if bind_ip.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind_ip };
     Ok(SocketAddr::new(ip, local.port()))
 }
@@ -85,8 +87,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     };
     let server = raftwarden_actors::start(settings).await?;
     let state = http::ApiState { server: server.clone(), region: config.region.clone() };
-    let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2)
-        .map_err(|source| AgentError::Bind { what: "RPC", addr: rpc_addr, source })?;
+    let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2).map_err(|source| AgentError::Bind {
+        what: "RPC",
+        addr: rpc_addr,
+        source,
+    })?;
     let api = http::serve_api(http_listener, state, config.http_api_response_headers.clone(), 2)
         .map_err(|source| AgentError::Bind { what: "HTTP", addr: http_addr, source })?;
     let (rpc_handle, api_handle) = (rpc.handle(), api.handle());

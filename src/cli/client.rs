@@ -27,7 +27,8 @@ pub struct Client {
 impl Client {
     pub fn new(address: Option<&str>, token: Option<&str>, region: Option<&str>) -> Result<Self, ClientError> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let address = address.map(str::to_string).or_else(|| env("NOMAD_ADDR")).unwrap_or("http://127.0.0.1:4646".into());
+        let address =
+            address.map(str::to_string).or_else(|| env("NOMAD_ADDR")).unwrap_or("http://127.0.0.1:4646".into());
         let address = address.trim_end_matches('/').to_string();
         let token = token.map(str::to_string).or_else(|| env("NOMAD_TOKEN"));
         let region = region.map(str::to_string).or_else(|| env("NOMAD_REGION"));
@@ -57,7 +58,13 @@ impl Client {
     }
 
     /// Sends a request; any status but 200 is an error, like the Go api client.
-    pub fn send(&self, method: reqwest::Method, path: &str, query: &[(&str, String)], body: Option<String>) -> Result<String, ClientError> {
+    pub fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<String, ClientError> {
         let mut req = self.http.request(method, self.url(path, query));
         if let Some(t) = &self.token {
             req = req.header("X-Nomad-Token", t);

@@ -74,17 +74,26 @@ pub fn raft_list_peers(args: &[String]) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let query: Vec<(&str, String)> = if p.bool("stale") == Some(true) { vec![("stale", String::new())] } else { vec![] };
+    let query: Vec<(&str, String)> =
+        if p.bool("stale") == Some(true) { vec![("stale", String::new())] } else { vec![] };
     let v = match c.get_json("/v1/operator/raft/configuration", &query) {
         Ok(v) => v,
         Err(e) => return fail(format!("Failed to retrieve raft configuration: {e}")),
     };
     let mut servers: Vec<&Value> = v["Servers"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
     servers.sort_by_key(|s| s["Node"].as_str().unwrap_or("").to_string());
-    let mut rows = vec![vec!["Node", "ID", "Address", "State", "Voter", "RaftProtocol"].into_iter().map(String::from).collect()];
+    let mut rows =
+        vec![vec!["Node", "ID", "Address", "State", "Voter", "RaftProtocol"].into_iter().map(String::from).collect()];
     for sv in servers {
         let state = if sv["Leader"] == true { "leader" } else { "follower" };
-        rows.push(vec![s(&sv["Node"]), s(&sv["ID"]), s(&sv["Address"]), state.into(), s(&sv["Voter"]), s(&sv["RaftProtocol"])]);
+        rows.push(vec![
+            s(&sv["Node"]),
+            s(&sv["ID"]),
+            s(&sv["Address"]),
+            state.into(),
+            s(&sv["Voter"]),
+            s(&sv["RaftProtocol"]),
+        ]);
     }
     print!("{}", format::columnize(&rows, "  "));
     0
@@ -159,7 +168,8 @@ pub fn autopilot_get_config(args: &[String]) -> i32 {
 
 pub fn autopilot_set_config(args: &[String]) -> i32 {
     let usage = "Usage: raftwarden operator autopilot set-config [options]\n\n  -cleanup-dead-servers=<bool> -max-trailing-logs=<n> -min-quorum=<n>\n  -last-contact-threshold=<duration> -server-stabilization-time=<duration>\n  -enable-redundancy-zones=<bool> -disable-upgrade-migration=<bool> -enable-custom-upgrades=<bool>";
-    let bools = ["cleanup-dead-servers", "enable-redundancy-zones", "disable-upgrade-migration", "enable-custom-upgrades"];
+    let bools =
+        ["cleanup-dead-servers", "enable-redundancy-zones", "disable-upgrade-migration", "enable-custom-upgrades"];
     let values = ["max-trailing-logs", "min-quorum", "last-contact-threshold", "server-stabilization-time"];
     let spec: Vec<(&str, Kind)> =
         bools.iter().map(|b| (*b, Kind::Bool)).chain(values.iter().map(|v| (*v, Kind::Value))).collect();
@@ -234,7 +244,20 @@ pub fn autopilot_health(args: &[String]) -> i32 {
         println!("   {}", s(id));
     }
     println!("\nServers:");
-    let cols = ["ID", "Name", "Address", "SerfStatus", "Version", "Leader", "Voter", "Healthy", "LastContact", "LastTerm", "LastIndex", "StableSince"];
+    let cols = [
+        "ID",
+        "Name",
+        "Address",
+        "SerfStatus",
+        "Version",
+        "Leader",
+        "Voter",
+        "Healthy",
+        "LastContact",
+        "LastTerm",
+        "LastIndex",
+        "StableSince",
+    ];
     let mut rows = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
     for sv in v["Servers"].as_array().into_iter().flatten() {
         rows.push(cols.iter().map(|c| s(&sv[*c])).collect());
@@ -368,12 +391,21 @@ pub fn server_members(args: &[String]) -> i32 {
         let addr = s(&sv["Address"]);
         let (host, port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), ""));
         let region = node.rsplit_once('.').map_or("", |(_, r)| r).to_string();
-        let h = health.as_ref().and_then(|h| {
-            h["Servers"].as_array().and_then(|a| a.iter().find(|x| x["ID"] == sv["ID"]).cloned())
-        });
+        let h = health
+            .as_ref()
+            .and_then(|h| h["Servers"].as_array().and_then(|a| a.iter().find(|x| x["ID"] == sv["ID"]).cloned()));
         let status = h.as_ref().map_or("unknown".to_string(), |h| s(&h["SerfStatus"]));
         let build = h.as_ref().map_or("unknown".to_string(), |h| s(&h["Version"]));
-        rows.push(vec![node.clone(), host.into(), port.into(), status, s(&sv["Leader"]), s(&sv["RaftProtocol"]), build, region]);
+        rows.push(vec![
+            node.clone(),
+            host.into(),
+            port.into(),
+            status,
+            s(&sv["Leader"]),
+            s(&sv["RaftProtocol"]),
+            build,
+            region,
+        ]);
     }
     print!("{}", format::columnize(&rows, "  "));
     0

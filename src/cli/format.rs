@@ -123,7 +123,8 @@ mod tests {
 
     #[test]
     fn kv_padding() {
-        let s = key_values(&[("Scheduler Algorithm", "binpack".into()), ("Node Limit For Feasibility Checks", "0".into())]);
+        let s =
+            key_values(&[("Scheduler Algorithm", "binpack".into()), ("Node Limit For Feasibility Checks", "0".into())]);
         assert!(s.starts_with("Scheduler Algorithm               = binpack\n"), "{s}");
     }
 

@@ -55,8 +55,10 @@ impl<'a> GoStruct<'a> {
 
     fn type_error(&mut self, what: String, name: &str, go_type: &str) {
         if self.error.is_none() {
-            *self.error =
-                Some(format!("json: cannot unmarshal {what} into Go struct field {}.{name} of type {go_type}", self.path));
+            *self.error = Some(format!(
+                "json: cannot unmarshal {what} into Go struct field {}.{name} of type {go_type}",
+                self.path
+            ));
         }
     }
 

@@ -235,7 +235,8 @@ mod tests {
         );
         assert_eq!(
             parse_cas(&Query::parse("cas=99999999999999999999")),
-            Err("Error parsing cas value: strconv.ParseUint: parsing \"99999999999999999999\": value out of range".into())
+            Err("Error parsing cas value: strconv.ParseUint: parsing \"99999999999999999999\": value out of range"
+                .into())
         );
     }
 

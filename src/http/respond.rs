@@ -87,10 +87,7 @@ pub fn op_error(e: &OpError) -> HttpResponse {
 pub fn set_meta(resp: &mut HttpResponse, index: u64, last_contact_ms: u64, known_leader: bool) {
     set_index(resp, index);
     let h = resp.headers_mut();
-    h.insert(
-        "x-nomad-lastcontact".parse().expect("static header name"),
-        HeaderValue::from(last_contact_ms),
-    );
+    h.insert("x-nomad-lastcontact".parse().expect("static header name"), HeaderValue::from(last_contact_ms));
     h.insert(
         "x-nomad-knownleader".parse().expect("static header name"),
         HeaderValue::from_static(if known_leader { "true" } else { "false" }),
@@ -117,7 +114,10 @@ mod tests {
     fn pretty_is_four_spaces_with_newline() {
         let s = S { a: 1, b: vec![2] };
         assert_eq!(encode(&s, false), br#"{"A":1,"B":[2]}"#);
-        assert_eq!(String::from_utf8(encode(&s, true)).unwrap(), "{\n    \"A\": 1,\n    \"B\": [\n        2\n    ]\n}\n");
+        assert_eq!(
+            String::from_utf8(encode(&s, true)).unwrap(),
+            "{\n    \"A\": 1,\n    \"B\": [\n        2\n    ]\n}\n"
+        );
     }
 
     #[test]

@@ -74,7 +74,8 @@ where
     T: Serialize + Send + 'static,
 {
     let _ = path;
-    web::post().to(|s: web::Data<Server>, msg: web::Json<M>| async move { relay(&s.membership, msg.into_inner()).await })
+    web::post()
+        .to(|s: web::Data<Server>, msg: web::Json<M>| async move { relay(&s.membership, msg.into_inner()).await })
 }
 
 async fn status(s: web::Data<Server>) -> HttpResponse {

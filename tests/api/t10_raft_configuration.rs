@@ -104,7 +104,10 @@ fn transfer_leadership_validation() {
     let r = a.request("PUT", &format!("{p}?id={id}"), None);
     assert_eq!((r.status, r.text()), (400, format!("id \"{id}\" was not found in the Raft configuration")));
     let r = a.request("POST", &format!("{p}?address=9.9.9.9:8000"), None);
-    assert_eq!((r.status, r.text().as_str()), (400, "address \"9.9.9.9:8000\" was not found in the Raft configuration"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "address \"9.9.9.9:8000\" was not found in the Raft configuration")
+    );
     // Transfer to itself is a no-op success.
     let me = a.get("/v1/operator/raft/configuration").json()["Servers"][0]["ID"].as_str().unwrap().to_string();
     let r = a.request("PUT", &format!("{p}?id={me}"), None);

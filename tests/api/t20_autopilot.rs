@@ -41,7 +41,10 @@ fn put_replaces_everything() {
     assert_eq!(v["LastContactThreshold"], "0s");
     assert_eq!(v["ServerStabilizationTime"], "0s");
     // Durations round-trip in Go syntax, keys case-insensitively.
-    let r = a.put(P, r#"{"lastcontactthreshold":"1m30s","ServerStabilizationTime":"1.5s","MaxTrailingLogs":99,"MinQuorum":3}"#);
+    let r = a.put(
+        P,
+        r#"{"lastcontactthreshold":"1m30s","ServerStabilizationTime":"1.5s","MaxTrailingLogs":99,"MinQuorum":3}"#,
+    );
     assert_eq!(r.text(), "true");
     let v = a.get(P).json();
     assert_eq!(v["LastContactThreshold"], "1m30s");
@@ -124,7 +127,10 @@ fn health_single_server() {
     assert_eq!(v["Leader"], s["ID"]);
     assert_eq!(v["Voters"][0], s["ID"]);
     let text = r.text();
-    assert!(text.starts_with("{\"Healthy\":true,\"FailureTolerance\":0,\"Servers\":[{\"LastContact\":\"0s\",\"ID\":"), "{text}");
+    assert!(
+        text.starts_with("{\"Healthy\":true,\"FailureTolerance\":0,\"Servers\":[{\"LastContact\":\"0s\",\"ID\":"),
+        "{text}"
+    );
     // Pretty output keeps each server entry compact (it has its own MarshalJSON).
     let pretty = a.get("/v1/operator/autopilot/health?pretty").text();
     assert!(pretty.contains("\"Servers\": [\n        {\"LastContact\":\"0s\","), "{pretty}");

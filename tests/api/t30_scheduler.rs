@@ -28,7 +28,10 @@ fn get_defaults_and_meta() {
         )
     );
     let pretty = a.get(&format!("{P}?pretty=1")).text();
-    assert!(pretty.starts_with("{\n    \"SchedulerConfig\": {\n        \"SchedulerAlgorithm\": \"binpack\",\n"), "{pretty}");
+    assert!(
+        pretty.starts_with("{\n    \"SchedulerConfig\": {\n        \"SchedulerAlgorithm\": \"binpack\",\n"),
+        "{pretty}"
+    );
     assert!(pretty.ends_with("}\n"));
 }
 
@@ -85,7 +88,8 @@ fn cas_full_replace() {
     let r = a.put(&format!("{P}?cas={current}"), "{}");
     assert_eq!(r.json()["Updated"], true);
     let p = a.get(P).json()["SchedulerConfig"]["PreemptionConfig"].clone();
-    for k in ["SystemSchedulerEnabled", "SysBatchSchedulerEnabled", "BatchSchedulerEnabled", "ServiceSchedulerEnabled"] {
+    for k in ["SystemSchedulerEnabled", "SysBatchSchedulerEnabled", "BatchSchedulerEnabled", "ServiceSchedulerEnabled"]
+    {
         assert_eq!(p[k], false, "{k}");
     }
 }

@@ -29,7 +29,9 @@ fn stale_parsing() {
     for q in ["stale", "stale=true", "stale=false", "stale=1", "consistent"] {
         assert_eq!(a.get(&format!("{S}?{q}")).status, 200, "{q}");
     }
-    for p in [S, "/v1/operator/raft/configuration", "/v1/operator/autopilot/configuration", "/v1/operator/autopilot/health"] {
+    for p in
+        [S, "/v1/operator/raft/configuration", "/v1/operator/autopilot/configuration", "/v1/operator/autopilot/health"]
+    {
         let r = a.get(&format!("{p}?stale=random"));
         assert_eq!(r.status, 400, "{p}");
         assert_eq!(r.text(), "Expect `true` or `false` for `stale` query string parameter");

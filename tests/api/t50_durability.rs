@@ -55,12 +55,7 @@ fn second_agent_on_same_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let a = single(&n, &dir, "alpha");
     let out = Command::new(BIN)
-        .args([
-            "agent",
-            "-server",
-            &format!("-data-dir={}", a.spec.data_dir.display()),
-            &format!("-bind={}", n.ip(2)),
-        ])
+        .args(["agent", "-server", &format!("-data-dir={}", a.spec.data_dir.display()), &format!("-bind={}", n.ip(2))])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -94,7 +89,12 @@ fn foreign_or_corrupt_data_dir_is_refused() {
     let store = dir.path().join("alpha/server/raft.redb");
     std::fs::write(&store, vec![0xAB; 8192]).unwrap();
     let out = Command::new(BIN)
-        .args(["agent", "-server", &format!("-data-dir={}", dir.path().join("alpha").display()), &format!("-bind={}", n.ip(4))])
+        .args([
+            "agent",
+            "-server",
+            &format!("-data-dir={}", dir.path().join("alpha").display()),
+            &format!("-bind={}", n.ip(4)),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

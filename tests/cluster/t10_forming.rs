@@ -75,9 +75,16 @@ fn late_server_joins_existing_cluster() {
     let late = Agent::start(spec);
     wait_until(
         Duration::from_secs(30),
-        || c.agents[leader].get("/v1/operator/raft/configuration").json()["Servers"].as_array().map(Vec::len) == Some(4),
+        || {
+            c.agents[leader].get("/v1/operator/raft/configuration").json()["Servers"].as_array().map(Vec::len)
+                == Some(4)
+        },
         || c.agents[leader].get("/v1/operator/raft/configuration").text(),
     );
-    wait_until(Duration::from_secs(20), || late.get("/v1/status/leader").text() == format!("\"{}\"", c.agents[leader].rpc_addr()), || late.get("/v1/status/leader").text());
+    wait_until(
+        Duration::from_secs(20),
+        || late.get("/v1/status/leader").text() == format!("\"{}\"", c.agents[leader].rpc_addr()),
+        || late.get("/v1/status/leader").text(),
+    );
     wait_ready(&late);
 }

@@ -43,7 +43,10 @@ fn follower_forwards_writes_and_serves_stale_reads() {
     let r = c.agents[leader].request("DELETE", "/v1/operator/raft/peer?id=nope", None);
     assert_eq!((r.status, r.text().as_str()), (500, "id \"nope\" was not found in the Raft configuration"));
     let r = c.agents[f].request("PUT", "/v1/operator/raft/transfer-leadership?address=9.9.9.9:8000", None);
-    assert_eq!((r.status, r.text().as_str()), (400, "address \"9.9.9.9:8000\" was not found in the Raft configuration"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "address \"9.9.9.9:8000\" was not found in the Raft configuration")
+    );
 
     // Kill the leader and the other follower: no quorum. The last follower still answers stale
     // reads, with KnownLeader false or a LastContact that grows.

@@ -40,7 +40,7 @@ impl Writer {
     fn step(&mut self, c: &Cluster, i: usize, live: &[usize]) {
         self.value += 1;
         let v = self.value;
-        let plain = v % 5 == 0;
+        let plain = v.is_multiple_of(5);
         let path = if plain { S.to_string() } else { format!("{S}?cas={}", self.acked_index) };
         let url = format!("{}{path}", c.agents[i].http());
         let body = format!("{{\"NodeLimitForFeasibilityChecks\":{v}}}");

@@ -96,7 +96,8 @@ fn stop_all_and_restart_keeps_state() {
         assert_eq!(v["SchedulerConfig"]["NodeLimitForFeasibilityChecks"], 77);
         assert_eq!(a.get("/v1/operator/autopilot/configuration").json()["MaxTrailingLogs"], 5);
     }
-    let mut after: Vec<String> = servers(&c.agents[leader]).iter().map(|s| s["ID"].as_str().unwrap().to_string()).collect();
+    let mut after: Vec<String> =
+        servers(&c.agents[leader]).iter().map(|s| s["ID"].as_str().unwrap().to_string()).collect();
     let mut before = ids;
     before.sort();
     after.sort();
@@ -130,7 +131,8 @@ fn transfer_leadership_by_id_and_address() {
     assert_eq!(c.wait_leader(Duration::from_secs(10)), leader);
     wait_ready(&c.agents[leader]);
     // The CLI does the same.
-    let (code, out, err) = cli(&c.agents[via].http(), &["operator", "raft", "transfer-leadership", &format!("-peer-id={target_id}")]);
+    let (code, out, err) =
+        cli(&c.agents[via].http(), &["operator", "raft", "transfer-leadership", &format!("-peer-id={target_id}")]);
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(c.wait_leader(Duration::from_secs(10)), target);
 }

@@ -111,15 +111,22 @@ impl Agent {
         let mut cmd = Command::new(BIN);
         cmd.arg("agent").arg(format!("-config={}", cfg.display())).args(&self.spec.extra_args);
         self.spawn(cmd);
-        wait_until(Duration::from_secs(30), || self.ping(), || format!("agent {} did not start: {:?}", self.spec.name, self.output()));
+        wait_until(
+            Duration::from_secs(30),
+            || self.ping(),
+            || format!("agent {} did not start: {:?}", self.spec.name, self.output()),
+        );
     }
 
     fn spawn(&mut self, mut cmd: Command) {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", "warn");
         let mut child = cmd.spawn().expect("spawn raftwarden");
-        for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>)]
-            .into_iter()
-            .flatten()
+        for pipe in [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
         {
             let out = self.output.clone();
             std::thread::spawn(move || {
@@ -141,7 +148,11 @@ impl Agent {
         if let Some(c) = self.child.as_ref() {
             let _ = c;
         }
-        client().get(format!("{}/v1/operator/license", self.http())).send().map(|r| r.status().as_u16() == 204).unwrap_or(false)
+        client()
+            .get(format!("{}/v1/operator/license", self.http()))
+            .send()
+            .map(|r| r.status().as_u16() == 204)
+            .unwrap_or(false)
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -5,6 +5,9 @@
 //! told that it is done, so an acknowledged write survives `kill -9`. All redb work runs on the
 //! blocking pool, never on the thread that drives raft.
 
+// openraft's StorageError is large by its design; boxing it here would only add a conversion.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Debug;
 use std::io::Cursor;
 use std::ops::Bound;
@@ -371,11 +374,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, uuid::Uuid::new_v4().simple()),
             None => format!("0-0-{}", uuid::Uuid::new_v4().simple()),
         };
-        let meta = SnapshotMeta {
-            last_log_id: last,
-            last_membership: self.applied.membership.clone(),
-            snapshot_id,
-        };
+        let meta = SnapshotMeta { last_log_id: last, last_membership: self.applied.membership.clone(), snapshot_id };
         let stored = StoredSnapshot { meta: meta.clone(), data: data.clone() };
         let bytes = encode(&stored).map_err(write_err)?;
         blocking(&self.db, move |db| {
@@ -431,7 +430,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         let mut applied: AppliedState = decode(&data).map_err(read_err)?;
         applied.last_applied = meta.last_log_id;

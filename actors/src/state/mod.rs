@@ -180,10 +180,15 @@ mod tests {
     #[test]
     fn init_defaults_never_overwrites() {
         let mut s = State::default();
-        assert!(s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 3).updated);
+        assert!(
+            s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 3).updated
+        );
         let custom = SchedulerConfig { pause_eval_broker: true, ..Default::default() };
         s.apply(&Command::SetScheduler { config: custom.clone(), cas: None }, 4);
-        assert!(!s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 5).updated);
+        assert!(
+            !s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 5)
+                .updated
+        );
         assert_eq!(s.scheduler.as_ref().unwrap().value, custom);
         assert_eq!(s.scheduler.as_ref().unwrap().create_index, 3);
         assert_eq!(s.scheduler.as_ref().unwrap().modify_index, 4);
