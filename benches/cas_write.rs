@@ -32,6 +32,8 @@ fn settings(dir: &std::path::Path, rpc: &str, http: &str) -> raftwarden_actors::
         autopilot_defaults: Default::default(),
         scheduler_defaults: Default::default(),
         timing: Default::default(),
+        raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
+        raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
     }
 }
 

@@ -41,6 +41,10 @@ use crate::state::SchedulerConfig;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Nomad's defaults for `raft_snapshot_threshold` and `raft_trailing_logs`.
+pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 8192;
+pub const DEFAULT_TRAILING_LOGS: u64 = 10240;
+
 /// Raft timing, in milliseconds.
 #[derive(Clone, Debug)]
 pub struct RaftTiming {
@@ -74,6 +78,10 @@ pub struct Settings {
     pub autopilot_defaults: AutopilotConfig,
     pub scheduler_defaults: SchedulerConfig,
     pub timing: RaftTiming,
+    /// Take a raft snapshot after this many new log entries (Nomad's `raft_snapshot_threshold`).
+    pub raft_snapshot_threshold: u64,
+    /// Log entries kept behind a snapshot for slow followers (Nomad's `raft_trailing_logs`).
+    pub raft_trailing_logs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +177,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         election_timeout_min: settings.timing.election_min_ms,
         election_timeout_max: settings.timing.election_max_ms,
         install_snapshot_timeout: 10_000,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
-        max_in_snapshot_log_to_keep: 1_000,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(settings.raft_snapshot_threshold.max(1)),
+        max_in_snapshot_log_to_keep: settings.raft_trailing_logs,
         ..Default::default()
     }
     .validate()

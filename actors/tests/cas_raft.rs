@@ -24,6 +24,8 @@ fn settings(dir: &std::path::Path) -> raftwarden_actors::Settings {
         autopilot_defaults: Default::default(),
         scheduler_defaults: Default::default(),
         timing: Default::default(),
+        raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
+        raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
     }
 }
 

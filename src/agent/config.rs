@@ -70,7 +70,7 @@ impl AutopilotOverrides {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
     pub enabled: bool,
     pub bootstrap_expect: u32,
@@ -78,6 +78,23 @@ pub struct ServerConfig {
     pub retry_join: Vec<String>,
     /// `default_scheduler_config { ... }`; `None` means Nomad's defaults.
     pub default_scheduler_config: Option<SchedulerConfig>,
+    /// `raft_snapshot_threshold`: new log entries between raft snapshots.
+    pub raft_snapshot_threshold: u64,
+    /// `raft_trailing_logs`: entries kept behind a snapshot for followers that lag.
+    pub raft_trailing_logs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            bootstrap_expect: 0,
+            retry_join: Vec::new(),
+            default_scheduler_config: None,
+            raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
+            raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -429,6 +446,8 @@ impl Walker<'_> {
                 "enabled" => cfg.server.enabled = self.boolean(v, &path)?,
                 "bootstrap_expect" => cfg.server.bootstrap_expect = self.uint(v, &path, 101)? as u32,
                 "retry_join" => cfg.server.retry_join.extend(self.strings(v, &path)?),
+                "raft_snapshot_threshold" => cfg.server.raft_snapshot_threshold = self.uint(v, &path, u64::MAX)?,
+                "raft_trailing_logs" => cfg.server.raft_trailing_logs = self.uint(v, &path, u64::MAX)?,
                 "server_join" => {
                     for sj in self.blocks(v, &path)? {
                         for (jk, jv) in sj {

@@ -84,6 +84,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         autopilot_defaults: config.autopilot.resolve(),
         scheduler_defaults: config.server.default_scheduler_config.clone().unwrap_or_default(),
         timing: RaftTiming::default(),
+        raft_snapshot_threshold: config.server.raft_snapshot_threshold,
+        raft_trailing_logs: config.server.raft_trailing_logs,
     };
     let server = raftwarden_actors::start(settings).await?;
     let state = http::ApiState { server: server.clone(), region: config.region.clone() };

@@ -8,6 +8,7 @@ mod t10_forming;
 mod t20_forwarding;
 mod t30_failover;
 mod t40_membership;
+mod t50_snapshot_install;
 
 /// Loopback block of this test binary (127.30.x.y).
 pub const BLOCK: u8 = 30;

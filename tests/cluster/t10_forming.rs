@@ -88,3 +88,29 @@ fn late_server_joins_existing_cluster() {
     );
     wait_ready(&late);
 }
+
+/// With bootstrap_expect = 3, servers that start minutes apart wait for each other: one
+/// server alone never bootstraps a cluster of its own, so exactly one cluster forms.
+#[test]
+fn servers_started_apart_do_not_bootstrap_alone() {
+    let n = net();
+    let dir = tempfile::tempdir().unwrap();
+    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4647", n.ip(i))).collect();
+    let spec = |i: u8| {
+        let mut s = AgentSpec::new(&format!("s{i}"), n.ip(i), dir.path().join(format!("s{i}")));
+        s.bootstrap_expect = 3;
+        s.retry_join = joins.clone();
+        s
+    };
+    let first = Agent::start(spec(1));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(first.get("/v1/status/leader").text(), "\"\"", "a lone server must not elect itself");
+    let r = first.get("/v1/operator/raft/configuration");
+    assert_eq!((r.status, r.text().as_str()), (500, "No cluster leader"));
+    let second = Agent::start(spec(2));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(second.get("/v1/status/leader").text(), "\"\"", "two of three expected must still wait");
+    let third = Agent::start(spec(3));
+    let c = Cluster { agents: vec![first, second, third] };
+    check_formed(&c, 3);
+}

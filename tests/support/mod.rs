@@ -313,6 +313,11 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` servers in the given order (indexes into 0..n).
     pub fn start(net: &Net, dir: &tempfile::TempDir, n: usize, order: &[usize]) -> Cluster {
+        Self::start_with(net, dir, n, order, "")
+    }
+
+    /// Like [`Cluster::start`], with extra HCL in every server's config file.
+    pub fn start_with(net: &Net, dir: &tempfile::TempDir, n: usize, order: &[usize], extra_hcl: &str) -> Cluster {
         let joins: Vec<String> = (0..n).map(|i| format!("{}:4647", net.ip(i as u8 + 1))).collect();
         let specs: Vec<AgentSpec> = (0..n)
             .map(|i| {
@@ -320,6 +325,7 @@ impl Cluster {
                 let mut spec = AgentSpec::new(&name, net.ip(i as u8 + 1), dir.path().join(&name));
                 spec.bootstrap_expect = n as u32;
                 spec.retry_join = joins.clone();
+                spec.extra_hcl = extra_hcl.into();
                 spec
             })
             .collect();
