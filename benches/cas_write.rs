@@ -20,21 +20,7 @@ use raftwarden_actors::state::SchedulerConfig;
 use raftwarden_actors::state::State;
 
 fn settings(dir: &std::path::Path, rpc: &str, http: &str) -> raftwarden_actors::Settings {
-    raftwarden_actors::Settings {
-        name: "bench".into(),
-        region: "global".into(),
-        datacenter: "dc1".into(),
-        data_dir: dir.to_path_buf(),
-        rpc_addr: rpc.into(),
-        http_addr: http.into(),
-        bootstrap_expect: 1,
-        retry_join: Vec::new(),
-        autopilot_defaults: Default::default(),
-        scheduler_defaults: Default::default(),
-        timing: Default::default(),
-        raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
-        raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
-    }
+    raftwarden_actors::Settings::new("bench", dir, rpc, http)
 }
 
 fn bench(c: &mut Criterion) {

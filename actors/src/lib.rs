@@ -84,6 +84,28 @@ pub struct Settings {
     pub raft_trailing_logs: u64,
 }
 
+impl Settings {
+    /// A single server (`bootstrap_expect = 1`) in region `global` with Nomad's defaults: the
+    /// starting point for embedding and for tests; adjust fields as needed.
+    pub fn new(name: &str, data_dir: impl Into<PathBuf>, rpc_addr: &str, http_addr: &str) -> Self {
+        Self {
+            name: name.into(),
+            region: "global".into(),
+            datacenter: "dc1".into(),
+            data_dir: data_dir.into(),
+            rpc_addr: rpc_addr.into(),
+            http_addr: http_addr.into(),
+            bootstrap_expect: 1,
+            retry_join: Vec::new(),
+            autopilot_defaults: AutopilotConfig::default(),
+            scheduler_defaults: SchedulerConfig::default(),
+            timing: RaftTiming::default(),
+            raft_snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
+            raft_trailing_logs: DEFAULT_TRAILING_LOGS,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("data_dir {path}: {source}")]

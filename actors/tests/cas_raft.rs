@@ -12,21 +12,7 @@ use raftwarden_actors::config_store::SetSchedulerConfig;
 use raftwarden_actors::state::SchedulerConfig;
 
 fn settings(dir: &std::path::Path) -> raftwarden_actors::Settings {
-    raftwarden_actors::Settings {
-        name: "prop".into(),
-        region: "global".into(),
-        datacenter: "dc1".into(),
-        data_dir: dir.to_path_buf(),
-        rpc_addr: "127.0.0.1:1".into(),
-        http_addr: "127.0.0.1:2".into(),
-        bootstrap_expect: 1,
-        retry_join: Vec::new(),
-        autopilot_defaults: Default::default(),
-        scheduler_defaults: Default::default(),
-        timing: Default::default(),
-        raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
-        raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
-    }
+    raftwarden_actors::Settings::new("prop", dir, "127.0.0.1:1", "127.0.0.1:2")
 }
 
 async fn ready(server: &raftwarden_actors::Server) -> (u32, u64) {
