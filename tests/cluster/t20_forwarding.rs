@@ -30,7 +30,7 @@ fn follower_forwards_writes_and_serves_stale_reads() {
     // A stale read on the follower is answered locally.
     wait_until(
         Duration::from_secs(5),
-        || c.agents[f].get(&format!("{S}?stale")).json()["Index"] == index,
+        || c.agents[f].get(&format!("{S}?stale")).json_or_null()["Index"] == index,
         || c.agents[f].get(&format!("{S}?stale")).text(),
     );
     let r = c.agents[f].get(&format!("{S}?stale"));

@@ -130,7 +130,7 @@ fn kill_leader_repeatedly_loses_nothing() {
         c.agents[leader].launch();
         wait_until(
             Duration::from_secs(30),
-            || c.agents[leader].get(&format!("{S}?stale")).json()["Index"].as_u64() >= Some(w.acked_index),
+            || c.agents[leader].get(&format!("{S}?stale")).json_or_null()["Index"].as_u64() >= Some(w.acked_index),
             || "restarted server did not catch up".into(),
         );
     }
@@ -144,7 +144,7 @@ fn kill_leader_repeatedly_loses_nothing() {
         wait_until(
             Duration::from_secs(20),
             || {
-                let v = a.get(&format!("{S}?stale")).json();
+                let v = a.get(&format!("{S}?stale")).json_or_null();
                 v["SchedulerConfig"]["NodeLimitForFeasibilityChecks"].as_u64() == Some(final_write.0 as u64)
                     && v["SchedulerConfig"]["ModifyIndex"].as_u64() == Some(final_write.1)
             },

@@ -35,7 +35,7 @@ fn kill_remove_and_restart_follower() {
     c.agents[f].launch();
     wait_until(
         Duration::from_secs(20),
-        || c.agents[f].get(&format!("{S}?stale")).json()["Index"].as_u64() >= Some(idx),
+        || c.agents[f].get(&format!("{S}?stale")).json_or_null()["Index"].as_u64() >= Some(idx),
         || "restarted follower did not catch up".into(),
     );
     assert_eq!(servers(&c.agents[leader]).len(), 3);
@@ -66,7 +66,10 @@ fn kill_remove_and_restart_follower() {
     let idx = r.json()["Index"].as_u64().unwrap();
     wait_until(
         Duration::from_secs(20),
-        || c.agents[f].get(&format!("{S}?stale")).json()["SchedulerConfig"]["NodeLimitForFeasibilityChecks"] == 13,
+        || {
+            c.agents[f].get(&format!("{S}?stale")).json_or_null()["SchedulerConfig"]["NodeLimitForFeasibilityChecks"]
+                == 13
+        },
         || c.agents[f].get(&format!("{S}?stale")).text(),
     );
     assert!(idx > 0);

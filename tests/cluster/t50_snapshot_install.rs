@@ -27,7 +27,7 @@ fn lagging_follower_installs_snapshot() {
     wait_until(
         Duration::from_secs(30),
         || {
-            let v = c.agents[f].get(&format!("{S}?stale")).json();
+            let v = c.agents[f].get(&format!("{S}?stale")).json_or_null();
             v["Index"].as_u64() == Some(last) && v["SchedulerConfig"]["NodeLimitForFeasibilityChecks"] == 120
         },
         || c.agents[f].get(&format!("{S}?stale")).text(),
@@ -38,7 +38,7 @@ fn lagging_follower_installs_snapshot() {
     let idx = r.json()["Index"].as_u64().unwrap();
     wait_until(
         Duration::from_secs(10),
-        || c.agents[f].get(&format!("{S}?stale")).json()["Index"].as_u64() == Some(idx),
+        || c.agents[f].get(&format!("{S}?stale")).json_or_null()["Index"].as_u64() == Some(idx),
         || "follower did not apply the next write".into(),
     );
     // `server members` lists all three, sorted, with the leader marked.

@@ -149,14 +149,25 @@ fn get_meta<T: DeserializeOwned>(db: &Database, key: &str) -> Result<Option<T>, 
     }
 }
 
-fn put_meta<T: Serialize>(db: &Database, key: &str, value: &T) -> Result<(), StorageError> {
+fn put_meta<T: Serialize>(db: &Database, key: &str, value: &T, durable: bool) -> Result<(), StorageError> {
     let bytes = encode(value).map_err(write_err)?;
-    let txn = db.begin_write().map_err(write_err)?;
+    let txn = begin_write(db, durable)?;
     {
         let mut table = txn.open_table(META).map_err(write_err)?;
         table.insert(key, bytes.as_slice()).map_err(write_err)?;
     }
     txn.commit().map_err(write_err)
+}
+
+/// A write transaction; `durable = false` skips the fsync. Such a commit becomes durable with
+/// the next durable one (redb keeps commit order), and a crash can only roll it back, never
+/// tear it. Used only for data that raft can rebuild from the durable log.
+fn begin_write(db: &Database, durable: bool) -> Result<redb::WriteTransaction, StorageError> {
+    let mut txn = db.begin_write().map_err(write_err)?;
+    if !durable {
+        txn.set_durability(redb::Durability::None).map_err(write_err)?;
+    }
+    Ok(txn)
 }
 
 /// Opens (or creates) the store at `path` and returns its two openraft halves.
@@ -250,15 +261,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
         let vote = *vote;
-        blocking(&self.db, move |db| put_meta(db, KEY_VOTE, &vote)).await
+        blocking(&self.db, move |db| put_meta(db, KEY_VOTE, &vote, true)).await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
         blocking(&self.db, |db| get_meta(db, KEY_VOTE)).await
     }
 
+    /// The committed index is a hint for replay at start-up; a stale value only means raft
+    /// re-learns it from the cluster, so it is not fsynced on its own.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        blocking(&self.db, move |db| put_meta(db, KEY_COMMITTED, &committed)).await
+        blocking(&self.db, move |db| put_meta(db, KEY_COMMITTED, &committed, false)).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
@@ -343,8 +356,11 @@ impl StateMachineStore {
             Some(s) => Some(encode(s).map_err(write_err)?),
             None => None,
         };
+        // Applied state without a snapshot can be rebuilt by replaying the durable log, so it
+        // rides on the log's next fsync; installing a snapshot replaces the log and is durable.
+        let durable = snap.is_some();
         blocking(&self.db, move |db| {
-            let txn = db.begin_write().map_err(write_err)?;
+            let txn = begin_write(db, durable)?;
             {
                 let mut meta = txn.open_table(META).map_err(write_err)?;
                 meta.insert(KEY_SM, sm.as_slice()).map_err(write_err)?;
