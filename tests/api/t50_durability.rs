@@ -102,3 +102,70 @@ fn foreign_or_corrupt_data_dir_is_refused() {
     assert!(err.contains("raft.redb"), "{err}");
     assert_eq!(std::fs::read(&store).unwrap(), vec![0xAB; 8192], "the corrupt store was not reset");
 }
+
+/// `agent -dev`: one server with a throw-away data dir that is gone after a clean stop.
+#[test]
+fn dev_mode_runs_and_cleans_up() {
+    let n = net();
+    let ip = n.ip(5);
+    let mut child = Command::new(BIN)
+        .args(["agent", "-dev", &format!("-bind={ip}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{ip}:4646/v1/operator/raft/configuration");
+    wait_until(
+        Duration::from_secs(30),
+        || client().get(&url).send().map(|r| r.status().as_u16() == 200).unwrap_or(false),
+        || "dev agent never answered".into(),
+    );
+    let v: serde_json::Value = client().get(&url).send().unwrap().json().unwrap();
+    assert_eq!(v["Servers"][0]["Node"], "dev.global");
+    let dirs_before: Vec<_> = dev_dirs();
+    assert!(!dirs_before.is_empty());
+    let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.contains("==> raftwarden agent started!"), "{out}");
+    let id = v["Servers"][0]["ID"].as_str().unwrap().to_string();
+    assert!(
+        dev_dirs()
+            .iter()
+            .all(|d| std::fs::read_to_string(d.join("server/node-id")).map(|s| s.trim() != id).unwrap_or(true)),
+        "the dev data dir is removed on shutdown"
+    );
+}
+
+fn dev_dirs() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("raftwarden-dev-")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A bad agent config stops the agent with the file, the key and the reason.
+#[test]
+fn bad_config_exits_with_file_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.hcl");
+    std::fs::write(&f, "data_dir = \"/tmp/x\"\nserver {\n  enabled = true\n  bootstrap_expect = \"three\"\n}\n")
+        .unwrap();
+    let out = Command::new(BIN).args(["agent", &format!("-config={}", f.display())]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&f.display().to_string()) && err.contains("server.bootstrap_expect"), "{err}");
+    let out = Command::new(BIN).args(["agent", "-config=/nonexistent/raftwarden.hcl"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/raftwarden.hcl"));
+    let out = Command::new(BIN).args(["agent", "-dev", "-no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flag -no-such-flag"));
+}
