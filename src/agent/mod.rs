@@ -46,6 +46,24 @@ fn advertise(listener: &TcpListener, bind_ip: IpAddr) -> Result<SocketAddr, Agen
     Ok(SocketAddr::new(ip, local.port()))
 }
 
+/// `retry_join` entries name other servers' RPC listeners; one without a port gets this
+/// agent's RPC port (as Nomad fills in its default port).
+pub fn with_default_port(addr: &str, port: u16) -> String {
+    let has_port = match addr.rsplit_once(':') {
+        Some((host, p)) => {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    };
+    if has_port {
+        addr.to_string()
+    } else if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
 /// Runs one server agent until `shutdown` resolves, then stops it cleanly.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
     if config.acl_enabled {
@@ -80,7 +98,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         rpc_addr: rpc_addr.to_string(),
         http_addr: http_addr.to_string(),
         bootstrap_expect: config.server.bootstrap_expect.max(1),
-        retry_join: config.server.retry_join.clone(),
+        retry_join: config.server.retry_join.iter().map(|a| with_default_port(a, config.ports.rpc)).collect(),
         autopilot_defaults: config.autopilot.resolve(),
         scheduler_defaults: config.server.default_scheduler_config.clone().unwrap_or_default(),
         timing: RaftTiming::default(),
@@ -170,5 +188,20 @@ pub fn main(args: &[String]) -> i32 {
             eprintln!("==> Error starting agent: {e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn retry_join_default_port() {
+        assert_eq!(with_default_port("10.0.0.6", 4647), "10.0.0.6:4647");
+        assert_eq!(with_default_port("10.0.0.6:5000", 4647), "10.0.0.6:5000");
+        assert_eq!(with_default_port("server-1.example", 4647), "server-1.example:4647");
+        assert_eq!(with_default_port("::1", 4647), "[::1]:4647");
+        assert_eq!(with_default_port("[::1]:9", 4647), "[::1]:9");
+        assert_eq!(with_default_port("[::1]", 4647), "[::1]:4647");
     }
 }
