@@ -231,7 +231,10 @@ pub async fn autopilot_health(r: Req<'_>) -> HttpResponse {
     }
     // Nomad writes the 429 before its JSON content type, so Go sniffs the body as text/plain.
     let mut resp = respond::json(StatusCode::TOO_MANY_REQUESTS, &reply, r.pretty);
-    resp.headers_mut().insert(actix_web::http::header::CONTENT_TYPE, respond::TEXT.parse().expect("static"));
+    resp.headers_mut().insert(
+        actix_web::http::header::CONTENT_TYPE,
+        actix_web::http::header::HeaderValue::from_static(respond::TEXT),
+    );
     resp
 }
 

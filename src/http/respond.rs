@@ -2,6 +2,7 @@
 //! text/plain errors, the `X-Nomad-*` metadata headers, and the mapping of every error to
 //! Nomad's status code and text.
 
+use actix_web::http::header::HeaderName;
 use actix_web::http::header::HeaderValue;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
@@ -87,15 +88,15 @@ pub fn op_error(e: &OpError) -> HttpResponse {
 pub fn set_meta(resp: &mut HttpResponse, index: u64, last_contact_ms: u64, known_leader: bool) {
     set_index(resp, index);
     let h = resp.headers_mut();
-    h.insert("x-nomad-lastcontact".parse().expect("static header name"), HeaderValue::from(last_contact_ms));
+    h.insert(HeaderName::from_static("x-nomad-lastcontact"), HeaderValue::from(last_contact_ms));
     h.insert(
-        "x-nomad-knownleader".parse().expect("static header name"),
+        HeaderName::from_static("x-nomad-knownleader"),
         HeaderValue::from_static(if known_leader { "true" } else { "false" }),
     );
 }
 
 pub fn set_index(resp: &mut HttpResponse, index: u64) {
-    resp.headers_mut().insert("x-nomad-index".parse().expect("static header name"), HeaderValue::from(index));
+    resp.headers_mut().insert(HeaderName::from_static("x-nomad-index"), HeaderValue::from(index));
 }
 
 #[cfg(test)]
