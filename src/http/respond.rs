@@ -131,5 +131,9 @@ mod tests {
         assert_eq!(r.status().as_u16(), 422);
         assert_eq!(r.headers().get(CONTENT_TYPE).unwrap(), TEXT);
         assert_eq!(op_error(&OpError::NoLeader).status().as_u16(), 500);
+        // Spec §10 item 106: a token that is not found is a 403 too, forwarded or not.
+        assert_eq!(op_error(&OpError::Plain("ACL token not found".into())).status().as_u16(), 403);
+        assert_eq!(op_error(&OpError::Forwarded("ACL token not found".into())).status().as_u16(), 403);
+        assert_eq!(op_error(&OpError::Plain("rpc error: Permission denied".into())).status().as_u16(), 403);
     }
 }
