@@ -67,13 +67,12 @@ where
     reply(&r)
 }
 
-fn membership_route<M, T>(path: &str) -> actix_web::Route
+fn membership_route<M, T>() -> actix_web::Route
 where
     M: Message<Result = Result<T, OpError>> + DeserializeOwned + Send + 'static,
     m::Membership: Handler<M>,
     T: Serialize + Send + 'static,
 {
-    let _ = path;
     web::post()
         .to(|s: web::Data<Server>, msg: web::Json<M>| async move { relay(&s.membership, msg.into_inner()).await })
 }
@@ -103,16 +102,13 @@ pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::
             .route(n::PATH_APPEND, web::post().to(append))
             .route(n::PATH_VOTE, web::post().to(vote))
             .route(n::PATH_SNAPSHOT, web::post().to(snapshot))
-            .route(m::PATH_WRITE, membership_route::<m::Write, _>(m::PATH_WRITE))
-            .route(m::PATH_READ, membership_route::<m::Read, _>(m::PATH_READ))
-            .route(
-                m::PATH_RAFT_CONFIGURATION,
-                membership_route::<m::GetRaftConfiguration, _>(m::PATH_RAFT_CONFIGURATION),
-            )
-            .route(m::PATH_REMOVE_PEER, membership_route::<m::RemovePeer, _>(m::PATH_REMOVE_PEER))
-            .route(m::PATH_JOIN, membership_route::<m::Join, _>(m::PATH_JOIN))
-            .route(m::PATH_TRANSFER, membership_route::<m::TransferLeadership, _>(m::PATH_TRANSFER))
-            .route(m::PATH_ELECT, membership_route::<m::Elect, _>(m::PATH_ELECT))
+            .route(m::PATH_WRITE, membership_route::<m::Write, _>())
+            .route(m::PATH_READ, membership_route::<m::Read, _>())
+            .route(m::PATH_RAFT_CONFIGURATION, membership_route::<m::GetRaftConfiguration, _>())
+            .route(m::PATH_REMOVE_PEER, membership_route::<m::RemovePeer, _>())
+            .route(m::PATH_JOIN, membership_route::<m::Join, _>())
+            .route(m::PATH_TRANSFER, membership_route::<m::TransferLeadership, _>())
+            .route(m::PATH_ELECT, membership_route::<m::Elect, _>())
             .route(m::PATH_STATUS, web::post().to(status))
             .route(m::PATH_HOLD_ELECTIONS, web::post().to(hold))
             .route(m::PATH_HEALTH, web::post().to(health))

@@ -145,9 +145,6 @@ impl Agent {
     }
 
     fn ping(&self) -> bool {
-        if let Some(c) = self.child.as_ref() {
-            let _ = c;
-        }
         client()
             .get(format!("{}/v1/operator/license", self.http()))
             .send()
