@@ -121,6 +121,10 @@ pub struct AgentConfig {
     pub acl_enabled: bool,
     /// `http_api_response_headers { Name = "value" }`.
     pub http_api_response_headers: BTreeMap<String, String>,
+    /// `advertise { http rpc }`: addresses other servers and clients should use (`ip` or
+    /// `ip:port`; without a port the listener's port is used).
+    pub advertise_http: Option<String>,
+    pub advertise_rpc: Option<String>,
 }
 
 impl Default for AgentConfig {
@@ -139,6 +143,8 @@ impl Default for AgentConfig {
             autopilot: AutopilotOverrides::default(),
             acl_enabled: false,
             http_api_response_headers: BTreeMap::new(),
+            advertise_http: None,
+            advertise_rpc: None,
         }
     }
 }
@@ -402,6 +408,20 @@ impl Walker<'_> {
                             match ak.as_str() {
                                 "enabled" => cfg.acl_enabled = self.boolean(av, "acl.enabled")?,
                                 _ => return Err(self.unknown(&format!("acl.{ak}"))),
+                            }
+                        }
+                    }
+                }
+                "advertise" => {
+                    for b in self.blocks(v, k)? {
+                        for (ak, av) in b {
+                            let path = format!("advertise.{ak}");
+                            let addr = self.string(av, &path)?;
+                            match ak.as_str() {
+                                "http" => cfg.advertise_http = Some(addr),
+                                "rpc" => cfg.advertise_rpc = Some(addr),
+                                "serf" => {}
+                                _ => return Err(self.unknown(&path)),
                             }
                         }
                     }
@@ -691,6 +711,10 @@ server {
 client {
   enabled = false
 }
+advertise {
+  http = "192.0.2.10:80"
+  rpc  = "192.0.2.10"
+}
 autopilot {
   last_contact_threshold = "500ms"
   max_trailing_logs      = 10
@@ -715,6 +739,8 @@ http_api_response_headers {
         assert_eq!((ap.last_contact_threshold, ap.max_trailing_logs), (500_000_000, 10));
         assert!(ap.cleanup_dead_servers);
         assert_eq!(c.http_api_response_headers.get("X-Frame-Options").map(String::as_str), Some("DENY"));
+        assert_eq!(c.advertise_rpc.as_deref(), Some("192.0.2.10"));
+        assert_eq!(c.advertise_http.as_deref(), Some("192.0.2.10:80"));
     }
 
     #[test]

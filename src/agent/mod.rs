@@ -34,14 +34,20 @@ fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentE
     TcpListener::bind(addr).map_err(|source| AgentError::Bind { what, addr, source })
 }
 
-/// The address other servers and clients should use: the bind address, or loopback when
-/// bound to all interfaces (set `bind_addr` to a concrete IP for clusters across hosts).
-fn advertise(listener: &TcpListener, bind_ip: IpAddr) -> Result<SocketAddr, AgentError> {
+/// The address other servers and clients should use: `advertise` if set (its port defaults
+/// to the listener's), else the bind address, or loopback when bound to all interfaces.
+fn advertise(listener: &TcpListener, bind_ip: IpAddr, configured: Option<&str>) -> Result<SocketAddr, AgentError> {
     let local = listener.local_addr().map_err(|source| AgentError::Bind {
         what: "local",
         addr: SocketAddr::new(bind_ip, 0),
         source,
     })?;
+    if let Some(a) = configured {
+        let full = with_default_port(a, local.port());
+        return full
+            .parse()
+            .map_err(|_| AgentError::Unsupported(format!("advertise address {a:?} is not an IP address or IP:port")));
+    }
     let ip = if bind_ip.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { bind_ip };
     Ok(SocketAddr::new(ip, local.port()))
 }
@@ -87,8 +93,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     };
     let http_listener = bind("HTTP", bind_ip, config.ports.http)?;
     let rpc_listener = bind("RPC", bind_ip, config.ports.rpc)?;
-    let http_addr = advertise(&http_listener, bind_ip)?;
-    let rpc_addr = advertise(&rpc_listener, bind_ip)?;
+    let http_addr = advertise(&http_listener, bind_ip, config.advertise_http.as_deref())?;
+    let rpc_addr = advertise(&rpc_listener, bind_ip, config.advertise_rpc.as_deref())?;
 
     let settings = Settings {
         name: config.name.clone(),

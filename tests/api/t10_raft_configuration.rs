@@ -126,3 +126,18 @@ fn status_endpoints() {
     assert_eq!(a.get("/v1/status/leader").text(), format!("\"{}\"", a.rpc_addr()));
     assert_eq!(a.get("/v1/status/peers").json(), serde_json::json!([a.rpc_addr()]));
 }
+
+/// `advertise { rpc }` is the address the raft configuration shows (port defaults to the
+/// listener's).
+#[test]
+fn advertise_address_is_used() {
+    let n = net();
+    let dir = tempfile::tempdir().unwrap();
+    let hcl = format!("advertise {{\n  rpc = \"{}\"\n}}\n", n.ip(9));
+    let mut spec = AgentSpec::new("alpha", n.ip(1), dir.path().join("alpha"));
+    spec.extra_hcl = hcl;
+    let a = Agent::start(spec);
+    wait_ready(&a);
+    let v = a.get("/v1/operator/raft/configuration").json();
+    assert_eq!(v["Servers"][0]["Address"], format!("{}:4647", n.ip(9)));
+}
