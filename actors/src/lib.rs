@@ -55,7 +55,7 @@ pub struct RaftTiming {
 
 impl Default for RaftTiming {
     fn default() -> Self {
-        Self { heartbeat_ms: 100, election_min_ms: 800, election_max_ms: 1500 }
+        Self { heartbeat_ms: 100, election_min_ms: 500, election_max_ms: 1000 }
     }
 }
 
