@@ -149,3 +149,25 @@ fn cli_reports_unreachable_server() {
     assert_eq!(code, 1);
     assert!(err.contains("Failed to retrieve raft configuration"), "{err}");
 }
+
+#[test]
+fn cli_global_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    // -address overrides NOMAD_ADDR; -region is sent as ?region=.
+    let (code, out, err) =
+        cli("http://127.0.0.1:1", &["operator", "scheduler", "get-config", &format!("-address={}", a.http())]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("binpack"));
+    let (code, _, err) = cli(&a.http(), &["operator", "scheduler", "get-config", "-region=mars"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Unexpected response code: 500 (No path to region)"), "{err}");
+    let (code, _, err) = cli(&a.http(), &["operator", "raft", "list-peers", "-token", "abc", "-region", "global"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(&a.http(), &["operator", "autopilot", "health"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Healthy: true") && out.contains("alpha.global"), "{out}");
+    let (code, _, err) = cli(&a.http(), &["operator", "nothing"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Usage: raftwarden"), "{err}");
+}
