@@ -1,122 +1,203 @@
-//! The HTTP client of the CLI: Nomad's address/token/region conventions and the Go api
-//! package's error texts.
+//! The CLI's HTTP client: Nomad's address/token/region conventions and the texts of Nomad's Go
+//! `api` package, which treats every status but 200 as an error.
 
 use std::time::Duration;
 
+use reqwest::Method;
+use reqwest::Url;
 use serde_json::Value;
+
+use super::args::GlobalOpts;
+use super::format::go_quote;
+
+pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error("invalid address {}: {reason}", go_quote(.address))]
+    Address { address: String, reason: String },
+    #[error("{0}")]
+    Build(String),
+    /// Go's `url.Error` shape: `Get "http://...": <cause>`.
+    #[error("{method} {}: {cause}", go_quote(.url))]
+    Transport { method: &'static str, url: String, cause: String },
     #[error("Unexpected response code: {status} ({body})")]
     Status { status: u16, body: String },
-    #[error("{0}")]
-    Transport(String),
-    #[error("invalid JSON in response: {0}")]
-    Decode(String),
+    #[error("Got 0 byte response with non-nil decode object")]
+    EmptyBody,
+    #[error("error decoding response body: {0}")]
+    Decode(#[source] serde_json::Error),
 }
 
-/// Connection settings: `-address`/`NOMAD_ADDR`, `-token`/`NOMAD_TOKEN`, `-region`/`NOMAD_REGION`.
+/// One server's API, with the caller's token and region.
 pub struct Client {
-    address: String,
+    base: Url,
     token: Option<String>,
     region: Option<String>,
     http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
 }
 
 impl Client {
-    pub fn new(address: Option<&str>, token: Option<&str>, region: Option<&str>) -> Result<Self, ClientError> {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let address =
-            address.map(str::to_string).or_else(|| env("NOMAD_ADDR")).unwrap_or("http://127.0.0.1:4646".into());
-        let address = address.trim_end_matches('/').to_string();
-        let token = token.map(str::to_string).or_else(|| env("NOMAD_TOKEN"));
-        let region = region.map(str::to_string).or_else(|| env("NOMAD_REGION"));
+    /// `-address`/`NOMAD_ADDR`, `-token`/`NOMAD_TOKEN`, `-region`/`NOMAD_REGION` (clap has
+    /// already merged flags over the environment); empty values count as unset.
+    pub fn new(opts: &GlobalOpts) -> Result<Self, ClientError> {
+        let non_empty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        let address = non_empty(&opts.address).unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
+        let base = parse_address(&address)?;
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        Ok(Self { address, token, region, http, runtime })
+            .map_err(|e| ClientError::Build(error_chain(&e)))?;
+        Ok(Self { base, token: non_empty(&opts.token), region: non_empty(&opts.region), http })
     }
 
-    fn url(&self, path: &str, query: &[(&str, String)]) -> String {
-        let mut pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-        if let Some(r) = &self.region {
-            pairs.push(format!("region={}", encode(r)));
+    /// `GET` a JSON document.
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ClientError> {
+        decode(&self.send(Method::GET, path, query, None).await?)
+    }
+
+    /// `PUT` a JSON document (or nothing), returning the decoded response body.
+    pub async fn put(&self, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ClientError> {
+        decode(&self.send(Method::PUT, path, query, body).await?)
+    }
+
+    /// `PUT` or `DELETE` whose response body is not used.
+    pub async fn write(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Result<(), ClientError> {
+        self.send(method, path, query, None).await.map(drop)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let url = self.url(path, query);
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            method: go_method(&method),
+            url: url.to_string(),
+            cause: error_chain(&e),
+        };
+        let mut req = self.http.request(method.clone(), url.clone());
+        if let Some(token) = &self.token {
+            req = req.header("X-Nomad-Token", token);
         }
-        let mut url = format!("{}{}", self.address, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status != 200 {
+            let body = String::from_utf8_lossy(&bytes).trim().to_string();
+            return Err(ClientError::Status { status, body });
+        }
+        Ok(bytes.to_vec())
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        url.set_query(None);
+        let region = self.region.as_deref().map(|r| ("region", r));
+        let pairs: Vec<(&str, &str)> = query.iter().copied().chain(region).collect();
         if !pairs.is_empty() {
-            url.push('?');
-            url.push_str(&pairs.join("&"));
+            url.query_pairs_mut().extend_pairs(pairs);
         }
         url
     }
+}
 
-    /// Sends a request; any status but 200 is an error, like the Go api client.
-    pub fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<String>,
-    ) -> Result<String, ClientError> {
-        let mut req = self.http.request(method, self.url(path, query));
-        if let Some(t) = &self.token {
-            req = req.header("X-Nomad-Token", t);
-        }
-        if let Some(b) = body {
-            req = req.body(b);
-        }
-        self.runtime.block_on(async {
-            let resp = req.send().await.map_err(|e| ClientError::Transport(transport_text(&e)))?;
-            let status = resp.status().as_u16();
-            let text = resp.text().await.map_err(|e| ClientError::Transport(e.to_string()))?;
-            if status != 200 {
-                return Err(ClientError::Status { status, body: text.trim().to_string() });
-            }
-            Ok(text)
-        })
-    }
-
-    pub fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
-        let text = self.send(reqwest::Method::GET, path, query, None)?;
-        serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))
-    }
-
-    pub fn put_json(&self, path: &str, query: &[(&str, String)], body: &Value) -> Result<Value, ClientError> {
-        let text = self.send(reqwest::Method::PUT, path, query, Some(body.to_string()))?;
-        if text.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))
+/// The base URL; only plain `http://` is supported by this build (reqwest has no TLS here).
+fn parse_address(address: &str) -> Result<Url, ClientError> {
+    let invalid = |reason: &str| ClientError::Address { address: address.to_string(), reason: reason.to_string() };
+    let url = Url::parse(address).map_err(|e| invalid(&e.to_string()))?;
+    match url.scheme() {
+        "http" if url.host().is_some() => Ok(url),
+        "http" => Err(invalid("no host")),
+        "https" => Err(invalid("https is not supported by this build; use http://")),
+        _ => Err(invalid("the address must start with http://")),
     }
 }
 
-fn transport_text(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
+fn decode(bytes: &[u8]) -> Result<Value, ClientError> {
+    if bytes.is_empty() {
+        return Err(ClientError::EmptyBody);
     }
-    s
+    serde_json::from_slice(bytes).map_err(ClientError::Decode)
 }
 
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+/// Go's `url.Error` spells the method `Get`, `Put`, `Delete`.
+fn go_method(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "Get",
+        Method::PUT => "Put",
+        Method::DELETE => "Delete",
+        Method::POST => "Post",
+        _ => "Request",
+    }
+}
+
+/// The causes under a reqwest error (its own text repeats the URL, which the caller already
+/// shows), e.g. `client error (Connect): tcp connect error: Connection refused (os error 111)`.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if causes.is_empty() {
+        e.to_string()
+    } else {
+        causes.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(address: Option<&str>, region: Option<&str>) -> Result<Client, ClientError> {
+        Client::new(&GlobalOpts { address: address.map(String::from), token: None, region: region.map(String::from) })
+    }
+
+    #[test]
+    fn urls_carry_query_and_region() {
+        let c = client(None, None).unwrap();
+        assert_eq!(
+            c.url("/v1/operator/raft/configuration", &[]).as_str(),
+            "http://127.0.0.1:4646/v1/operator/raft/configuration"
+        );
+        assert_eq!(
+            c.url("/v1/operator/raft/configuration", &[("stale", "")]).as_str(),
+            "http://127.0.0.1:4646/v1/operator/raft/configuration?stale="
+        );
+        let c = client(Some("http://10.0.0.1:4646/"), Some("eu west")).unwrap();
+        assert_eq!(
+            c.url("/v1/operator/raft/peer", &[("id", "a&b=c d")]).as_str(),
+            "http://10.0.0.1:4646/v1/operator/raft/peer?id=a%26b%3Dc+d&region=eu+west"
+        );
+        // Empty values (an empty NOMAD_ADDR, say) fall back to the defaults.
+        let c = client(Some(""), Some("")).unwrap();
+        assert_eq!(c.url("/x", &[]).as_str(), "http://127.0.0.1:4646/x");
+    }
+
+    #[test]
+    fn addresses_must_be_plain_http() {
+        for bad in ["https://x:4646", "127.0.0.1:4646", "not a url", "http://"] {
+            assert!(matches!(client(Some(bad), None), Err(ClientError::Address { .. })), "{bad}");
         }
     }
-    out
+
+    #[test]
+    fn error_texts() {
+        let e = ClientError::Status { status: 500, body: "No path to region".into() };
+        assert_eq!(e.to_string(), "Unexpected response code: 500 (No path to region)");
+        let e = ClientError::Transport { method: "Get", url: "http://h/v1".into(), cause: "refused".into() };
+        assert_eq!(e.to_string(), "Get \"http://h/v1\": refused");
+        assert!(matches!(decode(b""), Err(ClientError::EmptyBody)));
+        assert_eq!(decode(b"true").unwrap(), Value::Bool(true));
+    }
 }

@@ -1,20 +1,36 @@
-//! Output formatting shared by the commands: Go `columnize` tables, `key = value` lists,
-//! 4-space JSON, and a subset of Go's text/template for `-t`.
+//! Output building blocks shared by the commands, as Nomad's CLI prints them: Go `columnize`
+//! tables and `k = v` lists, 4-space JSON, Go's `%v`/`%q` printing of values, and the subset of
+//! Go's text/template that `-t` supports.
 
 use serde_json::Value;
 
-/// Go's `columnize` with `|`-separated cells: each column padded to its widest cell, joined
-/// by `glue`, trailing spaces trimmed.
-pub fn columnize(rows: &[Vec<String>], glue: &str) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; cols];
-    for row in rows {
+/// Go `columnize`: cells trimmed, empty cells shown as `empty`, each column padded to its widest
+/// cell (in characters, as Go's `%-*s` counts runes) and joined by `glue`. Unlike columnize, no
+/// line keeps trailing spaces. Every line ends with a newline.
+pub fn columnize(rows: &[Vec<String>], glue: &str, empty: &str) -> String {
+    let rows: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| match cell.trim() {
+                    "" => empty,
+                    cell => cell,
+                })
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+            let width = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(width),
+                None => widths.push(width),
+            }
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i > 0 {
@@ -22,7 +38,8 @@ pub fn columnize(rows: &[Vec<String>], glue: &str) -> String {
             }
             line.push_str(cell);
             if i + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[i] - cell.chars().count()));
+                let pad = widths[i] - cell.chars().count();
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push_str(line.trim_end());
@@ -31,79 +48,170 @@ pub fn columnize(rows: &[Vec<String>], glue: &str) -> String {
     out
 }
 
-/// Nomad's `formatKV`: keys padded to the longest, ` = ` between key and value.
+/// Nomad's `formatKV`: keys padded to the longest, ` = ` between key and value, `<none>` for
+/// an empty value.
 pub fn key_values(pairs: &[(&str, String)]) -> String {
     let rows: Vec<Vec<String>> = pairs.iter().map(|(k, v)| vec![k.to_string(), v.clone()]).collect();
-    let width = pairs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-    let mut out = String::new();
-    for row in rows {
-        out.push_str(&format!("{:width$} = {}", row[0], row[1]));
-        out.push('\n');
-    }
-    out
+    columnize(&rows, " = ", "<none>")
 }
 
-/// JSON with a 4-space indent and a trailing newline, as `nomad ... -json` prints.
-pub fn json(v: &Value) -> String {
+/// JSON with a 4-space indent and a trailing newline, as `nomad ... -json` prints it.
+pub fn json(v: &Value) -> Result<String, serde_json::Error> {
     let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    if serde::Serialize::serialize(v, &mut ser).is_err() {
-        return "null\n".into();
-    }
-    let mut s = String::from_utf8_lossy(&out).into_owned();
-    s.push('\n');
-    s
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    serde::Serialize::serialize(v, &mut ser)?;
+    out.push(b'\n');
+    // serde_json writes valid UTF-8 only.
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// How Go's text/template prints a value.
+/// A value as Go's `%v` prints the corresponding decoded struct field: strings raw, objects as
+/// structs (`{a b}`, fields in wire order, which is Go's declaration order), arrays as `[a b]`.
 pub fn go_print(v: &Value) -> String {
     match v {
-        Value::Null => "<no value>".into(),
+        Value::Null => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
         Value::Array(items) => format!("[{}]", items.iter().map(go_print).collect::<Vec<_>>().join(" ")),
-        Value::Object(m) => {
-            format!("map[{}]", m.iter().map(|(k, v)| format!("{k}:{}", go_print(v))).collect::<Vec<_>>().join(" "))
-        }
+        Value::Object(fields) => format!("{{{}}}", fields.values().map(go_print).collect::<Vec<_>>().join(" ")),
     }
 }
 
-/// Renders a template of literal text and `{{ .Field.Sub }}` actions against `data`.
-pub fn template(tmpl: &str, data: &Value) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = tmpl;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| "unclosed action".to_string())?;
-        let action = after[..end].trim().trim_start_matches('-').trim_end_matches('-').trim();
-        out.push_str(&eval(action, data)?);
-        rest = &after[end + 2..];
+/// A value as a table cell: like [`go_print`], but a missing (null) value is an empty cell.
+pub fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        other => go_print(other),
     }
-    out.push_str(rest);
+}
+
+/// Go's `%q` (`strconv.Quote`).
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() && (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An RFC 3339 UTC timestamp (`2017-03-06T22:07:51Z`) as Go's `time.Time` prints with `%s`
+/// (`2017-03-06 22:07:51 +0000 UTC`); anything else is returned unchanged.
+pub fn go_time(rfc3339: &str) -> String {
+    match rfc3339.strip_suffix('Z').and_then(|t| t.split_once('T')) {
+        Some((date, time)) if date.len() == 10 && time.len() >= 8 => format!("{date} {time} +0000 UTC"),
+        _ => rfc3339.to_string(),
+    }
+}
+
+/// Why a `-t` template could not be rendered; texts follow Go's text/template.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template: :{line}: unclosed action")]
+    Unclosed { line: usize },
+    #[error(
+        "template: :{line}: unsupported action {{{{{action}}}}}: only literal text and {{{{.Field}}}} actions are supported"
+    )]
+    Unsupported { line: usize, action: String },
+    #[error("template: :{line}:{col}: executing \"\" at <{action}>: can't evaluate field {field} in type {kind}")]
+    NoField { line: usize, col: usize, action: String, field: String, kind: &'static str },
+}
+
+/// Renders a template of literal text, `{{.}}`, `{{.Field.Sub}}` (spaces allowed inside the
+/// braces), `{{/* comments */}}` and Go's `{{-`/`-}}` whitespace trimming, against `data`.
+pub fn template(tmpl: &str, data: &Value) -> Result<String, TemplateError> {
+    let mut out = String::new();
+    let mut pos = 0;
+    let mut trim_next_text = false;
+    while let Some(found) = tmpl[pos..].find("{{") {
+        let open = pos + found;
+        let mut text = &tmpl[pos..open];
+        if trim_next_text {
+            text = text.trim_start();
+        }
+        let inner_start = open + 2;
+        let line = line_of(tmpl, open);
+        let close = tmpl[inner_start..].find("}}").map(|i| inner_start + i).ok_or(TemplateError::Unclosed { line })?;
+        let mut inner = &tmpl[inner_start..close];
+        // Go only treats the dash as a trim marker when whitespace separates it from the action.
+        if let Some(rest) = inner.strip_prefix('-').filter(|r| r.starts_with(|c: char| c.is_ascii_whitespace())) {
+            text = text.trim_end();
+            inner = rest;
+        }
+        trim_next_text = false;
+        if let Some(rest) = inner.strip_suffix('-').filter(|r| r.ends_with(|c: char| c.is_ascii_whitespace())) {
+            trim_next_text = true;
+            inner = rest;
+        }
+        out.push_str(text);
+        let action = inner.trim();
+        let is_comment = action.starts_with("/*") && action.ends_with("*/") && action.len() >= 4;
+        if !is_comment {
+            let col = column_of(tmpl, tmpl.len() - tmpl[inner_start..].trim_start_matches(['-', ' ', '\t']).len());
+            out.push_str(&go_print(lookup(action, data, line, col)?));
+        }
+        pos = close + 2;
+    }
+    let mut text = &tmpl[pos..];
+    if trim_next_text {
+        text = text.trim_start();
+    }
+    out.push_str(text);
     Ok(out)
 }
 
-fn eval(action: &str, data: &Value) -> Result<String, String> {
+/// Resolves `.`, `.A` or `.A.B` against `data`.
+fn lookup<'a>(action: &str, data: &'a Value, line: usize, col: usize) -> Result<&'a Value, TemplateError> {
+    let unsupported = || TemplateError::Unsupported { line, action: action.to_string() };
     if action == "." {
-        return Ok(go_print(data));
+        return Ok(data);
     }
-    let Some(path) = action.strip_prefix('.') else {
-        return Err(format!("unsupported template action {{{{{action}}}}} (only {{{{.Field}}}} is supported)"));
-    };
+    let path = action.strip_prefix('.').ok_or_else(unsupported)?;
     let mut v = data;
-    for part in path.split('.') {
-        if part.is_empty() || !part.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(format!("unsupported template action {{{{{action}}}}}"));
+    for field in path.split('.') {
+        let identifier = field.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && field.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if !identifier {
+            return Err(unsupported());
         }
+        let no_field = |kind| TemplateError::NoField { line, col, action: action.into(), field: field.into(), kind };
         v = match v {
-            Value::Object(m) => m.get(part).ok_or_else(|| format!("can't evaluate field {part}"))?,
-            _ => return Err(format!("can't evaluate field {part} in a non-object")),
+            Value::Object(fields) => fields.get(field).ok_or_else(|| no_field("object"))?,
+            Value::Null => return Err(no_field("nil")),
+            Value::Bool(_) => return Err(no_field("bool")),
+            Value::Number(_) => return Err(no_field("number")),
+            Value::String(_) => return Err(no_field("string")),
+            Value::Array(_) => return Err(no_field("array")),
         };
     }
-    Ok(go_print(v))
+    Ok(v)
+}
+
+/// 1-based line of byte offset `at`.
+fn line_of(s: &str, at: usize) -> usize {
+    s[..at].matches('\n').count() + 1
+}
+
+/// 0-based byte column of byte offset `at` within its line, as Go reports it.
+fn column_of(s: &str, at: usize) -> usize {
+    at - s[..at].rfind('\n').map_or(0, |i| i + 1)
 }
 
 #[cfg(test)]
@@ -112,35 +220,130 @@ mod tests {
 
     use super::*;
 
+    fn rows(r: &[&[&str]]) -> Vec<Vec<String>> {
+        r.iter().map(|row| row.iter().map(|c| c.to_string()).collect()).collect()
+    }
+
     #[test]
-    fn columnize_pads_and_trims() {
-        let rows = vec![
-            vec!["Node".into(), "ID".into(), "State".into()],
-            vec!["alpha.global".into(), "x".into(), "leader".into()],
+    fn columnize_pads_each_column_to_its_widest_cell() {
+        let table = rows(&[&["Node", "ID", "State"], &["alpha.global", "x", "leader"], &["b", "yyyy", "follower"]]);
+        assert_eq!(
+            columnize(&table, "  ", ""),
+            "Node          ID    State\nalpha.global  x     leader\nb             yyyy  follower\n"
+        );
+    }
+
+    #[test]
+    fn columnize_has_no_trailing_spaces_and_fills_empty_cells() {
+        let table = rows(&[&["A", "B"], &["long", ""]]);
+        assert_eq!(columnize(&table, "  ", ""), "A     B\nlong\n");
+        assert_eq!(columnize(&table, "  ", "<none>"), "A     B\nlong  <none>\n");
+        // Widths count characters, not bytes.
+        let table = rows(&[&["µs", "x"], &["ab", "y"]]);
+        assert_eq!(columnize(&table, "  ", ""), "µs  x\nab  y\n");
+        assert_eq!(columnize(&[], "  ", ""), "");
+    }
+
+    #[test]
+    fn key_values_pad_keys_to_the_longest() {
+        let s = key_values(&[
+            ("Scheduler Algorithm", "binpack".into()),
+            ("Preemption SysBatch Scheduler", "false".into()),
+            ("Node Limit For Feasibility Checks", "0".into()),
+            ("Empty", String::new()),
+        ]);
+        assert_eq!(
+            s,
+            "Scheduler Algorithm               = binpack\n\
+             Preemption SysBatch Scheduler     = false\n\
+             Node Limit For Feasibility Checks = 0\n\
+             Empty                             = <none>\n"
+        );
+    }
+
+    #[test]
+    fn json_is_indented_by_four_spaces_with_a_trailing_newline() {
+        assert_eq!(
+            json(&json!({"A": [1], "B": "x"})).unwrap(),
+            "{\n    \"A\": [\n        1\n    ],\n    \"B\": \"x\"\n}\n"
+        );
+        assert_eq!(json(&json!(true)).unwrap(), "true\n");
+    }
+
+    #[test]
+    fn go_printing() {
+        let cases = [
+            (json!(true), "true"),
+            (json!(42), "42"),
+            (json!("200ms"), "200ms"),
+            (json!(null), "<nil>"),
+            (json!(["a", 1]), "[a 1]"),
+            (json!({"System": true, "Batch": false}), "{true false}"),
         ];
-        assert_eq!(columnize(&rows, "  "), "Node          ID  State\nalpha.global  x   leader\n");
+        for (v, want) in cases {
+            assert_eq!(go_print(&v), want, "{v}");
+        }
+        assert_eq!(cell(&json!(null)), "");
     }
 
     #[test]
-    fn kv_padding() {
-        let s =
-            key_values(&[("Scheduler Algorithm", "binpack".into()), ("Node Limit For Feasibility Checks", "0".into())]);
-        assert!(s.starts_with("Scheduler Algorithm               = binpack\n"), "{s}");
+    fn go_quoting() {
+        let cases = [
+            ("abc", r#""abc""#),
+            ("a\"b\\c", r#""a\"b\\c""#),
+            ("tab\there\n", r#""tab\there\n""#),
+            ("\u{1}", r#""\x01""#),
+            ("\u{85}", r#""\u0085""#),
+            ("µs", r#""µs""#),
+        ];
+        for (s, want) in cases {
+            assert_eq!(go_quote(s), want, "{s:?}");
+        }
     }
 
     #[test]
-    fn templates() {
-        let d = json!({"A": true, "B": {"C": "binpack"}, "N": 3});
-        assert_eq!(template("{{.A}}", &d).unwrap(), "true");
-        assert_eq!(template("{{ .B.C }}!!!", &d).unwrap(), "binpack!!!");
-        assert_eq!(template("n={{.N}}", &d).unwrap(), "n=3");
-        assert!(template("{{range .B}}", &d).is_err());
-        assert!(template("{{.Missing}}", &d).is_err());
-        assert!(template("{{.A", &d).is_err());
+    fn go_times() {
+        assert_eq!(go_time("2017-03-06T22:07:51Z"), "2017-03-06 22:07:51 +0000 UTC");
+        assert_eq!(go_time("2017-03-06T22:07:51.5Z"), "2017-03-06 22:07:51.5 +0000 UTC");
+        assert_eq!(go_time("2017-03-06T22:07:51+01:00"), "2017-03-06T22:07:51+01:00");
+        assert_eq!(go_time(""), "");
     }
 
     #[test]
-    fn json_is_four_spaces() {
-        assert_eq!(json(&json!({"A": [1]})), "{\n    \"A\": [\n        1\n    ]\n}\n");
+    fn templates_render() {
+        let d = json!({"CleanupDeadServers": true, "SchedulerConfig": {"SchedulerAlgorithm": "binpack"}, "N": 3});
+        let cases = [
+            ("{{.CleanupDeadServers}}", "true"),
+            ("{{.SchedulerConfig.SchedulerAlgorithm}}!!!", "binpack!!!"),
+            ("{{ .SchedulerConfig.SchedulerAlgorithm }}", "binpack"),
+            ("n={{.N}} m={{.N}}", "n=3 m=3"),
+            ("plain text", "plain text"),
+            ("a }} b", "a }} b"),
+            ("x  {{- .N -}}  y", "x3y"),
+            ("{{/* note */}}ok", "ok"),
+            ("", ""),
+        ];
+        for (t, want) in cases {
+            assert_eq!(template(t, &d).as_deref(), Ok(want), "{t}");
+        }
+        assert_eq!(template("{{.}}", &json!({"A": 1})).as_deref(), Ok("{1}"));
+    }
+
+    #[test]
+    fn template_errors() {
+        let d = json!({"A": true, "B": {"C": 1}});
+        assert_eq!(template("x\n{{.A", &d), Err(TemplateError::Unclosed { line: 2 }));
+        assert!(matches!(template("{{range .B}}x{{end}}", &d), Err(TemplateError::Unsupported { .. })));
+        assert!(matches!(template("{{.A | printf}}", &d), Err(TemplateError::Unsupported { .. })));
+        assert!(matches!(template("{{.B..C}}", &d), Err(TemplateError::Unsupported { .. })));
+        // Without whitespace after it the dash is not a trim marker (Go fails to parse it too).
+        assert!(matches!(template("x {{-.A}}", &d), Err(TemplateError::Unsupported { .. })));
+        let err = template("{{.Missing}}", &d).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template: :1:2: executing \"\" at <.Missing>: can't evaluate field Missing in type object"
+        );
+        let err = template("ab{{ .A.X }}", &d).unwrap_err();
+        assert_eq!(err.to_string(), "template: :1:5: executing \"\" at <.A.X>: can't evaluate field X in type bool");
     }
 }

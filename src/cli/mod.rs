@@ -1,50 +1,49 @@
-//! The Nomad-compatible command line: `raftwarden operator ...` and `raftwarden server members`,
-//! with Nomad's flags (Go `flag` syntax), output texts and exit codes.
+//! The Nomad-compatible command line: `raftwarden operator raft|autopilot|scheduler ...` and
+//! `raftwarden server members`, with Nomad's flags, output texts and exit codes.
+//!
+//! ```text
+//! argv (Go flag syntax) ─> argv::rewrite ─> clap (args) ─> commands (async, one HTTP client)
+//!                                                            ├─> update: set-config merges, CAS index
+//!                                                            └─> render / format: tables, -json, -t
+//! ```
+//!
+//! Success prints to stdout and exits 0; every error, usage text included, goes to stderr and
+//! exits 1 (0 for an explicit `-help`).
 
+mod args;
+mod argv;
 mod client;
 mod commands;
-pub mod flags;
-pub mod format;
+mod error;
+mod format;
+mod render;
+mod update;
+
+use error::CliError;
 
 /// Runs a CLI command line (without the program name); returns the process exit code.
 pub fn run(args: Vec<String>) -> i32 {
-    let words: Vec<&str> = args.iter().take_while(|a| !a.starts_with('-')).map(String::as_str).collect();
-    let rest = &args[words.len()..];
-    let cmd = match words.as_slice() {
-        ["operator", "raft", "list-peers"] => commands::raft_list_peers,
-        ["operator", "raft", "remove-peer"] => commands::raft_remove_peer,
-        ["operator", "raft", "transfer-leadership"] => commands::raft_transfer_leadership,
-        ["operator", "autopilot", "get-config"] => commands::autopilot_get_config,
-        ["operator", "autopilot", "set-config"] => commands::autopilot_set_config,
-        ["operator", "autopilot", "health"] => commands::autopilot_health,
-        ["operator", "scheduler", "get-config"] => commands::scheduler_get_config,
-        ["operator", "scheduler", "set-config"] => commands::scheduler_set_config,
-        ["server", "members"] => commands::server_members,
-        [] if rest.iter().any(|a| a == "-h" || a == "-help" || a == "--help") => {
-            println!("{}", USAGE);
-            return 0;
-        }
-        _ => {
-            eprintln!("{}", USAGE);
-            return 1;
+    let cli = match args::parse(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprint!("{}", argv::go_style(&e.render().to_string()));
+            // clap's code is 0 for -help and 2 for usage errors; Nomad's CLI uses 1 for the latter.
+            return if e.exit_code() == 0 { 0 } else { 1 };
         }
     };
-    cmd(rest)
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+        .and_then(|runtime| runtime.block_on(commands::execute(cli)));
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }
-
-const USAGE: &str = "Usage: raftwarden <command> [options]
-
-Commands:
-    agent                                 Run a raftwarden server agent
-    operator raft list-peers              Display the current Raft peer configuration
-    operator raft remove-peer             Remove a server from the Raft configuration
-    operator raft transfer-leadership     Move leadership to another server
-    operator autopilot get-config         Display the current Autopilot configuration
-    operator autopilot set-config         Modify the current Autopilot configuration
-    operator autopilot health             Display the current Autopilot health
-    operator scheduler get-config         Display the current scheduler configuration
-    operator scheduler set-config         Modify the current scheduler configuration
-    server members                        Display the servers of the cluster
-    version                               Print the version
-
-Global options: -address=<addr> (NOMAD_ADDR), -token=<token> (NOMAD_TOKEN), -region=<region> (NOMAD_REGION)";

@@ -1,0 +1,63 @@
+//! Every way a CLI command can fail, with Nomad's texts. Each prints to stderr and exits 1.
+
+use super::client::ClientError;
+use super::format::TemplateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("Error initializing client: {0}")]
+    Client(#[source] ClientError),
+
+    #[error("Failed to retrieve raft configuration: {0}")]
+    RaftConfiguration(#[source] ClientError),
+    #[error("Missing peer id required")]
+    MissingPeerId,
+    #[error("Error removing peer: {0}")]
+    RemovePeer(#[source] ClientError),
+    #[error("Missing peer id or address required")]
+    MissingPeerIdOrAddress,
+    #[error("Must specify only one of -peer-id or -peer-address")]
+    PeerIdAndAddress,
+    #[error("Error transferring leadership to peer: {0}")]
+    TransferLeadership(#[source] ClientError),
+
+    /// Also what `autopilot health` reports, 429 "unhealthy" included, as Nomad does.
+    #[error("Error querying Autopilot configuration: {0}")]
+    AutopilotQuery(#[source] ClientError),
+    #[error("Error querying for Autopilot configuration: {0}")]
+    AutopilotQueryForUpdate(#[source] ClientError),
+    #[error("Error setting Autopilot configuration: {0}")]
+    AutopilotSet(#[source] ClientError),
+    #[error("Configuration could not be atomically updated, please try again")]
+    AutopilotNotUpdated,
+
+    #[error("Error querying scheduler configuration: {0}")]
+    SchedulerQuery(#[source] ClientError),
+    #[error("Error querying for scheduler configuration: {0}")]
+    SchedulerQueryForUpdate(#[source] ClientError),
+    #[error(
+        "Error performing check index set: check-index {given} does not match does not match current state value {current}"
+    )]
+    CheckIndex { given: u64, current: u64 },
+    #[error("Error setting scheduler configuration: {0}")]
+    SchedulerSet(#[source] ClientError),
+    #[error("Scheduler configuration could not be atomically updated, please try again")]
+    SchedulerNotUpdated,
+
+    #[error("Error querying servers: {0}")]
+    Members(#[source] ClientError),
+
+    #[error("Both json and template formatting are not allowed")]
+    JsonAndTemplate,
+    #[error("Error formatting the data: {0}")]
+    Template(#[from] TemplateError),
+    #[error("Error formatting the data: {0}")]
+    Json(#[from] serde_json::Error),
+
+    /// The server answered 200 with a body this CLI can't work with.
+    #[error("Unexpected response from {endpoint}: {problem}")]
+    Malformed { endpoint: &'static str, problem: String },
+
+    #[error("Failed to start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}

@@ -1,0 +1,319 @@
+//! The text form of each read command, from the server's JSON as received. Missing fields
+//! print as empty cells rather than failing: the output is for people, and Nomad's client
+//! would show zero values too.
+
+use serde_json::Value;
+
+use super::error::CliError;
+use super::format;
+use super::format::cell;
+
+/// `-json` / `-t` output of the whole response, or `None` for the command's text form. An
+/// empty template counts as none, as in Nomad.
+pub fn formatted(json: bool, template: Option<&str>, data: &Value) -> Result<Option<String>, CliError> {
+    match (json, template.filter(|t| !t.is_empty())) {
+        (true, Some(_)) => Err(CliError::JsonAndTemplate),
+        (true, None) => Ok(Some(format::json(data)?)),
+        (false, Some(t)) => Ok(Some(format::template(t, data)? + "\n")),
+        (false, None) => Ok(None),
+    }
+}
+
+fn servers(config: &Value) -> Vec<&Value> {
+    let mut servers: Vec<&Value> = config["Servers"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    servers.sort_by_cached_key(|s| cell(&s["Node"]));
+    servers
+}
+
+fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// `operator raft list-peers`: the raft configuration, sorted by node name.
+pub fn raft_peers(config: &Value) -> String {
+    let mut rows = vec![header(&["Node", "ID", "Address", "State", "Voter", "RaftProtocol"])];
+    for s in servers(config) {
+        let state = if s["Leader"] == true { "leader" } else { "follower" };
+        rows.push(vec![
+            cell(&s["Node"]),
+            cell(&s["ID"]),
+            cell(&s["Address"]),
+            state.into(),
+            cell(&s["Voter"]),
+            cell(&s["RaftProtocol"]),
+        ]);
+    }
+    format::columnize(&rows, "  ", "")
+}
+
+/// `operator autopilot get-config`; durations print as the server sent them (Go format).
+pub fn autopilot_config(config: &Value) -> String {
+    [
+        "CleanupDeadServers",
+        "LastContactThreshold",
+        "MaxTrailingLogs",
+        "MinQuorum",
+        "ServerStabilizationTime",
+        "EnableRedundancyZones",
+        "DisableUpgradeMigration",
+        "EnableCustomUpgrades",
+    ]
+    .iter()
+    .map(|key| format!("{key} = {}\n", cell(&config[*key])))
+    .collect()
+}
+
+/// `operator autopilot health`.
+pub fn autopilot_health(health: &Value) -> String {
+    let mut out = format!(
+        "Healthy: {}\nFailureTolerance: {}\nLeader: {}\nVoters:\n",
+        cell(&health["Healthy"]),
+        cell(&health["FailureTolerance"]),
+        cell(&health["Leader"]),
+    );
+    let voters: Vec<String> = health["Voters"].as_array().into_iter().flatten().map(cell).collect();
+    if voters.is_empty() {
+        out.push_str("\t<none>\n");
+    }
+    for id in voters {
+        out.push_str(&format!("\t{id}\n"));
+    }
+    out.push_str("Servers:\n");
+    let columns = [
+        "ID",
+        "Name",
+        "Address",
+        "SerfStatus",
+        "Version",
+        "Leader",
+        "Voter",
+        "Healthy",
+        "LastContact",
+        "LastTerm",
+        "LastIndex",
+        "StableSince",
+    ];
+    let mut rows = vec![header(&columns)];
+    for s in health["Servers"].as_array().into_iter().flatten() {
+        rows.push(
+            columns
+                .iter()
+                .map(|c| match *c {
+                    "StableSince" => format::go_time(&cell(&s[*c])),
+                    _ => cell(&s[*c]),
+                })
+                .collect(),
+        );
+    }
+    out.push_str(&format::columnize(&rows, "  ", "<none>"));
+    out
+}
+
+/// `operator scheduler get-config`: Nomad's `formatKV` table.
+pub fn scheduler_config(response: &Value) -> String {
+    let config = &response["SchedulerConfig"];
+    let preemption = &config["PreemptionConfig"];
+    format::key_values(&[
+        ("Scheduler Algorithm", cell(&config["SchedulerAlgorithm"])),
+        ("Memory Oversubscription", cell(&config["MemoryOversubscriptionEnabled"])),
+        ("Reject Job Registration", cell(&config["RejectJobRegistration"])),
+        ("Pause Eval Broker", cell(&config["PauseEvalBroker"])),
+        ("Preemption System Scheduler", cell(&preemption["SystemSchedulerEnabled"])),
+        ("Preemption Service Scheduler", cell(&preemption["ServiceSchedulerEnabled"])),
+        ("Preemption Batch Scheduler", cell(&preemption["BatchSchedulerEnabled"])),
+        ("Preemption SysBatch Scheduler", cell(&preemption["SysBatchSchedulerEnabled"])),
+        ("Node Limit For Feasibility Checks", cell(&config["NodeLimitForFeasibilityChecks"])),
+        ("Modify Index", cell(&config["ModifyIndex"])),
+    ])
+}
+
+/// `server members`, approximated from the raft configuration: raftwarden has no gossip layer,
+/// so every raft peer is shown `alive`, the address is its raft address, the build is this
+/// binary's version and the datacenter is unknown (`-`). The region is the suffix of the node
+/// name (`<name>.<region>`).
+pub fn server_members(config: &Value, build: &str) -> String {
+    let mut rows =
+        vec![header(&["Name", "Address", "Port", "Status", "Leader", "Raft Version", "Build", "Datacenter", "Region"])];
+    for s in servers(config) {
+        let name = cell(&s["Node"]);
+        let address = cell(&s["Address"]);
+        let (host, port) = split_host_port(&address);
+        let region = name.rsplit_once('.').map_or("-", |(_, region)| region);
+        rows.push(vec![
+            name.clone(),
+            host.to_string(),
+            port.to_string(),
+            "alive".into(),
+            (s["Leader"] == true).to_string(),
+            cell(&s["RaftProtocol"]),
+            build.to_string(),
+            "-".into(),
+            region.to_string(),
+        ]);
+    }
+    format::columnize(&rows, "  ", "<none>")
+}
+
+/// `10.0.0.1:4647` → (`10.0.0.1`, `4647`); `[::1]:4647` → (`::1`, `4647`).
+fn split_host_port(address: &str) -> (&str, &str) {
+    match address.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') && (!host.contains(':') || host.ends_with(']')) => {
+            (host.trim_start_matches('[').trim_end_matches(']'), port)
+        }
+        _ => (address, ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn raft_config() -> Value {
+        json!({
+            "Servers": [
+                {"ID": "id-b", "Node": "beta.global", "Address": "10.0.0.2:4647", "Leader": false, "Voter": true, "RaftProtocol": "3"},
+                {"ID": "id-a", "Node": "alpha.global", "Address": "10.0.0.1:4647", "Leader": true, "Voter": true, "RaftProtocol": "3"},
+                {"ID": "id-c", "Node": "(unknown)", "Address": "[::1]:4647", "Leader": false, "Voter": false, "RaftProtocol": "unknown"}
+            ],
+            "Index": 12
+        })
+    }
+
+    #[test]
+    fn raft_peers_table() {
+        assert_eq!(
+            raft_peers(&raft_config()),
+            "\
+Node          ID    Address        State     Voter  RaftProtocol
+(unknown)     id-c  [::1]:4647     follower  false  unknown
+alpha.global  id-a  10.0.0.1:4647  leader    true   3
+beta.global   id-b  10.0.0.2:4647  follower  true   3
+"
+        );
+        assert_eq!(raft_peers(&json!({})), "Node  ID  Address  State  Voter  RaftProtocol\n");
+    }
+
+    #[test]
+    fn autopilot_config_lines() {
+        let config = json!({
+            "LastContactThreshold": "200ms", "ServerStabilizationTime": "10s", "CleanupDeadServers": true,
+            "MaxTrailingLogs": 250, "MinQuorum": 0, "EnableRedundancyZones": false,
+            "DisableUpgradeMigration": false, "EnableCustomUpgrades": false, "CreateIndex": 4, "ModifyIndex": 4
+        });
+        assert_eq!(
+            autopilot_config(&config),
+            "\
+CleanupDeadServers = true
+LastContactThreshold = 200ms
+MaxTrailingLogs = 250
+MinQuorum = 0
+ServerStabilizationTime = 10s
+EnableRedundancyZones = false
+DisableUpgradeMigration = false
+EnableCustomUpgrades = false
+"
+        );
+    }
+
+    #[test]
+    fn autopilot_health_text() {
+        let health = json!({
+            "Healthy": true, "FailureTolerance": 0,
+            "Servers": [{
+                "LastContact": "0s", "ID": "id-a", "Name": "alpha.global", "Address": "10.0.0.1:4647",
+                "SerfStatus": "alive", "Version": "0.1.0", "Leader": true, "LastTerm": 2, "LastIndex": 10,
+                "Healthy": true, "Voter": true, "StableSince": "2026-11-24T22:45:06Z"
+            }],
+            "Leader": "id-a", "Voters": ["id-a"]
+        });
+        assert_eq!(
+            autopilot_health(&health),
+            "\
+Healthy: true
+FailureTolerance: 0
+Leader: id-a
+Voters:
+\tid-a
+Servers:
+ID    Name          Address        SerfStatus  Version  Leader  Voter  Healthy  LastContact  LastTerm  LastIndex  StableSince
+id-a  alpha.global  10.0.0.1:4647  alive       0.1.0    true    true   true     0s           2         10         2026-11-24 22:45:06 +0000 UTC
+"
+        );
+        let text = autopilot_health(&json!({"Healthy": false}));
+        assert!(
+            text.starts_with("Healthy: false\nFailureTolerance: \nLeader: \nVoters:\n\t<none>\nServers:\nID  "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn scheduler_config_table() {
+        let response = json!({
+            "SchedulerConfig": {
+                "SchedulerAlgorithm": "binpack",
+                "PreemptionConfig": {"SystemSchedulerEnabled": true, "SysBatchSchedulerEnabled": false,
+                                     "BatchSchedulerEnabled": false, "ServiceSchedulerEnabled": false},
+                "MemoryOversubscriptionEnabled": false, "RejectJobRegistration": false, "PauseEvalBroker": false,
+                "NodeLimitForFeasibilityChecks": 0, "CreateIndex": 5, "ModifyIndex": 5
+            },
+            "Index": 5, "LastContact": 0, "KnownLeader": true, "NextToken": ""
+        });
+        assert_eq!(
+            scheduler_config(&response),
+            "\
+Scheduler Algorithm               = binpack
+Memory Oversubscription           = false
+Reject Job Registration           = false
+Pause Eval Broker                 = false
+Preemption System Scheduler       = true
+Preemption Service Scheduler      = false
+Preemption Batch Scheduler        = false
+Preemption SysBatch Scheduler     = false
+Node Limit For Feasibility Checks = 0
+Modify Index                      = 5
+"
+        );
+    }
+
+    #[test]
+    fn server_members_table() {
+        assert_eq!(
+            server_members(&raft_config(), "0.1.0"),
+            "\
+Name          Address   Port  Status  Leader  Raft Version  Build  Datacenter  Region
+(unknown)     ::1       4647  alive   false   unknown       0.1.0  -           -
+alpha.global  10.0.0.1  4647  alive   true    3             0.1.0  -           global
+beta.global   10.0.0.2  4647  alive   false   3             0.1.0  -           global
+"
+        );
+    }
+
+    #[test]
+    fn host_port_splitting() {
+        let cases = [
+            ("10.0.0.1:4647", ("10.0.0.1", "4647")),
+            ("[::1]:4647", ("::1", "4647")),
+            ("::1", ("::1", "")),
+            ("host", ("host", "")),
+            ("", ("", "")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(split_host_port(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn json_and_template_output() {
+        let v = json!({"CleanupDeadServers": true});
+        assert_eq!(formatted(false, None, &v).unwrap(), None);
+        assert_eq!(formatted(false, Some("{{.CleanupDeadServers}}"), &v).unwrap().as_deref(), Some("true\n"));
+        assert_eq!(formatted(true, None, &v).unwrap().as_deref(), Some("{\n    \"CleanupDeadServers\": true\n}\n"));
+        assert!(matches!(formatted(true, Some("x"), &v), Err(CliError::JsonAndTemplate)));
+        assert_eq!(formatted(false, Some(""), &v).unwrap(), None);
+        assert!(formatted(true, Some(""), &v).unwrap().is_some());
+        let err = formatted(false, Some("{{if .X}}"), &v).unwrap_err();
+        assert!(err.to_string().starts_with("Error formatting the data: template: "), "{err}");
+    }
+}
