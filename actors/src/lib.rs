@@ -16,6 +16,7 @@ pub mod autopilot;
 pub mod config_store;
 pub mod duration;
 pub mod error;
+pub mod gofmt;
 pub mod membership;
 pub mod raft;
 pub mod state;

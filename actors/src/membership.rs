@@ -404,24 +404,7 @@ fn find_peer(node: &Node, target: &PeerRef) -> Option<(NodeId, ServerNode)> {
     found.map(|(id, n)| (*id, n.clone()))
 }
 
-/// Go's `%q` quoting, enough for the IDs and addresses Nomad quotes in its errors.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use crate::gofmt::quote as go_quote;
 
 async fn local_remove(node: Arc<Node>, id: String) -> Attempt<()> {
     if !node.is_leader() {

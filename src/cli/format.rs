@@ -87,30 +87,7 @@ pub fn cell(v: &Value) -> String {
     }
 }
 
-/// Go's `%q` (`strconv.Quote`).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() && (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\U{:08x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use raftwarden_actors::gofmt::quote as go_quote;
 
 /// An RFC 3339 UTC timestamp (`2017-03-06T22:07:51Z`) as Go's `time.Time` prints with `%s`
 /// (`2017-03-06 22:07:51 +0000 UTC`); anything else is returned unchanged.
@@ -284,21 +261,6 @@ mod tests {
             assert_eq!(go_print(&v), want, "{v}");
         }
         assert_eq!(cell(&json!(null)), "");
-    }
-
-    #[test]
-    fn go_quoting() {
-        let cases = [
-            ("abc", r#""abc""#),
-            ("a\"b\\c", r#""a\"b\\c""#),
-            ("tab\there\n", r#""tab\there\n""#),
-            ("\u{1}", r#""\x01""#),
-            ("\u{85}", r#""\u0085""#),
-            ("µs", r#""µs""#),
-        ];
-        for (s, want) in cases {
-            assert_eq!(go_quote(s), want, "{s:?}");
-        }
     }
 
     #[test]

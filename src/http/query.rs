@@ -160,7 +160,7 @@ pub fn parse_cas(q: &Query) -> Result<Option<u64>, String> {
     v.parse::<u64>().map(Some).map_err(|_| err("value out of range"))
 }
 
-pub use raftwarden_actors::membership::go_quote;
+pub use raftwarden_actors::gofmt::quote as go_quote;
 
 #[cfg(test)]
 mod tests {
