@@ -238,6 +238,21 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
 }
 
 impl Server {
+    /// Resolves when raft has stopped on its own: a fatal error such as a failed write to the
+    /// store (a full or failing disk). Returns the reason. The server cannot serve writes after
+    /// that; the agent exits so that it restarts from what its data dir holds.
+    pub async fn raft_stopped(&self) -> String {
+        let mut metrics = self.node.raft.metrics();
+        loop {
+            if let Err(fatal) = &metrics.borrow().running_state {
+                return fatal.to_string();
+            }
+            if metrics.changed().await.is_err() {
+                return "raft stopped".into();
+            }
+        }
+    }
+
     /// Stops raft cleanly (flushes and ends its tasks).
     pub async fn shutdown(&self) {
         if let Err(e) = self.node.raft.shutdown().await {

@@ -25,6 +25,11 @@ pub enum AgentError {
     Start(#[from] raftwarden_actors::StartError),
     #[error("{0}")]
     Unsupported(String),
+    #[error(
+        "raft stopped: {0}; the agent exits so that it can be restarted on its data dir, \
+         which holds every acknowledged write"
+    )]
+    RaftStopped(String),
     #[error("failed to prepare data dir {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
 }
@@ -133,16 +138,27 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     println!("               Version: {}\n", raftwarden_actors::VERSION);
     println!("==> raftwarden agent started! Log data will stream in below:");
 
-    shutdown.await;
-    tracing::info!("shutting down");
+    let fault = tokio::select! {
+        _ = shutdown => None,
+        why = server.raft_stopped() => Some(why),
+    };
+    match &fault {
+        None => tracing::info!("shutting down"),
+        Some(why) => tracing::error!(error = %why, "raft stopped; shutting down"),
+    }
     api_handle.stop(true).await;
     rpc_handle.stop(true).await;
     server.shutdown().await;
     if throwaway {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
-    println!("==> raftwarden agent stopped");
-    Ok(())
+    match fault {
+        None => {
+            println!("==> raftwarden agent stopped");
+            Ok(())
+        }
+        Some(why) => Err(AgentError::RaftStopped(why)),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -190,6 +206,10 @@ pub fn main(args: &[String]) -> i32 {
     let system = actix_rt::System::new();
     match system.block_on(run(config, signal())) {
         Ok(()) => 0,
+        Err(e @ AgentError::RaftStopped(_)) => {
+            eprintln!("==> Error: {e}");
+            1
+        }
         Err(e) => {
             eprintln!("==> Error starting agent: {e}");
             1

@@ -169,3 +169,60 @@ fn bad_config_exits_with_file_key_and_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown flag -no-such-flag"));
 }
+
+/// A write the store cannot make (a full disk, here a file size limit on the process) fails
+/// with a 500 naming the I/O error; raft stops, so the agent exits non-zero rather than serve
+/// on without a working store; restarted with room, it holds every acknowledged write.
+#[test]
+fn storage_fault_stops_agent_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = single(&net(), &dir, "alpha");
+    assert_eq!(a.terminate(), Some(0), "{:?}", a.output());
+    // From now on the store file cannot grow: the first write that needs a bigger file fails.
+    let store = a.spec.data_dir.join("server/raft.redb");
+    let size = std::fs::metadata(&store).unwrap().len();
+    a.spec.file_size_limit = Some(size + 4096);
+    a.launch();
+    wait_ready(&a);
+    let (mut acked, mut failed) = (None, None);
+    let started = std::time::Instant::now();
+    for i in 1..=50_000u32 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the store never ran out of room");
+        let r =
+            client().put(format!("{}{S}", a.http())).body(format!("{{\"NodeLimitForFeasibilityChecks\":{i}}}")).send();
+        match r {
+            Ok(r) if r.status().as_u16() == 200 => {
+                let v: serde_json::Value = r.json().unwrap();
+                acked = Some((i, v["Index"].as_u64().unwrap()));
+            }
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.text().unwrap_or_default();
+                assert_eq!(status, 500, "{body}");
+                assert!(body.contains("File too large"), "{body}");
+                failed = Some(i);
+                break;
+            }
+            Err(e) => panic!("write {i}: no answer: {e}"),
+        }
+    }
+    let failed = failed.expect("a write failed");
+    let (last, index) = acked.expect("writes were acknowledged before the store filled up");
+    eprintln!("store full at write {failed}; last acknowledged {last} at index {index}");
+    assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(1), "agent kept running: {:?}", a.output());
+    assert!(
+        a.output().iter().any(|l| l.contains("==> Error: raft stopped:") && l.contains("File too large")),
+        "{:?}",
+        a.output()
+    );
+
+    a.spec.file_size_limit = None;
+    a.launch();
+    wait_ready(&a);
+    let v = a.get(S).json();
+    let value = v["SchedulerConfig"]["NodeLimitForFeasibilityChecks"].as_u64().unwrap() as u32;
+    // The failed write was never acknowledged: it may or may not have reached the log.
+    assert!(value == last || value == failed, "state {value}, last acknowledged {last}, failed {failed}");
+    assert!(v["SchedulerConfig"]["ModifyIndex"].as_u64().unwrap() >= index);
+    assert_eq!(a.put(S, "{\"NodeLimitForFeasibilityChecks\":7}").status, 200);
+}

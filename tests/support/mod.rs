@@ -52,6 +52,9 @@ pub struct AgentSpec {
     /// Extra HCL appended to the generated config file.
     pub extra_hcl: String,
     pub extra_args: Vec<String>,
+    /// RLIMIT_FSIZE for the process, in bytes: a file write past it fails with EFBIG, the way
+    /// a full disk fails a write (SIGXFSZ is ignored so the write returns the error).
+    pub file_size_limit: Option<u64>,
 }
 
 impl AgentSpec {
@@ -64,6 +67,7 @@ impl AgentSpec {
             retry_join: Vec::new(),
             extra_hcl: String::new(),
             extra_args: Vec::new(),
+            file_size_limit: None,
         }
     }
 }
@@ -120,6 +124,20 @@ impl Agent {
 
     fn spawn(&mut self, mut cmd: Command) {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", "warn");
+        if let Some(limit) = self.spec.file_size_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only async-signal-safe calls (signal, setrlimit).
+            unsafe {
+                cmd.pre_exec(move || {
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let lim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("spawn raftwarden");
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
@@ -177,6 +195,20 @@ impl Agent {
         }
         let _ = c.kill();
         let _ = c.wait();
+        None
+    }
+
+    /// Waits for the process to exit on its own; its exit code, or None if it is still running
+    /// at the deadline.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         None
     }
 
