@@ -264,36 +264,15 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     Ok(files)
 }
 
-/// Reads one file into a JSON value (HCL is mapped through the HCL JSON spec).
+/// Reads one file into a JSON value (HCL files are HCL1, as Nomad's agent reads them).
 fn read_file(path: &Path) -> Result<Value, ConfigError> {
     let err = |message: String| ConfigError::File { file: path.to_path_buf(), message };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
         serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))
     } else {
-        let text = hcl1_header_block(&text);
-        let v: hcl::Value = hcl::from_str(&text).map_err(|e| err(format!("invalid HCL: {e}")))?;
-        serde_json::to_value(v).map_err(|e| err(e.to_string()))
+        super::hcl1::parse(&text).map_err(|e| err(format!("invalid HCL: {e}")))
     }
-}
-
-/// Nomad's (HCL1) `http_api_response_headers { "Name" = "v" }` has quoted keys, which HCL2
-/// allows only in an object literal: rewrite the block header into an attribute.
-fn hcl1_header_block(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let indent = &line[..line.len() - trimmed.len()];
-        match trimmed.strip_prefix("http_api_response_headers") {
-            Some(rest) if rest.trim_start().starts_with('{') => {
-                out.push_str(indent);
-                out.push_str("http_api_response_headers = ");
-                out.push_str(rest.trim_start());
-            }
-            _ => out.push_str(line),
-        }
-    }
-    out
 }
 
 /// Applies one file's keys onto `cfg`; rejects unknown keys and wrong types.

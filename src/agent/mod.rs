@@ -4,6 +4,7 @@
 //! several agents in one process; [`main`] is the `raftwarden agent` command around it.
 
 pub mod config;
+pub mod hcl1;
 
 use std::future::Future;
 use std::net::IpAddr;
