@@ -194,6 +194,16 @@ fn init_logging(level: &str, json: bool) {
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
+/// A write past the process's file size limit (RLIMIT_FSIZE) then fails with EFBIG, which
+/// the store reports like a full disk, instead of killing the process with SIGXFSZ.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: sets the disposition of one signal to "ignore"; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 /// `raftwarden agent ...`: returns the process exit code.
 pub fn main(args: &[String]) -> i32 {
     let config = match config::load(args) {
@@ -204,6 +214,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     init_logging(&config.log_level, config.log_json);
+    ignore_file_size_signal();
     let system = actix_rt::System::new();
     match system.block_on(run(config, signal())) {
         Ok(()) => 0,

@@ -177,13 +177,8 @@ fn bad_config_exits_with_file_key_and_reason() {
 fn storage_fault_stops_agent_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = single(&net(), &dir, "alpha");
-    assert_eq!(a.terminate(), Some(0), "{:?}", a.output());
     // From now on the store file cannot grow: the first write that needs a bigger file fails.
-    let store = a.spec.data_dir.join("server/raft.redb");
-    let size = std::fs::metadata(&store).unwrap().len();
-    a.spec.file_size_limit = Some(size + 4096);
-    a.launch();
-    wait_ready(&a);
+    a.limit_file_size(a.store_size() + 4096);
     let (mut acked, mut failed) = (None, None);
     let started = std::time::Instant::now();
     for i in 1..=50_000u32 {
@@ -216,7 +211,6 @@ fn storage_fault_stops_agent_and_loses_nothing() {
         a.output()
     );
 
-    a.spec.file_size_limit = None;
     a.launch();
     wait_ready(&a);
     let v = a.get(S).json();

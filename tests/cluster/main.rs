@@ -1,5 +1,5 @@
 //! Multi-server tests: real agent processes on 127.30.x.y forming, forwarding, failing over,
-//! and losing nothing that was acknowledged.
+//! and losing nothing that was acknowledged, also when a server runs out of disk.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,6 +9,7 @@ mod t20_forwarding;
 mod t30_failover;
 mod t40_membership;
 mod t50_snapshot_install;
+mod t60_storage_fault;
 
 /// Loopback block of this test binary (127.30.x.y).
 pub const BLOCK: u8 = 30;

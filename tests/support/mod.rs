@@ -52,9 +52,6 @@ pub struct AgentSpec {
     /// Extra HCL appended to the generated config file.
     pub extra_hcl: String,
     pub extra_args: Vec<String>,
-    /// RLIMIT_FSIZE for the process, in bytes: a file write past it fails with EFBIG, the way
-    /// a full disk fails a write (SIGXFSZ is ignored so the write returns the error).
-    pub file_size_limit: Option<u64>,
 }
 
 impl AgentSpec {
@@ -67,7 +64,6 @@ impl AgentSpec {
             retry_join: Vec::new(),
             extra_hcl: String::new(),
             extra_args: Vec::new(),
-            file_size_limit: None,
         }
     }
 }
@@ -124,20 +120,6 @@ impl Agent {
 
     fn spawn(&mut self, mut cmd: Command) {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", "warn");
-        if let Some(limit) = self.spec.file_size_limit {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: between fork and exec only async-signal-safe calls (signal, setrlimit).
-            unsafe {
-                cmd.pre_exec(move || {
-                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                    let lim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-                    if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
         let mut child = cmd.spawn().expect("spawn raftwarden");
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
@@ -196,6 +178,21 @@ impl Agent {
         let _ = c.kill();
         let _ = c.wait();
         None
+    }
+
+    /// Sets the running process's RLIMIT_FSIZE: a file write past `bytes` then fails with
+    /// EFBIG (the agent ignores SIGXFSZ), the way a full disk fails a write.
+    pub fn limit_file_size(&self, bytes: u64) {
+        let pid = self.pid().expect("agent is running") as libc::pid_t;
+        let lim = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+        // SAFETY: plain system call on a child process of ours, with a valid limit struct.
+        let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &lim, std::ptr::null_mut()) };
+        assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    }
+
+    /// The size of the agent's raft store file now.
+    pub fn store_size(&self) -> u64 {
+        std::fs::metadata(self.spec.data_dir.join("server/raft.redb")).expect("raft store").len()
     }
 
     /// Waits for the process to exit on its own; its exit code, or None if it is still running
