@@ -657,7 +657,7 @@ mod tests {
 
     #[test]
     fn realistic_nomad_server_file() {
-        let d = tempfile::tempdir().unwrap();
+        let d = tempfile::tempdir().expect("temp dir");
         let f = write(
             d.path(),
             "server.hcl",
@@ -724,7 +724,7 @@ http_api_response_headers {
 
     #[test]
     fn files_merge_in_order_and_flags_win() {
-        let d = tempfile::tempdir().unwrap();
+        let d = tempfile::tempdir().expect("temp dir");
         write(
             d.path(),
             "a.hcl",
@@ -755,7 +755,7 @@ http_api_response_headers {
 
     #[test]
     fn repeated_blocks_merge() {
-        let d = tempfile::tempdir().unwrap();
+        let d = tempfile::tempdir().expect("temp dir");
         let f = write(
             d.path(),
             "x.hcl",
@@ -768,7 +768,7 @@ http_api_response_headers {
 
     #[test]
     fn errors_name_file_key_and_reason() {
-        let d = tempfile::tempdir().unwrap();
+        let d = tempfile::tempdir().expect("temp dir");
         let cases = [
             ("severr {\n enabled = true\n}\n", "unknown key \"severr\""),
             (

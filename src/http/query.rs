@@ -170,22 +170,27 @@ mod tests {
         parse_read(&Query::parse(qs), String::new(), "global")
     }
 
+    /// Options of a query string that must parse.
+    fn ok(qs: &str) -> ReadOptions {
+        read(qs).unwrap_or_else(|e| panic!("{qs:?}: {e}"))
+    }
+
     #[test]
     fn stale_values() {
-        assert!(!read("").unwrap().stale);
-        assert!(read("stale").unwrap().stale);
-        assert!(read("stale=").unwrap().stale);
-        assert!(read("stale=true").unwrap().stale);
-        assert!(read("stale=T").unwrap().stale);
-        assert!(!read("stale=false").unwrap().stale);
-        assert!(!read("stale=0").unwrap().stale);
-        assert!(!read("consistent").unwrap().stale);
+        assert!(!ok("").stale);
+        assert!(ok("stale").stale);
+        assert!(ok("stale=").stale);
+        assert!(ok("stale=true").stale);
+        assert!(ok("stale=T").stale);
+        assert!(!ok("stale=false").stale);
+        assert!(!ok("stale=0").stale);
+        assert!(!ok("consistent").stale);
         assert_eq!(read("stale=random").unwrap_err(), "Expect `true` or `false` for `stale` query string parameter");
     }
 
     #[test]
     fn wait_index_and_per_page() {
-        let o = read("wait=60s&index=1000").unwrap();
+        let o = ok("wait=60s&index=1000");
         assert_eq!(o.wait_ns, Some(60_000_000_000));
         assert_eq!(o.index, Some(1000));
         assert_eq!(read("wait=60").unwrap_err(), "Invalid wait time");
@@ -197,9 +202,9 @@ mod tests {
 
     #[test]
     fn region_default_and_override() {
-        assert_eq!(read("").unwrap().region, "global");
-        assert_eq!(read("region=").unwrap().region, "global");
-        assert_eq!(read("region=foo").unwrap().region, "foo");
+        assert_eq!(ok("").region, "global");
+        assert_eq!(ok("region=").region, "global");
+        assert_eq!(ok("region=foo").region, "foo");
     }
 
     #[test]
