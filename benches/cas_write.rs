@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
     let server = system
         .block_on(raftwarden_actors::start(settings(dir.path(), "127.0.0.1:1", &http_addr)))
         .expect("start server");
-    let store = server.config_store.clone();
+    let store = server.config_store().clone();
     // Wait for leadership and the default rows.
     let deadline = Instant::now() + Duration::from_secs(30);
     while system.block_on(store.send(GetSchedulerConfig { stale: false })).map(|r| r.is_err()).unwrap_or(true) {
@@ -78,7 +78,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let api = system.block_on(async {
-        let state = http::ApiState { server: server.clone(), region: "global".into() };
+        let state = http::ApiState::new(server.clone());
         let srv = http::serve_api(http_listener, state, Default::default(), 1).expect("serve");
         let handle = srv.handle();
         actix_rt::spawn(srv);

@@ -1,11 +1,12 @@
 //! The autopilot actor owns server health tracking: per-server health, `StableSince`, and the
 //! cluster's failure tolerance. The decisions are pure functions over [`ServerStats`]; the actor
-//! only samples raft metrics and remembers when each server's health last changed.
+//! samples raft metrics on the leader and keeps, as its own state, when each server's health
+//! last changed. A follower forwards a health request to the leader's autopilot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
+use std::time::Instant;
 use std::time::SystemTime;
 
 use actix::prelude::*;
@@ -13,10 +14,15 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::error::OpError;
-use crate::membership::on_leader;
-use crate::membership::Attempt;
-use crate::membership::Node;
-use crate::membership::PATH_HEALTH;
+use crate::forward::paths;
+use crate::forward::route;
+use crate::forward::Forwarded;
+use crate::forward::Origin;
+use crate::forward::Remote;
+use crate::forward::Routed;
+use crate::forward::HOLD_TIMEOUT;
+use crate::membership::Stop;
+use crate::node::ServerContext;
 use crate::state::AutopilotConfig;
 
 /// How long without a raft RPC answer before a server counts as failed (our stand-in for
@@ -146,21 +152,21 @@ pub fn compute(
 }
 
 /// Samples raft metrics on the leader into [`ServerStats`].
-fn sample(node: &Node) -> Vec<ServerStats> {
-    let m = node.metrics();
+fn sample(ctx: &ServerContext) -> Vec<ServerStats> {
+    let m = ctx.metrics();
     let membership = m.membership_config.membership();
     let voters: Vec<_> = membership.voter_ids().collect();
     let replication = m.replication.clone().unwrap_or_default();
     membership
         .nodes()
         .map(|(id, n)| {
-            let is_me = *id == node.node_id;
+            let is_me = *id == ctx.node_id;
             let (last_term, last_index, last_contact) = if is_me {
                 let idx = m.last_log_index.unwrap_or(0);
                 (m.current_term, idx, Some(Duration::ZERO))
             } else {
                 let matched = replication.get(id).copied().flatten();
-                let contact = node.contacts.last(*id).map(|t| t.elapsed());
+                let contact = ctx.contacts.last(*id).map(|t| t.elapsed());
                 (matched.map_or(0, |l| l.leader_id.term), matched.map_or(0, |l| l.index), contact)
             };
             ServerStats {
@@ -178,20 +184,41 @@ fn sample(node: &Node) -> Vec<ServerStats> {
         .collect()
 }
 
-#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+/// `GET /v1/operator/autopilot/health`: the cluster's health as the leader sees it.
+#[derive(Message, Clone, Debug, Default, Serialize, Deserialize)]
 #[rtype(result = "Result<HealthReply, OpError>")]
-pub struct GetHealth {
-    pub forwarded: bool,
+pub struct GetHealth;
+
+impl Remote for GetHealth {
+    const PATH: &'static str = paths::HEALTH;
+    type Output = HealthReply;
 }
 
+/// Sample health this often on the leader, so that `StableSince` means something between
+/// requests (raft-autopilot's default update interval is 2 s; we answer finer).
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The autopilot actor.
 pub struct Autopilot {
-    node: Arc<Node>,
-    stable: Arc<Mutex<HashMap<String, (bool, u64)>>>,
+    ctx: Arc<ServerContext>,
+    /// Per server ID: whether it was healthy at the last sample, and since when (Unix seconds).
+    stable: HashMap<String, (bool, u64)>,
 }
 
 impl Autopilot {
-    pub fn new(node: Arc<Node>) -> Self {
-        Self { node, stable: Arc::default() }
+    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx, stable: HashMap::new() }
+    }
+
+    /// Health now, on the leader; updates `stable`.
+    fn health_now(&mut self) -> Result<HealthReply, OpError> {
+        if !self.ctx.is_leader() {
+            return Err(OpError::NotLeader);
+        }
+        let cfg = self.ctx.reader.autopilot().map_err(|e| OpError::Storage(e.to_string()))?;
+        let cfg = cfg.map(|r| r.value).unwrap_or_default();
+        let stats = sample(&self.ctx);
+        Ok(compute(&stats, &cfg, &mut self.stable, now_secs()))
     }
 }
 
@@ -199,46 +226,44 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn health_now(node: &Node, stable: &Mutex<HashMap<String, (bool, u64)>>) -> Result<HealthReply, OpError> {
-    let cfg = node.reader.get().state.autopilot.map(|r| r.value).unwrap_or_default();
-    let stats = sample(node);
-    let mut stable = stable.lock().map_err(|_| OpError::Plain("autopilot state poisoned".into()))?;
-    Ok(compute(&stats, &cfg, &mut stable, now_secs()))
-}
-
 impl Actor for Autopilot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Keep StableSince meaningful between requests by sampling once a second on the leader.
-        ctx.run_interval(Duration::from_secs(1), |act, _| {
-            if act.node.is_leader() {
-                let _ = health_now(&act.node, &act.stable);
+        ctx.run_interval(HEALTH_INTERVAL, |act, _| {
+            if act.ctx.is_leader() {
+                let _ = act.health_now();
             }
         });
     }
 }
 
 impl Handler<GetHealth> for Autopilot {
-    type Result = ResponseFuture<Result<HealthReply, OpError>>;
+    type Result = ResponseActFuture<Self, Result<HealthReply, OpError>>;
 
     fn handle(&mut self, msg: GetHealth, _: &mut Self::Context) -> Self::Result {
-        let node = self.node.clone();
-        let stable = self.stable.clone();
-        Box::pin(async move {
-            let fwd = GetHealth { forwarded: true };
-            on_leader(node, msg.forwarded, PATH_HEALTH, &fwd, move |n| {
-                let stable = stable.clone();
-                async move {
-                    if n.is_leader() {
-                        Attempt::Done(health_now(&n, &stable))
-                    } else {
-                        Attempt::NotLeader
-                    }
-                }
-            })
-            .await
-        })
+        let ctx = self.ctx.clone();
+        let routed = async move { route(&ctx, Origin::Client, &msg, Instant::now() + HOLD_TIMEOUT).await };
+        Box::pin(routed.into_actor(self).map(|routed, act, _| match routed? {
+            Routed::Local => act.health_now(),
+            Routed::Remote(reply) => Ok(reply),
+        }))
+    }
+}
+
+impl Handler<Forwarded<GetHealth>> for Autopilot {
+    type Result = Result<HealthReply, OpError>;
+
+    fn handle(&mut self, _: Forwarded<GetHealth>, _: &mut Self::Context) -> Self::Result {
+        self.health_now()
+    }
+}
+
+impl Handler<Stop> for Autopilot {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }
 

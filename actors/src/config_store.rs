@@ -1,15 +1,27 @@
 //! The config store actor: typed reads and writes of the autopilot and scheduler tables.
 //!
-//! It owns no state of its own; every write becomes one raft command through the membership
-//! actor, and CAS is decided by the state machine when that command is applied.
+//! It owns no state of its own. A write becomes one raft command on the leader, and CAS is
+//! decided by the state machine when that command is applied. A read without `stale` is
+//! answered by the leader after it confirms its leadership; a follower forwards the read
+//! itself and gets back the one row, never the state.
+
+use std::sync::Arc;
 
 use actix::prelude::*;
+use serde::Deserialize;
+use serde::Serialize;
 
 use crate::error::OpError;
-use crate::membership::Membership;
-use crate::membership::Read;
-use crate::membership::ReadView;
-use crate::membership::Write;
+use crate::forward::on_leader;
+use crate::forward::paths;
+use crate::forward::Attempt;
+use crate::forward::LeaderOp;
+use crate::forward::LocalRun;
+use crate::forward::Origin;
+use crate::forward::Remote;
+use crate::membership::raft_outcome;
+use crate::node::ServerContext;
+use crate::raft::StorageError;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
 use crate::state::Command;
@@ -17,70 +29,144 @@ use crate::state::Row;
 use crate::state::SchedulerConfig;
 
 /// A config row together with how fresh the answer is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Fetched<T> {
     pub row: Row<T>,
     pub known_leader: bool,
+    /// Milliseconds since the answering server last heard from the leader; 0 on the leader.
     pub last_contact_ms: u64,
 }
 
-#[derive(Message)]
+/// Reads the autopilot configuration, from the leader unless `stale`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<Fetched<AutopilotConfig>, OpError>")]
 pub struct GetAutopilotConfig {
     pub stale: bool,
 }
 
-#[derive(Message)]
+/// Replaces the autopilot configuration; with `cas`, only if its `ModifyIndex` equals it.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<Applied, OpError>")]
 pub struct SetAutopilotConfig {
     pub config: AutopilotConfig,
     pub cas: Option<u64>,
 }
 
-#[derive(Message)]
+/// Reads the scheduler configuration, from the leader unless `stale`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<Fetched<SchedulerConfig>, OpError>")]
 pub struct GetSchedulerConfig {
     pub stale: bool,
 }
 
-#[derive(Message)]
+/// Replaces the scheduler configuration; with `cas`, only if its `ModifyIndex` equals it.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<Applied, OpError>")]
 pub struct SetSchedulerConfig {
     pub config: SchedulerConfig,
     pub cas: Option<u64>,
 }
 
+/// One config table: its name in errors and how to read its row.
+trait Table: Sized + 'static {
+    const NAME: &'static str;
+    fn read(ctx: &ServerContext) -> Result<Option<Row<Self>>, OpError>;
+}
+
+fn storage(e: StorageError) -> OpError {
+    OpError::Storage(e.to_string())
+}
+
+impl Table for AutopilotConfig {
+    const NAME: &'static str = "autopilot";
+    fn read(ctx: &ServerContext) -> Result<Option<Row<Self>>, OpError> {
+        ctx.reader.autopilot().map_err(storage)
+    }
+}
+
+impl Table for SchedulerConfig {
+    const NAME: &'static str = "scheduler";
+    fn read(ctx: &ServerContext) -> Result<Option<Row<Self>>, OpError> {
+        ctx.reader.scheduler().map_err(storage)
+    }
+}
+
+/// Reads a row from the local store, with this server's freshness.
+fn local_read<T: Table>(ctx: &ServerContext) -> Result<Fetched<T>, OpError> {
+    let row = T::read(ctx)?.ok_or_else(|| OpError::NotInitialized(T::NAME.into()))?;
+    let (known_leader, last_contact_ms) = ctx.freshness();
+    Ok(Fetched { row, known_leader, last_contact_ms })
+}
+
+/// On the leader: confirm leadership (so no newer leader can have committed writes this one has
+/// not applied), then read.
+fn linearizable_read<T: Table>(ctx: Arc<ServerContext>) -> LocalRun<Fetched<T>> {
+    Box::pin(async move {
+        match ctx.raft.ensure_linearizable().await {
+            Ok(_) => Attempt::Done(local_read(&ctx)),
+            Err(openraft::error::RaftError::APIError(_)) => Attempt::NotLeader,
+            Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
+        }
+    })
+}
+
+fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<Applied> {
+    Box::pin(async move { raft_outcome(ctx.raft.client_write(command).await.map(|r| r.data)) })
+}
+
+impl Remote for GetAutopilotConfig {
+    const PATH: &'static str = paths::GET_AUTOPILOT;
+    type Output = Fetched<AutopilotConfig>;
+}
+
+impl LeaderOp for GetAutopilotConfig {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output> {
+        linearizable_read(ctx)
+    }
+}
+
+impl Remote for GetSchedulerConfig {
+    const PATH: &'static str = paths::GET_SCHEDULER;
+    type Output = Fetched<SchedulerConfig>;
+}
+
+impl LeaderOp for GetSchedulerConfig {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output> {
+        linearizable_read(ctx)
+    }
+}
+
+impl Remote for SetAutopilotConfig {
+    const PATH: &'static str = paths::SET_AUTOPILOT;
+    type Output = Applied;
+}
+
+impl LeaderOp for SetAutopilotConfig {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Applied> {
+        write(ctx, Command::SetAutopilot { config: self.config, cas: self.cas })
+    }
+}
+
+impl Remote for SetSchedulerConfig {
+    const PATH: &'static str = paths::SET_SCHEDULER;
+    type Output = Applied;
+}
+
+impl LeaderOp for SetSchedulerConfig {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Applied> {
+        write(ctx, Command::SetScheduler { config: self.config, cas: self.cas })
+    }
+}
+
+/// The config store actor.
 pub struct ConfigStore {
-    membership: Addr<Membership>,
+    ctx: Arc<ServerContext>,
 }
 
 impl ConfigStore {
-    pub fn new(membership: Addr<Membership>) -> Self {
-        Self { membership }
+    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
     }
-
-    fn write(&self, command: Command) -> ResponseFuture<Result<Applied, OpError>> {
-        let membership = self.membership.clone();
-        Box::pin(async move { mailbox(membership.send(Write { command, forwarded: false }).await) })
-    }
-
-    fn read<T, F>(&self, stale: bool, pick: F, table: &'static str) -> ResponseFuture<Result<Fetched<T>, OpError>>
-    where
-        T: 'static,
-        F: FnOnce(&ReadView) -> Option<Row<T>> + 'static,
-    {
-        let membership = self.membership.clone();
-        Box::pin(async move {
-            let view = mailbox(membership.send(Read { stale, forwarded: false }).await)?;
-            let row = pick(&view).ok_or_else(|| OpError::NotInitialized(table.into()))?;
-            Ok(Fetched { row, known_leader: view.known_leader, last_contact_ms: view.last_contact_ms })
-        })
-    }
-}
-
-/// A stopped actor is an internal error, never a panic.
-pub(crate) fn mailbox<T>(r: Result<Result<T, OpError>, MailboxError>) -> Result<T, OpError> {
-    r.unwrap_or_else(|e| Err(OpError::Plain(format!("internal error: {e}"))))
 }
 
 impl Actor for ConfigStore {
@@ -91,7 +177,11 @@ impl Handler<GetAutopilotConfig> for ConfigStore {
     type Result = ResponseFuture<Result<Fetched<AutopilotConfig>, OpError>>;
 
     fn handle(&mut self, msg: GetAutopilotConfig, _: &mut Self::Context) -> Self::Result {
-        self.read(msg.stale, |v| v.state.autopilot.clone(), "autopilot")
+        let ctx = self.ctx.clone();
+        if msg.stale {
+            return Box::pin(async move { local_read(&ctx) });
+        }
+        Box::pin(on_leader(ctx, Origin::Client, msg))
     }
 }
 
@@ -99,7 +189,7 @@ impl Handler<SetAutopilotConfig> for ConfigStore {
     type Result = ResponseFuture<Result<Applied, OpError>>;
 
     fn handle(&mut self, msg: SetAutopilotConfig, _: &mut Self::Context) -> Self::Result {
-        self.write(Command::SetAutopilot { config: msg.config, cas: msg.cas })
+        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
     }
 }
 
@@ -107,7 +197,11 @@ impl Handler<GetSchedulerConfig> for ConfigStore {
     type Result = ResponseFuture<Result<Fetched<SchedulerConfig>, OpError>>;
 
     fn handle(&mut self, msg: GetSchedulerConfig, _: &mut Self::Context) -> Self::Result {
-        self.read(msg.stale, |v| v.state.scheduler.clone(), "scheduler")
+        let ctx = self.ctx.clone();
+        if msg.stale {
+            return Box::pin(async move { local_read(&ctx) });
+        }
+        Box::pin(on_leader(ctx, Origin::Client, msg))
     }
 }
 
@@ -115,6 +209,14 @@ impl Handler<SetSchedulerConfig> for ConfigStore {
     type Result = ResponseFuture<Result<Applied, OpError>>;
 
     fn handle(&mut self, msg: SetSchedulerConfig, _: &mut Self::Context) -> Self::Result {
-        self.write(Command::SetScheduler { config: msg.config, cas: msg.cas })
+        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
+    }
+}
+
+impl Handler<crate::membership::Stop> for ConfigStore {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }

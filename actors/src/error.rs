@@ -1,47 +1,91 @@
-//! The error every operator operation can return, shaped so that the HTTP layer can map it to
-//! Nomad's status code and text in one place.
+//! What can go wrong in an operation, said as what happened. Which HTTP status and which Nomad
+//! text each case becomes is decided in one place of the HTTP layer, not here.
+
+use std::fmt;
 
 use serde::Deserialize;
 use serde::Serialize;
 
+/// A peer named by an operator: by raft server ID or by RPC address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerRef {
+    Id(String),
+    Address(String),
+}
+
+impl fmt::Display for PeerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerRef::Id(id) => write!(f, "id {id:?}"),
+            PeerRef::Address(a) => write!(f, "address {a:?}"),
+        }
+    }
+}
+
+/// The error of every operation a server runs for a client, locally or on the leader. It
+/// travels over internal RPC unchanged, so a follower reports exactly what the leader saw.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum OpError {
-    /// No leader became known within the hold time (Nomad: `RPCHoldTimeout`).
+    /// No leader became known within the hold time (Nomad's `RPCHoldTimeout`).
     #[error("No cluster leader")]
     NoLeader,
+    /// A leadership transfer found no leader to move leadership from.
+    #[error("No cluster leader")]
+    NoLeaderForTransfer,
+    /// The server that got a forwarded operation is not (or no longer) the leader; the sender
+    /// retries against the new leader. Never reaches a client.
+    #[error("not the leader")]
+    NotLeader,
     /// The config row has not been written by the first leader yet.
     #[error("{0} config not initialized yet")]
     NotInitialized(String),
-    /// A plain (uncoded) server error: HTTP 500 with this text.
+    /// Peer removal named a server that is not in the raft configuration.
+    #[error("{0} was not found in the Raft configuration")]
+    PeerNotFound(PeerRef),
+    /// A leadership transfer named a server that is not in the raft configuration.
+    #[error("{0} was not found in the Raft configuration")]
+    TransferTargetNotFound(PeerRef),
+    /// A leadership transfer named a server that cannot lead (a non-voter).
+    #[error("cannot transfer leadership to a non-voter")]
+    TransferToNonVoter,
+    /// The target did not take over within the transfer deadline.
+    #[error("timed out waiting for leadership transfer")]
+    TransferTimedOut,
+    /// A server asked to join with an ID that is not a UUID.
+    #[error("invalid server id {0:?}")]
+    InvalidServerId(String),
+    /// openraft refused or failed the operation (its text).
     #[error("{0}")]
-    Plain(String),
-    /// A coded error: HTTP status and text, passed through forwarding unchanged.
-    #[error("{message}")]
-    Coded { status: u16, message: String },
-    /// A plain error that came back from the leader; Nomad prefixes these with `rpc error: `.
+    Raft(String),
+    /// Reading the local store failed (its text).
+    #[error("{0}")]
+    Storage(String),
+    /// A server-to-server call failed: the peer was unreachable or answered nonsense.
+    #[error("{0}")]
+    Rpc(String),
+    /// An actor of this server is gone (it is shutting down).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The error the leader answered a forwarded operation with.
     #[error("rpc error: {0}")]
-    Forwarded(String),
+    Forwarded(Box<OpError>),
 }
 
 impl OpError {
-    pub fn coded(status: u16, message: impl Into<String>) -> Self {
-        OpError::Coded { status, message: message.into() }
-    }
-
-    /// The HTTP status Nomad would answer with.
-    pub fn status(&self) -> u16 {
-        match self {
-            OpError::Coded { status, .. } => *status,
-            _ => 500,
-        }
-    }
-
-    /// How the error looks after one forwarding hop: plain errors gain `rpc error: `, coded
-    /// errors pass through unchanged.
+    /// How an error the leader answered looks to the server that forwarded the operation.
+    /// One hop of wrapping is enough: a forwarded error is never wrapped twice.
     pub fn forwarded(self) -> Self {
         match self {
-            OpError::Coded { .. } | OpError::Forwarded(_) => self,
-            other => OpError::Forwarded(other.to_string()),
+            OpError::Forwarded(_) => self,
+            other => OpError::Forwarded(Box::new(other)),
         }
+    }
+}
+
+impl From<actix::MailboxError> for OpError {
+    /// A stopped actor is an internal error, never a panic.
+    fn from(e: actix::MailboxError) -> Self {
+        OpError::Internal(e.to_string())
     }
 }

@@ -18,7 +18,7 @@ fn settings(dir: &std::path::Path) -> raftwarden_actors::Settings {
 async fn ready(server: &raftwarden_actors::Server) -> (u32, u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(Ok(f)) = server.config_store.send(GetSchedulerConfig { stale: false }).await {
+        if let Ok(Ok(f)) = server.config_store().send(GetSchedulerConfig { stale: false }).await {
             return (f.row.value.node_limit_for_feasibility_checks, f.row.modify_index);
         }
         assert!(Instant::now() < deadline, "server never became ready");
@@ -62,7 +62,7 @@ proptest! {
                     Op::Cas { value, fresh: false, offset } => (*value, Some(modify.wrapping_add(*offset))),
                 };
                 let config = SchedulerConfig { node_limit_for_feasibility_checks: new, ..Default::default() };
-                let applied = server.config_store.send(SetSchedulerConfig { config, cas }).await.unwrap().unwrap();
+                let applied = server.config_store().send(SetSchedulerConfig { config, cas }).await.unwrap().unwrap();
                 // Every write, failed CAS included, is a new raft entry.
                 assert!(applied.index > last_index);
                 last_index = applied.index;

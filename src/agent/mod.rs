@@ -118,7 +118,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         raft_trailing_logs: config.server.raft_trailing_logs,
     };
     let server = raftwarden_actors::start(settings).await?;
-    let state = http::ApiState { server: server.clone(), region: config.region.clone() };
+    let state = http::ApiState::new(server.clone());
     let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2).map_err(|source| AgentError::Bind {
         what: "RPC",
         addr: rpc_addr,
@@ -135,7 +135,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     println!("            Bind Addrs: HTTP: [{}:{}]; RPC: {}:{}", bind_ip, http_addr.port(), bind_ip, rpc_addr.port());
     println!("                Region: {} (DC: {})", config.region, config.datacenter);
     println!("                Server: true (bootstrap_expect = {})", config.server.bootstrap_expect.max(1));
-    println!("                  Node: {}.{} ({})", config.name, config.region, server.node.me.id);
+    println!("                  Node: {}.{} ({})", config.name, config.region, server.identity().id);
     println!("               Version: {}\n", raftwarden_actors::VERSION);
     println!("==> raftwarden agent started! Log data will stream in below:");
 

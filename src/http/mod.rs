@@ -9,9 +9,6 @@
 //! Routing is done by hand in [`dispatch`] rather than by actix's router because Nomad's Go
 //! mux has prefix routes and per-route method errors that a test compares byte for byte.
 
-// Handlers return a finished response as their early-exit value; boxing it gains nothing.
-#![allow(clippy::result_large_err)]
-
 pub mod decode;
 pub mod operator;
 pub mod query;
@@ -33,48 +30,67 @@ use actix_web::HttpServer;
 use futures_util::StreamExt;
 use raftwarden_actors::Server;
 
+use self::operator::Reply;
 use self::operator::Req;
+use self::respond::ApiError;
 
 /// Largest request body accepted on the public API; config bodies are a few hundred bytes.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// What the API handlers share: the actor addresses and agent-level settings.
+/// What the API handlers share: the server's actor addresses.
 #[derive(Clone)]
 pub struct ApiState {
-    pub server: Server,
-    pub region: String,
+    server: Server,
 }
 
-/// Mounts the public API into an actix-web app (also usable by a host application).
-pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        cfg.app_data(web::Data::new(state)).default_service(web::to(dispatch));
+impl ApiState {
+    pub fn new(server: Server) -> Self {
+        Self { server }
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The region this server answers for (other regions are `No path to region`).
+    pub fn region(&self) -> &str {
+        &self.server.settings().region
     }
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
+/// The path prefixes the public API answers under. Everything else belongs to the host.
+pub const SCOPES: [&str; 2] = ["/v1/operator", "/v1/status"];
+
+/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`) into an actix-web app, next to the
+/// host's own routes: only those two scopes are claimed, the app's default service and `/` are
+/// left alone.
+pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let data = web::Data::new(state);
+        for scope in SCOPES {
+            // Nomad's mux routes by hand (prefix routes, per-route method errors); each scope
+            // hands every request under it to the same dispatcher.
+            cfg.service(web::scope(scope).app_data(data.clone()).default_service(web::to(dispatch)));
+        }
+    }
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| respond::error(400, format!("failed to read stream: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("failed to read stream: {e}")))?;
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(respond::error(413, format!("Request body too large (limit {MAX_BODY} bytes)")));
+            return Err(ApiError::coded(413, format!("Request body too large (limit {MAX_BODY} bytes)")));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiState>) -> HttpResponse {
+async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiState>) -> Reply {
     let path = req.path().to_string();
     let needs_body = matches!(*req.method(), Method::PUT | Method::POST);
-    let body = if needs_body {
-        match read_body(payload).await {
-            Ok(b) => b,
-            Err(resp) => return resp,
-        }
-    } else {
-        Vec::new()
-    };
+    let body = if needs_body { read_body(payload).await? } else { Vec::new() };
     let r = Req::new(&req, &state);
     if let Some(rest) = path.strip_prefix("/v1/operator/raft/") {
         return if rest.starts_with("configuration") {
@@ -84,20 +100,19 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         } else if rest.starts_with("transfer-leadership") {
             operator::transfer_leadership(r).await
         } else {
-            respond::error(404, "Invalid method")
+            Err(ApiError::coded(404, "Invalid method"))
         };
     }
     match path.as_str() {
-        "/v1/operator/raft" => redirect(301, &format!("/v1/operator/raft/{}", query_suffix(&req))),
+        "/v1/operator/raft" => Ok(redirect(301, &format!("/v1/operator/raft/{}", query_suffix(&req)))),
         "/v1/operator/autopilot/configuration" => operator::autopilot_configuration(r, &body).await,
         "/v1/operator/autopilot/health" => operator::autopilot_health(r).await,
         "/v1/operator/scheduler/configuration" => operator::scheduler_configuration(r, &body).await,
         "/v1/operator/license" => operator::license(&req),
         "/v1/operator/utilization" => operator::utilization(&req),
-        "/v1/status/leader" => operator::status_leader(r),
-        "/v1/status/peers" => operator::status_peers(r),
-        "/" => redirect(307, "/ui/"),
-        _ => HttpResponse::NotFound().finish(),
+        "/v1/status/leader" => operator::status_leader(r).await,
+        "/v1/status/peers" => operator::status_peers(r).await,
+        _ => Ok(HttpResponse::NotFound().finish()),
     }
 }
 
@@ -116,6 +131,24 @@ fn redirect(status: u16, location: &str) -> HttpResponse {
     resp
 }
 
+/// What Nomad's own server answers outside its API routes when built without its web UI: `/`
+/// redirects to `/ui/` (keeping the query), `/ui/` explains that there is no UI in this
+/// build, and anything else is a bare 404.
+async fn fallthrough(req: HttpRequest) -> HttpResponse {
+    match req.path() {
+        "/" => redirect(307, &format!("/ui/{}", query_suffix(&req))),
+        p if p.starts_with("/ui/") => HttpResponse::Ok()
+            .insert_header((actix_web::http::header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(NO_UI_PAGE),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+const NO_UI_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><title>raftwarden</title></head>\n<body>\n\
+<h1>No web UI in this build</h1>\n\
+<p>raftwarden serves Nomad's HTTP API only. Use the <code>raftwarden</code> or <code>nomad</code> \
+command line, or the API under <code>/v1/</code>.</p>\n</body>\n</html>\n";
+
 /// Starts the public API server on `listener` (gzip when asked, configured extra headers).
 pub fn serve_api(
     listener: TcpListener,
@@ -128,7 +161,11 @@ pub fn serve_api(
         for (k, v) in &headers {
             default_headers = default_headers.add((k.as_str(), v.as_str()));
         }
-        App::new().wrap(middleware::Compress::default()).wrap(default_headers).configure(configure(state.clone()))
+        App::new()
+            .wrap(middleware::Compress::default())
+            .wrap(default_headers)
+            .configure(configure(state.clone()))
+            .default_service(web::to(fallthrough))
     })
     .workers(workers)
     .disable_signals()

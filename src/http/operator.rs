@@ -1,9 +1,6 @@
 //! Handlers of the `/v1/operator/*` and `/v1/status/*` routes. Each turns one HTTP request into
 //! one typed actor message and the reply into Nomad's response.
 
-// Handlers return a finished response as their early-exit value; boxing it gains nothing.
-#![allow(clippy::result_large_err)]
-
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
@@ -13,12 +10,12 @@ use raftwarden_actors::config_store::GetAutopilotConfig;
 use raftwarden_actors::config_store::GetSchedulerConfig;
 use raftwarden_actors::config_store::SetAutopilotConfig;
 use raftwarden_actors::config_store::SetSchedulerConfig;
-use raftwarden_actors::error::OpError;
+use raftwarden_actors::membership::GetLeader;
 use raftwarden_actors::membership::GetRaftConfiguration;
-use raftwarden_actors::membership::PeerRef;
 use raftwarden_actors::membership::RemovePeer;
 use raftwarden_actors::membership::TransferLeadership;
 use raftwarden_actors::state::SchedulerAlgorithm;
+use raftwarden_actors::PeerRef;
 
 use super::decode;
 use super::query::go_quote;
@@ -30,6 +27,7 @@ use super::query::parse_write;
 use super::query::Query;
 use super::query::ReadOptions;
 use super::respond;
+use super::respond::ApiError;
 use super::wire;
 use super::ApiState;
 
@@ -53,77 +51,67 @@ impl<'a> Req<'a> {
         parse_token(header("X-Nomad-Token"), header("Authorization"))
     }
 
-    fn read(&self) -> Result<ReadOptions, HttpResponse> {
-        let opts = parse_read(&self.query, self.token(), &self.state.region).map_err(|e| respond::error(400, e))?;
+    fn read(&self) -> Result<ReadOptions, ApiError> {
+        let opts = parse_read(&self.query, self.token(), self.state.region()).map_err(ApiError::bad_request)?;
         self.check_region(&opts.region)?;
         Ok(opts)
     }
 
-    fn write(&self) -> Result<(), HttpResponse> {
-        let opts = parse_write(&self.query, self.token(), &self.state.region);
+    fn write(&self) -> Result<(), ApiError> {
+        let opts = parse_write(&self.query, self.token(), self.state.region());
         self.check_region(&opts.region)
     }
 
     /// Another region would be forwarded to one of its servers; this server knows none.
-    fn check_region(&self, region: &str) -> Result<(), HttpResponse> {
-        if region != self.state.region {
-            return Err(respond::error(500, "No path to region"));
+    fn check_region(&self, region: &str) -> Result<(), ApiError> {
+        if region != self.state.region() {
+            return Err(ApiError::coded(500, "No path to region"));
         }
         Ok(())
     }
-}
 
-fn mailbox<T>(r: Result<Result<T, OpError>, actix::MailboxError>) -> Result<T, HttpResponse> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(respond::op_error(&e)),
-        Err(e) => Err(respond::error(500, format!("internal error: {e}"))),
+    fn cas(&self) -> Result<Option<u64>, ApiError> {
+        parse_cas(&self.query).map_err(ApiError::bad_request)
     }
 }
 
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(resp) => return resp,
-        }
-    };
-}
+/// The handlers' result: a response, or an error that [`ApiError`] shapes.
+pub type Reply = Result<HttpResponse, ApiError>;
 
-pub async fn raft_configuration(r: Req<'_>) -> HttpResponse {
+pub async fn raft_configuration(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
-        return respond::bare(405);
+        return Err(ApiError::Bare(405));
     }
-    let opts = tri!(r.read());
-    let msg = GetRaftConfiguration { stale: opts.stale, forwarded: false };
-    let conf = tri!(mailbox(r.state.server.membership.send(msg).await));
-    respond::ok_json(&wire::RaftConfigurationResponse::from(conf), r.pretty)
+    let opts = r.read()?;
+    let conf = r.state.server.membership().send(GetRaftConfiguration { stale: opts.stale }).await??;
+    Ok(respond::ok_json(&wire::RaftConfigurationResponse::from(conf), r.pretty))
 }
 
-pub async fn raft_peer(r: Req<'_>) -> HttpResponse {
+pub async fn raft_peer(r: Req<'_>) -> Reply {
     if r.http.method() != Method::DELETE {
-        return respond::error(404, "Invalid method");
+        return Err(ApiError::coded(404, "Invalid method"));
     }
     if r.query.has("address") {
-        return respond::error(400, "Removing a peer by address is not supported in the current raft protocol version");
+        return Err(ApiError::bad_request(
+            "Removing a peer by address is not supported in the current raft protocol version",
+        ));
     }
     let Some(id) = r.query.get("id").map(str::to_string) else {
-        return respond::error(400, "Must specify the peer's ID to remove");
+        return Err(ApiError::bad_request("Must specify the peer's ID to remove"));
     };
-    tri!(r.write());
-    tri!(mailbox(r.state.server.membership.send(RemovePeer { id, forwarded: false }).await));
-    HttpResponse::Ok().finish()
+    r.write()?;
+    r.state.server.membership().send(RemovePeer { id }).await??;
+    Ok(HttpResponse::Ok().finish())
 }
 
-pub async fn transfer_leadership(r: Req<'_>) -> HttpResponse {
+pub async fn transfer_leadership(r: Req<'_>) -> Reply {
     if r.http.method() != Method::PUT && r.http.method() != Method::POST {
-        return respond::error(405, "Invalid method");
+        return Err(ApiError::coded(405, "Invalid method"));
     }
-    let target = tri!(transfer_target(&r.query).map_err(|e| respond::error(400, e)));
-    tri!(r.write());
-    let msg = TransferLeadership { target, forwarded: false };
-    let t = tri!(mailbox(r.state.server.membership.send(msg).await));
-    respond::ok_json(&wire::TransferResponse::from(t), r.pretty)
+    let target = transfer_target(&r.query).map_err(ApiError::bad_request)?;
+    r.write()?;
+    let t = r.state.server.membership().send(TransferLeadership { target }).await??;
+    Ok(respond::ok_json(&wire::TransferResponse::from(t), r.pretty))
 }
 
 /// Query validation of transfer-leadership, in Nomad's order.
@@ -198,36 +186,36 @@ fn check_addr_port(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> HttpResponse {
+pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {
+    let store = r.state.server.config_store();
     match *r.http.method() {
         Method::GET => {
-            let opts = tri!(r.read());
-            let msg = GetAutopilotConfig { stale: opts.stale };
-            let fetched = tri!(mailbox(r.state.server.config_store.send(msg).await));
-            respond::ok_json_marshaler(&wire::AutopilotConfiguration::from(&fetched.row), r.pretty)
+            let opts = r.read()?;
+            let fetched = store.send(GetAutopilotConfig { stale: opts.stale }).await??;
+            Ok(respond::ok_json_marshaler(&wire::AutopilotConfiguration::from(&fetched.row), r.pretty))
         }
         Method::PUT => {
-            let config = tri!(decode::autopilot(body)
-                .map_err(|e| respond::error(400, format!("Error parsing autopilot config: {e}"))));
-            let cas = tri!(parse_cas(&r.query).map_err(|e| respond::error(400, e)));
-            tri!(r.write());
-            let applied = tri!(mailbox(r.state.server.config_store.send(SetAutopilotConfig { config, cas }).await));
-            respond::ok_json(&(cas.is_none() || applied.updated), r.pretty)
+            let config = decode::autopilot(body)
+                .map_err(|e| ApiError::bad_request(format!("Error parsing autopilot config: {e}")))?;
+            let cas = r.cas()?;
+            r.write()?;
+            let applied = store.send(SetAutopilotConfig { config, cas }).await??;
+            Ok(respond::ok_json(&(cas.is_none() || applied.updated), r.pretty))
         }
-        _ => respond::error(404, "Invalid method"),
+        _ => Err(ApiError::coded(404, "Invalid method")),
     }
 }
 
-pub async fn autopilot_health(r: Req<'_>) -> HttpResponse {
+pub async fn autopilot_health(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
-        return respond::error(404, "Invalid method");
+        return Err(ApiError::coded(404, "Invalid method"));
     }
     // `stale` is parsed (and can fail) but ignored: health is always answered by the leader.
-    tri!(r.read());
-    let health = tri!(mailbox(r.state.server.autopilot.send(GetHealth { forwarded: false }).await));
-    let reply = tri!(wire::OperatorHealthReply::new(&health).map_err(|e| respond::error(500, e.to_string())));
+    r.read()?;
+    let health = r.state.server.autopilot().send(GetHealth).await??;
+    let reply = wire::OperatorHealthReply::new(&health).map_err(|e| ApiError::coded(500, e.to_string()))?;
     if health.healthy {
-        return respond::ok_json(&reply, r.pretty);
+        return Ok(respond::ok_json(&reply, r.pretty));
     }
     // Nomad writes the 429 before its JSON content type, so Go sniffs the body as text/plain.
     let mut resp = respond::json(StatusCode::TOO_MANY_REQUESTS, &reply, r.pretty);
@@ -235,15 +223,15 @@ pub async fn autopilot_health(r: Req<'_>) -> HttpResponse {
         actix_web::http::header::CONTENT_TYPE,
         actix_web::http::header::HeaderValue::from_static(respond::TEXT),
     );
-    resp
+    Ok(resp)
 }
 
-pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> HttpResponse {
+pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
+    let store = r.state.server.config_store();
     match *r.http.method() {
         Method::GET => {
-            let opts = tri!(r.read());
-            let fetched =
-                tri!(mailbox(r.state.server.config_store.send(GetSchedulerConfig { stale: opts.stale }).await));
+            let opts = r.read()?;
+            let fetched = store.send(GetSchedulerConfig { stale: opts.stale }).await??;
             let index = fetched.row.modify_index;
             let body = wire::SchedulerConfigurationResponse {
                 scheduler_config: wire::SchedulerConfiguration::from(&fetched.row),
@@ -254,55 +242,55 @@ pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> HttpResponse {
             };
             let mut resp = respond::ok_json(&body, r.pretty);
             respond::set_meta(&mut resp, index, fetched.last_contact_ms, fetched.known_leader);
-            resp
+            Ok(resp)
         }
         Method::PUT | Method::POST => {
-            let (config, algorithm) = tri!(decode::scheduler(body)
-                .map_err(|e| respond::error(400, format!("Error parsing scheduler config: {e}"))));
+            let (config, algorithm) = decode::scheduler(body)
+                .map_err(|e| ApiError::bad_request(format!("Error parsing scheduler config: {e}")))?;
             if SchedulerAlgorithm::parse(&algorithm).is_none() {
-                return respond::error(400, format!("invalid scheduler algorithm: {algorithm}"));
+                return Err(ApiError::bad_request(format!("invalid scheduler algorithm: {algorithm}")));
             }
-            let cas = tri!(parse_cas(&r.query).map_err(|e| respond::error(400, e)));
-            tri!(r.write());
-            let applied = tri!(mailbox(r.state.server.config_store.send(SetSchedulerConfig { config, cas }).await));
+            let cas = r.cas()?;
+            r.write()?;
+            let applied = store.send(SetSchedulerConfig { config, cas }).await??;
             let body = wire::SchedulerSetConfigurationResponse { updated: applied.updated, index: applied.index };
             let mut resp = respond::ok_json(&body, r.pretty);
             respond::set_index(&mut resp, applied.index);
-            resp
+            Ok(resp)
         }
-        _ => respond::error(405, "Invalid method"),
+        _ => Err(ApiError::coded(405, "Invalid method")),
     }
 }
 
 /// The open-source license endpoint: no license to show (204), none to set (501).
-pub fn license(r: &HttpRequest) -> HttpResponse {
+pub fn license(r: &HttpRequest) -> Reply {
     match *r.method() {
-        Method::GET => HttpResponse::NoContent().finish(),
-        Method::PUT => respond::error(501, "Nomad Enterprise only endpoint"),
-        _ => respond::error(405, "Invalid method"),
+        Method::GET => Ok(HttpResponse::NoContent().finish()),
+        Method::PUT => Err(ApiError::coded(501, "Nomad Enterprise only endpoint")),
+        _ => Err(ApiError::coded(405, "Invalid method")),
     }
 }
 
-pub fn utilization(r: &HttpRequest) -> HttpResponse {
+pub fn utilization(r: &HttpRequest) -> Reply {
     match *r.method() {
-        Method::POST => respond::error(501, "Nomad Enterprise only endpoint"),
-        _ => respond::error(405, "Invalid method"),
+        Method::POST => Err(ApiError::coded(501, "Nomad Enterprise only endpoint")),
+        _ => Err(ApiError::coded(405, "Invalid method")),
     }
 }
 
 /// `GET /v1/status/leader`: the leader's RPC address as this server knows it, `""` if none.
-pub fn status_leader(r: Req<'_>) -> HttpResponse {
-    tri!(r.read());
-    let leader = r.state.server.node.leader().map(|n| n.rpc_addr).unwrap_or_default();
-    respond::ok_json(&leader, r.pretty)
+pub async fn status_leader(r: Req<'_>) -> Reply {
+    r.read()?;
+    let leader = r.state.server.membership().send(GetLeader).await?;
+    Ok(respond::ok_json(&leader.map(|n| n.rpc_addr).unwrap_or_default(), r.pretty))
 }
 
 /// `GET /v1/status/peers`: RPC addresses of the voters in this server's raft configuration.
-pub fn status_peers(r: Req<'_>) -> HttpResponse {
-    tri!(r.read());
-    let conf = raftwarden_actors::membership::local_configuration(&r.state.server.node);
+pub async fn status_peers(r: Req<'_>) -> Reply {
+    r.read()?;
+    let conf = r.state.server.membership().send(GetRaftConfiguration { stale: true }).await??;
     let peers: Vec<String> = conf.servers.into_iter().filter(|s| s.voter).map(|s| s.address).collect();
-    respond::ok_json(&peers, r.pretty)
+    Ok(respond::ok_json(&peers, r.pretty))
 }
 
 #[cfg(test)]

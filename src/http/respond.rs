@@ -8,7 +8,10 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use actix_web::HttpResponseBuilder;
-use raftwarden_actors::error::OpError;
+use actix_web::ResponseError;
+use raftwarden_actors::gofmt::quote as go_quote;
+use raftwarden_actors::OpError;
+use raftwarden_actors::PeerRef;
 use serde::Serialize;
 
 pub const JSON: &str = "application/json";
@@ -64,11 +67,38 @@ pub fn bare(status: u16) -> HttpResponse {
     HttpResponseBuilder::new(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).finish()
 }
 
-/// Nomad's mapping of an RPC error: its code if coded, else 500, except the suffix rules that
+/// Nomad's status code and text for an operation's error. Nomad's RPC layer keeps a coded
+/// error's code across forwarding and prefixes a plain (500) error with `rpc error: ` for each
+/// hop; the suffix rules of its HTTP layer (`Permission denied` is still a 403 after any number
+/// of prefixes) are applied last, in [`op_error`].
+pub fn op_status_text(e: &OpError) -> (u16, String) {
+    let peer = |p: &PeerRef| match p {
+        PeerRef::Id(id) => format!("id {} was not found in the Raft configuration", go_quote(id)),
+        PeerRef::Address(a) => format!("address {} was not found in the Raft configuration", go_quote(a)),
+    };
+    match e {
+        OpError::NoLeader => (500, "No cluster leader".into()),
+        OpError::NoLeaderForTransfer => (503, "No cluster leader".into()),
+        OpError::NotLeader => (500, "not the leader".into()),
+        OpError::NotInitialized(table) => (500, format!("{table} config not initialized yet")),
+        OpError::PeerNotFound(p) => (500, peer(p)),
+        OpError::TransferTargetNotFound(p) => (400, peer(p)),
+        OpError::TransferToNonVoter => (400, "cannot transfer leadership to a non-voter".into()),
+        OpError::TransferTimedOut => (500, "timed out waiting for leadership transfer".into()),
+        OpError::InvalidServerId(id) => (400, format!("invalid server id {}", go_quote(id))),
+        OpError::Forwarded(inner) => match op_status_text(inner) {
+            (500, text) => (500, format!("rpc error: {text}")),
+            coded => coded,
+        },
+        // Raft, storage, RPC and internal failures are plain errors with their own text.
+        other => (500, other.to_string()),
+    }
+}
+
+/// Nomad's response for an operation's error: its code and text, with the suffix rules that
 /// survive forwarding (`rpc error: ...Permission denied` is still a 403).
 pub fn op_error(e: &OpError) -> HttpResponse {
-    let text = e.to_string();
-    let status = e.status();
+    let (status, text) = op_status_text(e);
     if status == 500 {
         for (suffix, code) in [
             ("Permission denied", 403),
@@ -82,6 +112,69 @@ pub fn op_error(e: &OpError) -> HttpResponse {
         }
     }
     error(status, text)
+}
+
+/// Every way a request can fail, as a handler returns it; [`ResponseError`] turns it into
+/// Nomad's response (actix-web calls it for a handler's `Err`).
+#[derive(Debug)]
+pub enum ApiError {
+    /// An error the HTTP layer decided itself: status and text/plain body.
+    Coded(u16, String),
+    /// A status without a body or Content-Type (Nomad handlers that only write a status).
+    Bare(u16),
+    /// An operation failed.
+    Op(OpError),
+}
+
+impl ApiError {
+    pub fn coded(status: u16, text: impl Into<String>) -> Self {
+        ApiError::Coded(status, text.into())
+    }
+
+    /// A 400 with this text: the request itself is wrong.
+    pub fn bad_request(text: impl Into<String>) -> Self {
+        ApiError::Coded(400, text.into())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Coded(status, text) => write!(f, "{status}: {text}"),
+            ApiError::Bare(status) => write!(f, "{status}"),
+            ApiError::Op(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        ApiError::Op(e)
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(e: actix::MailboxError) -> Self {
+        ApiError::Op(e.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        let status = match self {
+            ApiError::Coded(s, _) | ApiError::Bare(s) => *s,
+            ApiError::Op(e) => op_status_text(e).0,
+        };
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Coded(status, text) => error(*status, text.clone()),
+            ApiError::Bare(status) => bare(*status),
+            ApiError::Op(e) => op_error(e),
+        }
+    }
 }
 
 /// `X-Nomad-Index`, `X-Nomad-LastContact`, `X-Nomad-KnownLeader` (Nomad's `setMeta`).
@@ -121,19 +214,36 @@ mod tests {
         );
     }
 
+    fn status(e: OpError) -> u16 {
+        op_error(&e).status().as_u16()
+    }
+
     #[test]
-    fn forwarded_permission_denied_is_403() {
-        let r = op_error(&OpError::Forwarded("Permission denied".into()));
-        assert_eq!(r.status().as_u16(), 403);
-        let r = op_error(&OpError::coded(404, "not found"));
-        assert_eq!(r.status().as_u16(), 404);
-        let r = op_error(&OpError::coded(422, "bad"));
-        assert_eq!(r.status().as_u16(), 422);
+    fn forwarded_errors_keep_codes_and_gain_the_rpc_prefix() {
+        let fwd = |e: OpError| e.forwarded();
+        assert_eq!(op_status_text(&fwd(OpError::InvalidServerId("x".into()))), (400, "invalid server id \"x\"".into()));
+        assert_eq!(op_status_text(&fwd(OpError::NoLeaderForTransfer)), (503, "No cluster leader".into()));
+        assert_eq!(
+            op_status_text(&fwd(OpError::PeerNotFound(PeerRef::Id("a".into())))),
+            (500, "rpc error: id \"a\" was not found in the Raft configuration".into())
+        );
+        assert_eq!(
+            op_status_text(&fwd(OpError::TransferTargetNotFound(PeerRef::Address("1.2.3.4:5".into())))),
+            (400, "address \"1.2.3.4:5\" was not found in the Raft configuration".into())
+        );
+        assert_eq!(op_status_text(&fwd(fwd(OpError::NoLeader))), (500, "rpc error: No cluster leader".into()));
+        assert_eq!(status(OpError::NoLeader), 500);
+        let r = op_error(&OpError::TransferToNonVoter);
+        assert_eq!(r.status().as_u16(), 400);
         assert_eq!(r.headers().get(CONTENT_TYPE).unwrap(), TEXT);
-        assert_eq!(op_error(&OpError::NoLeader).status().as_u16(), 500);
+    }
+
+    #[test]
+    fn permission_suffixes_are_403_forwarded_or_not() {
         // Spec §10 item 106: a token that is not found is a 403 too, forwarded or not.
-        assert_eq!(op_error(&OpError::Plain("ACL token not found".into())).status().as_u16(), 403);
-        assert_eq!(op_error(&OpError::Forwarded("ACL token not found".into())).status().as_u16(), 403);
-        assert_eq!(op_error(&OpError::Plain("rpc error: Permission denied".into())).status().as_u16(), 403);
+        assert_eq!(status(OpError::Raft("ACL token not found".into())), 403);
+        assert_eq!(status(OpError::Raft("ACL token not found".into()).forwarded()), 403);
+        assert_eq!(status(OpError::Rpc("Permission denied".into()).forwarded()), 403);
+        assert_eq!(status(OpError::Raft("rpc error: Permission denied".into())), 403);
     }
 }

@@ -4,11 +4,11 @@
 use raftwarden_actors::autopilot::HealthReply;
 use raftwarden_actors::autopilot::ServerHealth;
 use raftwarden_actors::duration;
-use raftwarden_actors::membership::RaftConfiguration;
 use raftwarden_actors::membership::Transfer;
 use raftwarden_actors::state::AutopilotConfig;
 use raftwarden_actors::state::Row;
 use raftwarden_actors::state::SchedulerConfig;
+use raftwarden_actors::RaftConfiguration;
 use serde::Serialize;
 
 #[derive(Serialize)]

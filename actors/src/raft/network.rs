@@ -1,7 +1,6 @@
 //! Server-to-server RPC client: raft traffic and internal calls over HTTP on the RPC port.
 //!
-//! The server side of these routes lives in the root package's HTTP layer (`http::rpc`); the
-//! paths below are the contract between the two.
+//! The receiving side is `forward::serve`; the paths are listed in `forward::paths`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,9 +30,9 @@ use super::NodeId;
 use super::ServerNode;
 use super::TypeConfig;
 
-pub const PATH_APPEND: &str = "/v1/internal/raft/append";
-pub const PATH_VOTE: &str = "/v1/internal/raft/vote";
-pub const PATH_SNAPSHOT: &str = "/v1/internal/raft/snapshot";
+use crate::forward::paths::APPEND as PATH_APPEND;
+use crate::forward::paths::SNAPSHOT as PATH_SNAPSHOT;
+use crate::forward::paths::VOTE as PATH_VOTE;
 
 /// When each peer last answered one of our raft RPCs; autopilot reads it for `LastContact`.
 #[derive(Clone, Default)]

@@ -99,6 +99,14 @@ impl StateReader {
         }
     }
 
+    pub fn autopilot(&self) -> Result<Option<crate::state::Row<crate::state::AutopilotConfig>>, StorageError> {
+        Ok(self.get().state.autopilot)
+    }
+
+    pub fn scheduler(&self) -> Result<Option<crate::state::Row<crate::state::SchedulerConfig>>, StorageError> {
+        Ok(self.get().state.scheduler)
+    }
+
     fn set(&self, value: AppliedState) {
         match self.inner.write() {
             Ok(mut g) => *g = value,

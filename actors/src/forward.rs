@@ -1,0 +1,282 @@
+//! Server-to-server calls, both halves: the one path by which an operation reaches the leader
+//! (a follower forwards the operation itself, as Nomad's `rpc.go` does, never a copy of the
+//! state), direct calls to a named peer, and [`serve`], which answers every internal RPC path
+//! on the receiving server. Every internal path is listed in [`paths`].
+//!
+//! The transport is JSON over HTTP on the RPC port; the HTTP server itself belongs to whoever
+//! embeds the server (the root package mounts [`crate::Server::handle_rpc`] under its routes).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use actix::dev::ToEnvelope;
+use actix::Actor;
+use actix::Addr;
+use actix::Handler;
+use actix::Message;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::OpError;
+use crate::node::ServerContext;
+use crate::raft::ServerNode;
+use crate::Server;
+
+/// Every internal RPC path, in one list: raft traffic, operations forwarded to the leader, and
+/// direct calls between servers.
+pub mod paths {
+    pub const APPEND: &str = "/v1/internal/raft/append";
+    pub const VOTE: &str = "/v1/internal/raft/vote";
+    pub const SNAPSHOT: &str = "/v1/internal/raft/snapshot";
+    pub const SET_AUTOPILOT: &str = "/v1/internal/autopilot/set";
+    pub const GET_AUTOPILOT: &str = "/v1/internal/autopilot/get";
+    pub const SET_SCHEDULER: &str = "/v1/internal/scheduler/set";
+    pub const GET_SCHEDULER: &str = "/v1/internal/scheduler/get";
+    pub const RAFT_CONFIGURATION: &str = "/v1/internal/raft-configuration";
+    pub const REMOVE_PEER: &str = "/v1/internal/remove-peer";
+    pub const JOIN: &str = "/v1/internal/join";
+    pub const TRANSFER: &str = "/v1/internal/transfer-leadership";
+    pub const HEALTH: &str = "/v1/internal/health";
+    pub const STATUS: &str = "/v1/internal/status";
+    pub const ELECT: &str = "/v1/internal/elect";
+    pub const HOLD_ELECTIONS: &str = "/v1/internal/hold-elections";
+}
+
+/// How long an operation waits for a leader before failing with `No cluster leader` (Nomad's
+/// `RPCHoldTimeout`): long enough to ride out one election (our election timeout is 0.5-1 s).
+pub const HOLD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Upper bound on one forwarded call. The leader may itself wait up to [`HOLD_TIMEOUT`] and a
+/// membership change may wait for a learner to catch up; past this a hung leader is treated
+/// as failed so that clients are not held forever.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// While waiting for a leader, re-check at least this often even if raft metrics are quiet
+/// (a leader learnt through a peer does not always change local metrics at once).
+const LEADER_POLL: Duration = Duration::from_millis(100);
+
+/// An operation that can travel to another server as itself: its path and its answer.
+pub trait Remote: Serialize + DeserializeOwned + Clone + Send + Unpin + 'static {
+    /// The internal RPC path it travels on (one of [`paths`]).
+    const PATH: &'static str;
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// A local run of an operation on the server that believes it leads.
+pub(crate) type LocalRun<T> = Pin<Box<dyn Future<Output = Attempt<T>>>>;
+
+/// A [`Remote`] operation that the leader runs from the server context alone.
+pub(crate) trait LeaderOp: Remote {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output>;
+}
+
+/// Result of one attempt to run an operation here as leader.
+pub(crate) enum Attempt<T> {
+    Done(Result<T, OpError>),
+    /// Leadership moved away meanwhile; route again.
+    NotLeader,
+}
+
+/// Where an operation came from. One that came from a peer is never forwarded again: if this
+/// server does not lead, the peer hears [`OpError::NotLeader`] and routes it anew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Client,
+    Peer,
+}
+
+/// An operation forwarded by a peer, as the receiving actor gets it.
+pub(crate) struct Forwarded<R>(pub R);
+
+impl<R: Remote> Message for Forwarded<R> {
+    type Result = Result<R::Output, OpError>;
+}
+
+/// Where [`route`] found the leader.
+pub(crate) enum Routed<T> {
+    /// This server leads: run the operation here.
+    Local,
+    /// The leader ran it; this is its answer.
+    Remote(T),
+}
+
+/// Waits (until `deadline`) for a leader; answers [`Routed::Local`] when this server leads,
+/// else forwards `op` to the leader and returns its answer.
+pub(crate) async fn route<R: Remote>(
+    ctx: &ServerContext,
+    origin: Origin,
+    op: &R,
+    deadline: Instant,
+) -> Result<Routed<R::Output>, OpError> {
+    let mut metrics = ctx.raft.metrics();
+    loop {
+        let leader = metrics.borrow().current_leader;
+        match leader {
+            Some(id) if id == ctx.node_id => return Ok(Routed::Local),
+            _ if origin == Origin::Peer => return Err(OpError::NotLeader),
+            Some(_) => {
+                if let Some(leader) = ctx.leader() {
+                    match hop::<R>(&ctx.http, &leader, op).await {
+                        Ok(v) => return Ok(Routed::Remote(v)),
+                        Err(Hop::Retry) => {}
+                        Err(Hop::Failed(e)) => return Err(e),
+                    }
+                }
+            }
+            None => {}
+        }
+        wait_for_leader_change(&mut metrics, deadline).await?;
+    }
+}
+
+/// Runs `op` on the leader: here if this server leads, else forwarded; waits up to
+/// [`HOLD_TIMEOUT`] for a leader to appear.
+pub(crate) async fn on_leader<R: LeaderOp>(
+    ctx: Arc<ServerContext>,
+    origin: Origin,
+    op: R,
+) -> Result<R::Output, OpError> {
+    let deadline = Instant::now() + HOLD_TIMEOUT;
+    let mut metrics = ctx.raft.metrics();
+    loop {
+        match route(&ctx, origin, &op, deadline).await? {
+            Routed::Remote(v) => return Ok(v),
+            Routed::Local => match op.clone().run(ctx.clone()).await {
+                Attempt::Done(r) => return r,
+                Attempt::NotLeader if origin == Origin::Peer => return Err(OpError::NotLeader),
+                Attempt::NotLeader => wait_for_leader_change(&mut metrics, deadline).await?,
+            },
+        }
+    }
+}
+
+async fn wait_for_leader_change(
+    metrics: &mut tokio::sync::watch::Receiver<crate::raft::RaftMetrics>,
+    deadline: Instant,
+) -> Result<(), OpError> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(OpError::NoLeader);
+    }
+    let _ = tokio::time::timeout((deadline - now).min(LEADER_POLL), metrics.changed()).await;
+    Ok(())
+}
+
+enum Hop {
+    Retry,
+    Failed(OpError),
+}
+
+/// One forwarding hop to the leader. Connection failures and "not the leader" answers are
+/// retried by the caller; anything else is final (a write may have been applied, so it is never
+/// sent twice).
+async fn hop<R: Remote>(http: &reqwest::Client, leader: &ServerNode, op: &R) -> Result<R::Output, Hop> {
+    let url = format!("http://{}{}", leader.rpc_addr, R::PATH);
+    let resp = match http.post(&url).json(op).timeout(FORWARD_TIMEOUT).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return Err(Hop::Retry),
+        Err(e) => return Err(Hop::Failed(OpError::Rpc(format!("failed to reach leader: {e}")).forwarded())),
+    };
+    match resp.json::<Result<R::Output, OpError>>().await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(OpError::NotLeader)) => Err(Hop::Retry),
+        Ok(Err(e)) => Err(Hop::Failed(e.forwarded())),
+        Err(e) => Err(Hop::Failed(OpError::Rpc(format!("bad reply from leader: {e}")).forwarded())),
+    }
+}
+
+/// Calls one named peer directly (no leader logic).
+pub(crate) async fn call_peer<R: Remote>(
+    http: &reqwest::Client,
+    rpc_addr: &str,
+    req: &R,
+    timeout: Duration,
+) -> Result<R::Output, OpError> {
+    let url = format!("http://{rpc_addr}{}", R::PATH);
+    let resp = http
+        .post(&url)
+        .json(req)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
+    resp.json::<Result<R::Output, OpError>>()
+        .await
+        .map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?
+}
+
+/// Why an internal RPC could not be answered at all.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("no internal RPC at {0}")]
+    UnknownPath(String),
+    #[error("malformed internal RPC body: {0}")]
+    BadBody(String),
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, RpcError> {
+    serde_json::from_slice(body).map_err(|e| RpcError::BadBody(e.to_string()))
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Our RPC types are plain serde structs; a failure here would be a bug. Answer it as an
+    // error the caller can read rather than an empty body.
+    serde_json::to_vec(v).unwrap_or_else(|e| {
+        serde_json::to_vec(&Err::<(), _>(OpError::Internal(format!("encoding a reply: {e}")))).unwrap_or_default()
+    })
+}
+
+/// Delivers a forwarded operation to the actor that owns it and encodes its answer.
+async fn relay<A, R>(addr: &Addr<A>, body: &[u8]) -> Result<Vec<u8>, RpcError>
+where
+    R: Remote,
+    A: Actor + Handler<Forwarded<R>>,
+    A::Context: ToEnvelope<A, Forwarded<R>>,
+{
+    let op: R = decode(body)?;
+    let r = addr.send(Forwarded(op)).await.unwrap_or_else(|e| Err(e.into()));
+    Ok(encode(&r))
+}
+
+/// Answers one internal RPC on the receiving server: `path` and JSON `body` in, JSON out.
+pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Vec<u8>, RpcError> {
+    use crate::autopilot::GetHealth;
+    use crate::config_store as cs;
+    use crate::membership as m;
+    let ctx = &server.ctx;
+    let membership = &server.membership;
+    match path {
+        paths::APPEND => {
+            let req: openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig> = decode(body)?;
+            let from_current_leader = req.vote.is_committed();
+            let r = ctx.raft.append_entries(req).await;
+            if from_current_leader && r.is_ok() {
+                ctx.leader_contact.touch();
+            }
+            Ok(encode(&r))
+        }
+        paths::VOTE => Ok(encode(&ctx.raft.vote(decode(body)?).await)),
+        paths::SNAPSHOT => {
+            let req = decode(body)?;
+            ctx.leader_contact.touch();
+            Ok(encode(&ctx.raft.install_snapshot(req).await))
+        }
+        paths::SET_AUTOPILOT => relay::<_, cs::SetAutopilotConfig>(membership, body).await,
+        paths::GET_AUTOPILOT => relay::<_, cs::GetAutopilotConfig>(membership, body).await,
+        paths::SET_SCHEDULER => relay::<_, cs::SetSchedulerConfig>(membership, body).await,
+        paths::GET_SCHEDULER => relay::<_, cs::GetSchedulerConfig>(membership, body).await,
+        paths::RAFT_CONFIGURATION => relay::<_, m::GetRaftConfiguration>(membership, body).await,
+        paths::REMOVE_PEER => relay::<_, m::RemovePeer>(membership, body).await,
+        paths::JOIN => relay::<_, m::Join>(membership, body).await,
+        paths::TRANSFER => relay::<_, m::TransferLeadership>(membership, body).await,
+        paths::HEALTH => relay::<_, GetHealth>(&server.autopilot, body).await,
+        paths::STATUS => relay::<_, m::GetStatus>(membership, body).await,
+        paths::ELECT => relay::<_, m::Elect>(membership, body).await,
+        paths::HOLD_ELECTIONS => relay::<_, m::HoldElections>(membership, body).await,
+        other => Err(RpcError::UnknownPath(other.to_string())),
+    }
+}

@@ -1,0 +1,390 @@
+//! The membership actor: the raft membership API of one server. openraft's core owns the log
+//! and the configuration; this actor answers configuration reads, removes peers, adds joining
+//! servers, moves leadership ([`transfer`]), forms the cluster ([`formation`]) and, on every
+//! leadership gain, makes sure the config rows exist.
+//!
+//! State it owns: until when a leadership transfer elsewhere holds this server's elections.
+
+pub mod formation;
+pub mod transfer;
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use actix::prelude::*;
+use openraft::error::ClientWriteError;
+use openraft::error::RaftError;
+use openraft::ChangeMembers;
+use openraft::ServerState;
+use serde::Deserialize;
+use serde::Serialize;
+
+pub use self::formation::Status;
+pub use self::transfer::PeerAddr;
+pub use self::transfer::Transfer;
+pub use self::transfer::TransferLeadership;
+use crate::error::OpError;
+use crate::error::PeerRef;
+use crate::forward::on_leader;
+use crate::forward::paths;
+use crate::forward::Attempt;
+use crate::forward::Forwarded;
+use crate::forward::LeaderOp;
+use crate::forward::LocalRun;
+use crate::forward::Origin;
+use crate::forward::Remote;
+use crate::node::RaftConfiguration;
+use crate::node::ServerContext;
+use crate::raft::NodeId;
+use crate::raft::ServerNode;
+use crate::state::Command;
+
+/// The longest a peer may hold this server's elections; a transfer whose leader dies half-way
+/// must not leave this server unable to campaign for long.
+const MAX_ELECTION_HOLD: Duration = Duration::from_secs(30);
+
+/// After a failed write of the default config rows, try again after this pause (the failure is
+/// usually a leadership change in progress).
+const DEFAULTS_RETRY: Duration = Duration::from_millis(200);
+
+/// `GET /v1/operator/raft/configuration`: the raft configuration, from the leader unless `stale`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<RaftConfiguration, OpError>")]
+pub struct GetRaftConfiguration {
+    pub stale: bool,
+}
+
+/// `DELETE /v1/operator/raft/peer?id=`: removes a server from the raft configuration.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<(), OpError>")]
+pub struct RemovePeer {
+    pub id: String,
+}
+
+/// A server asks the leader to be added (as a learner until caught up, then as a voter), or to
+/// have its address updated.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<(), OpError>")]
+pub struct Join {
+    pub node: ServerNode,
+}
+
+/// The leader as this server sees it, if any.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Option<ServerNode>")]
+pub struct GetLeader;
+
+/// This server's local status, answered without forwarding; servers exchange it to form the
+/// cluster.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<Status, OpError>")]
+pub struct GetStatus;
+
+/// Asks this server to start an election now (the last step of a leadership transfer).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<(), OpError>")]
+pub struct Elect;
+
+/// Pauses this server's own election timer while another server takes over leadership;
+/// `millis = 0` releases it.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<(), OpError>")]
+pub struct HoldElections {
+    pub millis: u64,
+}
+
+/// Stops the actor and the loops it runs (formation, leader duties).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Stop;
+
+impl Remote for GetRaftConfiguration {
+    const PATH: &'static str = paths::RAFT_CONFIGURATION;
+    type Output = RaftConfiguration;
+}
+
+impl LeaderOp for GetRaftConfiguration {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<RaftConfiguration> {
+        Box::pin(async move {
+            if ctx.is_leader() {
+                Attempt::Done(Ok(ctx.local_configuration()))
+            } else {
+                Attempt::NotLeader
+            }
+        })
+    }
+}
+
+impl Remote for RemovePeer {
+    const PATH: &'static str = paths::REMOVE_PEER;
+    type Output = ();
+}
+
+impl LeaderOp for RemovePeer {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<()> {
+        Box::pin(async move {
+            if !ctx.is_leader() {
+                return Attempt::NotLeader;
+            }
+            let target = PeerRef::Id(self.id);
+            let Some((nid, _)) = ctx.find_peer(&target) else {
+                return Attempt::Done(Err(OpError::PeerNotFound(target)));
+            };
+            let change = ChangeMembers::RemoveVoters(BTreeSet::from([nid]));
+            raft_outcome(ctx.raft.change_membership(change, false).await.map(|_| ()))
+        })
+    }
+}
+
+impl Remote for Join {
+    const PATH: &'static str = paths::JOIN;
+    type Output = ();
+}
+
+impl LeaderOp for Join {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<()> {
+        Box::pin(local_join(ctx, self.node))
+    }
+}
+
+impl Remote for GetStatus {
+    const PATH: &'static str = paths::STATUS;
+    type Output = Status;
+}
+
+impl Remote for Elect {
+    const PATH: &'static str = paths::ELECT;
+    type Output = ();
+}
+
+impl Remote for HoldElections {
+    const PATH: &'static str = paths::HOLD_ELECTIONS;
+    type Output = ();
+}
+
+/// Maps an openraft write outcome: a lost leadership is retried elsewhere, anything else is final.
+pub(crate) fn raft_outcome<T>(r: Result<T, RaftError<NodeId, ClientWriteError<NodeId, ServerNode>>>) -> Attempt<T> {
+    match r {
+        Ok(v) => Attempt::Done(Ok(v)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Attempt::NotLeader,
+        Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
+    }
+}
+
+async fn local_join(ctx: Arc<ServerContext>, joiner: ServerNode) -> Attempt<()> {
+    if !ctx.is_leader() {
+        return Attempt::NotLeader;
+    }
+    let Ok(uuid) = uuid::Uuid::parse_str(&joiner.id) else {
+        return Attempt::Done(Err(OpError::InvalidServerId(joiner.id)));
+    };
+    let nid = crate::raft::node_id_of(&uuid);
+    let m = ctx.metrics();
+    let membership = m.membership_config.membership();
+    let known = membership.get_node(&nid).cloned();
+    let is_voter = membership.voter_ids().any(|v| v == nid);
+    if known.as_ref() == Some(&joiner) && is_voter {
+        return Attempt::Done(Ok(()));
+    }
+    let result = async {
+        if known.is_some() && known.as_ref() != Some(&joiner) {
+            // Same server, new address or name: update its node record in place.
+            ctx.raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(nid, joiner.clone())])), true).await?;
+        } else if known.is_none() {
+            ctx.raft.add_learner(nid, joiner.clone(), true).await?;
+        }
+        if !is_voter {
+            ctx.raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([nid])), false).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if result.is_ok() {
+        tracing::info!(server = %joiner, "server joined the raft configuration");
+    }
+    raft_outcome(result)
+}
+
+/// The membership actor.
+pub struct Membership {
+    ctx: Arc<ServerContext>,
+    /// Elections paused by a leadership transfer elsewhere, until this instant.
+    elections_held_until: Option<Instant>,
+}
+
+impl Membership {
+    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx, elections_held_until: None }
+    }
+
+    fn release_elections(&mut self) {
+        self.elections_held_until = None;
+        self.ctx.raft.runtime_config().elect(true);
+    }
+}
+
+impl Actor for Membership {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Both loops live as long as the actor: stopping it (Server::shutdown) ends them.
+        ctx.spawn(actix::fut::wrap_future(formation::form_cluster(self.ctx.clone())));
+        ctx.spawn(actix::fut::wrap_future(leader_duties(self.ctx.clone())));
+    }
+}
+
+impl Handler<GetRaftConfiguration> for Membership {
+    type Result = ResponseFuture<Result<RaftConfiguration, OpError>>;
+
+    fn handle(&mut self, msg: GetRaftConfiguration, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        if msg.stale {
+            return Box::pin(async move { Ok(ctx.local_configuration()) });
+        }
+        Box::pin(on_leader(ctx, Origin::Client, msg))
+    }
+}
+
+impl Handler<RemovePeer> for Membership {
+    type Result = ResponseFuture<Result<(), OpError>>;
+
+    fn handle(&mut self, msg: RemovePeer, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
+    }
+}
+
+impl Handler<Join> for Membership {
+    type Result = ResponseFuture<Result<(), OpError>>;
+
+    fn handle(&mut self, msg: Join, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
+    }
+}
+
+impl Handler<TransferLeadership> for Membership {
+    type Result = ResponseFuture<Result<Transfer, OpError>>;
+
+    fn handle(&mut self, msg: TransferLeadership, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            match on_leader(ctx, Origin::Client, msg).await {
+                Err(OpError::NoLeader) => Err(OpError::NoLeaderForTransfer),
+                other => other,
+            }
+        })
+    }
+}
+
+/// Operations forwarded by a peer run here when this server leads, and are refused otherwise.
+impl<R: LeaderOp> Handler<Forwarded<R>> for Membership {
+    type Result = ResponseFuture<Result<R::Output, OpError>>;
+
+    fn handle(&mut self, msg: Forwarded<R>, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
+    }
+}
+
+impl Handler<GetLeader> for Membership {
+    type Result = MessageResult<GetLeader>;
+
+    fn handle(&mut self, _: GetLeader, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.ctx.leader())
+    }
+}
+
+impl Handler<GetStatus> for Membership {
+    type Result = Result<Status, OpError>;
+
+    fn handle(&mut self, _: GetStatus, _: &mut Self::Context) -> Self::Result {
+        Ok(formation::status(&self.ctx))
+    }
+}
+
+impl Handler<Forwarded<GetStatus>> for Membership {
+    type Result = Result<Status, OpError>;
+
+    fn handle(&mut self, _: Forwarded<GetStatus>, _: &mut Self::Context) -> Self::Result {
+        Ok(formation::status(&self.ctx))
+    }
+}
+
+impl Handler<Forwarded<Elect>> for Membership {
+    type Result = ResponseFuture<Result<(), OpError>>;
+
+    fn handle(&mut self, _: Forwarded<Elect>, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        Box::pin(async move { ctx.raft.trigger().elect().await.map_err(|e| OpError::Raft(e.to_string())) })
+    }
+}
+
+impl Handler<Forwarded<HoldElections>> for Membership {
+    type Result = Result<(), OpError>;
+
+    fn handle(&mut self, msg: Forwarded<HoldElections>, ctx: &mut Self::Context) -> Self::Result {
+        if msg.0.millis == 0 {
+            self.release_elections();
+            return Ok(());
+        }
+        let hold = Duration::from_millis(msg.0.millis).min(MAX_ELECTION_HOLD);
+        self.elections_held_until = Some(Instant::now() + hold);
+        self.ctx.raft.runtime_config().elect(false);
+        ctx.run_later(hold, |act, _| {
+            if act.elections_held_until.is_some_and(|t| t <= Instant::now()) {
+                act.release_elections();
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Handler<Stop> for Membership {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+/// On every leadership gain: make sure the config rows exist (the first leader writes the
+/// defaults through raft).
+async fn leader_duties(ctx: Arc<ServerContext>) {
+    let mut metrics = ctx.raft.metrics();
+    let mut handled_term = None;
+    loop {
+        let (is_leader, term) = {
+            let m = metrics.borrow();
+            (m.state == ServerState::Leader, m.current_term)
+        };
+        if is_leader && handled_term != Some(term) {
+            match write_defaults_if_missing(&ctx).await {
+                Ok(()) => handled_term = Some(term),
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing default configuration failed; will retry");
+                    tokio::time::sleep(DEFAULTS_RETRY).await;
+                    continue;
+                }
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(), OpError> {
+    ctx.raft.ensure_linearizable().await.map_err(|e| OpError::Raft(e.to_string()))?;
+    let storage = |e: crate::raft::StorageError| OpError::Storage(e.to_string());
+    let missing =
+        ctx.reader.autopilot().map_err(storage)?.is_none() || ctx.reader.scheduler().map_err(storage)?.is_none();
+    if missing {
+        let cmd = Command::InitDefaults {
+            autopilot: ctx.settings.autopilot_defaults.clone(),
+            scheduler: ctx.settings.scheduler_defaults.clone(),
+        };
+        ctx.raft.client_write(cmd).await.map_err(|e| OpError::Raft(e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Leadership transfer (`PUT /v1/operator/raft/transfer-leadership`).
+//!
+//! openraft 0.9 has no leadership-transfer call (0.10 adds `trigger().transfer_leader`), so
+//! the leader does it by hand: the other followers hold their elections, the leader stops
+//! heartbeats so that the followers' leader leases expire, and the target is asked to campaign
+//! until it wins or the deadline passes. Every hold is released at the end, win or lose.
+
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use actix::Message;
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::Elect;
+use super::HoldElections;
+use crate::error::OpError;
+use crate::error::PeerRef;
+use crate::forward::call_peer;
+use crate::forward::paths;
+use crate::forward::Attempt;
+use crate::forward::LeaderOp;
+use crate::forward::LocalRun;
+use crate::forward::Remote;
+use crate::node::ServerContext;
+
+/// How long the other followers hold their elections: longer than [`TRANSFER_DEADLINE`] so
+/// none of them campaigns while the target does, and short enough that a leader dying
+/// half-way leaves the cluster without elections only briefly.
+const HOLD_DURING_TRANSFER: Duration = Duration::from_secs(10);
+
+/// How long the target gets to win. An election takes one election timeout (0.5-1 s); this
+/// leaves room for several split votes.
+const TRANSFER_DEADLINE: Duration = Duration::from_secs(8);
+
+/// How long to watch for the target's win before asking it to campaign again.
+const ELECTION_WATCH: Duration = Duration::from_millis(300);
+
+/// Each control call to a peer (hold, elect, release); a peer that does not answer in time
+/// is skipped, the transfer goes on.
+const PEER_CALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Moves leadership to another voter.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<Transfer, OpError>")]
+pub struct TransferLeadership {
+    pub target: PeerRef,
+}
+
+/// A server's RPC address and ID, as the transfer reply names them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerAddr {
+    pub address: String,
+    pub id: String,
+}
+
+/// What a transfer did: from whom, to whom, and whether there was nothing to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub from: PeerAddr,
+    pub to: PeerAddr,
+    pub noop: bool,
+}
+
+impl Remote for TransferLeadership {
+    const PATH: &'static str = paths::TRANSFER;
+    type Output = Transfer;
+}
+
+impl LeaderOp for TransferLeadership {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Transfer> {
+        Box::pin(transfer(ctx, self.target))
+    }
+}
+
+async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer> {
+    if !ctx.is_leader() {
+        return Attempt::NotLeader;
+    }
+    let Some((target_id, target_node)) = ctx.find_peer(&target) else {
+        return Attempt::Done(Err(OpError::TransferTargetNotFound(target)));
+    };
+    let from = PeerAddr { address: ctx.me.rpc_addr.clone(), id: ctx.me.id.clone() };
+    let to = PeerAddr { address: target_node.rpc_addr.clone(), id: target_node.id.clone() };
+    if target_id == ctx.node_id {
+        return Attempt::Done(Ok(Transfer { from, to, noop: true }));
+    }
+    let m = ctx.metrics();
+    let membership = m.membership_config.membership();
+    if !membership.voter_ids().any(|v| v == target_id) {
+        return Attempt::Done(Err(OpError::TransferToNonVoter));
+    }
+    let others: Vec<_> =
+        membership.nodes().filter(|(id, _)| **id != ctx.node_id).map(|(id, n)| (*id, n.rpc_addr.clone())).collect();
+
+    let hold = HoldElections { millis: HOLD_DURING_TRANSFER.as_millis() as u64 };
+    for (id, addr) in &others {
+        if *id != target_id {
+            let _ = call_peer(&ctx.http, addr, &hold, PEER_CALL_TIMEOUT).await;
+        }
+    }
+    ctx.raft.runtime_config().elect(false);
+    ctx.raft.runtime_config().heartbeat(false);
+
+    let deadline = Instant::now() + TRANSFER_DEADLINE;
+    let mut outcome = Err(OpError::TransferTimedOut);
+    while Instant::now() < deadline {
+        let _ = call_peer(&ctx.http, &target_node.rpc_addr, &Elect, PEER_CALL_TIMEOUT).await;
+        let mut metrics = ctx.raft.metrics();
+        let _ = tokio::time::timeout(ELECTION_WATCH, metrics.wait_for(|m| m.current_leader == Some(target_id))).await;
+        if ctx.metrics().current_leader == Some(target_id) {
+            outcome = Ok(Transfer { from: from.clone(), to: to.clone(), noop: false });
+            break;
+        }
+    }
+
+    ctx.raft.runtime_config().heartbeat(true);
+    ctx.raft.runtime_config().elect(true);
+    let release = HoldElections { millis: 0 };
+    for (_, addr) in &others {
+        let _ = call_peer(&ctx.http, addr, &release, PEER_CALL_TIMEOUT).await;
+    }
+    Attempt::Done(outcome)
+}

@@ -1,0 +1,195 @@
+//! The server context: what one server's actors share. Its identity, its openraft handle, the
+//! local reader of the applied state, when peers and the leader were last heard from, and the
+//! HTTP client for internal RPC. Crate-private: embedders reach a server through
+//! [`crate::Server`]'s methods and the actors' messages.
+//!
+//! Also the data-dir identity: the permanent raft ID of a server lives in
+//! `<data_dir>/server/node-id`, guarded by a format marker so that a foreign directory is never
+//! adopted.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use std::time::Instant;
+
+use openraft::ServerState;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::raft::network::Contacts;
+use crate::raft::store::StateReader;
+use crate::raft::NodeId;
+use crate::raft::Raft;
+use crate::raft::RaftMetrics;
+use crate::raft::ServerNode;
+use crate::Settings;
+use crate::StartError;
+
+/// When this server last heard from a leader (touched when append-entries of the current
+/// leader arrive).
+#[derive(Clone)]
+pub(crate) struct LeaderContact {
+    inner: Arc<Mutex<Instant>>,
+}
+
+impl Default for LeaderContact {
+    fn default() -> Self {
+        Self { inner: Arc::new(Mutex::new(Instant::now())) }
+    }
+}
+
+impl LeaderContact {
+    pub(crate) fn touch(&self) {
+        if let Ok(mut t) = self.inner.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.inner.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+/// Everything one server's actors share. Read-mostly: the only interior mutability is in the
+/// contact clocks, which the RPC layer touches.
+pub(crate) struct ServerContext {
+    pub(crate) me: ServerNode,
+    pub(crate) node_id: NodeId,
+    pub(crate) settings: Settings,
+    pub(crate) raft: Raft,
+    pub(crate) reader: StateReader,
+    /// When each peer last answered one of our raft RPCs (autopilot's `LastContact`).
+    pub(crate) contacts: Contacts,
+    pub(crate) leader_contact: LeaderContact,
+    pub(crate) http: reqwest::Client,
+}
+
+impl ServerContext {
+    pub(crate) fn metrics(&self) -> RaftMetrics {
+        self.raft.metrics().borrow().clone()
+    }
+
+    pub(crate) fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.node_id)
+    }
+
+    /// The leader as this server sees it.
+    pub(crate) fn leader(&self) -> Option<ServerNode> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let id = m.current_leader?;
+        m.membership_config.membership().get_node(&id).cloned()
+    }
+
+    /// The raft configuration as this server's metrics show it.
+    pub(crate) fn local_configuration(&self) -> RaftConfiguration {
+        let m = self.metrics();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let servers = membership
+            .nodes()
+            .map(|(id, n)| RaftServer {
+                id: n.id.clone(),
+                node: n.name.clone(),
+                address: n.rpc_addr.clone(),
+                leader: m.current_leader == Some(*id),
+                voter: voters.contains(id),
+                raft_protocol: "3".into(),
+            })
+            .collect();
+        RaftConfiguration { servers, index: m.membership_config.log_id().map_or(0, |l| l.index) }
+    }
+
+    /// Finds a server of the raft configuration by ID or RPC address.
+    pub(crate) fn find_peer(&self, target: &crate::error::PeerRef) -> Option<(NodeId, ServerNode)> {
+        use crate::error::PeerRef;
+        let m = self.metrics();
+        let found = m.membership_config.membership().nodes().find(|(_, n)| match target {
+            PeerRef::Id(id) => &n.id == id,
+            PeerRef::Address(a) => &n.rpc_addr == a,
+        });
+        found.map(|(id, n)| (*id, n.clone()))
+    }
+
+    /// How fresh a local answer is: whether a leader is known and, on a follower, how long
+    /// since it was last heard from (0 on the leader).
+    pub(crate) fn freshness(&self) -> (bool, u64) {
+        let known_leader = self.raft.metrics().borrow().current_leader.is_some();
+        let last_contact_ms = if self.is_leader() { 0 } else { self.leader_contact.elapsed().as_millis() as u64 };
+        (known_leader, last_contact_ms)
+    }
+}
+
+/// One server in the raft configuration, as `GET /v1/operator/raft/configuration` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftServer {
+    pub id: String,
+    pub node: String,
+    pub address: String,
+    pub leader: bool,
+    pub voter: bool,
+    pub raft_protocol: String,
+}
+
+/// The raft configuration and the log index it was committed at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftConfiguration {
+    pub servers: Vec<RaftServer>,
+    pub index: u64,
+}
+
+/// Marker written into `<data_dir>/server/` so that a foreign directory is never adopted.
+const FORMAT_FILE: &str = "raftwarden-format";
+const FORMAT: &str = "raftwarden-data-v1\n";
+
+/// Loads (or on first start creates) this server's permanent raft ID in `<server_dir>/node-id`.
+pub(crate) fn load_identity(server_dir: &Path) -> Result<uuid::Uuid, StartError> {
+    let io = |e| StartError::DataDir { path: server_dir.to_path_buf(), source: e };
+    std::fs::create_dir_all(server_dir).map_err(io)?;
+    let marker = server_dir.join(FORMAT_FILE);
+    let id_file = server_dir.join("node-id");
+    let has_entries = std::fs::read_dir(server_dir).map_err(io)?.next().is_some();
+    match std::fs::read_to_string(&marker) {
+        Ok(s) if s == FORMAT => {}
+        Ok(s) => return Err(foreign(server_dir, format!("unknown format marker {:?}", s.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !has_entries => {
+            write_durably(&marker, FORMAT.as_bytes()).map_err(io)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(foreign(server_dir, format!("it has files but no {FORMAT_FILE} marker")))
+        }
+        Err(e) => return Err(io(e)),
+    }
+    match std::fs::read_to_string(&id_file) {
+        Ok(s) => uuid::Uuid::parse_str(s.trim()).map_err(|e| foreign(&id_file, format!("node-id is not a UUID: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = uuid::Uuid::new_v4();
+            write_durably(&id_file, id.to_string().as_bytes()).map_err(io)?;
+            Ok(id)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn foreign(path: &Path, reason: String) -> StartError {
+    StartError::Foreign { path: PathBuf::from(path), reason }
+}
+
+/// Write to a temp file, fsync, rename, fsync the directory: the file is whole or absent.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
