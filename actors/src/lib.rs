@@ -14,7 +14,6 @@
 
 pub mod autopilot;
 pub mod config_store;
-pub mod duration;
 pub mod error;
 pub mod gofmt;
 pub mod membership;
