@@ -441,4 +441,104 @@ http_api_response_headers {
         assert!(load(&args(&["-dev", "stray"])).unwrap_err().to_string().contains("unexpected argument"));
         assert!(load(&args(&["-dev", "-node"])).unwrap_err().to_string().contains("needs a value"));
     }
+
+    #[test]
+    fn type_errors_and_unknown_nested_keys_name_the_path() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let cases = [
+            ("server {\n bootstrap_expectt = 3\n}\n", "unknown key \"server.bootstrap_expectt\""),
+            ("server {\n server_join {\n retry_joins = []\n }\n}\n", "unknown key \"server.server_join.retry_joins\""),
+            (
+                "server {\n default_scheduler_config {\n preemption_config {\n batch = true\n }\n }\n}\n",
+                "unknown key \"server.default_scheduler_config.preemption_config.batch\"",
+            ),
+            ("server {\n enabled = true\n}\nserver {\n nope = 1\n}\n", "unknown key \"server[1].nope\""),
+            (
+                "server {\n bootstrap_expect = true\n}\n",
+                "server.bootstrap_expect: expected a non-negative integer, got bool true",
+            ),
+            (
+                "server {\n bootstrap_expect = -1\n}\n",
+                "server.bootstrap_expect: expected a non-negative integer, got number -1",
+            ),
+            ("server {\n enabled = \"yes\"\n}\n", "server.enabled: expected true or false, got string \"yes\""),
+            (
+                "server {\n retry_join = \"a:1\"\n}\n",
+                "server.retry_join: expected a list of strings, got string \"a:1\"",
+            ),
+            ("server {\n retry_join = [1]\n}\n", "server.retry_join: expected a string, got number 1"),
+            ("server = 3\n", "server: expected a block, got number 3"),
+            ("name = 3\n", "name: expected a string, got number 3"),
+            ("ports {\n rpc = 1.5\n}\n", "ports.rpc: expected a non-negative integer, got number 1.5"),
+            ("client {\n enabled = true\n}\n", "client.enabled: raftwarden runs servers only"),
+            (
+                "http_api_response_headers {\n X = 1\n}\n",
+                "http_api_response_headers.X: expected a string, got number 1",
+            ),
+            (
+                "server {\n default_scheduler_config {\n scheduler_algorithm = \"random\"\n }\n}\n",
+                "server.default_scheduler_config.scheduler_algorithm: invalid scheduler algorithm \"random\"",
+            ),
+            (
+                "server {\n server_join {\n retry_interval = \"5\"\n }\n}\n",
+                "server.server_join.retry_interval: time: missing unit",
+            ),
+        ];
+        for (i, (text, want)) in cases.iter().enumerate() {
+            let f = write(d.path(), &format!("t{i}.hcl"), text);
+            let e = load(&args(&[&format!("-config={}", f.display())])).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("error loading {}: ", f.display())), "{e}");
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+        for (i, (text, want)) in [
+            ("[1, 2]", "expected a configuration object, got a list"),
+            (r#"{"server": {"enabled": null}}"#, "server.enabled: expected true or false, got null"),
+            (
+                r#"{"autopilot": {"min_quorum": "3"}}"#,
+                "autopilot.min_quorum: expected a non-negative integer, got string \"3\"",
+            ),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let f = write(d.path(), &format!("j{i}.json"), text);
+            let e = load(&args(&[&format!("-config={}", f.display())])).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+    }
+
+    #[test]
+    fn dev_layers_under_flags_and_over_files() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let f = write(d.path(), "a.hcl", "bind_addr = \"10.0.0.1\"\nserver {\n bootstrap_expect = 3\n}\n");
+        let c = load(&args(&[&format!("-config={}", f.display()), "-dev"])).unwrap();
+        assert_eq!((c.bind_addr.as_str(), c.server.bootstrap_expect, c.name.as_str()), ("127.0.0.1", 1, "dev"));
+        let c = load(&args(&[&format!("-config={}", f.display()), "-dev", "-bind=127.0.0.2", "-node=n"])).unwrap();
+        assert_eq!((c.bind_addr.as_str(), c.name.as_str()), ("127.0.0.2", "n"));
+        assert!(!load(&args(&["-dev=false", "-server", "-data-dir=/x"])).unwrap().dev);
+    }
+
+    #[test]
+    fn later_files_override_single_keys_of_a_block() {
+        let d = tempfile::tempdir().expect("temp dir");
+        write(d.path(), "a.hcl", "data_dir = \"/a\"\nserver { enabled = true }\nautopilot { max_trailing_logs = 5 min_quorum = 3 }\nports { http = 5000 }\n");
+        write(d.path(), "b.hcl", "autopilot { min_quorum = 4 }\nports { rpc = 5001 }\nserver {\n default_scheduler_config { pause_eval_broker = true }\n}\n");
+        write(d.path(), "c.hcl", "server {\n default_scheduler_config { scheduler_algorithm = \"spread\" }\n}\n");
+        let c = load(&args(&[&format!("-config={}", d.path().display())])).unwrap();
+        let ap = c.autopilot.resolve();
+        assert_eq!((ap.max_trailing_logs, ap.min_quorum), (5, 4));
+        assert_eq!(c.ports, Ports { http: 5000, rpc: 5001, serf: 4648 });
+        let sc = c.server.default_scheduler_config.unwrap();
+        assert!(sc.pause_eval_broker);
+        assert_eq!(sc.scheduler_algorithm, SchedulerAlgorithm::Spread);
+        assert!(c.server.enabled);
+    }
+
+    #[test]
+    fn help_is_not_an_error_to_print() {
+        match load(&args(&["-help"])) {
+            Err(ConfigError::Help(text)) => assert!(text.contains("Usage: raftwarden agent")),
+            other => panic!("{other:?}"),
+        }
+    }
 }
