@@ -1,11 +1,11 @@
 //! Go compatibility: the texts and parsers of Go's standard library (and of the Go packages
 //! Nomad uses) that Nomad clients see byte for byte, in one place.
 //!
-//! - [`duration`]: `time.Duration` text both ways (`"1m30s"`);
-//! - [`quote`] and [`time_quote`]: `strconv.Quote` and the `time` package's own quoting;
-//! - [`parse_bool`]: `strconv.ParseBool`;
-//! - [`rfc3339`]: `time.Time` in JSON;
-//! - [`check_uuid`], [`check_addr_port`]: go-uuid's `ParseUUID` and `netip.ParseAddrPort`.
+//! - [`duration`], `time.Duration` text both ways (`"1m30s"`);
+//! - [`quote`] and [`time_quote`], `strconv.Quote` and the `time` package's own quoting;
+//! - [`parse_bool`], `strconv.ParseBool`;
+//! - [`rfc3339`], `time.Time` in JSON;
+//! - [`check_uuid`] and [`check_addr_port`], go-uuid's `ParseUUID` and `netip.ParseAddrPort`.
 
 pub mod duration;
 mod netip;

@@ -104,7 +104,7 @@ fn logs_to_a_pipe_are_plain() {
         }
     });
     let text = || String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    wait_until(Duration::from_secs(30), || text().contains("bootstrapped a new raft cluster"), || text());
+    wait_until(Duration::from_secs(30), || text().contains("bootstrapped a new raft cluster"), text);
     let _ = child.kill();
     let _ = child.wait();
     reader.join().unwrap();
