@@ -6,4 +6,5 @@
 
 pub mod agent;
 pub mod cli;
+pub mod go;
 pub mod http;

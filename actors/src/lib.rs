@@ -14,10 +14,8 @@
 
 pub mod autopilot;
 pub mod config_store;
-pub mod duration;
 pub mod error;
 pub mod forward;
-pub mod gofmt;
 pub mod membership;
 mod node;
 pub mod raft;

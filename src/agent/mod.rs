@@ -16,6 +16,7 @@ use raftwarden_actors::RaftTiming;
 use raftwarden_actors::Settings;
 
 use self::config::AgentConfig;
+use self::config::ConfigError;
 use crate::http;
 
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +191,9 @@ fn init_logging(level: &str, json: bool) {
         let theirs = if ours == "info" { "warn".to_string() } else { ours.clone() };
         tracing_subscriber::EnvFilter::new(format!("{ours},openraft={theirs},actix_server=warn"))
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: a file or a log collector gets plain lines.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
@@ -208,6 +211,14 @@ fn ignore_file_size_signal() {
 pub fn main(args: &[String]) -> i32 {
     let config = match config::load(args) {
         Ok(c) => c,
+        Err(ConfigError::Help(usage)) => {
+            print!("{usage}");
+            return 0;
+        }
+        Err(e @ (ConfigError::UnknownFlag(_) | ConfigError::Argument(_))) => {
+            eprintln!("==> Error loading configuration: {e}\n    (raftwarden agent -help lists the flags)");
+            return 1;
+        }
         Err(e) => {
             eprintln!("==> Error loading configuration: {e}");
             return 1;

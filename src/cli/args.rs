@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 
 use clap::ArgAction;
 use clap::Args;
-use clap::CommandFactory;
 use clap::Parser;
 use clap::Subcommand;
 
 use super::argv;
+use crate::go;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -254,9 +254,15 @@ pub struct Members {}
 
 /// Parses argv (without the program name) written in Go flag syntax.
 pub fn parse(args: &[String]) -> Result<Cli, clap::Error> {
-    let value_flags = value_flags(&Cli::command());
+    parse_go_style("raftwarden", args)
+}
+
+/// Parses argv (without the program name) written in Go flag syntax into any clap grammar;
+/// `bin` names the program in clap's texts. The agent's flags use it too.
+pub(crate) fn parse_go_style<P: Parser>(bin: &str, args: &[String]) -> Result<P, clap::Error> {
+    let value_flags = value_flags(&P::command());
     let rewritten = argv::rewrite(args, |name| value_flags.contains(name));
-    Cli::try_parse_from(std::iter::once("raftwarden".to_string()).chain(rewritten))
+    P::try_parse_from(std::iter::once(bin.to_string()).chain(rewritten))
 }
 
 /// Names of the flags, in any command, that take the next word as their value when written
@@ -275,22 +281,20 @@ fn value_flags(cmd: &clap::Command) -> BTreeSet<String> {
     names
 }
 
-/// Go's `strconv.ParseBool`.
-fn go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("parse error: strconv.ParseBool: parsing {}: invalid syntax", super::format::go_quote(s))),
-    }
+/// Go's `strconv.ParseBool`, with the text Go's `flag` package gives a bad boolean.
+pub(crate) fn go_bool(s: &str) -> Result<bool, String> {
+    go::parse_bool(s).ok_or_else(|| format!("parse error: strconv.ParseBool: parsing {}: invalid syntax", go::quote(s)))
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds.
-fn go_duration(s: &str) -> Result<i64, raftwarden_actors::duration::DurationError> {
-    raftwarden_actors::duration::parse(s)
+fn go_duration(s: &str) -> Result<i64, go::duration::DurationError> {
+    go::duration::parse(s)
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     fn p(args: &[&str]) -> Result<Cli, clap::Error> {

@@ -21,11 +21,11 @@ use super::args::Server;
 use super::args::TransferLeadership;
 use super::client::Client;
 use super::error::CliError;
-use super::format::go_quote;
 use super::render;
 use super::update;
 use super::update::AUTOPILOT_CONFIGURATION;
 use super::update::SCHEDULER_CONFIGURATION;
+use crate::go::quote as go_quote;
 
 const RAFT_CONFIGURATION: &str = "/v1/operator/raft/configuration";
 const RAFT_PEER: &str = "/v1/operator/raft/peer";

@@ -87,8 +87,6 @@ pub fn cell(v: &Value) -> String {
     }
 }
 
-pub use raftwarden_actors::gofmt::quote as go_quote;
-
 /// An RFC 3339 UTC timestamp (`2017-03-06T22:07:51Z`) as Go's `time.Time` prints with `%s`
 /// (`2017-03-06 22:07:51 +0000 UTC`); anything else is returned unchanged.
 pub fn go_time(rfc3339: &str) -> String {

@@ -10,8 +10,8 @@
 //! Success prints to stdout and exits 0; every error, usage text included, goes to stderr and
 //! exits 1 (0 for an explicit `-help`).
 
-mod args;
-mod argv;
+pub(crate) mod args;
+pub(crate) mod argv;
 mod client;
 mod commands;
 mod error;

@@ -41,7 +41,7 @@ pub fn autopilot(config: &mut Value, flags: &AutopilotSetConfig) -> Result<u64, 
     ];
     for (key, value) in durations {
         if let Some(nanos) = value {
-            fields.insert(key.into(), raftwarden_actors::duration::format(nanos).into());
+            fields.insert(key.into(), crate::go::duration::format(nanos).into());
         }
     }
     Ok(cas)

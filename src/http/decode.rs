@@ -2,13 +2,14 @@
 //! only, case-insensitive keys, unknown keys ignored, `null` means zero, and every field not
 //! given takes its zero value (PUT is a full replacement).
 
-use raftwarden_actors::duration;
 use raftwarden_actors::state::AutopilotConfig;
 use raftwarden_actors::state::PreemptionConfig;
 use raftwarden_actors::state::SchedulerAlgorithm;
 use raftwarden_actors::state::SchedulerConfig;
 use serde_json::Map;
 use serde_json::Value;
+
+use crate::go::duration;
 
 /// Reads the first JSON value of a body. Errors are Go's texts where they matter to clients.
 pub fn first_value(body: &[u8]) -> Result<Value, String> {

@@ -18,7 +18,6 @@ use raftwarden_actors::state::SchedulerAlgorithm;
 use raftwarden_actors::PeerRef;
 
 use super::decode;
-use super::query::go_quote;
 use super::query::is_pretty;
 use super::query::parse_cas;
 use super::query::parse_read;
@@ -30,6 +29,8 @@ use super::respond;
 use super::respond::ApiError;
 use super::wire;
 use super::ApiState;
+use crate::go::check_addr_port;
+use crate::go::check_uuid;
 
 /// What every handler needs from the request.
 pub struct Req<'a> {
@@ -142,48 +143,6 @@ pub fn transfer_target(q: &Query) -> Result<PeerRef, String> {
     }
     check_addr_port(addr).map_err(|e| format!("address must be in IP:port format: {e}"))?;
     Ok(PeerRef::Address(addr.to_string()))
-}
-
-/// hashicorp/go-uuid's `ParseUUID` checks and texts.
-fn check_uuid(s: &str) -> Result<(), String> {
-    if s.len() != 36 {
-        return Err("uuid string is wrong length".into());
-    }
-    let b = s.as_bytes();
-    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-        return Err("uuid is improperly formatted".into());
-    }
-    for (i, c) in s.char_indices() {
-        if ![8, 13, 18, 23].contains(&i) && !c.is_ascii_hexdigit() {
-            return Err(format!("encoding/hex: invalid byte: U+{:04X} {}", c as u32, go_quote_rune(c)));
-        }
-    }
-    Ok(())
-}
-
-fn go_quote_rune(c: char) -> String {
-    format!("'{c}'")
-}
-
-/// Go's `netip.ParseAddrPort`: a literal IP (IPv6 in brackets) and a port; no host names.
-fn check_addr_port(s: &str) -> Result<(), String> {
-    let Some(colon) = s.rfind(':') else { return Err("not an ip:port".into()) };
-    let (ip, port) = (&s[..colon], &s[colon + 1..]);
-    if ip.is_empty() {
-        return Err("not an ip:port".into());
-    }
-    let ip_ok = if let Some(inner) = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
-        inner.parse::<std::net::Ipv6Addr>().is_ok()
-    } else {
-        ip.parse::<std::net::Ipv4Addr>().is_ok()
-    };
-    if !ip_ok {
-        return Err(format!("ParseAddr({}): unable to parse IP", go_quote(ip)));
-    }
-    if port.parse::<u16>().is_err() {
-        return Err(format!("invalid port {} parsing {}", go_quote(port), go_quote(s)));
-    }
-    Ok(())
 }
 
 pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {

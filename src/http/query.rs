@@ -2,6 +2,8 @@
 //!
 //! Pure functions over the raw query string and headers, so every rule is a table test.
 
+use crate::go;
+
 /// A decoded query string: keys in order, with every value (Go's `url.Values`).
 #[derive(Clone, Debug, Default)]
 pub struct Query {
@@ -62,15 +64,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Read-request options (Nomad's `QueryOptions`), after validation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReadOptions {
@@ -118,7 +111,7 @@ pub fn parse_read(q: &Query, token: String, default_region: &str) -> Result<Read
     let stale = match q.get("stale") {
         None => false,
         Some("") => true,
-        Some(v) => parse_go_bool(v).ok_or("Expect `true` or `false` for `stale` query string parameter")?,
+        Some(v) => go::parse_bool(v).ok_or("Expect `true` or `false` for `stale` query string parameter")?,
     };
     if let Some(p) = q.get("per_page") {
         if p.parse::<i32>().is_err() {
@@ -126,9 +119,7 @@ pub fn parse_read(q: &Query, token: String, default_region: &str) -> Result<Read
         }
     }
     let wait_ns = match q.get("wait") {
-        Some(w) if !w.is_empty() => {
-            Some(raftwarden_actors::duration::parse(w).map_err(|_| "Invalid wait time".to_string())?)
-        }
+        Some(w) if !w.is_empty() => Some(go::duration::parse(w).map_err(|_| "Invalid wait time".to_string())?),
         _ => None,
     };
     let index = match q.get("index") {
@@ -153,14 +144,12 @@ pub fn parse_cas(q: &Query) -> Result<Option<u64>, String> {
         return Ok(None);
     }
     let v = q.get("cas").unwrap_or("");
-    let err = |why: &str| format!("Error parsing cas value: strconv.ParseUint: parsing {}: {why}", go_quote(v));
+    let err = |why: &str| format!("Error parsing cas value: strconv.ParseUint: parsing {}: {why}", go::quote(v));
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err("invalid syntax"));
     }
     v.parse::<u64>().map(Some).map_err(|_| err("value out of range"))
 }
-
-pub use raftwarden_actors::gofmt::quote as go_quote;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! text/plain errors, the `X-Nomad-*` metadata headers, and the mapping of every error to
 //! Nomad's status code and text.
 
+use crate::go::quote as go_quote;
 use actix_web::http::header::HeaderName;
 use actix_web::http::header::HeaderValue;
 use actix_web::http::header::CONTENT_TYPE;
@@ -9,7 +10,6 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use actix_web::HttpResponseBuilder;
 use actix_web::ResponseError;
-use raftwarden_actors::gofmt::quote as go_quote;
 use raftwarden_actors::OpError;
 use raftwarden_actors::PeerRef;
 use serde::Serialize;

@@ -2,6 +2,8 @@
 //! `time.ParseDuration`, both byte-for-byte, because Nomad's wire format and agent configs
 //! carry durations as these strings (`"200ms"`, `"1m0s"`).
 
+use super::quote::time_quote as quote;
+
 /// Errors with Go's exact texts.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
@@ -11,20 +13,6 @@ pub enum DurationError {
     MissingUnit(String),
     #[error("time: unknown unit {} in duration {}", quote(.unit), quote(.input))]
     UnknownUnit { unit: String, input: String },
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 const NS: u64 = 1;

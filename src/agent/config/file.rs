@@ -1,0 +1,546 @@
+//! The schema of an agent file, as serde structs decoded from the HCL1 (or JSON) value.
+//!
+//! Every key is an `Option` (lists start empty), so "not set" survives until files and flags
+//! are merged ([`Merge`]): a later layer wins key by key and lists append, as Nomad merges its
+//! config files. Leaf values are checked by the `de` helpers below, which word their errors the
+//! way this agent always has (`expected a non-negative integer, got string "three"`); the key
+//! path in front of each error comes from `serde_path_to_error`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::path::PathBuf;
+
+use raftwarden_actors::state::PreemptionConfig;
+use raftwarden_actors::state::SchedulerAlgorithm;
+use raftwarden_actors::state::SchedulerConfig;
+use serde::de::Error as _;
+use serde::Deserialize;
+use serde::Deserializer;
+use serde_json::Value;
+
+use super::AutopilotOverrides;
+use super::ConfigError;
+
+/// One agent file (or the flags, as a layer of the same shape).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentFile {
+    #[serde(default, deserialize_with = "de::string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub region: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub datacenter: Option<String>,
+    #[serde(default, deserialize_with = "de::path")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub bind_addr: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub log_level: Option<String>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub log_json: Option<bool>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub ports: Option<PortsBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub server: Option<ServerBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub autopilot: Option<AutopilotOverrides>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub acl: Option<AclBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub advertise: Option<AdvertiseBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub http_api_response_headers: Option<Headers>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub client: Option<ClientBlock>,
+    /// Nomad keys that mean nothing to a raftwarden server: checked, then ignored.
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub leave_on_interrupt: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub leave_on_terminate: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub enable_debug: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub disable_update_check: Option<bool>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub plugin_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortsBlock {
+    #[serde(default, deserialize_with = "de::uint")]
+    pub http: Option<u16>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub rpc: Option<u16>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub serf: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerBlock {
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub bootstrap_expect: Option<u32>,
+    #[serde(default, deserialize_with = "de::strings")]
+    pub retry_join: Vec<String>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub raft_snapshot_threshold: Option<u64>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub raft_trailing_logs: Option<u64>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub server_join: Option<ServerJoinBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub default_scheduler_config: Option<SchedulerBlock>,
+}
+
+impl ServerBlock {
+    /// `retry_join` given directly and inside `server_join`, in that order.
+    pub fn all_retry_join(&self) -> impl Iterator<Item = &String> {
+        self.retry_join.iter().chain(self.server_join.iter().flat_map(|j| j.retry_join.iter()))
+    }
+}
+
+/// `server_join { }`: `retry_join` is used; the retry policy is checked and ignored (joining
+/// retries until it succeeds).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerJoinBlock {
+    #[serde(default, deserialize_with = "de::strings")]
+    pub retry_join: Vec<String>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub retry_max: Option<u32>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub retry_interval: Option<i64>,
+}
+
+/// `default_scheduler_config { }`: the scheduler configuration a new cluster starts with.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerBlock {
+    #[serde(default, deserialize_with = "de::scheduler_algorithm")]
+    pub scheduler_algorithm: Option<SchedulerAlgorithm>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub memory_oversubscription_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub reject_job_registration: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub pause_eval_broker: Option<bool>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub node_limit_for_feasibility_checks: Option<u32>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub preemption_config: Option<PreemptionBlock>,
+}
+
+impl SchedulerBlock {
+    /// Nomad's defaults with every set key applied.
+    pub fn resolve(self) -> SchedulerConfig {
+        let d = SchedulerConfig::default();
+        let p = self.preemption_config.unwrap_or_default();
+        let dp = PreemptionConfig::default();
+        SchedulerConfig {
+            scheduler_algorithm: self.scheduler_algorithm.unwrap_or(d.scheduler_algorithm),
+            preemption_config: PreemptionConfig {
+                system_scheduler_enabled: p.system_scheduler_enabled.unwrap_or(dp.system_scheduler_enabled),
+                sysbatch_scheduler_enabled: p.sysbatch_scheduler_enabled.unwrap_or(dp.sysbatch_scheduler_enabled),
+                batch_scheduler_enabled: p.batch_scheduler_enabled.unwrap_or(dp.batch_scheduler_enabled),
+                service_scheduler_enabled: p.service_scheduler_enabled.unwrap_or(dp.service_scheduler_enabled),
+            },
+            memory_oversubscription_enabled: self
+                .memory_oversubscription_enabled
+                .unwrap_or(d.memory_oversubscription_enabled),
+            reject_job_registration: self.reject_job_registration.unwrap_or(d.reject_job_registration),
+            pause_eval_broker: self.pause_eval_broker.unwrap_or(d.pause_eval_broker),
+            node_limit_for_feasibility_checks: self
+                .node_limit_for_feasibility_checks
+                .unwrap_or(d.node_limit_for_feasibility_checks),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreemptionBlock {
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub system_scheduler_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub sysbatch_scheduler_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub batch_scheduler_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub service_scheduler_enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclBlock {
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub enabled: Option<bool>,
+}
+
+/// `advertise { }`: `serf` is checked and ignored (there is no gossip).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvertiseBlock {
+    #[serde(default, deserialize_with = "de::string")]
+    pub http: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub rpc: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub serf: Option<String>,
+}
+
+/// `client { }`: only `enabled = false` is accepted, since raftwarden runs servers only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientBlock {
+    #[serde(default, deserialize_with = "de::client_enabled")]
+    pub enabled: Option<bool>,
+}
+
+/// `http_api_response_headers { Name = "value" }`: any header name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Headers(pub BTreeMap<String, de::Str>);
+
+/// A later layer over an earlier one: keys the later one sets win, lists append.
+pub trait Merge {
+    fn merge(self, later: Self) -> Self;
+}
+
+/// Two optional blocks: merged key by key when both are given.
+fn block<T: Merge>(earlier: Option<T>, later: Option<T>) -> Option<T> {
+    match (earlier, later) {
+        (Some(e), Some(l)) => Some(e.merge(l)),
+        (e, l) => l.or(e),
+    }
+}
+
+fn append<T>(mut earlier: Vec<T>, later: Vec<T>) -> Vec<T> {
+    earlier.extend(later);
+    earlier
+}
+
+impl Merge for AgentFile {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            name: later.name.or(self.name),
+            region: later.region.or(self.region),
+            datacenter: later.datacenter.or(self.datacenter),
+            data_dir: later.data_dir.or(self.data_dir),
+            bind_addr: later.bind_addr.or(self.bind_addr),
+            log_level: later.log_level.or(self.log_level),
+            log_json: later.log_json.or(self.log_json),
+            ports: block(self.ports, later.ports),
+            server: block(self.server, later.server),
+            autopilot: block(self.autopilot, later.autopilot),
+            acl: block(self.acl, later.acl),
+            advertise: block(self.advertise, later.advertise),
+            http_api_response_headers: block(self.http_api_response_headers, later.http_api_response_headers),
+            client: block(self.client, later.client),
+            leave_on_interrupt: later.leave_on_interrupt.or(self.leave_on_interrupt),
+            leave_on_terminate: later.leave_on_terminate.or(self.leave_on_terminate),
+            enable_debug: later.enable_debug.or(self.enable_debug),
+            disable_update_check: later.disable_update_check.or(self.disable_update_check),
+            plugin_dir: later.plugin_dir.or(self.plugin_dir),
+        }
+    }
+}
+
+impl Merge for PortsBlock {
+    fn merge(self, later: Self) -> Self {
+        Self { http: later.http.or(self.http), rpc: later.rpc.or(self.rpc), serf: later.serf.or(self.serf) }
+    }
+}
+
+impl Merge for ServerBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            enabled: later.enabled.or(self.enabled),
+            bootstrap_expect: later.bootstrap_expect.or(self.bootstrap_expect),
+            retry_join: append(self.retry_join, later.retry_join),
+            raft_snapshot_threshold: later.raft_snapshot_threshold.or(self.raft_snapshot_threshold),
+            raft_trailing_logs: later.raft_trailing_logs.or(self.raft_trailing_logs),
+            server_join: block(self.server_join, later.server_join),
+            default_scheduler_config: block(self.default_scheduler_config, later.default_scheduler_config),
+        }
+    }
+}
+
+impl Merge for ServerJoinBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            retry_join: append(self.retry_join, later.retry_join),
+            retry_max: later.retry_max.or(self.retry_max),
+            retry_interval: later.retry_interval.or(self.retry_interval),
+        }
+    }
+}
+
+impl Merge for SchedulerBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            scheduler_algorithm: later.scheduler_algorithm.or(self.scheduler_algorithm),
+            memory_oversubscription_enabled: later
+                .memory_oversubscription_enabled
+                .or(self.memory_oversubscription_enabled),
+            reject_job_registration: later.reject_job_registration.or(self.reject_job_registration),
+            pause_eval_broker: later.pause_eval_broker.or(self.pause_eval_broker),
+            node_limit_for_feasibility_checks: later
+                .node_limit_for_feasibility_checks
+                .or(self.node_limit_for_feasibility_checks),
+            preemption_config: block(self.preemption_config, later.preemption_config),
+        }
+    }
+}
+
+impl Merge for PreemptionBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            system_scheduler_enabled: later.system_scheduler_enabled.or(self.system_scheduler_enabled),
+            sysbatch_scheduler_enabled: later.sysbatch_scheduler_enabled.or(self.sysbatch_scheduler_enabled),
+            batch_scheduler_enabled: later.batch_scheduler_enabled.or(self.batch_scheduler_enabled),
+            service_scheduler_enabled: later.service_scheduler_enabled.or(self.service_scheduler_enabled),
+        }
+    }
+}
+
+impl Merge for AutopilotOverrides {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            cleanup_dead_servers: later.cleanup_dead_servers.or(self.cleanup_dead_servers),
+            last_contact_threshold: later.last_contact_threshold.or(self.last_contact_threshold),
+            max_trailing_logs: later.max_trailing_logs.or(self.max_trailing_logs),
+            min_quorum: later.min_quorum.or(self.min_quorum),
+            server_stabilization_time: later.server_stabilization_time.or(self.server_stabilization_time),
+            enable_redundancy_zones: later.enable_redundancy_zones.or(self.enable_redundancy_zones),
+            disable_upgrade_migration: later.disable_upgrade_migration.or(self.disable_upgrade_migration),
+            enable_custom_upgrades: later.enable_custom_upgrades.or(self.enable_custom_upgrades),
+        }
+    }
+}
+
+impl Merge for AclBlock {
+    fn merge(self, later: Self) -> Self {
+        Self { enabled: later.enabled.or(self.enabled) }
+    }
+}
+
+impl Merge for AdvertiseBlock {
+    fn merge(self, later: Self) -> Self {
+        Self { http: later.http.or(self.http), rpc: later.rpc.or(self.rpc), serf: later.serf.or(self.serf) }
+    }
+}
+
+impl Merge for ClientBlock {
+    fn merge(self, later: Self) -> Self {
+        Self { enabled: later.enabled.or(self.enabled) }
+    }
+}
+
+impl Merge for Headers {
+    fn merge(mut self, later: Self) -> Self {
+        self.0.extend(later.0);
+        self
+    }
+}
+
+/// Decodes one file's value; errors name the file, the key path and the reason.
+pub fn decode(file: &Path, value: Value) -> Result<AgentFile, ConfigError> {
+    let err = |message: String| ConfigError::File { file: file.to_path_buf(), message };
+    if !value.is_object() {
+        return Err(err(format!("expected a configuration object, got {}", de::kind(&value))));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let reason = e.into_inner().to_string();
+        // serde's own text for a key that `deny_unknown_fields` rejects; its path ends with the key.
+        if reason.starts_with("unknown field `") {
+            err(format!("unknown key {path:?}"))
+        } else {
+            err(format!("{path}: {reason}"))
+        }
+    })
+}
+
+/// Leaf decoders. Each reads the value as JSON first, so the error can say what it got.
+pub(super) mod de {
+    use super::*;
+
+    /// What a value is, for "expected X, got Y".
+    pub fn kind(v: &Value) -> String {
+        match v {
+            Value::Null => "null".into(),
+            Value::Bool(b) => format!("bool {b}"),
+            Value::Number(n) => format!("number {n}"),
+            Value::String(s) => format!("string {s:?}"),
+            Value::Array(_) => "a list".into(),
+            Value::Object(_) => "a block".into(),
+        }
+    }
+
+    fn leaf<'de, D, T>(d: D, expected: &str, f: impl FnOnce(&Value) -> Option<T>) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        let v = Value::deserialize(d)?;
+        f(&v).map(Some).ok_or_else(|| D::Error::custom(format!("expected {expected}, got {}", kind(&v))))
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        leaf(d, "a string", |v| v.as_str().map(str::to_string))
+    }
+
+    pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        Ok(string(d)?.map(PathBuf::from))
+    }
+
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        leaf(d, "true or false", Value::as_bool)
+    }
+
+    /// An integer that must fit `T`.
+    pub fn uint<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<u64> + Bounded,
+    {
+        let Some(n) = leaf(d, "a non-negative integer", Value::as_u64)? else { return Ok(None) };
+        T::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range (at most {})", T::MAX)))
+    }
+
+    pub trait Bounded {
+        const MAX: u64;
+    }
+    impl Bounded for u16 {
+        const MAX: u64 = u16::MAX as u64;
+    }
+    impl Bounded for u32 {
+        const MAX: u64 = u32::MAX as u64;
+    }
+    impl Bounded for u64 {
+        const MAX: u64 = u64::MAX;
+    }
+
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let v = Value::deserialize(d)?;
+        let Value::Array(items) = v else {
+            return Err(D::Error::custom(format!("expected a list of strings, got {}", kind(&v))));
+        };
+        items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                other => Err(D::Error::custom(format!("expected a string, got {}", kind(&other)))),
+            })
+            .collect()
+    }
+
+    /// A Go duration string (`"500ms"`), in nanoseconds.
+    pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let Some(s) = string(d)? else { return Ok(None) };
+        crate::go::duration::parse(&s).map(Some).map_err(D::Error::custom)
+    }
+
+    pub fn scheduler_algorithm<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SchedulerAlgorithm>, D::Error> {
+        let Some(s) = string(d)? else { return Ok(None) };
+        SchedulerAlgorithm::parse(&s)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("invalid scheduler algorithm {s:?} (binpack or spread)")))
+    }
+
+    pub fn client_enabled<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        match boolean(d)? {
+            Some(true) => Err(D::Error::custom("raftwarden runs servers only")),
+            other => Ok(other),
+        }
+    }
+
+    /// A header value: a string.
+    #[derive(Debug)]
+    pub struct Str(pub String);
+
+    impl<'de> Deserialize<'de> for Str {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let v = Value::deserialize(d)?;
+            match v {
+                Value::String(s) => Ok(Str(s)),
+                other => Err(D::Error::custom(format!("expected a string, got {}", kind(&other)))),
+            }
+        }
+    }
+
+    /// A block: HCL1 gives a block written once as an object and a block written several times
+    /// as a list of objects, which merge in order (two `server { }` blocks are one server block).
+    pub fn blocks<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + Merge,
+    {
+        struct Blocks<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de> + Merge> serde::de::Visitor<'de> for Blocks<T> {
+            type Value = Option<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a block")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut merged: Option<T> = None;
+                while let Some(next) = seq.next_element_seed(OneBlock(PhantomData))? {
+                    merged = block(merged, Some(next));
+                }
+                Ok(merged)
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected a block, got {}", kind(&Value::Bool(v)))))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected a block, got {}", kind(&Value::from(v)))))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected a block, got {}", kind(&Value::from(v)))))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected a block, got {}", kind(&Value::from(v)))))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Err(E::custom(format!("expected a block, got {}", kind(&Value::from(v)))))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Err(E::custom("expected a block, got null"))
+            }
+        }
+
+        /// One element of a list of blocks, which must itself be a block.
+        struct OneBlock<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de> + Merge> serde::de::DeserializeSeed<'de> for OneBlock<T> {
+            type Value = T;
+
+            fn deserialize<D2: Deserializer<'de>>(self, d: D2) -> Result<T, D2::Error> {
+                match d.deserialize_any(Blocks::<T>(PhantomData))? {
+                    Some(t) => Ok(t),
+                    None => Err(D2::Error::custom("expected a block, got an empty list")),
+                }
+            }
+        }
+
+        d.deserialize_any(Blocks::<T>(PhantomData))
+    }
+}

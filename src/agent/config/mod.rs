@@ -1,0 +1,544 @@
+//! The agent configuration: Nomad-style HCL/JSON files merged in order, then flags.
+//!
+//! ```text
+//! argv ─> flags (clap) ──────────────────────────────────────┐
+//! -config paths ─> files ─> hcl1 / JSON value ─> file::AgentFile ─┴─> merge ─> AgentConfig ─> validate
+//! ```
+//!
+//! Files and flags are layers of one shape ([`file::AgentFile`], every key optional); later
+//! layers win key by key, then Nomad's defaults fill what no layer set.
+
+mod file;
+mod flags;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::path::PathBuf;
+
+use raftwarden_actors::state::AutopilotConfig;
+use raftwarden_actors::state::SchedulerConfig;
+use serde::Deserialize;
+use serde_json::Value;
+
+use self::file::AgentFile;
+use self::file::Merge;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ports {
+    pub http: u16,
+    pub rpc: u16,
+    pub serf: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self { http: 4646, rpc: 4647, serf: 4648 }
+    }
+}
+
+/// `autopilot { ... }`: every key optional; a set key overrides the server default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutopilotOverrides {
+    #[serde(default, deserialize_with = "file::de::boolean")]
+    pub cleanup_dead_servers: Option<bool>,
+    /// Go duration, nanoseconds.
+    #[serde(default, deserialize_with = "file::de::duration")]
+    pub last_contact_threshold: Option<i64>,
+    #[serde(default, deserialize_with = "file::de::uint")]
+    pub max_trailing_logs: Option<u64>,
+    #[serde(default, deserialize_with = "file::de::uint")]
+    pub min_quorum: Option<u64>,
+    /// Go duration, nanoseconds.
+    #[serde(default, deserialize_with = "file::de::duration")]
+    pub server_stabilization_time: Option<i64>,
+    #[serde(default, deserialize_with = "file::de::boolean")]
+    pub enable_redundancy_zones: Option<bool>,
+    #[serde(default, deserialize_with = "file::de::boolean")]
+    pub disable_upgrade_migration: Option<bool>,
+    #[serde(default, deserialize_with = "file::de::boolean")]
+    pub enable_custom_upgrades: Option<bool>,
+}
+
+impl AutopilotOverrides {
+    /// Nomad's defaults with every set key applied.
+    pub fn resolve(&self) -> AutopilotConfig {
+        let d = AutopilotConfig::default();
+        AutopilotConfig {
+            cleanup_dead_servers: self.cleanup_dead_servers.unwrap_or(d.cleanup_dead_servers),
+            last_contact_threshold: self.last_contact_threshold.unwrap_or(d.last_contact_threshold),
+            max_trailing_logs: self.max_trailing_logs.unwrap_or(d.max_trailing_logs),
+            min_quorum: self.min_quorum.unwrap_or(d.min_quorum),
+            server_stabilization_time: self.server_stabilization_time.unwrap_or(d.server_stabilization_time),
+            enable_redundancy_zones: self.enable_redundancy_zones.unwrap_or(d.enable_redundancy_zones),
+            disable_upgrade_migration: self.disable_upgrade_migration.unwrap_or(d.disable_upgrade_migration),
+            enable_custom_upgrades: self.enable_custom_upgrades.unwrap_or(d.enable_custom_upgrades),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub enabled: bool,
+    pub bootstrap_expect: u32,
+    /// `server_join { retry_join = [...] }` and `-retry-join`: `host:port` of other servers' RPC.
+    pub retry_join: Vec<String>,
+    /// `default_scheduler_config { ... }`; `None` means Nomad's defaults.
+    pub default_scheduler_config: Option<SchedulerConfig>,
+    /// `raft_snapshot_threshold`: new log entries between raft snapshots.
+    pub raft_snapshot_threshold: u64,
+    /// `raft_trailing_logs`: entries kept behind a snapshot for followers that lag.
+    pub raft_trailing_logs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            bootstrap_expect: 0,
+            retry_join: Vec::new(),
+            default_scheduler_config: None,
+            raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
+            raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// `name`; default the host name.
+    pub name: String,
+    /// `region`; default `global`.
+    pub region: String,
+    /// `datacenter`; default `dc1`.
+    pub datacenter: String,
+    /// `data_dir`; required unless `dev`.
+    pub data_dir: Option<PathBuf>,
+    /// `bind_addr`; default `0.0.0.0` (`127.0.0.1` in dev mode).
+    pub bind_addr: String,
+    pub ports: Ports,
+    /// `log_level`; default `INFO`.
+    pub log_level: String,
+    pub log_json: bool,
+    /// `-dev`: one in-memory-style server on 127.0.0.1 with a throw-away data dir.
+    pub dev: bool,
+    pub server: ServerConfig,
+    pub autopilot: AutopilotOverrides,
+    /// `acl { enabled }`.
+    pub acl_enabled: bool,
+    /// `http_api_response_headers { Name = "value" }`.
+    pub http_api_response_headers: BTreeMap<String, String>,
+    /// `advertise { http rpc }`: addresses other servers and clients should use (`ip` or
+    /// `ip:port`; without a port the listener's port is used).
+    pub advertise_http: Option<String>,
+    pub advertise_rpc: Option<String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            region: "global".into(),
+            datacenter: "dc1".into(),
+            data_dir: None,
+            bind_addr: "0.0.0.0".into(),
+            ports: Ports::default(),
+            log_level: "INFO".into(),
+            log_json: false,
+            dev: false,
+            server: ServerConfig::default(),
+            autopilot: AutopilotOverrides::default(),
+            acl_enabled: false,
+            http_api_response_headers: BTreeMap::new(),
+            advertise_http: None,
+            advertise_rpc: None,
+        }
+    }
+}
+
+/// Why an agent configuration cannot be used. Every message names where the problem is.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("error loading {}: {message}", file.display())]
+    File { file: PathBuf, message: String },
+    #[error("unknown flag {0}")]
+    UnknownFlag(String),
+    #[error("flag {0} needs a value")]
+    MissingValue(String),
+    #[error("invalid value {value:?} for flag {flag}: {reason}")]
+    BadFlag { flag: String, value: String, reason: String },
+    #[error("unexpected argument {0:?} (flags are written -name=value)")]
+    Argument(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// Not a failure: `-help` was asked for. The text is the agent's usage.
+    #[error("{0}")]
+    Help(String),
+}
+
+/// The files a `-config` path names: the file itself, or a directory's `*.hcl` and `*.json`
+/// files in lexical order.
+fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let io = |e: std::io::Error| ConfigError::File { file: path.to_path_buf(), message: e.to_string() };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "json")) && p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads one file into a JSON value (HCL files are HCL1, as Nomad's agent reads them).
+fn read_file(path: &Path) -> Result<Value, ConfigError> {
+    let err = |message: String| ConfigError::File { file: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))
+    } else {
+        super::hcl1::parse(&text).map_err(|e| err(format!("invalid HCL: {e}")))
+    }
+}
+
+/// Loads the agent configuration from the words after `raftwarden agent`: config files in
+/// order, then flags on top, then validation.
+pub fn load(args: &[String]) -> Result<AgentConfig, ConfigError> {
+    let flags = flags::parse(args)?;
+    let mut merged = AgentFile::default();
+    for path in &flags.configs {
+        for file in config_files(path)? {
+            merged = merged.merge(file::decode(&file, read_file(&file)?)?);
+        }
+    }
+    if flags.dev {
+        merged = merged.merge(flags::dev_layer());
+    }
+    let dev = flags.dev;
+    let mut cfg = resolve(merged.merge(flags.into_layer()));
+    cfg.dev = dev;
+    if dev && cfg.name.is_empty() {
+        cfg.name = "dev".into();
+    }
+    validate::validate(cfg)
+}
+
+/// Nomad's defaults under every key that no layer set.
+fn resolve(f: AgentFile) -> AgentConfig {
+    let d = AgentConfig::default();
+    let server = f.server.unwrap_or_default();
+    let ports = f.ports.unwrap_or_default();
+    let advertise = f.advertise.unwrap_or_default();
+    AgentConfig {
+        name: f.name.unwrap_or(d.name),
+        region: f.region.unwrap_or(d.region),
+        datacenter: f.datacenter.unwrap_or(d.datacenter),
+        data_dir: f.data_dir,
+        bind_addr: f.bind_addr.unwrap_or(d.bind_addr),
+        ports: Ports {
+            http: ports.http.unwrap_or(d.ports.http),
+            rpc: ports.rpc.unwrap_or(d.ports.rpc),
+            serf: ports.serf.unwrap_or(d.ports.serf),
+        },
+        log_level: f.log_level.unwrap_or(d.log_level),
+        log_json: f.log_json.unwrap_or(d.log_json),
+        dev: d.dev,
+        server: ServerConfig {
+            enabled: server.enabled.unwrap_or(d.server.enabled),
+            bootstrap_expect: server.bootstrap_expect.unwrap_or(d.server.bootstrap_expect),
+            retry_join: server.all_retry_join().cloned().collect(),
+            default_scheduler_config: server.default_scheduler_config.map(file::SchedulerBlock::resolve),
+            raft_snapshot_threshold: server.raft_snapshot_threshold.unwrap_or(d.server.raft_snapshot_threshold),
+            raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
+        },
+        autopilot: f.autopilot.unwrap_or(d.autopilot),
+        acl_enabled: f.acl.and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
+        http_api_response_headers: f
+            .http_api_response_headers
+            .map(|h| h.0.into_iter().map(|(k, v)| (k, v.0)).collect())
+            .unwrap_or(d.http_api_response_headers),
+        advertise_http: advertise.http,
+        advertise_rpc: advertise.rpc,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raftwarden_actors::state::SchedulerAlgorithm;
+
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn dev_defaults() {
+        let c = load(&args(&["-dev"])).unwrap();
+        assert!(c.dev && c.server.enabled);
+        assert_eq!((c.bind_addr.as_str(), c.name.as_str(), c.region.as_str()), ("127.0.0.1", "dev", "global"));
+        assert_eq!(c.ports, Ports::default());
+        assert_eq!(c.server.bootstrap_expect, 1);
+    }
+
+    #[test]
+    fn realistic_nomad_server_file() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let f = write(
+            d.path(),
+            "server.hcl",
+            r#"
+name       = "s1"
+region     = "east"
+datacenter = "dc2"
+data_dir   = "/var/lib/raftwarden"
+bind_addr  = "10.0.0.5"
+log_level  = "debug"
+leave_on_terminate = true
+ports {
+  http = 5646
+  rpc  = 5647
+  serf = 5648
+}
+server {
+  enabled          = true
+  bootstrap_expect = 3
+  server_join {
+    retry_join = ["10.0.0.6:4647", "10.0.0.7:4647"]
+  }
+  default_scheduler_config {
+    scheduler_algorithm = "spread"
+    preemption_config {
+      batch_scheduler_enabled = true
+    }
+  }
+}
+client {
+  enabled = false
+}
+advertise {
+  http = "192.0.2.10:80"
+  rpc  = "192.0.2.10"
+}
+autopilot {
+  last_contact_threshold = "500ms"
+  max_trailing_logs      = 10
+}
+http_api_response_headers {
+  "X-Frame-Options" = "DENY"
+}
+"#,
+        );
+        let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
+        assert_eq!(c.name, "s1");
+        assert_eq!(c.region, "east");
+        assert_eq!(c.datacenter, "dc2");
+        assert_eq!(c.log_level, "DEBUG");
+        assert_eq!(c.ports, Ports { http: 5646, rpc: 5647, serf: 5648 });
+        assert_eq!(c.server.bootstrap_expect, 3);
+        assert_eq!(c.server.retry_join, vec!["10.0.0.6:4647", "10.0.0.7:4647"]);
+        let sc = c.server.default_scheduler_config.unwrap();
+        assert_eq!(sc.scheduler_algorithm, SchedulerAlgorithm::Spread);
+        assert!(sc.preemption_config.batch_scheduler_enabled && sc.preemption_config.system_scheduler_enabled);
+        let ap = c.autopilot.resolve();
+        assert_eq!((ap.last_contact_threshold, ap.max_trailing_logs), (500_000_000, 10));
+        assert!(ap.cleanup_dead_servers);
+        assert_eq!(c.http_api_response_headers.get("X-Frame-Options").map(String::as_str), Some("DENY"));
+        assert_eq!(c.advertise_rpc.as_deref(), Some("192.0.2.10"));
+        assert_eq!(c.advertise_http.as_deref(), Some("192.0.2.10:80"));
+    }
+
+    #[test]
+    fn files_merge_in_order_and_flags_win() {
+        let d = tempfile::tempdir().expect("temp dir");
+        write(
+            d.path(),
+            "a.hcl",
+            "name = \"a\"\ndata_dir = \"/a\"\nserver {\n enabled = true\n retry_join = [\"x:1\"]\n}\n",
+        );
+        write(d.path(), "b.json", r#"{"name": "b", "server": {"retry_join": ["y:2"], "bootstrap_expect": 3}}"#);
+        write(d.path(), "ignored.txt", "not = config");
+        let c = load(&args(&[&format!("-config={}", d.path().display())])).unwrap();
+        assert_eq!(c.name, "b");
+        assert_eq!(c.server.retry_join, vec!["x:1", "y:2"]);
+        assert_eq!(c.server.bootstrap_expect, 3);
+        let c = load(&args(&[
+            "-config",
+            &d.path().display().to_string(),
+            "-node=flagged",
+            "-bootstrap-expect",
+            "5",
+            "-retry-join=z:3",
+            "--data-dir=/z",
+            "-log-json",
+        ]))
+        .unwrap();
+        assert_eq!((c.name.as_str(), c.server.bootstrap_expect), ("flagged", 5));
+        assert_eq!(c.server.retry_join, vec!["x:1", "y:2", "z:3"]);
+        assert_eq!(c.data_dir, Some(PathBuf::from("/z")));
+        assert!(c.log_json);
+    }
+
+    #[test]
+    fn repeated_blocks_merge() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let f = write(
+            d.path(),
+            "x.hcl",
+            "data_dir = \"/x\"\nserver {\n enabled = true\n}\nserver {\n bootstrap_expect = 3\n}\n",
+        );
+        let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
+        assert!(c.server.enabled);
+        assert_eq!(c.server.bootstrap_expect, 3);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let cases = [
+            ("severr {\n enabled = true\n}\n", "unknown key \"severr\""),
+            (
+                "server {\n bootstrap_expect = \"three\"\n}\n",
+                "server.bootstrap_expect: expected a non-negative integer, got string \"three\"",
+            ),
+            ("server {\n enabled = true\n foo = 1\n}\n", "unknown key \"server.foo\""),
+            (
+                "autopilot {\n last_contact_threshold = \"5\"\n}\n",
+                "autopilot.last_contact_threshold: time: missing unit in duration \"5\"",
+            ),
+            ("ports {\n http = 70000\n}\n", "ports.http: 70000 is out of range"),
+            ("name = {\n", "invalid HCL"),
+        ];
+        for (i, (text, want)) in cases.iter().enumerate() {
+            let f = write(d.path(), &format!("c{i}.hcl"), text);
+            let e = load(&args(&[&format!("-config={}", f.display())])).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("error loading {}: ", f.display())), "{e}");
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+        let missing = d.path().join("missing.hcl");
+        let e = load(&args(&[&format!("-config={}", missing.display())])).unwrap_err().to_string();
+        assert!(e.contains("missing.hcl") && e.contains("No such file"), "{e}");
+        let e = load(&args(&["-config=x", "-bogus"])).unwrap_err().to_string();
+        assert!(e.contains("No such file") || e == "unknown flag -bogus", "{e}");
+        assert_eq!(load(&args(&["-bogus"])).unwrap_err().to_string(), "unknown flag -bogus");
+        assert!(load(&args(&["-bootstrap-expect=x"])).unwrap_err().to_string().contains("-bootstrap-expect"));
+        assert!(load(&args(&["-server"])).unwrap_err().to_string().contains("data_dir is required"));
+        assert!(load(&args(&["-data-dir=/x"])).unwrap_err().to_string().contains("servers only"));
+        assert!(load(&args(&["-dev", "-bind=localhost"])).unwrap_err().to_string().contains("not an IP address"));
+        assert!(load(&args(&["-dev", "-log-level=loud"])).unwrap_err().to_string().contains("log_level"));
+        assert!(load(&args(&["-dev", "stray"])).unwrap_err().to_string().contains("unexpected argument"));
+        assert!(load(&args(&["-dev", "-node"])).unwrap_err().to_string().contains("needs a value"));
+    }
+
+    #[test]
+    fn type_errors_and_unknown_nested_keys_name_the_path() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let cases = [
+            ("server {\n bootstrap_expectt = 3\n}\n", "unknown key \"server.bootstrap_expectt\""),
+            ("server {\n server_join {\n retry_joins = []\n }\n}\n", "unknown key \"server.server_join.retry_joins\""),
+            (
+                "server {\n default_scheduler_config {\n preemption_config {\n batch = true\n }\n }\n}\n",
+                "unknown key \"server.default_scheduler_config.preemption_config.batch\"",
+            ),
+            ("server {\n enabled = true\n}\nserver {\n nope = 1\n}\n", "unknown key \"server[1].nope\""),
+            (
+                "server {\n bootstrap_expect = true\n}\n",
+                "server.bootstrap_expect: expected a non-negative integer, got bool true",
+            ),
+            (
+                "server {\n bootstrap_expect = -1\n}\n",
+                "server.bootstrap_expect: expected a non-negative integer, got number -1",
+            ),
+            ("server {\n enabled = \"yes\"\n}\n", "server.enabled: expected true or false, got string \"yes\""),
+            (
+                "server {\n retry_join = \"a:1\"\n}\n",
+                "server.retry_join: expected a list of strings, got string \"a:1\"",
+            ),
+            ("server {\n retry_join = [1]\n}\n", "server.retry_join: expected a string, got number 1"),
+            ("server = 3\n", "server: expected a block, got number 3"),
+            ("name = 3\n", "name: expected a string, got number 3"),
+            ("ports {\n rpc = 1.5\n}\n", "ports.rpc: expected a non-negative integer, got number 1.5"),
+            ("client {\n enabled = true\n}\n", "client.enabled: raftwarden runs servers only"),
+            (
+                "http_api_response_headers {\n X = 1\n}\n",
+                "http_api_response_headers.X: expected a string, got number 1",
+            ),
+            (
+                "server {\n default_scheduler_config {\n scheduler_algorithm = \"random\"\n }\n}\n",
+                "server.default_scheduler_config.scheduler_algorithm: invalid scheduler algorithm \"random\"",
+            ),
+            (
+                "server {\n server_join {\n retry_interval = \"5\"\n }\n}\n",
+                "server.server_join.retry_interval: time: missing unit",
+            ),
+        ];
+        for (i, (text, want)) in cases.iter().enumerate() {
+            let f = write(d.path(), &format!("t{i}.hcl"), text);
+            let e = load(&args(&[&format!("-config={}", f.display())])).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("error loading {}: ", f.display())), "{e}");
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+        for (i, (text, want)) in [
+            ("[1, 2]", "expected a configuration object, got a list"),
+            (r#"{"server": {"enabled": null}}"#, "server.enabled: expected true or false, got null"),
+            (
+                r#"{"autopilot": {"min_quorum": "3"}}"#,
+                "autopilot.min_quorum: expected a non-negative integer, got string \"3\"",
+            ),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let f = write(d.path(), &format!("j{i}.json"), text);
+            let e = load(&args(&[&format!("-config={}", f.display())])).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+    }
+
+    #[test]
+    fn dev_layers_under_flags_and_over_files() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let f = write(d.path(), "a.hcl", "bind_addr = \"10.0.0.1\"\nserver {\n bootstrap_expect = 3\n}\n");
+        let c = load(&args(&[&format!("-config={}", f.display()), "-dev"])).unwrap();
+        assert_eq!((c.bind_addr.as_str(), c.server.bootstrap_expect, c.name.as_str()), ("127.0.0.1", 1, "dev"));
+        let c = load(&args(&[&format!("-config={}", f.display()), "-dev", "-bind=127.0.0.2", "-node=n"])).unwrap();
+        assert_eq!((c.bind_addr.as_str(), c.name.as_str()), ("127.0.0.2", "n"));
+        assert!(!load(&args(&["-dev=false", "-server", "-data-dir=/x"])).unwrap().dev);
+    }
+
+    #[test]
+    fn later_files_override_single_keys_of_a_block() {
+        let d = tempfile::tempdir().expect("temp dir");
+        write(d.path(), "a.hcl", "data_dir = \"/a\"\nserver { enabled = true }\nautopilot { max_trailing_logs = 5 min_quorum = 3 }\nports { http = 5000 }\n");
+        write(d.path(), "b.hcl", "autopilot { min_quorum = 4 }\nports { rpc = 5001 }\nserver {\n default_scheduler_config { pause_eval_broker = true }\n}\n");
+        write(d.path(), "c.hcl", "server {\n default_scheduler_config { scheduler_algorithm = \"spread\" }\n}\n");
+        let c = load(&args(&[&format!("-config={}", d.path().display())])).unwrap();
+        let ap = c.autopilot.resolve();
+        assert_eq!((ap.max_trailing_logs, ap.min_quorum), (5, 4));
+        assert_eq!(c.ports, Ports { http: 5000, rpc: 5001, serf: 4648 });
+        let sc = c.server.default_scheduler_config.unwrap();
+        assert!(sc.pause_eval_broker);
+        assert_eq!(sc.scheduler_algorithm, SchedulerAlgorithm::Spread);
+        assert!(c.server.enabled);
+    }
+
+    #[test]
+    fn help_is_not_an_error_to_print() {
+        match load(&args(&["-help"])) {
+            Err(ConfigError::Help(text)) => assert!(text.contains("Usage: raftwarden agent")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
