@@ -13,6 +13,7 @@ mod t50_durability;
 mod t60_bad_input;
 mod t70_cli;
 mod t80_agent_cli;
+mod t90_embedding;
 
 /// Loopback block of this test binary (127.20.x.y).
 pub const BLOCK: u8 = 20;

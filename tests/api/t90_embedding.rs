@@ -1,0 +1,139 @@
+//! Embedding through the public API only, in this process: the `embed` example (a host
+//! service with its own routes, the operator API and the internal RPC mounted next to them)
+//! answers both kinds of route; two servers in one process start and stop independently.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::time::Duration;
+use std::time::Instant;
+
+#[path = "../../examples/embed.rs"]
+#[allow(dead_code)]
+mod embed;
+
+fn loopback() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").expect("bind loopback")
+}
+
+async fn start(dir: &std::path::Path) -> embed::Embedded {
+    embed::start(dir, loopback(), loopback()).await.expect("start embedded service")
+}
+
+fn base(e: &embed::Embedded) -> String {
+    format!("http://{}", e.server.identity().http_addr)
+}
+
+/// Polls `f` until it returns `Some`, failing with `what` after 30 s.
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get(client: &reqwest::Client, url: String) -> Option<(u16, String)> {
+    let r = client.get(url).timeout(Duration::from_secs(10)).send().await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.text().await.ok()?))
+}
+
+/// Waits until the service answers a consistent scheduler read (leader elected, defaults in).
+async fn ready(client: &reqwest::Client, e: &embed::Embedded) {
+    let url = format!("{}/v1/operator/scheduler/configuration", base(e));
+    eventually("a leader and the default config", || async { get(client, url.clone()).await.filter(|r| r.0 == 200) })
+        .await;
+}
+
+#[test]
+fn embed_example_serves_its_own_routes_and_the_operator_api() {
+    let dir = tempfile::tempdir().unwrap();
+    actix_rt::System::new().block_on(async {
+        let client = reqwest::Client::new();
+        let e = start(dir.path()).await;
+        ready(&client, &e).await;
+
+        let (status, body) = get(&client, format!("{}/hello", base(&e))).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let hello: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(hello["server"], "embedded.global");
+        assert_eq!(hello["eval_broker_paused"], false);
+
+        let (status, body) = get(&client, format!("{}/v1/operator/raft/configuration", base(&e))).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let conf: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(conf["Servers"][0]["Node"], "embedded.global");
+        assert_eq!(conf["Servers"][0]["Leader"], true);
+
+        // The host's write goes through the actors; the operator API sees it.
+        let r = client.post(format!("{}/pause", base(&e))).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let applied: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(applied["updated"], true);
+        let (_, body) = get(&client, format!("{}/v1/operator/scheduler/configuration", base(&e))).await.unwrap();
+        let sched: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(sched["SchedulerConfig"]["PauseEvalBroker"], true);
+
+        // Outside the mounted scopes the host's app decides: here actix's own empty 404.
+        let (status, body) = get(&client, format!("{}/", base(&e))).await.unwrap();
+        assert_eq!((status, body.as_str()), (404, ""));
+        e.stop().await;
+    });
+}
+
+#[test]
+fn two_servers_in_one_process_start_and_stop_independently() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    actix_rt::System::new().block_on(async {
+        let client = reqwest::Client::new();
+        let a = start(dir_a.path()).await;
+        let b = start(dir_b.path()).await;
+        ready(&client, &a).await;
+        ready(&client, &b).await;
+        assert_ne!(a.server.identity().id, b.server.identity().id);
+        let a_url = base(&a);
+
+        a.stop().await;
+        // The first server is gone: its port refuses...
+        eventually("the first server's HTTP port to close", || async {
+            match client.get(format!("{a_url}/hello")).timeout(Duration::from_secs(2)).send().await {
+                Err(e) if e.is_connect() => Some(()),
+                _ => None,
+            }
+        })
+        .await;
+        // ...while the second keeps serving reads and writes.
+        let (status, body) = get(&client, format!("{}/v1/operator/raft/configuration", base(&b))).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let r = client
+            .put(format!("{}/v1/operator/scheduler/configuration", base(&b)))
+            .body(r#"{"SchedulerAlgorithm":"spread"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+
+        // Everything the first server started has stopped: its store can be opened again in
+        // this same process, and it comes back with its identity.
+        let a_id = {
+            let again = eventually("the first server's store to be released", || async {
+                embed::start(dir_a.path(), loopback(), loopback()).await.ok()
+            })
+            .await;
+            ready(&client, &again).await;
+            let id = again.server.identity().id.clone();
+            again.stop().await;
+            id
+        };
+        let first_id = std::fs::read_to_string(dir_a.path().join("server/node-id")).unwrap();
+        assert_eq!(a_id, first_id.trim());
+        b.stop().await;
+    });
+}
