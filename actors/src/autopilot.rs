@@ -200,7 +200,7 @@ fn now_secs() -> u64 {
 }
 
 fn health_now(node: &Node, stable: &Mutex<HashMap<String, (bool, u64)>>) -> Result<HealthReply, OpError> {
-    let cfg = node.reader.get().state.autopilot.map(|r| r.value).unwrap_or_default();
+    let cfg = node.reader.autopilot().map_err(|e| OpError::Plain(e.to_string()))?.map(|r| r.value).unwrap_or_default();
     let stats = sample(node);
     let mut stable = stable.lock().map_err(|_| OpError::Plain("autopilot state poisoned".into()))?;
     Ok(compute(&stats, &cfg, &mut stable, now_secs()))

@@ -358,19 +358,23 @@ async fn local_write(node: Arc<Node>, command: Command) -> Attempt<Applied> {
     }
 }
 
-fn local_view(node: &Node) -> ReadView {
+fn local_view(node: &Node) -> Result<ReadView, OpError> {
     let leader = node.is_leader();
     let metrics = node.metrics();
-    ReadView {
-        state: node.reader.get().state,
+    let state = State {
+        autopilot: node.reader.autopilot().map_err(raft_err)?,
+        scheduler: node.reader.scheduler().map_err(raft_err)?,
+    };
+    Ok(ReadView {
+        state,
         known_leader: metrics.current_leader.is_some(),
         last_contact_ms: if leader { 0 } else { node.leader_contact.elapsed().as_millis() as u64 },
-    }
+    })
 }
 
 async fn linearizable_view(node: Arc<Node>) -> Attempt<ReadView> {
     match node.raft.ensure_linearizable().await {
-        Ok(_) => Attempt::Done(Ok(local_view(&node))),
+        Ok(_) => Attempt::Done(local_view(&node)),
         Err(RaftError::APIError(_)) => Attempt::NotLeader,
         Err(e) => Attempt::Done(Err(raft_err(e))),
     }
@@ -552,7 +556,7 @@ impl Handler<Read> for Membership {
         let node = self.node.clone();
         Box::pin(async move {
             if msg.stale {
-                return Ok(local_view(&node));
+                return local_view(&node);
             }
             let fwd = Read { stale: false, forwarded: true };
             on_leader(node, msg.forwarded, PATH_READ, &fwd, linearizable_view).await
@@ -763,8 +767,13 @@ async fn leader_duties(node: Arc<Node>) {
         };
         if is_leader && handled_term != Some(term) {
             if node.raft.ensure_linearizable().await.is_ok() {
-                let state = node.reader.get().state;
-                if state.autopilot.is_none() || state.scheduler.is_none() {
+                let missing = match (node.reader.autopilot(), node.reader.scheduler()) {
+                    (Ok(a), Ok(s)) => a.is_none() || s.is_none(),
+                    // Writing the defaults is harmless when the rows exist: they are set only
+                    // if absent.
+                    _ => true,
+                };
+                if missing {
                     let cmd = Command::InitDefaults {
                         autopilot: node.settings.autopilot_defaults.clone(),
                         scheduler: node.settings.scheduler_defaults.clone(),
