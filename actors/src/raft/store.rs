@@ -1073,6 +1073,8 @@ mod tests {
         }
     }
 
+    /// openraft's own conformance cases (vote, log, purge, truncate, membership, apply,
+    /// snapshot build and transfer) against this store.
     #[test]
     fn openraft_storage_suite() -> Result<(), StorageError> {
         Suite::test_all(RedbStoreBuilder)
@@ -1242,7 +1244,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn snapshot_during_writes_is_a_point_in_time() {
         let (_dir, _log, mut sm) = temp_store();
-        sm.apply(vec![membership_entry(1), normal(2, init_defaults())]).await.unwrap();
+        sm.apply(vec![membership_entry(1), normal(2, set_scheduler(2, None))]).await.unwrap();
         let db = sm.db.clone();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
