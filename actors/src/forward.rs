@@ -1,6 +1,6 @@
 //! Server-to-server calls, both halves: the one path by which an operation reaches the leader
 //! (a follower forwards the operation itself, as Nomad's `rpc.go` does, never a copy of the
-//! state), direct calls to a named peer, and [`serve`], which answers every internal RPC path
+//! state), direct calls to a named peer, and `serve`, which answers every internal RPC path
 //! on the receiving server. Every internal path is listed in [`paths`].
 //!
 //! The transport is JSON over HTTP on the RPC port; the HTTP server itself belongs to whoever

@@ -2,15 +2,23 @@
 //!
 //! ```text
 //! caller (HTTP handler, host app)
-//!   └─> ConfigStore / Autopilot / Membership  (actix Addr, typed messages)
-//!         └─> Membership: not leader? forward over RPC to the leader
-//!               └─> openraft: replicate, commit, apply on every server
-//!                     └─> state::State::apply(cmd, index)  (CAS decided here)
+//!   └─> ConfigStore / Membership / Autopilot   (actix Addr, one typed message per operation)
+//!         └─> forward::on_leader: this server leads? run here : send the operation itself to
+//!             the leader over internal RPC (forward::paths), which runs it and answers
+//!               └─> openraft: append (group commit), replicate, commit, apply everywhere
+//!                     └─> state::apply(cmd, index) over the rows it touches (CAS decided here)
+//!                           └─> redb: one table per replicated table, written in the apply txn
 //! ```
 //!
+//! Layout: [`node`](crate) holds the server context the actors share (raft handle, reader,
+//! contact clocks, identity); [`forward`] both halves of server-to-server calls; [`membership`]
+//! the membership actor with [`membership::formation`] (a pure bootstrap decision) and
+//! [`membership::transfer`]; [`config_store`] the config tables; [`autopilot`] health;
+//! [`error`] what can go wrong (no HTTP status numbers: the HTTP layer maps them).
+//!
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
-//! caller's actix `System`, and returns their addresses. Nothing is global, so one process can
-//! run several servers (tests do).
+//! caller's actix `System`, and returns a [`Server`]; [`Server::shutdown`] stops all of it.
+//! Nothing is global, so one process can run several servers (tests do).
 
 pub mod autopilot;
 pub mod config_store;

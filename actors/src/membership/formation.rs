@@ -1,7 +1,7 @@
 //! Cluster formation: bootstrap a new cluster, or join an existing one.
 //!
 //! The decision is [`formation_step`], a pure function of what this server and its
-//! `retry_join` peers report; [`form_cluster`] is the loop that gathers those reports and acts.
+//! `retry_join` peers report; `form_cluster` is the loop that gathers those reports and acts.
 //! The rule that matters most: **never two clusters**. A server bootstraps only when it is
 //! uninitialised, every peer it can see is uninitialised, it sees at least `bootstrap_expect`
 //! servers, and it has the lowest ID of them; everyone else waits or joins a known leader.

@@ -4,7 +4,6 @@ pub mod network;
 pub mod store;
 
 use std::fmt;
-use std::io::Cursor;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -51,7 +50,9 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = ServerNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        // A file in the snapshot directory: built from a redb read transaction, streamed to
+        // followers in chunks, never held in memory whole.
+        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -1,21 +1,34 @@
-//! Durable raft storage: one redb database holds the log, the vote, the applied state machine
-//! and the latest snapshot.
+//! Durable raft storage: one redb database holds the log, the vote, one table per replicated
+//! table and the applied meta; raft snapshots are files in `snapshots/` beside it.
 //!
-//! Every write transaction commits with redb's immediate durability (fsync) before openraft is
-//! told that it is done, so an acknowledged write survives `kill -9`. All redb work runs on the
+//! ```text
+//! <server dir>/raft.redb      logs, meta (vote, committed, purged, last applied, membership,
+//!                             current snapshot), sm_autopilot, sm_scheduler, ...
+//! <server dir>/snapshots/     <snapshot id>.snap: the current raft snapshot (older ones removed)
+//! ```
+//!
+//! An apply batch is one redb write transaction: the rows its commands change plus the last
+//! applied log id and membership, so an apply costs what it changes, not what the state holds.
+//! Log writes commit with redb's immediate durability (fsync) before openraft is told that they
+//! are done, so an acknowledged write survives `kill -9`. All redb and file work runs on the
 //! blocking pool, never on the thread that drives raft.
 
 // openraft's StorageError is large by its design; boxing it here would only add a conversion.
 #![allow(clippy::result_large_err)]
 
 use std::fmt::Debug;
-use std::io::Cursor;
+use std::fs;
+use std::io::BufReader;
+use std::io::BufWriter;
+use std::io::Seek;
+use std::io::SeekFrom;
 use std::ops::Bound;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::RwLock;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::RaftLogStorage;
@@ -30,9 +43,11 @@ use redb::Database;
 use redb::ReadableDatabase;
 use redb::ReadableTable;
 use redb::TableDefinition;
+use redb::TableHandle;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 
 use super::Entry;
 use super::LogId;
@@ -42,8 +57,12 @@ use super::SnapshotMeta;
 use super::StorageError;
 use super::StoredMembership;
 use super::TypeConfig;
+use crate::state;
 use crate::state::Applied;
-use crate::state::State;
+use crate::state::AutopilotConfig;
+use crate::state::Row;
+use crate::state::SchedulerConfig;
+use crate::state::Tables;
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -52,11 +71,25 @@ const KEY_FORMAT: &str = "format";
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
 const KEY_PURGED: &str = "last_purged";
-const KEY_SM: &str = "state_machine";
-const KEY_SNAPSHOT: &str = "snapshot";
+const KEY_LAST_APPLIED: &str = "last_applied";
+const KEY_MEMBERSHIP: &str = "membership";
+const KEY_CURRENT_SNAPSHOT: &str = "current_snapshot";
 
 /// Written once into a new store; a store without it was not made by raftwarden.
-const FORMAT: &[u8] = b"raftwarden-raft-v1";
+const FORMAT: &[u8] = b"raftwarden-raft-v2";
+
+/// One redb table per replicated table. Keys are the row key's bytes (ordered, so a keyed table
+/// such as variables can scan a namespace prefix); values are postcard [`Row`]s.
+type RowTable = TableDefinition<'static, &'static [u8], &'static [u8]>;
+
+const AUTOPILOT: RowTable = TableDefinition::new("sm_autopilot");
+const SCHEDULER: RowTable = TableDefinition::new("sm_scheduler");
+
+/// Every replicated table: what a snapshot holds and what installing one replaces.
+const REPLICATED: [RowTable; 2] = [AUTOPILOT, SCHEDULER];
+
+/// The key of the one row of a single-row (config) table.
+const CONFIG_ROW: &[u8] = b"config";
 
 /// Errors opening the store. Each names the file so an operator knows what to look at.
 #[derive(Debug, thiserror::Error)]
@@ -71,47 +104,36 @@ pub enum OpenError {
     Corrupt { path: PathBuf, what: String },
 }
 
-/// The applied state machine as it is persisted: the state, plus what raft needs to resume.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct AppliedState {
-    pub last_applied: Option<LogId>,
-    pub membership: StoredMembership,
-    pub state: State,
-}
-
+/// The snapshot openraft serves to lagging followers, recorded in meta beside its file name.
 #[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
+struct CurrentSnapshot {
     meta: SnapshotMeta,
-    data: Vec<u8>,
+    file: String,
 }
 
-/// Read access to the applied state, shared with the HTTP layer for local (stale) reads.
-#[derive(Clone, Default)]
+/// Read access to the applied rows, shared with the actors and the HTTP layer for local reads.
+///
+/// Each read is its own redb read transaction and returns only the row asked for. It sees
+/// every apply that has returned: redb makes a commit visible to later read transactions
+/// whether or not it has been fsynced yet.
+#[derive(Clone)]
 pub struct StateReader {
-    inner: Arc<RwLock<AppliedState>>,
+    db: Arc<Database>,
 }
 
 impl StateReader {
-    pub fn get(&self) -> AppliedState {
-        match self.inner.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    pub fn autopilot(&self) -> Result<Option<Row<AutopilotConfig>>, StorageError> {
+        self.row(AUTOPILOT, CONFIG_ROW)
     }
 
-    pub fn autopilot(&self) -> Result<Option<crate::state::Row<crate::state::AutopilotConfig>>, StorageError> {
-        Ok(self.get().state.autopilot)
+    pub fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, StorageError> {
+        self.row(SCHEDULER, CONFIG_ROW)
     }
 
-    pub fn scheduler(&self) -> Result<Option<crate::state::Row<crate::state::SchedulerConfig>>, StorageError> {
-        Ok(self.get().state.scheduler)
-    }
-
-    fn set(&self, value: AppliedState) {
-        match self.inner.write() {
-            Ok(mut g) => *g = value,
-            Err(poisoned) => *poisoned.into_inner() = value,
-        }
+    fn row<T: DeserializeOwned>(&self, table: RowTable, key: &[u8]) -> Result<Option<T>, StorageError> {
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let table = txn.open_table(table).map_err(read_err)?;
+        get_row(&table, key)
     }
 }
 
@@ -178,9 +200,52 @@ fn begin_write(db: &Database, durable: bool) -> Result<redb::WriteTransaction, S
     Ok(txn)
 }
 
-/// Opens (or creates) the store at `path` and returns its two openraft halves.
+/// A meta value inside an open transaction (read or write).
+fn meta_value<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, StorageError> {
+    match table.get(key).map_err(read_err)? {
+        Some(v) => Ok(Some(decode(v.value()).map_err(read_err)?)),
+        None => Ok(None),
+    }
+}
+
+fn put_meta_in<T: Serialize>(
+    table: &mut redb::Table<&'static str, &'static [u8]>,
+    key: &str,
+    value: &T,
+) -> Result<(), StorageError> {
+    let bytes = encode(value).map_err(write_err)?;
+    table.insert(key, bytes.as_slice()).map_err(write_err)?;
+    Ok(())
+}
+
+/// One row of a replicated table inside an open transaction (read or write).
+fn get_row<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+) -> Result<Option<T>, StorageError> {
+    match table.get(key).map_err(read_err)? {
+        Some(v) => Ok(Some(decode(v.value()).map_err(read_err)?)),
+        None => Ok(None),
+    }
+}
+
+/// What raft needs to resume: the last applied log id and the membership it applied last.
+fn applied_meta(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+    let last_applied = meta_value::<Option<LogId>>(meta, KEY_LAST_APPLIED)?.flatten();
+    let membership = meta_value(meta, KEY_MEMBERSHIP)?.unwrap_or_default();
+    Ok((last_applied, membership))
+}
+
+/// Opens (or creates) the store at `path` and returns its two openraft halves. Snapshot files
+/// live in `snapshots/` beside `path`. A store in the v1 layout is migrated on open.
 pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let open_err = |e: redb::Error| OpenError::Open { path: path.to_path_buf(), source: e };
+    let corrupt = |e: StorageError| OpenError::Corrupt { path: path.to_path_buf(), what: e.to_string() };
     let db = match Database::create(path) {
         Ok(db) => db,
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse { path: path.to_path_buf() }),
@@ -192,32 +257,43 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         }
         Err(e) => return Err(open_err(e.into())),
     };
+    let snapshots = SnapshotDir::new(path);
+    fs::create_dir_all(&snapshots.path).map_err(|e| open_err(e.into()))?;
 
+    // Durable: a migration must never be half seen after a crash.
     let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
     {
         let mut meta = txn.open_table(META).map_err(|e| open_err(e.into()))?;
         let format = meta.get(KEY_FORMAT).map_err(|e| open_err(e.into()))?.map(|v| v.value().to_vec());
-        match format {
-            Some(f) if f == FORMAT => {}
+        let migrate = match format {
+            Some(f) if f == FORMAT => false,
+            Some(f) if f == v1::FORMAT => true,
             Some(_) => return Err(OpenError::Foreign { path: path.to_path_buf() }),
             None => {
                 if meta.iter().map_err(|e| open_err(e.into()))?.next().is_some() {
                     return Err(OpenError::Foreign { path: path.to_path_buf() });
                 }
-                meta.insert(KEY_FORMAT, FORMAT).map_err(|e| open_err(e.into()))?;
+                false
             }
-        }
+        };
+        meta.insert(KEY_FORMAT, FORMAT).map_err(|e| open_err(e.into()))?;
+        drop(meta);
         txn.open_table(LOGS).map_err(|e| open_err(e.into()))?;
+        for table in REPLICATED {
+            txn.open_table(table).map_err(|e| open_err(e.into()))?;
+        }
+        if migrate {
+            v1::migrate(&txn, &snapshots).map_err(corrupt)?;
+        }
     }
     txn.commit().map_err(|e| open_err(e.into()))?;
 
-    let applied: AppliedState = get_meta(&db, KEY_SM)
-        .map_err(|e| OpenError::Corrupt { path: path.to_path_buf(), what: e.to_string() })?
-        .unwrap_or_default();
+    let current = get_meta::<CurrentSnapshot>(&db, KEY_CURRENT_SNAPSHOT).map_err(corrupt)?.map(|c| c.file);
+    snapshots.remove_stale(current.as_deref(), true);
+
     let db = Arc::new(db);
-    let reader = StateReader::default();
-    reader.set(applied);
-    Ok((LogStore { db: db.clone() }, StateMachineStore { db, reader }))
+    let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots) };
+    Ok((LogStore { db }, sm))
 }
 
 /// The raft log and vote.
@@ -332,7 +408,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         blocking(&self.db, move |db| {
-            let bytes = encode(&Some(log_id)).map_err(write_err)?;
+            // Stored bare: `get_log_state` reads it back as a `LogId`.
+            let bytes = encode(&log_id).map_err(write_err)?;
             let txn = db.begin_write().map_err(write_err)?;
             {
                 let mut meta = txn.open_table(META).map_err(write_err)?;
@@ -346,71 +423,482 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// The applied state machine and its snapshots.
-pub struct StateMachineStore {
-    db: Arc<Database>,
-    reader: StateReader,
+/// The replicated tables inside one redb write transaction: what [`state::apply`] runs against
+/// in production. It counts the rows it writes, so a test can check that an apply writes only
+/// what it changes.
+struct TxnTables<'t> {
+    txn: &'t redb::WriteTransaction,
+    rows_written: u64,
 }
 
-impl StateMachineStore {
-    /// A handle for local reads of the applied state.
-    pub fn reader(&self) -> StateReader {
-        self.reader.clone()
+impl TxnTables<'_> {
+    fn get<T: DeserializeOwned>(&self, table: RowTable, key: &[u8]) -> Result<Option<T>, StorageError> {
+        let table = self.txn.open_table(table).map_err(read_err)?;
+        get_row(&table, key)
     }
 
-    async fn persist(&self, applied: AppliedState, snapshot: Option<StoredSnapshot>) -> Result<(), StorageError> {
-        let sm = encode(&applied).map_err(write_err)?;
-        let snap = match &snapshot {
-            Some(s) => Some(encode(s).map_err(write_err)?),
-            None => None,
-        };
-        // Applied state without a snapshot can be rebuilt by replaying the durable log, so it
-        // rides on the log's next fsync; installing a snapshot replaces the log and is durable.
-        let durable = snap.is_some();
-        blocking(&self.db, move |db| {
-            let txn = begin_write(db, durable)?;
-            {
-                let mut meta = txn.open_table(META).map_err(write_err)?;
-                meta.insert(KEY_SM, sm.as_slice()).map_err(write_err)?;
-                if let Some(snap) = &snap {
-                    meta.insert(KEY_SNAPSHOT, snap.as_slice()).map_err(write_err)?;
-                }
-            }
-            txn.commit().map_err(write_err)
-        })
-        .await?;
-        self.reader.set(applied);
+    fn put<T: Serialize>(&mut self, table: RowTable, key: &[u8], row: &T) -> Result<(), StorageError> {
+        let bytes = encode(row).map_err(write_err)?;
+        let mut table = self.txn.open_table(table).map_err(write_err)?;
+        table.insert(key, bytes.as_slice()).map_err(write_err)?;
+        self.rows_written += 1;
         Ok(())
     }
 }
 
-/// Builds a snapshot from a point-in-time copy of the applied state.
+impl Tables for TxnTables<'_> {
+    type Error = StorageError;
+
+    fn autopilot(&self) -> Result<Option<Row<AutopilotConfig>>, StorageError> {
+        self.get(AUTOPILOT, CONFIG_ROW)
+    }
+
+    fn set_autopilot(&mut self, row: Row<AutopilotConfig>) -> Result<(), StorageError> {
+        self.put(AUTOPILOT, CONFIG_ROW, &row)
+    }
+
+    fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, StorageError> {
+        self.get(SCHEDULER, CONFIG_ROW)
+    }
+
+    fn set_scheduler(&mut self, row: Row<SchedulerConfig>) -> Result<(), StorageError> {
+        self.put(SCHEDULER, CONFIG_ROW, &row)
+    }
+}
+
+/// Applies a batch of committed entries in one write transaction: the rows the commands change,
+/// then the last applied log id and (if the batch has one) the membership. Returns the replies
+/// and the number of table rows written.
+///
+/// Not fsynced: the entries are in the durable log, and raft replays the log from the last
+/// applied id after a crash, so the apply rides on the log's next fsync (one fsync per
+/// acknowledged write). A crash can roll the transaction back, never tear it.
+fn apply_batch(db: &Database, entries: Vec<Entry>) -> Result<(Vec<Applied>, u64), StorageError> {
+    let Some(last) = entries.last().map(|e| e.log_id) else {
+        return Ok((Vec::new(), 0));
+    };
+    let txn = begin_write(db, false)?;
+    let mut replies = Vec::with_capacity(entries.len());
+    let mut membership = None;
+    let mut tables = TxnTables { txn: &txn, rows_written: 0 };
+    for entry in entries {
+        let index = entry.log_id.index;
+        let reply = match entry.payload {
+            EntryPayload::Blank => Applied { updated: false, index },
+            EntryPayload::Normal(cmd) => state::apply(&mut tables, &cmd, index)?,
+            EntryPayload::Membership(m) => {
+                membership = Some(StoredMembership::new(Some(entry.log_id), m));
+                Applied { updated: true, index }
+            }
+        };
+        replies.push(reply);
+    }
+    let rows_written = tables.rows_written;
+    {
+        let mut meta = txn.open_table(META).map_err(write_err)?;
+        put_meta_in(&mut meta, KEY_LAST_APPLIED, &Some(last))?;
+        if let Some(m) = &membership {
+            put_meta_in(&mut meta, KEY_MEMBERSHIP, m)?;
+        }
+    }
+    txn.commit().map_err(write_err)?;
+    Ok((replies, rows_written))
+}
+
+/// The snapshot directory beside the redb file.
+///
+/// Its lock orders the steps that create, record, open and remove snapshot files, so a file is
+/// never removed between being recorded as current and being opened for a follower.
+struct SnapshotDir {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl SnapshotDir {
+    fn new(db_path: &Path) -> Self {
+        let parent = db_path.parent().unwrap_or_else(|| Path::new("."));
+        Self { path: parent.join("snapshots"), lock: Mutex::new(()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        // The lock guards no data, so a panic while holding it leaves nothing inconsistent.
+        self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The file name for a snapshot id. Ids come from the leader; one that is not a plain name
+    /// gets a fresh one so that it can never point outside this directory.
+    fn file_name(snapshot_id: &str) -> String {
+        let plain = !snapshot_id.is_empty()
+            && snapshot_id.len() <= 128
+            && snapshot_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if plain {
+            format!("{snapshot_id}.snap")
+        } else {
+            format!("snapshot-{}.snap", uuid::Uuid::new_v4().simple())
+        }
+    }
+
+    /// Removes every snapshot file except `current`, and with `partial` every unfinished one
+    /// too (only safe when nothing can be writing one, i.e. at open). Best effort: a file left
+    /// behind is removed next time.
+    fn remove_stale(&self, current: Option<&str>, partial: bool) {
+        let Ok(entries) = fs::read_dir(&self.path) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let stale = (name.ends_with(".snap") && Some(name) != current) || (partial && name.ends_with(".part"));
+            if stale {
+                if let Err(e) = fs::remove_file(entry.path()) {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove an old raft snapshot");
+                }
+            }
+        }
+    }
+
+    /// Moves a finished `.part` file to its final name, durably.
+    fn publish(&self, part: &Path, name: &str) -> std::io::Result<()> {
+        fs::rename(part, self.path.join(name))?;
+        fs::File::open(&self.path)?.sync_all()
+    }
+}
+
+/// The snapshot file format: a header with the snapshot meta, then each replicated table as a
+/// table record followed by its rows, then an end record with the row count and a CRC-32 of
+/// every byte before the CRC. Records are length-prefixed, so a file of any size is written and
+/// read one row at a time.
+///
+/// ```text
+/// magic "rwsnap\0\x01" | u32 len, postcard SnapshotMeta
+/// (TABLE u16 len, name | ROW u32 len, key, u32 len, value)*
+/// END u64 rows, u32 crc32
+/// ```
+mod file {
+    use std::io::Read;
+    use std::io::Write;
+
+    pub const MAGIC: &[u8; 8] = b"rwsnap\0\x01";
+    pub const TABLE: u8 = 2;
+    pub const ROW: u8 = 1;
+    pub const END: u8 = 0;
+    /// The largest key, value or header accepted when reading: anything bigger is a corrupt
+    /// length prefix, and must not become an allocation.
+    pub const MAX_FIELD: usize = 64 << 20;
+
+    /// Writes a snapshot, computing the CRC as it goes.
+    pub struct Writer<W: Write> {
+        out: W,
+        crc: crc32fast::Hasher,
+        rows: u64,
+    }
+
+    impl<W: Write> Writer<W> {
+        pub fn new(out: W, meta: &[u8]) -> std::io::Result<Self> {
+            let mut w = Self { out, crc: crc32fast::Hasher::new(), rows: 0 };
+            w.put(MAGIC)?;
+            w.field_u32(meta)?;
+            Ok(w)
+        }
+
+        pub fn table(&mut self, name: &str) -> std::io::Result<()> {
+            let len = u16::try_from(name.len()).map_err(std::io::Error::other)?;
+            self.put(&[TABLE])?;
+            self.put(&len.to_le_bytes())?;
+            self.put(name.as_bytes())
+        }
+
+        pub fn row(&mut self, key: &[u8], value: &[u8]) -> std::io::Result<()> {
+            self.put(&[ROW])?;
+            self.field_u32(key)?;
+            self.field_u32(value)?;
+            self.rows += 1;
+            Ok(())
+        }
+
+        /// Writes the end record and returns the sink, flushed.
+        pub fn finish(mut self) -> std::io::Result<W> {
+            self.put(&[END])?;
+            self.put(&self.rows.to_le_bytes())?;
+            let crc = self.crc.clone().finalize();
+            self.out.write_all(&crc.to_le_bytes())?;
+            self.out.flush()?;
+            Ok(self.out)
+        }
+
+        fn field_u32(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            let len = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+            self.put(&len.to_le_bytes())?;
+            self.put(bytes)
+        }
+
+        fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            self.crc.update(bytes);
+            self.out.write_all(bytes)
+        }
+    }
+
+    /// One record of a snapshot being read.
+    pub enum Record {
+        Table(String),
+        /// A row; its key and value are in the reader's buffers.
+        Row,
+        End,
+    }
+
+    /// Reads a snapshot record by record, checking the CRC at the end. Every byte read is also
+    /// written to `copy` (the file the snapshot is kept in once installed).
+    pub struct Reader<R: Read, C: Write> {
+        src: R,
+        copy: C,
+        crc: crc32fast::Hasher,
+        rows: u64,
+        pub key: Vec<u8>,
+        pub value: Vec<u8>,
+    }
+
+    fn corrupt(what: impl Into<String>) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("raft snapshot file: {}", what.into()))
+    }
+
+    impl<R: Read, C: Write> Reader<R, C> {
+        /// Checks the magic and returns the reader with the encoded meta of the header.
+        pub fn new(src: R, copy: C) -> std::io::Result<(Self, Vec<u8>)> {
+            let mut r = Self { src, copy, crc: crc32fast::Hasher::new(), rows: 0, key: Vec::new(), value: Vec::new() };
+            let mut magic = [0u8; 8];
+            r.take(&mut magic)?;
+            if &magic != MAGIC {
+                return Err(corrupt("not a raftwarden snapshot"));
+            }
+            let mut meta = Vec::new();
+            r.field_u32(&mut meta)?;
+            Ok((r, meta))
+        }
+
+        pub fn next(&mut self) -> std::io::Result<Record> {
+            let mut kind = [0u8; 1];
+            self.take(&mut kind)?;
+            match kind[0] {
+                TABLE => {
+                    let mut len = [0u8; 2];
+                    self.take(&mut len)?;
+                    let mut name = vec![0u8; usize::from(u16::from_le_bytes(len))];
+                    self.take(&mut name)?;
+                    String::from_utf8(name).map(Record::Table).map_err(|_| corrupt("table name is not UTF-8"))
+                }
+                ROW => {
+                    let mut key = std::mem::take(&mut self.key);
+                    let mut value = std::mem::take(&mut self.value);
+                    self.field_u32(&mut key)?;
+                    self.field_u32(&mut value)?;
+                    self.key = key;
+                    self.value = value;
+                    self.rows += 1;
+                    Ok(Record::Row)
+                }
+                END => {
+                    let mut rows = [0u8; 8];
+                    self.take(&mut rows)?;
+                    let expected = self.crc.clone().finalize();
+                    let mut crc = [0u8; 4];
+                    self.take(&mut crc)?;
+                    if u64::from_le_bytes(rows) != self.rows {
+                        return Err(corrupt("row count does not match"));
+                    }
+                    if u32::from_le_bytes(crc) != expected {
+                        return Err(corrupt("checksum mismatch"));
+                    }
+                    let mut more = [0u8; 1];
+                    if self.src.read(&mut more)? != 0 {
+                        return Err(corrupt("data after the end record"));
+                    }
+                    Ok(Record::End)
+                }
+                other => Err(corrupt(format!("unknown record kind {other}"))),
+            }
+        }
+
+        /// Returns the copy sink, flushed.
+        pub fn into_copy(mut self) -> std::io::Result<C> {
+            self.copy.flush()?;
+            Ok(self.copy)
+        }
+
+        fn field_u32(&mut self, buf: &mut Vec<u8>) -> std::io::Result<()> {
+            let mut len = [0u8; 4];
+            self.take(&mut len)?;
+            let len = usize::try_from(u32::from_le_bytes(len)).map_err(std::io::Error::other)?;
+            if len > MAX_FIELD {
+                return Err(corrupt("record too large"));
+            }
+            buf.clear();
+            buf.resize(len, 0);
+            self.take(buf)
+        }
+
+        fn take(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+            self.src.read_exact(buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => corrupt("truncated"),
+                _ => e,
+            })?;
+            self.crc.update(buf);
+            self.copy.write_all(buf)
+        }
+    }
+}
+
+/// Writes the state of one read transaction to `<dir>/<name>.part`, fsynced. Returns the meta,
+/// the file name and the open file.
+fn write_snapshot(db: &Database, dir: &SnapshotDir) -> Result<(SnapshotMeta, String, fs::File), StorageError> {
+    // One read transaction: a consistent point in time that does not block applies.
+    let txn = db.begin_read().map_err(read_err)?;
+    let (last_applied, membership) = applied_meta(&txn.open_table(META).map_err(read_err)?)?;
+    let snapshot_id = match last_applied {
+        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, uuid::Uuid::new_v4().simple()),
+        None => format!("0-0-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id };
+    let name = SnapshotDir::file_name(&meta.snapshot_id);
+    let part = dir.path.join(format!("{name}.part"));
+    let file = fs::OpenOptions::new().read(true).write(true).create_new(true).open(&part).map_err(write_err)?;
+    let written = (|| {
+        let header = encode(&meta).map_err(write_err)?;
+        let mut w = file::Writer::new(BufWriter::new(&file), &header).map_err(write_err)?;
+        for table in REPLICATED {
+            w.table(table.name()).map_err(write_err)?;
+            for row in txn.open_table(table).map_err(read_err)?.iter().map_err(read_err)? {
+                let (k, v) = row.map_err(read_err)?;
+                w.row(k.value(), v.value()).map_err(write_err)?;
+            }
+        }
+        w.finish().map_err(write_err)?;
+        file.sync_all().map_err(write_err)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&part);
+        return Err(e);
+    }
+    Ok((meta, name, file))
+}
+
+/// Builds a raft snapshot file from a redb read transaction and records it as the current one.
 pub struct SnapshotBuilder {
     db: Arc<Database>,
-    applied: AppliedState,
+    snapshots: Arc<SnapshotDir>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let data = encode(&self.applied).map_err(write_err)?;
-        let last = self.applied.last_applied;
-        let snapshot_id = match last {
-            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, uuid::Uuid::new_v4().simple()),
-            None => format!("0-0-{}", uuid::Uuid::new_v4().simple()),
-        };
-        let meta = SnapshotMeta { last_log_id: last, last_membership: self.applied.membership.clone(), snapshot_id };
-        let stored = StoredSnapshot { meta: meta.clone(), data: data.clone() };
-        let bytes = encode(&stored).map_err(write_err)?;
-        blocking(&self.db, move |db| {
-            let txn = db.begin_write().map_err(write_err)?;
-            {
+        let dir = self.snapshots.clone();
+        let (meta, file) = blocking(&self.db, move |db| {
+            let (meta, name, mut file) = write_snapshot(db, &dir)?;
+            let _guard = dir.lock();
+            let part = dir.path.join(format!("{name}.part"));
+            dir.publish(&part, &name).map_err(write_err)?;
+            // Durable: the log is purged behind this snapshot, so it must survive a crash.
+            let txn = begin_write(db, true)?;
+            let current = {
                 let mut table = txn.open_table(META).map_err(write_err)?;
-                table.insert(KEY_SNAPSHOT, bytes.as_slice()).map_err(write_err)?;
-            }
-            txn.commit().map_err(write_err)
+                let recorded: Option<CurrentSnapshot> = meta_value(&table, KEY_CURRENT_SNAPSHOT)?;
+                // An install may have recorded a newer snapshot while this one was written.
+                match recorded {
+                    Some(r) if r.meta.last_log_id > meta.last_log_id => r.file,
+                    _ => {
+                        let record = CurrentSnapshot { meta: meta.clone(), file: name.clone() };
+                        put_meta_in(&mut table, KEY_CURRENT_SNAPSHOT, &record)?;
+                        name
+                    }
+                }
+            };
+            txn.commit().map_err(write_err)?;
+            dir.remove_stale(Some(&current), false);
+            file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+            Ok((meta, file))
         })
         .await?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) })
+    }
+}
+
+/// Installs a snapshot from `src` (read from its start): replaces every replicated table and the
+/// applied meta in one durable write transaction, and keeps a copy of the file, written as it
+/// is read, as the current snapshot. Nothing changes if the file is corrupt.
+fn install(db: &Database, dir: &SnapshotDir, meta: &SnapshotMeta, mut src: fs::File) -> Result<(), StorageError> {
+    src.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    let name = SnapshotDir::file_name(&meta.snapshot_id);
+    let _guard = dir.lock();
+    let part = dir.path.join(format!("{name}.part"));
+    let copy = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&part).map_err(write_err)?;
+    let installed = (|| {
+        let (mut r, header) = file::Reader::new(BufReader::new(&mut src), BufWriter::new(&copy)).map_err(read_err)?;
+        let header: SnapshotMeta = decode(&header).map_err(read_err)?;
+        if header.last_log_id != meta.last_log_id {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "raft snapshot file does not match its meta");
+            return Err(read_err(e));
+        }
+        let txn = begin_write(db, true)?;
+        {
+            for table in REPLICATED {
+                txn.delete_table(table).map_err(write_err)?;
+            }
+            let mut tables = Vec::with_capacity(REPLICATED.len());
+            for table in REPLICATED {
+                tables.push(txn.open_table(table).map_err(write_err)?);
+            }
+            let mut into = None;
+            loop {
+                match r.next().map_err(read_err)? {
+                    file::Record::Table(name) => {
+                        let Some(i) = REPLICATED.iter().position(|t| t.name() == name) else {
+                            let e = std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!("raft snapshot has unknown table {name:?} (written by a newer version?)"),
+                            );
+                            return Err(read_err(e));
+                        };
+                        into = Some(i);
+                    }
+                    file::Record::Row => {
+                        let Some(table) = into.and_then(|i| tables.get_mut(i)) else {
+                            let e = std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                "raft snapshot row outside a table",
+                            );
+                            return Err(read_err(e));
+                        };
+                        table.insert(r.key.as_slice(), r.value.as_slice()).map_err(write_err)?;
+                    }
+                    file::Record::End => break,
+                }
+            }
+            let mut table = txn.open_table(META).map_err(write_err)?;
+            put_meta_in(&mut table, KEY_LAST_APPLIED, &meta.last_log_id)?;
+            put_meta_in(&mut table, KEY_MEMBERSHIP, &meta.last_membership)?;
+            put_meta_in(&mut table, KEY_CURRENT_SNAPSHOT, &CurrentSnapshot { meta: meta.clone(), file: name.clone() })?;
+        }
+        let copy = r.into_copy().map_err(write_err)?;
+        copy.get_ref().sync_all().map_err(write_err)?;
+        dir.publish(&part, &name).map_err(write_err)?;
+        // A crash after publishing and before this commit leaves an unrecorded file, which the
+        // next open removes.
+        txn.commit().map_err(write_err)
+    })();
+    if let Err(e) = installed {
+        let _ = fs::remove_file(&part);
+        return Err(e);
+    }
+    dir.remove_stale(Some(&name), false);
+    Ok(())
+}
+
+/// The applied state machine and its snapshots.
+pub struct StateMachineStore {
+    db: Arc<Database>,
+    snapshots: Arc<SnapshotDir>,
+}
+
+impl StateMachineStore {
+    /// A handle for local reads of the applied rows.
+    pub fn reader(&self) -> StateReader {
+        StateReader { db: self.db.clone() }
     }
 }
 
@@ -418,8 +906,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        let a = self.reader.get();
-        Ok((a.last_applied, a.membership))
+        blocking(&self.db, |db| {
+            let txn = db.begin_read().map_err(read_err)?;
+            applied_meta(&txn.open_table(META).map_err(read_err)?)
+        })
+        .await
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
@@ -427,47 +918,493 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut applied = self.reader.get();
-        let mut replies = Vec::new();
-        for entry in entries {
-            let index = entry.log_id.index;
-            applied.last_applied = Some(entry.log_id);
-            let reply = match entry.payload {
-                EntryPayload::Blank => Applied { updated: false, index },
-                EntryPayload::Normal(cmd) => applied.state.apply(&cmd, index),
-                EntryPayload::Membership(m) => {
-                    applied.membership = StoredMembership::new(Some(entry.log_id), m);
-                    Applied { updated: true, index }
-                }
-            };
-            replies.push(reply);
-        }
-        self.persist(applied, None).await?;
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let (replies, _rows_written) = blocking(&self.db, move |db| apply_batch(db, entries)).await?;
         Ok(replies)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { db: self.db.clone(), applied: self.reader.get() }
+        SnapshotBuilder { db: self.db.clone(), snapshots: self.snapshots.clone() }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    /// An anonymous file in the snapshot directory: it vanishes by itself if the transfer is
+    /// abandoned or the process dies; `install_snapshot` keeps a named copy.
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let dir = self.snapshots.clone();
+        let file = blocking(&self.db, move |_| tempfile::tempfile_in(&dir.path).map_err(write_err)).await?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        mut snapshot: Box<tokio::fs::File>,
     ) -> Result<(), StorageError> {
-        let data = snapshot.into_inner();
-        let mut applied: AppliedState = decode(&data).map_err(read_err)?;
-        applied.last_applied = meta.last_log_id;
-        applied.membership = meta.last_membership.clone();
-        self.persist(applied, Some(StoredSnapshot { meta: meta.clone(), data })).await
+        snapshot.flush().await.map_err(write_err)?;
+        let src = snapshot.into_std().await;
+        let dir = self.snapshots.clone();
+        let meta = meta.clone();
+        blocking(&self.db, move |db| install(db, &dir, &meta, src)).await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        let stored: Option<StoredSnapshot> = blocking(&self.db, |db| get_meta(db, KEY_SNAPSHOT)).await?;
-        Ok(stored.map(|s| Snapshot { meta: s.meta, snapshot: Box::new(Cursor::new(s.data)) }))
+        let dir = self.snapshots.clone();
+        let found = blocking(&self.db, move |db| {
+            let _guard = dir.lock();
+            let Some(current) = get_meta::<CurrentSnapshot>(db, KEY_CURRENT_SNAPSHOT)? else {
+                return Ok(None);
+            };
+            let path = dir.path.join(&current.file);
+            match fs::File::open(&path) {
+                Ok(file) => Ok(Some((current.meta, file))),
+                // Raft builds a new snapshot when it needs one and has none.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(file = %path.display(), "the current raft snapshot file is missing");
+                    Ok(None)
+                }
+                Err(e) => Err(read_err(e)),
+            }
+        })
+        .await?;
+        Ok(found.map(|(meta, file)| Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) }))
+    }
+}
+
+/// The v1 layout (until this format): the whole applied state as one postcard value under
+/// `state_machine`, the snapshot as one postcard value under `snapshot`.
+mod v1 {
+    use serde::Deserialize;
+
+    use super::*;
+
+    pub const FORMAT: &[u8] = b"raftwarden-raft-v1";
+    const KEY_SM: &str = "state_machine";
+    const KEY_SNAPSHOT: &str = "snapshot";
+
+    #[derive(Default, Deserialize)]
+    struct State {
+        autopilot: Option<Row<AutopilotConfig>>,
+        scheduler: Option<Row<SchedulerConfig>>,
+    }
+
+    #[derive(Default, Deserialize)]
+    struct AppliedState {
+        last_applied: Option<LogId>,
+        membership: StoredMembership,
+        state: State,
+    }
+
+    #[derive(Deserialize)]
+    struct StoredSnapshot {
+        meta: SnapshotMeta,
+        /// A postcard [`AppliedState`].
+        data: Vec<u8>,
+    }
+
+    /// Moves a v1 store's state into the tables and its snapshot into a snapshot file, and drops
+    /// the old keys, inside `txn` (the caller commits it durably).
+    pub fn migrate(txn: &redb::WriteTransaction, dir: &SnapshotDir) -> Result<(), StorageError> {
+        let mut meta = txn.open_table(META).map_err(write_err)?;
+        let applied: AppliedState = meta_value(&meta, KEY_SM)?.unwrap_or_default();
+        let snapshot: Option<StoredSnapshot> = meta_value(&meta, KEY_SNAPSHOT)?;
+
+        let mut tables = TxnTables { txn, rows_written: 0 };
+        if let Some(row) = applied.state.autopilot {
+            tables.set_autopilot(row)?;
+        }
+        if let Some(row) = applied.state.scheduler {
+            tables.set_scheduler(row)?;
+        }
+        put_meta_in(&mut meta, KEY_LAST_APPLIED, &applied.last_applied)?;
+        put_meta_in(&mut meta, KEY_MEMBERSHIP, &applied.membership)?;
+
+        if let Some(snapshot) = snapshot {
+            let data: AppliedState = super::decode(&snapshot.data).map_err(read_err)?;
+            let name = SnapshotDir::file_name(&snapshot.meta.snapshot_id);
+            let part = dir.path.join(format!("{name}.part"));
+            let written = (|| {
+                let file = fs::File::create(&part)?;
+                let header = encode(&snapshot.meta).map_err(std::io::Error::other)?;
+                let mut w = file::Writer::new(BufWriter::new(&file), &header)?;
+                w.table(AUTOPILOT.name())?;
+                if let Some(row) = &data.state.autopilot {
+                    w.row(CONFIG_ROW, &encode(row).map_err(std::io::Error::other)?)?;
+                }
+                w.table(SCHEDULER.name())?;
+                if let Some(row) = &data.state.scheduler {
+                    w.row(CONFIG_ROW, &encode(row).map_err(std::io::Error::other)?)?;
+                }
+                w.finish()?;
+                file.sync_all()?;
+                dir.publish(&part, &name)
+            })();
+            written.map_err(write_err)?;
+            put_meta_in(&mut meta, KEY_CURRENT_SNAPSHOT, &CurrentSnapshot { meta: snapshot.meta, file: name })?;
+        }
+        // v1 stored the last purged log id wrapped in an `Option` but read it back bare, which
+        // misread it after a restart; store it bare, as it is read.
+        match meta_value::<Option<LogId>>(&meta, KEY_PURGED)? {
+            Some(Some(purged)) => put_meta_in(&mut meta, KEY_PURGED, &purged)?,
+            Some(None) => {
+                meta.remove(KEY_PURGED).map_err(write_err)?;
+            }
+            None => {}
+        }
+        meta.remove(KEY_SM).map_err(write_err)?;
+        meta.remove(KEY_SNAPSHOT).map_err(write_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use openraft::testing::StoreBuilder;
+    use openraft::testing::Suite;
+    use openraft::CommittedLeaderId;
+    use openraft::Membership;
+    use tempfile::TempDir;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::raft::ServerNode;
+    use crate::state::Command;
+
+    /// openraft's conformance suite builds each case on a fresh store in its own directory.
+    struct RedbStoreBuilder;
+
+    impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for RedbStoreBuilder {
+        async fn build(&self) -> Result<(TempDir, LogStore, StateMachineStore), StorageError> {
+            let dir = TempDir::new().map_err(write_err)?;
+            let (log, sm) = open(&dir.path().join("raft.redb")).map_err(write_err)?;
+            Ok((dir, log, sm))
+        }
+    }
+
+    /// openraft's own conformance cases (vote, log, purge, truncate, membership, apply,
+    /// snapshot build and transfer) against this store.
+    #[test]
+    fn openraft_storage_suite() -> Result<(), StorageError> {
+        Suite::test_all(RedbStoreBuilder)
+    }
+
+    fn log_id(term: u64, index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(term, 1), index)
+    }
+
+    fn normal(index: u64, cmd: Command) -> Entry {
+        Entry { log_id: log_id(1, index), payload: EntryPayload::Normal(cmd) }
+    }
+
+    fn membership_entry(index: u64) -> Entry {
+        let nodes = BTreeMap::from([(1, ServerNode { id: "one".into(), ..Default::default() })]);
+        let membership = Membership::new(vec![[1].into()], nodes);
+        Entry { log_id: log_id(1, index), payload: EntryPayload::Membership(membership) }
+    }
+
+    fn init_defaults() -> Command {
+        Command::InitDefaults { autopilot: AutopilotConfig::default(), scheduler: SchedulerConfig::default() }
+    }
+
+    fn set_scheduler(limit: u32, cas: Option<u64>) -> Command {
+        let config = SchedulerConfig { node_limit_for_feasibility_checks: limit, ..Default::default() };
+        Command::SetScheduler { config, cas }
+    }
+
+    fn temp_store() -> (TempDir, LogStore, StateMachineStore) {
+        let dir = TempDir::new().unwrap();
+        let (log, sm) = open(&dir.path().join("raft.redb")).unwrap();
+        (dir, log, sm)
+    }
+
+    fn snapshot_files(dir: &TempDir) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir.path().join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn apply_writes_only_the_rows_it_changes() {
+        let (_dir, _log, sm) = temp_store();
+        let db = sm.db.clone();
+        let batch = |entries: Vec<Entry>| {
+            let db = db.clone();
+            async move { blocking(&db, move |db| apply_batch(db, entries)).await.unwrap() }
+        };
+
+        let (replies, rows) = batch(vec![membership_entry(1), normal(2, init_defaults())]).await;
+        assert_eq!(rows, 2, "both config rows are created");
+        assert!(replies.iter().all(|r| r.updated));
+
+        let (replies, rows) = batch(vec![normal(3, set_scheduler(7, Some(2)))]).await;
+        assert_eq!((rows, replies[0].updated), (1, true), "a scheduler write touches the scheduler row only");
+        let autopilot = sm.reader().autopilot().unwrap().unwrap();
+        assert_eq!((autopilot.create_index, autopilot.modify_index), (2, 2), "the autopilot row is untouched");
+        let scheduler = sm.reader().scheduler().unwrap().unwrap();
+        assert_eq!(
+            (scheduler.value.node_limit_for_feasibility_checks, scheduler.create_index, scheduler.modify_index),
+            (7, 2, 3)
+        );
+
+        let (replies, rows) = batch(vec![normal(4, set_scheduler(8, Some(2)))]).await;
+        assert_eq!((rows, replies[0].updated), (0, false), "a failed CAS writes no row");
+        let (replies, rows) = batch(vec![normal(5, init_defaults())]).await;
+        assert_eq!((rows, replies[0].updated), (0, false), "defaults never overwrite");
+        let (_, rows) = batch(vec![Entry { log_id: log_id(2, 6), payload: EntryPayload::Blank }]).await;
+        assert_eq!(rows, 0);
+
+        let mut sm = sm;
+        let (last, membership) = sm.applied_state().await.unwrap();
+        assert_eq!(last, Some(log_id(2, 6)), "the applied meta moves with every batch, rows or not");
+        assert_eq!(membership.log_id(), &Some(log_id(1, 1)));
+        assert_eq!(sm.reader().scheduler().unwrap().unwrap().modify_index, 3);
+    }
+
+    /// Streams `snapshot` into a store the way the chunked install RPC does: small writes at
+    /// increasing offsets into the file from `begin_receiving_snapshot`.
+    async fn transfer(snapshot: Snapshot, to: &mut StateMachineStore) {
+        let Snapshot { meta, snapshot: mut src } = snapshot;
+        let mut dst = to.begin_receiving_snapshot().await.unwrap();
+        tokio::io::AsyncSeekExt::seek(&mut *src, SeekFrom::Start(0)).await.unwrap();
+        let mut chunk = vec![0u8; 7];
+        loop {
+            let n = src.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            dst.write_all(&chunk[..n]).await.unwrap();
+        }
+        dst.shutdown().await.unwrap();
+        to.install_snapshot(&meta, dst).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn snapshot_round_trip_gives_identical_rows() {
+        let (dir_a, _log_a, mut a) = temp_store();
+        a.apply(vec![membership_entry(1), normal(2, init_defaults()), normal(3, set_scheduler(42, None))])
+            .await
+            .unwrap();
+        let first = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        a.apply(vec![normal(4, set_scheduler(43, Some(3)))]).await.unwrap();
+        let built = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        assert_eq!(built.meta.last_log_id, Some(log_id(1, 4)));
+        assert_eq!(snapshot_files(&dir_a), vec![format!("{}.snap", built.meta.snapshot_id)], "older files removed");
+        drop(first);
+
+        let current = a.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(current.meta, built.meta);
+
+        let (dir_b, _log_b, mut b) = temp_store();
+        b.apply(vec![normal(1, set_scheduler(1, None))]).await.unwrap();
+        transfer(current, &mut b).await;
+
+        assert_eq!(b.reader().autopilot().unwrap(), a.reader().autopilot().unwrap());
+        assert_eq!(b.reader().scheduler().unwrap(), a.reader().scheduler().unwrap());
+        assert_eq!(b.applied_state().await.unwrap(), a.applied_state().await.unwrap());
+        assert_eq!(b.get_current_snapshot().await.unwrap().unwrap().meta, built.meta);
+        assert_eq!(snapshot_files(&dir_b), vec![format!("{}.snap", built.meta.snapshot_id)]);
+
+        // The installed snapshot and rows survive a restart.
+        drop((_log_b, b));
+        let (_log_b, mut b) = open(&dir_b.path().join("raft.redb")).unwrap();
+        assert_eq!(b.reader().scheduler().unwrap(), a.reader().scheduler().unwrap());
+        assert_eq!(b.get_current_snapshot().await.unwrap().unwrap().meta, built.meta);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn corrupt_snapshot_changes_nothing() {
+        let (_dir_a, _log_a, mut a) = temp_store();
+        a.apply(vec![membership_entry(1), normal(2, init_defaults())]).await.unwrap();
+        let built = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let mut bytes = Vec::new();
+        let mut src = built.snapshot;
+        tokio::io::AsyncSeekExt::seek(&mut *src, SeekFrom::Start(0)).await.unwrap();
+        src.read_to_end(&mut bytes).await.unwrap();
+
+        let (dir_b, _log_b, mut b) = temp_store();
+        b.apply(vec![normal(1, set_scheduler(5, None))]).await.unwrap();
+        let before = (b.reader().scheduler().unwrap(), b.applied_state().await.unwrap());
+        for corrupt in [
+            {
+                let mut c = bytes.clone();
+                let at = c.len() - 20;
+                c[at] ^= 0x40;
+                c
+            },
+            bytes[..bytes.len() - 3].to_vec(),
+        ] {
+            let mut dst = b.begin_receiving_snapshot().await.unwrap();
+            dst.write_all(&corrupt).await.unwrap();
+            dst.shutdown().await.unwrap();
+            assert!(b.install_snapshot(&built.meta, dst).await.is_err());
+            assert_eq!((b.reader().scheduler().unwrap(), b.applied_state().await.unwrap()), before);
+            assert!(b.get_current_snapshot().await.unwrap().is_none());
+            assert!(snapshot_files(&dir_b).is_empty(), "no file kept from a bad snapshot");
+        }
+    }
+
+    /// Builds snapshots while another task keeps applying scheduler writes. Each apply sets the
+    /// row's `modify_index` and the last applied id in one transaction, so a consistent point in
+    /// time has them equal.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshot_during_writes_is_a_point_in_time() {
+        let (_dir, _log, mut sm) = temp_store();
+        sm.apply(vec![membership_entry(1), normal(2, set_scheduler(2, None))]).await.unwrap();
+        let db = sm.db.clone();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut index = 3;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let entries = vec![normal(index, set_scheduler(index as u32, None))];
+                    blocking(&db, move |db| apply_batch(db, entries)).await.unwrap();
+                    index += 1;
+                }
+                index
+            })
+        };
+
+        let mut seen = std::collections::BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while seen.len() < 5 && tokio::time::Instant::now() < deadline {
+            let snap = sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+            let last = snap.meta.last_log_id.unwrap().index;
+            let (_d, _l, mut other) = temp_store();
+            transfer(snap, &mut other).await;
+            let row = other.reader().scheduler().unwrap().unwrap();
+            assert_eq!(row.modify_index, last, "rows and meta come from one point in time");
+            assert_eq!(u64::from(row.value.node_limit_for_feasibility_checks), last);
+            seen.insert(last);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.await.unwrap();
+        assert!(seen.len() >= 5, "snapshots at {seen:?} while writing up to {written}");
+    }
+
+    /// The v1 layout, copied from the last release that wrote it.
+    mod v1_layout {
+        use serde::Serialize;
+
+        use super::*;
+
+        #[derive(Serialize)]
+        pub struct State {
+            pub autopilot: Option<Row<AutopilotConfig>>,
+            pub scheduler: Option<Row<SchedulerConfig>>,
+        }
+
+        #[derive(Serialize)]
+        pub struct AppliedState {
+            pub last_applied: Option<LogId>,
+            pub membership: StoredMembership,
+            pub state: State,
+        }
+
+        #[derive(Serialize)]
+        pub struct StoredSnapshot {
+            pub meta: SnapshotMeta,
+            pub data: Vec<u8>,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn v1_store_is_migrated_on_open() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("raft.redb");
+        let membership = StoredMembership::new(
+            Some(log_id(1, 1)),
+            match membership_entry(1).payload {
+                EntryPayload::Membership(m) => m,
+                _ => unreachable!(),
+            },
+        );
+        let row = |limit: u32, create_index, modify_index| Row {
+            value: SchedulerConfig { node_limit_for_feasibility_checks: limit, ..Default::default() },
+            create_index,
+            modify_index,
+        };
+        let autopilot = Row { value: AutopilotConfig::default(), create_index: 2, modify_index: 2 };
+        let applied = v1_layout::AppliedState {
+            last_applied: Some(log_id(1, 5)),
+            membership: membership.clone(),
+            state: v1_layout::State { autopilot: Some(autopilot.clone()), scheduler: Some(row(9, 2, 5)) },
+        };
+        let snapshot_meta = SnapshotMeta {
+            last_log_id: Some(log_id(1, 3)),
+            last_membership: membership.clone(),
+            snapshot_id: "1-3-abc".into(),
+        };
+        let snapshot_state = v1_layout::AppliedState {
+            last_applied: Some(log_id(1, 3)),
+            membership: membership.clone(),
+            state: v1_layout::State { autopilot: Some(autopilot.clone()), scheduler: Some(row(8, 2, 3)) },
+        };
+        let stored_snapshot = v1_layout::StoredSnapshot {
+            meta: snapshot_meta.clone(),
+            data: postcard::to_stdvec(&snapshot_state).unwrap(),
+        };
+        let vote = Vote::new_committed(1, 1);
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(KEY_FORMAT, b"raftwarden-raft-v1".as_slice()).unwrap();
+                meta.insert("vote", postcard::to_stdvec(&vote).unwrap().as_slice()).unwrap();
+                meta.insert("state_machine", postcard::to_stdvec(&applied).unwrap().as_slice()).unwrap();
+                meta.insert("snapshot", postcard::to_stdvec(&stored_snapshot).unwrap().as_slice()).unwrap();
+                let mut logs = txn.open_table(LOGS).unwrap();
+                let entry = normal(6, set_scheduler(10, None));
+                logs.insert(6, postcard::to_stdvec(&entry).unwrap().as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+
+        let (mut log, mut sm) = open(&path).unwrap();
+        assert_eq!(sm.reader().autopilot().unwrap(), Some(autopilot.clone()));
+        assert_eq!(sm.reader().scheduler().unwrap(), Some(row(9, 2, 5)));
+        assert_eq!(sm.applied_state().await.unwrap(), (Some(log_id(1, 5)), membership.clone()));
+        assert_eq!(log.read_vote().await.unwrap(), Some(vote));
+        assert_eq!(log.try_get_log_entries(6..7).await.unwrap().len(), 1, "the log is kept");
+        let current = sm.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(current.meta, snapshot_meta);
+        {
+            let db = &sm.db;
+            let txn = db.begin_read().unwrap();
+            let meta = txn.open_table(META).unwrap();
+            assert_eq!(meta.get(KEY_FORMAT).unwrap().unwrap().value(), FORMAT);
+            assert!(meta.get("state_machine").unwrap().is_none(), "old keys are dropped");
+            assert!(meta.get("snapshot").unwrap().is_none());
+        }
+
+        let (_d, _l, mut other) = temp_store();
+        transfer(current, &mut other).await;
+        assert_eq!(other.reader().scheduler().unwrap(), Some(row(8, 2, 3)), "the v1 snapshot became a snapshot file");
+        assert_eq!(other.reader().autopilot().unwrap(), Some(autopilot));
+
+        drop((log, sm));
+        let (_log, sm) = open(&path).unwrap();
+        assert_eq!(sm.reader().scheduler().unwrap(), Some(row(9, 2, 5)), "opening a migrated store again is a no-op");
+    }
+
+    #[test]
+    fn foreign_and_unplain_names_are_refused() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("raft.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META).unwrap().insert("something", b"else".as_slice()).unwrap();
+            txn.commit().unwrap();
+        }
+        assert!(matches!(open(&path), Err(OpenError::Foreign { .. })));
+        assert_eq!(SnapshotDir::file_name("1-2-ab_c"), "1-2-ab_c.snap");
+        assert!(SnapshotDir::file_name("../../etc/passwd").starts_with("snapshot-"));
     }
 }

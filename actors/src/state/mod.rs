@@ -1,8 +1,13 @@
 //! The replicated state machine as plain data.
 //!
-//! Every write reaches the state only through [`State::apply`], which runs on every server in
-//! raft log order. Compare-and-set is decided here, inside apply, so that two competing CAS
-//! writes are linearised by the log and never by a read-check-write across messages.
+//! Every write reaches the state only through [`apply`], which runs on every server in raft log
+//! order. Compare-and-set is decided here, inside apply, so that two competing CAS writes are
+//! linearised by the log and never by a read-check-write across messages.
+//!
+//! `apply` reads and writes only the rows a command touches, through the [`Tables`] trait: the
+//! raft store implements it over one redb write transaction (one redb table per replicated
+//! table), and [`State`] implements it in memory for models, tests and benches. The decision is
+//! the same code in both.
 
 mod config;
 
@@ -10,6 +15,8 @@ pub use config::AutopilotConfig;
 pub use config::PreemptionConfig;
 pub use config::SchedulerAlgorithm;
 pub use config::SchedulerConfig;
+
+use std::convert::Infallible;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -22,14 +29,53 @@ pub struct Row<T> {
     pub modify_index: u64,
 }
 
-/// Everything the cluster replicates.
+/// Row access for [`apply`]: one getter and one setter per replicated table.
+///
+/// A new table (variables, ACL tokens and policies, license) is one method pair here, one
+/// field in [`State`] and one redb table in the raft store. Keyed tables take the key as an
+/// argument and a setter with `Option` to delete.
+pub trait Tables {
+    /// What a row access can fail with: nothing in memory, an I/O error in the store.
+    type Error;
+
+    fn autopilot(&self) -> Result<Option<Row<AutopilotConfig>>, Self::Error>;
+    fn set_autopilot(&mut self, row: Row<AutopilotConfig>) -> Result<(), Self::Error>;
+
+    fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, Self::Error>;
+    fn set_scheduler(&mut self, row: Row<SchedulerConfig>) -> Result<(), Self::Error>;
+}
+
+/// Everything the cluster replicates, held in memory: the model of the stored tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub autopilot: Option<Row<AutopilotConfig>>,
     pub scheduler: Option<Row<SchedulerConfig>>,
 }
 
-/// One replicated write. Each variant is one raft log entry.
+impl Tables for State {
+    type Error = Infallible;
+
+    fn autopilot(&self) -> Result<Option<Row<AutopilotConfig>>, Infallible> {
+        Ok(self.autopilot.clone())
+    }
+
+    fn set_autopilot(&mut self, row: Row<AutopilotConfig>) -> Result<(), Infallible> {
+        self.autopilot = Some(row);
+        Ok(())
+    }
+
+    fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, Infallible> {
+        Ok(self.scheduler.clone())
+    }
+
+    fn set_scheduler(&mut self, row: Row<SchedulerConfig>) -> Result<(), Infallible> {
+        self.scheduler = Some(row);
+        Ok(())
+    }
+}
+
+/// One replicated write. Each variant is one raft log entry; entries are stored by variant
+/// position, so new variants go at the end and none is ever removed from the middle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Written by the first leader: sets each row only if it is still absent.
@@ -38,8 +84,6 @@ pub enum Command {
     SetAutopilot { config: AutopilotConfig, cas: Option<u64> },
     /// Full replacement of the scheduler row; with `cas`, only if `modify_index == cas`.
     SetScheduler { config: SchedulerConfig, cas: Option<u64> },
-    /// No state change; used to commit a barrier entry (e.g. after a leader change).
-    Noop,
 }
 
 /// What applying one command did.
@@ -52,45 +96,65 @@ pub struct Applied {
 }
 
 impl State {
-    /// Applies `cmd`, which sits at raft log `index`. Pure: same state, command and index give
-    /// the same result on every server.
+    /// Applies `cmd`, which sits at raft log `index`, to the in-memory tables.
     pub fn apply(&mut self, cmd: &Command, index: u64) -> Applied {
-        let updated = match cmd {
-            Command::InitDefaults { autopilot, scheduler } => {
-                let mut changed = false;
-                if self.autopilot.is_none() {
-                    self.autopilot = Some(Row { value: autopilot.clone(), create_index: index, modify_index: index });
-                    changed = true;
-                }
-                if self.scheduler.is_none() {
-                    let value = scheduler.clone().canonical();
-                    self.scheduler = Some(Row { value, create_index: index, modify_index: index });
-                    changed = true;
-                }
-                changed
-            }
-            Command::SetAutopilot { config, cas } => set_row(&mut self.autopilot, config.clone(), *cas, index),
-            Command::SetScheduler { config, cas } => {
-                set_row(&mut self.scheduler, config.clone().canonical(), *cas, index)
-            }
-            Command::Noop => false,
-        };
-        Applied { updated, index }
+        match apply(self, cmd, index) {
+            Ok(applied) => applied,
+            Err(never) => match never {},
+        }
     }
+}
+
+/// Applies `cmd`, which sits at raft log `index`. Pure over the rows it reads: the same rows,
+/// command and index give the same writes and result on every server. It writes only the rows
+/// that change; a failed CAS writes nothing.
+pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> Result<Applied, T::Error> {
+    let updated = match cmd {
+        Command::InitDefaults { autopilot, scheduler } => {
+            let mut changed = false;
+            if tables.autopilot()?.is_none() {
+                tables.set_autopilot(Row { value: autopilot.clone(), create_index: index, modify_index: index })?;
+                changed = true;
+            }
+            if tables.scheduler()?.is_none() {
+                let value = scheduler.clone().canonical();
+                tables.set_scheduler(Row { value, create_index: index, modify_index: index })?;
+                changed = true;
+            }
+            changed
+        }
+        Command::SetAutopilot { config, cas } => match set_row(tables.autopilot()?, config.clone(), *cas, index) {
+            Some(row) => {
+                tables.set_autopilot(row)?;
+                true
+            }
+            None => false,
+        },
+        Command::SetScheduler { config, cas } => {
+            match set_row(tables.scheduler()?, config.clone().canonical(), *cas, index) {
+                Some(row) => {
+                    tables.set_scheduler(row)?;
+                    true
+                }
+                None => false,
+            }
+        }
+    };
+    Ok(Applied { updated, index })
 }
 
 /// The CAS rule of both config tables: without `cas` always write; with it, write only if a row
 /// exists and its `modify_index` equals `cas` (so `cas=0` never succeeds on a live cluster).
-fn set_row<T>(row: &mut Option<Row<T>>, value: T, cas: Option<u64>, index: u64) -> bool {
+/// Returns the row to store, or `None` when the write is refused.
+fn set_row<T>(row: Option<Row<T>>, value: T, cas: Option<u64>, index: u64) -> Option<Row<T>> {
     if let Some(expected) = cas {
-        match row {
+        match &row {
             Some(existing) if existing.modify_index == expected => {}
-            _ => return false,
+            _ => return None,
         }
     }
     let create_index = row.as_ref().map_or(index, |r| r.create_index);
-    *row = Some(Row { value, create_index, modify_index: index });
-    true
+    Some(Row { value, create_index, modify_index: index })
 }
 
 #[cfg(test)]
