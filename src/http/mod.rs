@@ -149,6 +149,10 @@ const NO_UI_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><title>raftwarden</titl
 <p>raftwarden serves Nomad's HTTP API only. Use the <code>raftwarden</code> or <code>nomad</code> \
 command line, or the API under <code>/v1/</code>.</p>\n</body>\n</html>\n";
 
+/// On shutdown, requests in flight get this long to finish: a forwarded request waits at most
+/// the 5 s hold for a leader.
+const API_SHUTDOWN_GRACE: u64 = 5;
+
 /// Starts the public API server on `listener` (gzip when asked, configured extra headers).
 pub fn serve_api(
     listener: TcpListener,
@@ -169,7 +173,7 @@ pub fn serve_api(
     })
     .workers(workers)
     .disable_signals()
-    .shutdown_timeout(5)
+    .shutdown_timeout(API_SHUTDOWN_GRACE)
     .listen(listener)?
     .run();
     Ok(server)

@@ -34,6 +34,19 @@ use crate::forward::paths::APPEND as PATH_APPEND;
 use crate::forward::paths::SNAPSHOT as PATH_SNAPSHOT;
 use crate::forward::paths::VOTE as PATH_VOTE;
 
+/// A peer that does not accept a connection within this is unreachable for this RPC: well
+/// under the heartbeat-driven election timeout (500 ms minimum), so one dead peer does not
+/// stall the leader's view of the others.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Idle connections to peers are kept this long: heartbeats (every 100 ms) keep them warm, and
+/// a removed peer's connection goes away on its own.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A snapshot chunk may take longer than openraft's per-RPC deadline on a slow disk; never give
+/// it less than this.
+const MIN_SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// When each peer last answered one of our raft RPCs; autopilot reads it for `LastContact`.
 #[derive(Clone, Default)]
 pub struct Contacts {
@@ -62,8 +75,8 @@ pub struct Network {
 impl Network {
     pub fn new(contacts: Contacts) -> Self {
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(500))
-            .pool_idle_timeout(Duration::from_secs(30))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .unwrap_or_default();
         Self { client, contacts }
@@ -132,7 +145,7 @@ impl RaftNetwork<TypeConfig> for Connection {
         req: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        self.call(PATH_SNAPSHOT, &req, option.hard_ttl().max(Duration::from_secs(10))).await
+        self.call(PATH_SNAPSHOT, &req, option.hard_ttl().max(MIN_SNAPSHOT_CHUNK_TIMEOUT)).await
     }
 
     async fn vote(
