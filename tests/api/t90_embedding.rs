@@ -137,3 +137,34 @@ fn two_servers_in_one_process_start_and_stop_independently() {
         b.stop().await;
     });
 }
+
+/// The internal RPC mount answers its own paths only, and a malformed body is a 400 that names
+/// the problem, never a crash; a well-formed forwarded operation gets the leader's answer.
+#[test]
+fn internal_rpc_refuses_unknown_paths_and_malformed_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    actix_rt::System::new().block_on(async {
+        let client = reqwest::Client::new();
+        let e = start(dir.path()).await;
+        ready(&client, &e).await;
+        let rpc = format!("http://{}", e.server.identity().rpc_addr);
+
+        let r = client.post(format!("{rpc}/v1/internal/no-such-call")).body("{}").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+        assert!(r.text().await.unwrap().contains("no internal RPC at /v1/internal/no-such-call"));
+
+        let r = client.post(format!("{rpc}/v1/internal/scheduler/get")).body("{not json").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        assert!(r.text().await.unwrap().starts_with("malformed internal RPC body"));
+
+        // A read forwarded as itself: the reply is the one row, with the leader's freshness.
+        let r =
+            client.post(format!("{rpc}/v1/internal/scheduler/get")).body(r#"{"stale":false}"#).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let reply: serde_json::Value = r.json().await.unwrap();
+        let row = &reply["Ok"]["row"];
+        assert!(row["modify_index"].as_u64().unwrap() > 0, "{reply}");
+        assert_eq!(reply["Ok"]["known_leader"], true);
+        e.stop().await;
+    });
+}
