@@ -19,7 +19,6 @@ use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 use crate::forward::Origin;
 use crate::forward::Remote;
-use crate::membership::raft_outcome;
 use crate::node::ServerContext;
 use crate::raft::StorageError;
 use crate::state::Applied;
@@ -111,7 +110,7 @@ fn linearizable_read<T: Table>(ctx: Arc<ServerContext>) -> LocalRun<Fetched<T>> 
 }
 
 fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<Applied> {
-    Box::pin(async move { raft_outcome(ctx.raft.client_write(command).await.map(|r| r.data)) })
+    Box::pin(async move { ctx.proposer.propose(command).await })
 }
 
 impl Remote for GetAutopilotConfig {

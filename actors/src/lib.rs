@@ -26,6 +26,7 @@ pub mod error;
 pub mod forward;
 pub mod membership;
 mod node;
+mod propose;
 pub mod raft;
 pub mod state;
 
@@ -192,7 +193,9 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         datacenter: settings.datacenter.clone(),
         version: VERSION.into(),
     };
+    let proposer = propose::Proposer::start(raft.clone());
     let ctx = Arc::new(ServerContext {
+        proposer,
         me,
         node_id,
         settings,
@@ -263,6 +266,7 @@ impl Server {
         let _ = self.membership.send(membership::Stop).await;
         let _ = self.autopilot.send(membership::Stop).await;
         let _ = self.config_store.send(membership::Stop).await;
+        self.ctx.proposer.stop();
         if let Err(e) = self.ctx.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }

@@ -65,6 +65,8 @@ pub(crate) struct ServerContext {
     pub(crate) contacts: Contacts,
     pub(crate) leader_contact: LeaderContact,
     pub(crate) http: reqwest::Client,
+    /// The leader's write queue: client writes that arrive together share one raft entry.
+    pub(crate) proposer: crate::propose::Proposer,
 }
 
 impl ServerContext {

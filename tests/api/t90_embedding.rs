@@ -168,3 +168,55 @@ fn internal_rpc_refuses_unknown_paths_and_malformed_bodies() {
         e.stop().await;
     });
 }
+
+/// Group commit: writes that arrive together share raft entries (fewer distinct indexes than
+/// writes), yet a row never changes twice at one index, so each write's ModifyIndex is its own.
+#[test]
+fn concurrent_writes_share_entries_but_never_a_rows_index() {
+    use raftwarden_actors::config_store::SetAutopilotConfig;
+    use raftwarden_actors::config_store::SetSchedulerConfig;
+    let dir = tempfile::tempdir().unwrap();
+    actix_rt::System::new().block_on(async {
+        let client = reqwest::Client::new();
+        let e = start(dir.path()).await;
+        ready(&client, &e).await;
+        let store = e.server.config_store().clone();
+        let writes: Vec<_> = (0..64u32)
+            .map(|i| {
+                let store = store.clone();
+                actix_rt::spawn(async move {
+                    if i % 2 == 0 {
+                        let config = raftwarden_actors::state::SchedulerConfig {
+                            node_limit_for_feasibility_checks: i,
+                            ..Default::default()
+                        };
+                        ("scheduler", store.send(SetSchedulerConfig { config, cas: None }).await)
+                    } else {
+                        let config = raftwarden_actors::state::AutopilotConfig {
+                            max_trailing_logs: u64::from(i),
+                            ..Default::default()
+                        };
+                        ("autopilot", store.send(SetAutopilotConfig { config, cas: None }).await)
+                    }
+                })
+            })
+            .collect();
+        let mut by_row: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+        for w in writes {
+            let (row, r) = w.await.unwrap();
+            let applied = r.unwrap().unwrap();
+            assert!(applied.updated);
+            by_row.entry(row).or_default().push(applied.index);
+        }
+        let mut all: Vec<u64> = by_row.values().flatten().copied().collect();
+        for (row, mut indexes) in by_row {
+            indexes.sort_unstable();
+            indexes.dedup();
+            assert_eq!(indexes.len(), 32, "every {row} write has an index of its own");
+        }
+        all.sort_unstable();
+        all.dedup();
+        assert!(all.len() < 64, "writes that arrived together shared entries: {} entries for 64 writes", all.len());
+        e.stop().await;
+    });
+}

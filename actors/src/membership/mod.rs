@@ -15,8 +15,6 @@ use std::time::Duration;
 use std::time::Instant;
 
 use actix::prelude::*;
-use openraft::error::ClientWriteError;
-use openraft::error::RaftError;
 use openraft::ChangeMembers;
 use openraft::ServerState;
 use serde::Deserialize;
@@ -38,7 +36,7 @@ use crate::forward::Origin;
 use crate::forward::Remote;
 use crate::node::RaftConfiguration;
 use crate::node::ServerContext;
-use crate::raft::NodeId;
+use crate::propose::raft_outcome;
 use crate::raft::ServerNode;
 use crate::state::Command;
 
@@ -163,15 +161,6 @@ impl Remote for Elect {
 impl Remote for HoldElections {
     const PATH: &'static str = paths::HOLD_ELECTIONS;
     type Output = ();
-}
-
-/// Maps an openraft write outcome: a lost leadership is retried elsewhere, anything else is final.
-pub(crate) fn raft_outcome<T>(r: Result<T, RaftError<NodeId, ClientWriteError<NodeId, ServerNode>>>) -> Attempt<T> {
-    match r {
-        Ok(v) => Attempt::Done(Ok(v)),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Attempt::NotLeader,
-        Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
-    }
 }
 
 async fn local_join(ctx: Arc<ServerContext>, joiner: ServerNode) -> Attempt<()> {

@@ -484,11 +484,11 @@ fn apply_batch(db: &Database, entries: Vec<Entry>) -> Result<(Vec<Applied>, u64)
     for entry in entries {
         let index = entry.log_id.index;
         let reply = match entry.payload {
-            EntryPayload::Blank => Applied { updated: false, index },
+            EntryPayload::Blank => Applied::at(index, false),
             EntryPayload::Normal(cmd) => state::apply(&mut tables, &cmd, index)?,
             EntryPayload::Membership(m) => {
                 membership = Some(StoredMembership::new(Some(entry.log_id), m));
-                Applied { updated: true, index }
+                Applied::at(index, true)
             }
         };
         replies.push(reply);

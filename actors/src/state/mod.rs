@@ -84,6 +84,30 @@ pub enum Command {
     SetAutopilot { config: AutopilotConfig, cas: Option<u64> },
     /// Full replacement of the scheduler row; with `cas`, only if `modify_index == cas`.
     SetScheduler { config: SchedulerConfig, cas: Option<u64> },
+    /// Independent writes that arrived together, applied in order at one raft index: one log
+    /// append, one fsync, one replication round for all of them (group commit). No two of them
+    /// touch the same row ([`Command::rows`]), so a row still changes at most once per index
+    /// and a `ModifyIndex` names exactly one write, as CAS needs.
+    Batch(Vec<Command>),
+}
+
+/// A row a command may write, for deciding which commands can share one raft entry.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowKey {
+    Autopilot,
+    Scheduler,
+}
+
+impl Command {
+    /// Every row this command may write.
+    pub fn rows(&self) -> Vec<RowKey> {
+        match self {
+            Command::InitDefaults { .. } => vec![RowKey::Autopilot, RowKey::Scheduler],
+            Command::SetAutopilot { .. } => vec![RowKey::Autopilot],
+            Command::SetScheduler { .. } => vec![RowKey::Scheduler],
+            Command::Batch(cmds) => cmds.iter().flat_map(Command::rows).collect(),
+        }
+    }
 }
 
 /// What applying one command did.
@@ -93,6 +117,14 @@ pub struct Applied {
     pub updated: bool,
     /// The raft log index of the entry.
     pub index: u64,
+    /// For a [`Command::Batch`]: what each of its commands did, in order.
+    pub batch: Vec<Applied>,
+}
+
+impl Applied {
+    pub fn at(index: u64, updated: bool) -> Self {
+        Self { updated, index, batch: Vec::new() }
+    }
 }
 
 impl State {
@@ -110,6 +142,13 @@ impl State {
 /// that change; a failed CAS writes nothing.
 pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> Result<Applied, T::Error> {
     let updated = match cmd {
+        Command::Batch(cmds) => {
+            let mut batch = Vec::with_capacity(cmds.len());
+            for cmd in cmds {
+                batch.push(apply(tables, cmd, index)?);
+            }
+            return Ok(Applied { updated: batch.iter().any(|a| a.updated), index, batch });
+        }
         Command::InitDefaults { autopilot, scheduler } => {
             let mut changed = false;
             if tables.autopilot()?.is_none() {
@@ -140,7 +179,7 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
             }
         }
     };
-    Ok(Applied { updated, index })
+    Ok(Applied::at(index, updated))
 }
 
 /// The CAS rule of both config tables: without `cas` always write; with it, write only if a row
@@ -256,6 +295,26 @@ mod tests {
         assert_eq!(s.scheduler.as_ref().unwrap().value, custom);
         assert_eq!(s.scheduler.as_ref().unwrap().create_index, 3);
         assert_eq!(s.scheduler.as_ref().unwrap().modify_index, 4);
+    }
+
+    #[test]
+    fn a_batch_applies_each_command_at_its_index_and_reports_each() {
+        let mut s = State::default();
+        s.apply(&Command::InitDefaults { autopilot: Default::default(), scheduler: Default::default() }, 1);
+        let batch = Command::Batch(vec![
+            Command::SetScheduler {
+                config: SchedulerConfig { pause_eval_broker: true, ..Default::default() },
+                cas: Some(1),
+            },
+            Command::SetAutopilot { config: Default::default(), cas: Some(7) },
+        ]);
+        let applied = s.apply(&batch, 5);
+        assert_eq!(applied.index, 5);
+        assert!(applied.updated, "one of them changed the state");
+        assert_eq!(applied.batch, vec![Applied::at(5, true), Applied::at(5, false)]);
+        assert_eq!(s.scheduler.as_ref().map(|r| (r.create_index, r.modify_index)), Some((1, 5)));
+        assert_eq!(s.autopilot.as_ref().map(|r| r.modify_index), Some(1), "a failed CAS inside a batch writes nothing");
+        assert_eq!(batch.rows(), vec![RowKey::Scheduler, RowKey::Autopilot]);
     }
 
     #[test]

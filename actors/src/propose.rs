@@ -1,0 +1,187 @@
+//! Group commit of client writes on the leader.
+//!
+//! openraft 0.9 appends, fsyncs and waits for each `client_write` entry before it takes the
+//! next one (`RaftCore::append_to_log` awaits the flush), so N concurrent writes would cost N
+//! fsyncs one after the other. The proposer sits in front of it: writes queue here, and while
+//! one entry is being committed the next ones gather; whatever has gathered then goes to raft
+//! as ONE [`Command::Batch`] entry: one append, one fsync, one replication round.
+//!
+//! A batch never holds two commands that write the same row ([`Command::rows`]): such a command
+//! waits for the next entry, so a row changes at most once per raft index and each write gets a
+//! `ModifyIndex` of its own (what CAS compares). Commands keep their arrival order.
+
+use std::collections::BTreeSet;
+use std::collections::VecDeque;
+
+use openraft::error::ClientWriteError;
+use openraft::error::RaftError;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+
+use crate::error::OpError;
+use crate::forward::Attempt;
+use crate::raft::NodeId;
+use crate::raft::Raft;
+use crate::raft::ServerNode;
+use crate::state::Applied;
+use crate::state::Command;
+use crate::state::RowKey;
+
+/// The most commands in one entry: bounds the entry a follower receives and applies at once.
+const MAX_BATCH: usize = 256;
+
+/// The most encoded bytes of commands in one entry (a single larger command goes alone): keeps
+/// one append-entries message well under the RPC body limit and one apply short.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+struct Pending {
+    command: Command,
+    size: usize,
+    reply: oneshot::Sender<Attempt<Applied>>,
+}
+
+/// The leader's write queue (see the module docs). Stopping it (or dropping the last handle)
+/// ends its task; writes still queued then fail as internal errors.
+pub(crate) struct Proposer {
+    queue: mpsc::UnboundedSender<Pending>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proposer {
+    /// Starts the proposer's task on the current runtime.
+    pub(crate) fn start(raft: Raft) -> Self {
+        let (queue, pending) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(raft, pending));
+        Self { queue, task }
+    }
+
+    /// Writes `command` through raft, in a batch with whatever arrives together with it.
+    pub(crate) async fn propose(&self, command: Command) -> Attempt<Applied> {
+        let stopped = || Attempt::Done(Err(OpError::Internal("the write queue has stopped".into())));
+        let size = postcard::to_stdvec(&command).map_or(0, |b| b.len());
+        let (reply, answer) = oneshot::channel();
+        if self.queue.send(Pending { command, size, reply }).is_err() {
+            return stopped();
+        }
+        answer.await.unwrap_or_else(|_| stopped())
+    }
+
+    pub(crate) fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Proposer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>) {
+    let mut waiting: VecDeque<Pending> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match pending.recv().await {
+                Some(p) => waiting.push_back(p),
+                None => return,
+            }
+        }
+        while let Ok(p) = pending.try_recv() {
+            waiting.push_back(p);
+        }
+        let n = batch_len(waiting.iter().map(|p| (p.command.rows(), p.size)));
+        let batch: Vec<Pending> = waiting.drain(..n).collect();
+        // One entry in flight at a time: while it commits, the next batch gathers.
+        submit(&raft, batch).await;
+    }
+}
+
+/// How many of the waiting commands, from the front, go into the next entry: at least one;
+/// stop before a command that writes a row already in the batch, or that would pass the count
+/// or size limit.
+fn batch_len(waiting: impl IntoIterator<Item = (Vec<RowKey>, usize)>) -> usize {
+    let mut rows = BTreeSet::new();
+    let (mut n, mut bytes) = (0, 0);
+    for (command_rows, size) in waiting {
+        let conflict = command_rows.iter().any(|r| rows.contains(r));
+        if n > 0 && (n == MAX_BATCH || conflict || bytes + size > MAX_BATCH_BYTES) {
+            break;
+        }
+        rows.extend(command_rows);
+        bytes += size;
+        n += 1;
+    }
+    n
+}
+
+async fn submit(raft: &Raft, mut batch: Vec<Pending>) {
+    if batch.len() == 1 {
+        if let Some(p) = batch.pop() {
+            let _ = p.reply.send(raft_outcome(raft.client_write(p.command).await.map(|r| r.data)));
+        }
+        return;
+    }
+    let (commands, replies): (Vec<Command>, Vec<_>) = batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+    let count = commands.len();
+    match raft.client_write(Command::Batch(commands)).await {
+        Ok(resp) if resp.data.batch.len() == count => {
+            for (reply, applied) in replies.into_iter().zip(resp.data.batch) {
+                let _ = reply.send(Attempt::Done(Ok(applied)));
+            }
+        }
+        Ok(resp) => {
+            let why = format!("a batch of {count} writes applied as {}", resp.data.batch.len());
+            for reply in replies {
+                let _ = reply.send(Attempt::Done(Err(OpError::Internal(why.clone()))));
+            }
+        }
+        Err(e) => {
+            let not_leader = matches!(e, RaftError::APIError(ClientWriteError::ForwardToLeader(_)));
+            for reply in replies {
+                let _ = reply.send(if not_leader {
+                    Attempt::NotLeader
+                } else {
+                    Attempt::Done(Err(OpError::Raft(e.to_string())))
+                });
+            }
+        }
+    }
+}
+
+/// Maps an openraft write outcome: a lost leadership is retried elsewhere, anything else is final.
+pub(crate) fn raft_outcome<T>(r: Result<T, RaftError<NodeId, ClientWriteError<NodeId, ServerNode>>>) -> Attempt<T> {
+    match r {
+        Ok(v) => Attempt::Done(Ok(v)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Attempt::NotLeader,
+        Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`batch_len`] sees of one waiting write: the rows it writes and its size.
+    type Waiting = (Vec<RowKey>, usize);
+
+    #[test]
+    fn batches_stop_before_a_second_write_of_a_row_or_a_limit() {
+        use RowKey::Autopilot as A;
+        use RowKey::Scheduler as S;
+        let small = |rows: &[RowKey]| (rows.to_vec(), 100);
+        let cases: Vec<(&str, Vec<Waiting>, usize)> = vec![
+            ("nothing waiting", vec![], 0),
+            ("one write", vec![small(&[S])], 1),
+            ("two rows together", vec![small(&[S]), small(&[A])], 2),
+            ("same row twice: the second waits", vec![small(&[S]), small(&[S])], 1),
+            ("order kept: stop at the first conflict", vec![small(&[S]), small(&[A]), small(&[S]), small(&[])], 2),
+            ("a write of both rows conflicts with either", vec![small(&[A]), small(&[A, S])], 1),
+            ("size limit", vec![(vec![A], MAX_BATCH_BYTES), (vec![S], 1)], 1),
+            ("an oversized write still goes, alone", vec![(vec![A], MAX_BATCH_BYTES * 2), (vec![S], 1)], 1),
+            ("count limit", (0..MAX_BATCH + 5).map(|_| small(&[])).collect(), MAX_BATCH),
+        ];
+        for (why, waiting, want) in cases {
+            assert_eq!(batch_len(waiting), want, "{why}");
+        }
+    }
+}
