@@ -1424,6 +1424,56 @@ mod tests {
         assert!(seen.len() >= 5, "snapshots at {seen:?} while writing up to {written}");
     }
 
+    fn set_var(namespace: &str, path: &str, cas: Option<u64>) -> Command {
+        let var = crate::state::Variable {
+            namespace: namespace.into(),
+            path: path.into(),
+            items: [("k".to_string(), path.to_string())].into(),
+            ..Default::default()
+        };
+        Command::VarSet { var, cas }
+    }
+
+    /// Variables sort by namespace then path, list by seeks (also across namespaces whose names
+    /// prefix each other), count in the table index, and travel in snapshots.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn variables_list_and_snapshot() {
+        let (_dir, _log, mut a) = temp_store();
+        let writes = [("a", "x/1"), ("a-b", "x/1"), ("a", "x/2"), ("a", "y/1"), ("b", "x/1")];
+        let mut entries = vec![membership_entry(1)];
+        for (i, (ns, path)) in writes.iter().enumerate() {
+            entries.push(normal(i as u64 + 2, set_var(ns, path, Some(0))));
+        }
+        a.apply(entries).await.unwrap();
+        let r = a.reader();
+        let names = |page: &[crate::state::VariableMetadata]| {
+            page.iter().map(|m| format!("{}.{}", m.namespace, m.path)).collect::<Vec<_>>()
+        };
+        let (page, next, index) = r.list_variables(None, "x/", 0, "").unwrap();
+        assert_eq!(names(&page), ["a.x/1", "a.x/2", "a-b.x/1", "b.x/1"]);
+        assert_eq!((next.as_str(), index), ("", 6));
+        let (page, next, _) = r.list_variables(None, "", 2, "").unwrap();
+        assert_eq!((names(&page), next.as_str()), (vec!["a.x/1".to_string(), "a.x/2".into()], "a.y/1"));
+        let (page, _, _) = r.list_variables(Some("a"), "", 0, "a.x/2").unwrap();
+        assert_eq!(names(&page), ["a.x/2", "a.y/1"]);
+        assert!(r.list_variables(Some("c"), "", 0, "").unwrap().0.is_empty());
+
+        let applied = a
+            .apply(vec![normal(7, Command::VarDelete { namespace: "a".into(), path: "x/1".into(), cas: Some(2) })])
+            .await
+            .unwrap();
+        assert!(applied[0].updated);
+        assert_eq!(r.variables_index().unwrap(), 7);
+
+        let snap = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let (_d, _l, mut b) = temp_store();
+        transfer(snap, &mut b).await;
+        let (all_a, _, ia) = r.list_variables(None, "", 0, "").unwrap();
+        let (all_b, _, ib) = b.reader().list_variables(None, "", 0, "").unwrap();
+        assert_eq!((all_a, ia), (all_b, ib));
+        assert_eq!(b.reader().variable("a-b", "x/1").unwrap(), r.variable("a-b", "x/1").unwrap());
+    }
+
     /// The v1 layout, copied from the last release that wrote it.
     mod v1_layout {
         use serde::Serialize;
