@@ -55,6 +55,9 @@ pub enum OpError {
     /// A server asked to join with an ID that is not a UUID.
     #[error("invalid server id {0:?}")]
     InvalidServerId(String),
+    /// A variable write broke one of Nomad's rules (path, size, namespace); nothing changed.
+    #[error("{0}")]
+    InvalidVariable(crate::state::VarInvalid),
     /// openraft refused or failed the operation (its text).
     #[error("{0}")]
     Raft(String),

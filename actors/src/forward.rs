@@ -43,6 +43,10 @@ pub mod paths {
     pub const STATUS: &str = "/v1/internal/status";
     pub const ELECT: &str = "/v1/internal/elect";
     pub const HOLD_ELECTIONS: &str = "/v1/internal/hold-elections";
+    pub const GET_VARIABLE: &str = "/v1/internal/var/get";
+    pub const PUT_VARIABLE: &str = "/v1/internal/var/put";
+    pub const DELETE_VARIABLE: &str = "/v1/internal/var/delete";
+    pub const LIST_VARIABLES: &str = "/v1/internal/var/list";
 }
 
 /// How long an operation waits for a leader before failing with `No cluster leader` (Nomad's
@@ -247,6 +251,7 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
     use crate::autopilot::GetHealth;
     use crate::config_store as cs;
     use crate::membership as m;
+    use crate::variables as v;
     let ctx = &server.ctx;
     let membership = &server.membership;
     match path {
@@ -277,6 +282,10 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
         paths::STATUS => relay::<_, m::GetStatus>(membership, body).await,
         paths::ELECT => relay::<_, m::Elect>(membership, body).await,
         paths::HOLD_ELECTIONS => relay::<_, m::HoldElections>(membership, body).await,
+        paths::GET_VARIABLE => relay::<_, v::GetVariable>(&server.variables, body).await,
+        paths::PUT_VARIABLE => relay::<_, v::PutVariable>(&server.variables, body).await,
+        paths::DELETE_VARIABLE => relay::<_, v::DeleteVariable>(&server.variables, body).await,
+        paths::LIST_VARIABLES => relay::<_, v::ListVariables>(&server.variables, body).await,
         other => Err(RpcError::UnknownPath(other.to_string())),
     }
 }

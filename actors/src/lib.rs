@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! caller (HTTP handler, host app)
-//!   └─> ConfigStore / Membership / Autopilot   (actix Addr, one typed message per operation)
+//!   └─> ConfigStore / Variables / Membership / Autopilot   (actix Addr, one typed message per operation)
 //!         └─> forward::on_leader: this server leads? run here : send the operation itself to
 //!             the leader over internal RPC (forward::paths), which runs it and answers
 //!               └─> openraft: append (group commit), replicate, commit, apply everywhere
@@ -13,7 +13,7 @@
 //! Layout: [`node`](crate) holds the server context the actors share (raft handle, reader,
 //! contact clocks, identity); [`forward`] both halves of server-to-server calls; [`membership`]
 //! the membership actor with [`membership::formation`] (a pure bootstrap decision) and
-//! [`membership::transfer`]; [`config_store`] the config tables; [`autopilot`] health;
+//! [`membership::transfer`]; [`config_store`] the config tables; [`variables`] Nomad's variables; [`autopilot`] health;
 //! [`error`] what can go wrong (no HTTP status numbers: the HTTP layer maps them).
 //!
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
@@ -29,6 +29,7 @@ mod node;
 mod propose;
 pub mod raft;
 pub mod state;
+pub mod variables;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ use crate::raft::network::Network;
 use crate::raft::ServerNode;
 use crate::state::AutopilotConfig;
 use crate::state::SchedulerConfig;
+use crate::variables::Variables;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -154,6 +156,7 @@ pub struct Server {
     membership: Addr<Membership>,
     config_store: Addr<ConfigStore>,
     autopilot: Addr<Autopilot>,
+    variables: Addr<Variables>,
 }
 
 /// Starts one server's actors on the current actix `System`.
@@ -208,7 +211,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let membership = Membership::new(ctx.clone()).start();
     let config_store = ConfigStore::new(ctx.clone()).start();
     let autopilot = Autopilot::new(ctx.clone()).start();
-    Ok(Server { ctx, membership, config_store, autopilot })
+    let variables = Variables::new(ctx.clone()).start();
+    Ok(Server { ctx, membership, config_store, autopilot, variables })
 }
 
 impl Server {
@@ -225,6 +229,11 @@ impl Server {
     /// The autopilot actor: server health and failure tolerance.
     pub fn autopilot(&self) -> &Addr<Autopilot> {
         &self.autopilot
+    }
+
+    /// The variables actor: Nomad variables (read, set, delete, list; check-and-set).
+    pub fn variables(&self) -> &Addr<Variables> {
+        &self.variables
     }
 
     /// This server as the cluster knows it: raft ID, `<name>.<region>`, addresses, version.
@@ -267,6 +276,7 @@ impl Server {
         let _ = self.autopilot.send(membership::Stop).await;
         let _ = self.config_store.send(membership::Stop).await;
         self.ctx.proposer.stop();
+        let _ = self.variables.send(membership::Stop).await;
         if let Err(e) = self.ctx.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }

@@ -76,6 +76,9 @@ pub enum Command {
     /// Server commands
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Server(Server),
+    /// Variable commands: get, put, list, purge
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    Var(super::var::Var),
 }
 
 #[derive(Debug, Subcommand)]

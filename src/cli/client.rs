@@ -73,6 +73,23 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Vec<u8>, ClientError> {
+        let (status, bytes) = self.raw(method, path, query, body).await?;
+        if status != 200 {
+            let body = String::from_utf8_lossy(&bytes).trim().to_string();
+            return Err(ClientError::Status { status, body });
+        }
+        Ok(bytes)
+    }
+
+    /// Any request, answered with its status and body whatever the status (for endpoints such
+    /// as variables whose 404 and 409 carry meaning).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = self.url(path, query);
         let transport = |e: reqwest::Error| ClientError::Transport {
             method: go_method(&method),
@@ -89,11 +106,7 @@ impl Client {
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport)?;
-        if status != 200 {
-            let body = String::from_utf8_lossy(&bytes).trim().to_string();
-            return Err(ClientError::Status { status, body });
-        }
-        Ok(bytes.to_vec())
+        Ok((status, bytes.to_vec()))
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {

@@ -45,6 +45,7 @@ pub async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Operator(Operator::Scheduler(Scheduler::GetConfig(a))) => scheduler_get_config(g, a).await,
         Command::Operator(Operator::Scheduler(Scheduler::SetConfig(a))) => scheduler_set_config(g, a).await,
         Command::Server(Server::Members(_)) => server_members(g).await,
+        Command::Var(v) => super::var::execute(g, v).await,
     }
 }
 

@@ -8,6 +8,10 @@ pub enum CliError {
     #[error("Error initializing client: {0}")]
     Client(#[source] ClientError),
 
+    /// A `var` command's own message (Nomad's texts, decided in `cli::var`).
+    #[error("{0}")]
+    Var(String),
+
     #[error("Failed to retrieve raft configuration: {0}")]
     RaftConfiguration(#[source] ClientError),
     #[error("Missing peer id required")]

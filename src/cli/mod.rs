@@ -18,6 +18,7 @@ mod error;
 mod format;
 mod render;
 mod update;
+mod var;
 
 use error::CliError;
 

@@ -14,6 +14,7 @@ pub mod operator;
 pub mod query;
 pub mod respond;
 pub mod rpc;
+pub mod variables;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -59,10 +60,10 @@ impl ApiState {
 }
 
 /// The path prefixes the public API answers under. Everything else belongs to the host.
-pub const SCOPES: [&str; 2] = ["/v1/operator", "/v1/status"];
+pub const SCOPES: [&str; 4] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars"];
 
-/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`) into an actix-web app, next to the
-/// host's own routes: only those two scopes are claimed, the app's default service and `/` are
+/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`) into an
+/// actix-web app, next to the host's own routes: only those scopes are claimed, the app's default service and `/` are
 /// left alone.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
@@ -103,7 +104,12 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
             Err(ApiError::coded(404, "Invalid method"))
         };
     }
+    if path.starts_with("/v1/var/") {
+        return variables::specific(r, &body).await;
+    }
     match path.as_str() {
+        "/v1/var" => Ok(redirect(301, &format!("/v1/var/{}", query_suffix(&req)))),
+        "/v1/vars" => variables::list(r).await,
         "/v1/operator/raft" => Ok(redirect(301, &format!("/v1/operator/raft/{}", query_suffix(&req)))),
         "/v1/operator/autopilot/configuration" => operator::autopilot_configuration(r, &body).await,
         "/v1/operator/autopilot/health" => operator::autopilot_health(r).await,

@@ -52,13 +52,13 @@ impl<'a> Req<'a> {
         parse_token(header("X-Nomad-Token"), header("Authorization"))
     }
 
-    fn read(&self) -> Result<ReadOptions, ApiError> {
+    pub(super) fn read(&self) -> Result<ReadOptions, ApiError> {
         let opts = parse_read(&self.query, self.token(), self.state.region()).map_err(ApiError::bad_request)?;
         self.check_region(&opts.region)?;
         Ok(opts)
     }
 
-    fn write(&self) -> Result<(), ApiError> {
+    pub(super) fn write(&self) -> Result<(), ApiError> {
         let opts = parse_write(&self.query, self.token(), self.state.region());
         self.check_region(&opts.region)
     }

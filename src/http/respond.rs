@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use actix_web::HttpResponseBuilder;
 use actix_web::ResponseError;
+use raftwarden_actors::state::VarInvalid;
 use raftwarden_actors::OpError;
 use raftwarden_actors::PeerRef;
 use serde::Serialize;
@@ -86,6 +87,9 @@ pub fn op_status_text(e: &OpError) -> (u16, String) {
         OpError::TransferToNonVoter => (400, "cannot transfer leadership to a non-voter".into()),
         OpError::TransferTimedOut => (500, "timed out waiting for leadership transfer".into()),
         OpError::InvalidServerId(id) => (400, format!("invalid server id {}", go_quote(id))),
+        // Nomad's validation errors are plain errors: 500 with their text (Go `%q` for a path).
+        OpError::InvalidVariable(VarInvalid::InvalidPath(path)) => (500, format!("invalid path {}", go_quote(path))),
+        OpError::InvalidVariable(invalid) => (500, invalid.to_string()),
         OpError::Forwarded(inner) => match op_status_text(inner) {
             (500, text) => (500, format!("rpc error: {text}")),
             coded => coded,

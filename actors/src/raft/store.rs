@@ -58,11 +58,15 @@ use super::StorageError;
 use super::StoredMembership;
 use super::TypeConfig;
 use crate::state;
+use crate::state::variables::Paged;
+use crate::state::variables::Pager;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
 use crate::state::Row;
 use crate::state::SchedulerConfig;
 use crate::state::Tables;
+use crate::state::Variable;
+use crate::state::VariableMetadata;
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -84,12 +88,55 @@ type RowTable = TableDefinition<'static, &'static [u8], &'static [u8]>;
 
 const AUTOPILOT: RowTable = TableDefinition::new("sm_autopilot");
 const SCHEDULER: RowTable = TableDefinition::new("sm_scheduler");
+/// Variables keyed by [`var_key`]: sorted by namespace, then path.
+const VARIABLES: RowTable = TableDefinition::new("sm_variables");
+/// The raft index of the last change of a keyed table, by table name (Nomad's `index` table).
+const TABLE_INDEX: RowTable = TableDefinition::new("sm_table_index");
 
 /// Every replicated table: what a snapshot holds and what installing one replaces.
-const REPLICATED: [RowTable; 2] = [AUTOPILOT, SCHEDULER];
+const REPLICATED: [RowTable; 4] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX];
 
 /// The key of the one row of a single-row (config) table.
 const CONFIG_ROW: &[u8] = b"config";
+
+/// The key of the variables row in [`TABLE_INDEX`].
+const VARIABLES_INDEX_ROW: &[u8] = b"variables";
+
+/// Escapes a key part so that the encoded keys sort as (namespace, path) tuples: `0x00` becomes
+/// `0x00 0xff` and the part ends with `0x00 0x01`, which sorts before any continuation.
+fn push_part(key: &mut Vec<u8>, part: &str) {
+    for &b in part.as_bytes() {
+        key.push(b);
+        if b == 0 {
+            key.push(0xff);
+        }
+    }
+    key.extend_from_slice(&[0, 1]);
+}
+
+/// The first key of every variable of `namespace`.
+fn namespace_key(namespace: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(namespace.len() + 2);
+    push_part(&mut key, namespace);
+    key
+}
+
+/// The key of one variable: its namespace, then its path, so that a namespace and a path
+/// prefix are each one contiguous key range.
+fn var_key(namespace: &str, path: &str) -> Vec<u8> {
+    let mut key = namespace_key(namespace);
+    key.extend_from_slice(path.as_bytes());
+    key
+}
+
+/// The first key after every variable of `namespace` (its terminator `0x00 0x01` bumped).
+fn after_namespace(namespace: &str) -> Vec<u8> {
+    let mut key = namespace_key(namespace);
+    if let Some(last) = key.last_mut() {
+        *last = 2;
+    }
+    key
+}
 
 /// Errors opening the store. Each names the file so an operator knows what to look at.
 #[derive(Debug, thiserror::Error)]
@@ -130,11 +177,78 @@ impl StateReader {
         self.row(SCHEDULER, CONFIG_ROW)
     }
 
+    /// One variable, or `None`.
+    pub fn variable(&self, namespace: &str, path: &str) -> Result<Option<Variable>, StorageError> {
+        self.row(VARIABLES, &var_key(namespace, path))
+    }
+
+    /// The raft index of the last change to any variable (0 before the first).
+    pub fn variables_index(&self) -> Result<u64, StorageError> {
+        Ok(self.row(TABLE_INDEX, VARIABLES_INDEX_ROW)?.unwrap_or(0))
+    }
+
+    /// One page of variables under `prefix`, in (namespace, path) order, with Nomad's paging
+    /// ([`Pager`]); `namespace = None` lists every namespace. Reads only the rows of the page
+    /// (plus one to know the next token): a seek per namespace, never a table scan. Returns the
+    /// page, its next token, and the variables table index, all from one read transaction.
+    pub fn list_variables(
+        &self,
+        namespace: Option<&str>,
+        prefix: &str,
+        per_page: i32,
+        next_token: &str,
+    ) -> Result<(Vec<VariableMetadata>, String, u64), StorageError> {
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let table = txn.open_table(VARIABLES).map_err(read_err)?;
+        let index = get_row(&txn.open_table(TABLE_INDEX).map_err(read_err)?, VARIABLES_INDEX_ROW)?.unwrap_or(0);
+        let mut pager = Pager::new(per_page, next_token);
+        // The namespaces to visit: the one asked for, or each stored one found by seeking past
+        // the previous one.
+        let mut next_namespace: Option<String> = match namespace {
+            Some(ns) => Some(ns.to_string()),
+            None => first_namespace(&table, &[])?,
+        };
+        while let Some(ns) = next_namespace.take() {
+            if let Some(from) = pager.seek(&ns, prefix) {
+                let lead = var_key(&ns, prefix);
+                for row in table.range::<&[u8]>(var_key(&ns, &from).as_slice()..).map_err(read_err)? {
+                    let (k, v) = row.map_err(read_err)?;
+                    if !k.value().starts_with(&lead) {
+                        break;
+                    }
+                    let var: Variable = decode(v.value()).map_err(read_err)?;
+                    if pager.offer(var.metadata()) == Paged::Full {
+                        return Ok((pager.entries, pager.next, index));
+                    }
+                }
+            }
+            if namespace.is_none() {
+                next_namespace = first_namespace(&table, &after_namespace(&ns))?;
+            }
+        }
+        Ok((pager.entries, String::new(), index))
+    }
+
     fn row<T: DeserializeOwned>(&self, table: RowTable, key: &[u8]) -> Result<Option<T>, StorageError> {
         let txn = self.db.begin_read().map_err(read_err)?;
         let table = txn.open_table(table).map_err(read_err)?;
         get_row(&table, key)
     }
+}
+
+/// The namespace of the first variable at or after `from`.
+fn first_namespace(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    from: &[u8],
+) -> Result<Option<String>, StorageError> {
+    let Some(row) = table.range::<&[u8]>(from..).map_err(read_err)?.next() else {
+        return Ok(None);
+    };
+    let (_, v) = row.map_err(read_err)?;
+    // The namespace is read from the row, not the key, so that the key encoding has one
+    // direction only.
+    let var: Variable = decode(v.value()).map_err(read_err)?;
+    Ok(Some(var.namespace))
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, postcard::Error> {
@@ -444,6 +558,13 @@ impl TxnTables<'_> {
         self.rows_written += 1;
         Ok(())
     }
+
+    fn remove(&mut self, table: RowTable, key: &[u8]) -> Result<(), StorageError> {
+        let mut table = self.txn.open_table(table).map_err(write_err)?;
+        table.remove(key).map_err(write_err)?;
+        self.rows_written += 1;
+        Ok(())
+    }
 }
 
 impl Tables for TxnTables<'_> {
@@ -463,6 +584,22 @@ impl Tables for TxnTables<'_> {
 
     fn set_scheduler(&mut self, row: Row<SchedulerConfig>) -> Result<(), StorageError> {
         self.put(SCHEDULER, CONFIG_ROW, &row)
+    }
+
+    fn variable(&self, namespace: &str, path: &str) -> Result<Option<Variable>, StorageError> {
+        self.get(VARIABLES, &var_key(namespace, path))
+    }
+
+    fn set_variable(&mut self, var: &Variable) -> Result<(), StorageError> {
+        self.put(VARIABLES, &var_key(&var.namespace, &var.path), var)
+    }
+
+    fn delete_variable(&mut self, namespace: &str, path: &str) -> Result<(), StorageError> {
+        self.remove(VARIABLES, &var_key(namespace, path))
+    }
+
+    fn set_variables_index(&mut self, index: u64) -> Result<(), StorageError> {
+        self.put(TABLE_INDEX, VARIABLES_INDEX_ROW, &index)
     }
 }
 
@@ -1285,6 +1422,56 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let written = writer.await.unwrap();
         assert!(seen.len() >= 5, "snapshots at {seen:?} while writing up to {written}");
+    }
+
+    fn set_var(namespace: &str, path: &str, cas: Option<u64>) -> Command {
+        let var = crate::state::Variable {
+            namespace: namespace.into(),
+            path: path.into(),
+            items: [("k".to_string(), path.to_string())].into(),
+            ..Default::default()
+        };
+        Command::VarSet { var, cas }
+    }
+
+    /// Variables sort by namespace then path, list by seeks (also across namespaces whose names
+    /// prefix each other), count in the table index, and travel in snapshots.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn variables_list_and_snapshot() {
+        let (_dir, _log, mut a) = temp_store();
+        let writes = [("a", "x/1"), ("a-b", "x/1"), ("a", "x/2"), ("a", "y/1"), ("b", "x/1")];
+        let mut entries = vec![membership_entry(1)];
+        for (i, (ns, path)) in writes.iter().enumerate() {
+            entries.push(normal(i as u64 + 2, set_var(ns, path, Some(0))));
+        }
+        a.apply(entries).await.unwrap();
+        let r = a.reader();
+        let names = |page: &[crate::state::VariableMetadata]| {
+            page.iter().map(|m| format!("{}.{}", m.namespace, m.path)).collect::<Vec<_>>()
+        };
+        let (page, next, index) = r.list_variables(None, "x/", 0, "").unwrap();
+        assert_eq!(names(&page), ["a.x/1", "a.x/2", "a-b.x/1", "b.x/1"]);
+        assert_eq!((next.as_str(), index), ("", 6));
+        let (page, next, _) = r.list_variables(None, "", 2, "").unwrap();
+        assert_eq!((names(&page), next.as_str()), (vec!["a.x/1".to_string(), "a.x/2".into()], "a.y/1"));
+        let (page, _, _) = r.list_variables(Some("a"), "", 0, "a.x/2").unwrap();
+        assert_eq!(names(&page), ["a.x/2", "a.y/1"]);
+        assert!(r.list_variables(Some("c"), "", 0, "").unwrap().0.is_empty());
+
+        let applied = a
+            .apply(vec![normal(7, Command::VarDelete { namespace: "a".into(), path: "x/1".into(), cas: Some(2) })])
+            .await
+            .unwrap();
+        assert!(applied[0].updated);
+        assert_eq!(r.variables_index().unwrap(), 7);
+
+        let snap = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let (_d, _l, mut b) = temp_store();
+        transfer(snap, &mut b).await;
+        let (all_a, _, ia) = r.list_variables(None, "", 0, "").unwrap();
+        let (all_b, _, ib) = b.reader().list_variables(None, "", 0, "").unwrap();
+        assert_eq!((all_a, ia), (all_b, ib));
+        assert_eq!(b.reader().variable("a-b", "x/1").unwrap(), r.variable("a-b", "x/1").unwrap());
     }
 
     /// The v1 layout, copied from the last release that wrote it.

@@ -10,16 +10,22 @@
 //! the same code in both.
 
 mod config;
+pub mod variables;
 
 pub use config::AutopilotConfig;
 pub use config::PreemptionConfig;
 pub use config::SchedulerAlgorithm;
 pub use config::SchedulerConfig;
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use serde::Deserialize;
 use serde::Serialize;
+pub use variables::VarInvalid;
+pub use variables::VarOutcome;
+pub use variables::Variable;
+pub use variables::VariableMetadata;
 
 /// A stored configuration row: the value plus the raft indexes of its creation and last change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +49,13 @@ pub trait Tables {
 
     fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, Self::Error>;
     fn set_scheduler(&mut self, row: Row<SchedulerConfig>) -> Result<(), Self::Error>;
+
+    fn variable(&self, namespace: &str, path: &str) -> Result<Option<Variable>, Self::Error>;
+    fn set_variable(&mut self, var: &Variable) -> Result<(), Self::Error>;
+    fn delete_variable(&mut self, namespace: &str, path: &str) -> Result<(), Self::Error>;
+    /// The raft index of the last set or delete of any variable (Nomad's table index, the
+    /// `X-Nomad-Index` of a list or of a read that finds nothing).
+    fn set_variables_index(&mut self, index: u64) -> Result<(), Self::Error>;
 }
 
 /// Everything the cluster replicates, held in memory: the model of the stored tables.
@@ -50,6 +63,9 @@ pub trait Tables {
 pub struct State {
     pub autopilot: Option<Row<AutopilotConfig>>,
     pub scheduler: Option<Row<SchedulerConfig>>,
+    /// Keyed by (namespace, path), the order the store keeps them in.
+    pub variables: BTreeMap<(String, String), Variable>,
+    pub variables_index: u64,
 }
 
 impl Tables for State {
@@ -72,6 +88,25 @@ impl Tables for State {
         self.scheduler = Some(row);
         Ok(())
     }
+
+    fn variable(&self, namespace: &str, path: &str) -> Result<Option<Variable>, Infallible> {
+        Ok(self.variables.get(&(namespace.to_string(), path.to_string())).cloned())
+    }
+
+    fn set_variable(&mut self, var: &Variable) -> Result<(), Infallible> {
+        self.variables.insert((var.namespace.clone(), var.path.clone()), var.clone());
+        Ok(())
+    }
+
+    fn delete_variable(&mut self, namespace: &str, path: &str) -> Result<(), Infallible> {
+        self.variables.remove(&(namespace.to_string(), path.to_string()));
+        Ok(())
+    }
+
+    fn set_variables_index(&mut self, index: u64) -> Result<(), Infallible> {
+        self.variables_index = index;
+        Ok(())
+    }
 }
 
 /// One replicated write. Each variant is one raft log entry; entries are stored by variant
@@ -84,6 +119,11 @@ pub enum Command {
     SetAutopilot { config: AutopilotConfig, cas: Option<u64> },
     /// Full replacement of the scheduler row; with `cas`, only if `modify_index == cas`.
     SetScheduler { config: SchedulerConfig, cas: Option<u64> },
+    /// Sets a variable; with `cas`, only if its `ModifyIndex` equals it (0: only if absent).
+    /// The leader has stamped `var.modify_time` (and `create_time`) with its clock.
+    VarSet { var: Variable, cas: Option<u64> },
+    /// Deletes a variable; with `cas`, only if its `ModifyIndex` equals it (0: only if absent).
+    VarDelete { namespace: String, path: String, cas: Option<u64> },
     /// Independent writes that arrived together, applied in order at one raft index: one log
     /// append, one fsync, one replication round for all of them (group commit). No two of them
     /// touch the same row ([`Command::rows`]), so a row still changes at most once per index
@@ -96,6 +136,8 @@ pub enum Command {
 pub enum RowKey {
     Autopilot,
     Scheduler,
+    /// A variable, by namespace and path.
+    Variable(String, String),
 }
 
 impl Command {
@@ -105,6 +147,8 @@ impl Command {
             Command::InitDefaults { .. } => vec![RowKey::Autopilot, RowKey::Scheduler],
             Command::SetAutopilot { .. } => vec![RowKey::Autopilot],
             Command::SetScheduler { .. } => vec![RowKey::Scheduler],
+            Command::VarSet { var, .. } => vec![RowKey::Variable(var.namespace.clone(), var.path.clone())],
+            Command::VarDelete { namespace, path, .. } => vec![RowKey::Variable(namespace.clone(), path.clone())],
             Command::Batch(cmds) => cmds.iter().flat_map(Command::rows).collect(),
         }
     }
@@ -117,13 +161,15 @@ pub struct Applied {
     pub updated: bool,
     /// The raft log index of the entry.
     pub index: u64,
+    /// What a variable command did; `None` for every other command.
+    pub variable: Option<VarOutcome>,
     /// For a [`Command::Batch`]: what each of its commands did, in order.
     pub batch: Vec<Applied>,
 }
 
 impl Applied {
     pub fn at(index: u64, updated: bool) -> Self {
-        Self { updated, index, batch: Vec::new() }
+        Self { updated, index, variable: None, batch: Vec::new() }
     }
 }
 
@@ -141,13 +187,14 @@ impl State {
 /// command and index give the same writes and result on every server. It writes only the rows
 /// that change; a failed CAS writes nothing.
 pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> Result<Applied, T::Error> {
+    let mut variable = None;
     let updated = match cmd {
         Command::Batch(cmds) => {
             let mut batch = Vec::with_capacity(cmds.len());
             for cmd in cmds {
                 batch.push(apply(tables, cmd, index)?);
             }
-            return Ok(Applied { updated: batch.iter().any(|a| a.updated), index, batch });
+            return Ok(Applied { updated: batch.iter().any(|a| a.updated), index, variable: None, batch });
         }
         Command::InitDefaults { autopilot, scheduler } => {
             let mut changed = false;
@@ -178,8 +225,27 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
                 None => false,
             }
         }
+        Command::VarSet { var, cas } => {
+            let (row, outcome) = variables::decide_set(tables.variable(&var.namespace, &var.path)?, var, *cas, index);
+            let updated = row.is_some();
+            if let Some(row) = row {
+                tables.set_variable(&row)?;
+                tables.set_variables_index(index)?;
+            }
+            variable = Some(outcome);
+            updated
+        }
+        Command::VarDelete { namespace, path, cas } => {
+            let (delete, outcome) = variables::decide_delete(tables.variable(namespace, path)?, namespace, path, *cas);
+            if delete {
+                tables.delete_variable(namespace, path)?;
+                tables.set_variables_index(index)?;
+            }
+            variable = Some(outcome);
+            delete
+        }
     };
-    Ok(Applied::at(index, updated))
+    Ok(Applied { updated, index, variable, batch: Vec::new() })
 }
 
 /// The CAS rule of both config tables: without `cas` always write; with it, write only if a row
@@ -277,6 +343,116 @@ mod tests {
             let auto = state.autopilot.as_ref().map(|r| (r.value.max_trailing_logs, r.create_index, r.modify_index));
             prop_assert_eq!(sched, model.tables[0]);
             prop_assert_eq!(auto, model.tables[1]);
+        }
+    }
+
+    /// One client operation on a variable among three paths.
+    #[derive(Clone, Debug)]
+    enum VarOp {
+        Set { path: usize, value: u64, cas: Option<u64> },
+        Delete { path: usize, cas: Option<u64> },
+    }
+
+    fn var_op() -> impl Strategy<Value = VarOp> {
+        let cas = proptest::option::of(0u64..30);
+        prop_oneof![
+            3 => (0usize..3, 0u64..1000, cas.clone()).prop_map(|(path, value, cas)| VarOp::Set { path, value, cas }),
+            1 => (0usize..3, cas).prop_map(|(path, cas)| VarOp::Delete { path, cas }),
+        ]
+    }
+
+    /// The variable model: per path (value, create index, modify index, create time).
+    #[derive(Default)]
+    struct VarModel {
+        rows: [Option<(u64, u64, u64, i64)>; 3],
+    }
+
+    impl VarModel {
+        /// Returns (written or deleted, conflict).
+        fn apply(&mut self, op: &VarOp, index: u64) -> (bool, bool) {
+            match *op {
+                VarOp::Set { path, value, cas } => {
+                    let row = &mut self.rows[path];
+                    let ok = match (cas, *row) {
+                        (None, _) | (Some(0), None) => true,
+                        (Some(c), Some(r)) => c != 0 && r.2 == c,
+                        (Some(_), None) => false,
+                    };
+                    if ok {
+                        let (create, time) = row.map_or((index, index as i64), |r| (r.1, r.3));
+                        *row = Some((value, create, index, time));
+                    }
+                    (ok, !ok)
+                }
+                VarOp::Delete { path, cas } => {
+                    let row = &mut self.rows[path];
+                    let (ok, conflict) = match (cas, *row) {
+                        (None, r) => (r.is_some(), false),
+                        (Some(0), None) => (false, false),
+                        (Some(_), None) => (false, true),
+                        (Some(c), Some(r)) => (c != 0 && r.2 == c, !(c != 0 && r.2 == c)),
+                    };
+                    if ok {
+                        *row = None;
+                    }
+                    (ok, conflict)
+                }
+            }
+        }
+    }
+
+    fn var_command(op: &VarOp, index: u64) -> Command {
+        let path = |p: usize| format!("app/{p}");
+        match *op {
+            VarOp::Set { path: p, value, cas } => Command::VarSet {
+                var: Variable {
+                    namespace: "default".into(),
+                    path: path(p),
+                    items: [("v".to_string(), value.to_string())].into(),
+                    create_time: index as i64,
+                    modify_time: index as i64,
+                    ..Default::default()
+                },
+                cas,
+            },
+            VarOp::Delete { path: p, cas } => Command::VarDelete { namespace: "default".into(), path: path(p), cas },
+        }
+    }
+
+    proptest! {
+        /// Variable sets and deletes, with and without CAS, against the model: a CAS write or
+        /// delete succeeds iff the index matches (0: iff absent); a conflict changes nothing and
+        /// carries the current variable; creation index and time survive updates.
+        #[test]
+        fn variable_cas_matches_model(ops in proptest::collection::vec((var_op(), 1u64..3), 0..80)) {
+            let mut state = State::default();
+            let mut model = VarModel::default();
+            let mut index = 1;
+            for (op, gap) in &ops {
+                index += gap;
+                let before = state.variables.clone();
+                let applied = state.apply(&var_command(op, index), index);
+                let (ok, conflict) = model.apply(op, index);
+                prop_assert_eq!(applied.updated, ok);
+                match applied.variable {
+                    Some(VarOutcome::Conflict(current)) => {
+                        prop_assert!(conflict);
+                        prop_assert_eq!(&state.variables, &before, "a conflict writes nothing");
+                        let key = (current.namespace.clone(), current.path.clone());
+                        match before.get(&key) {
+                            Some(v) => prop_assert_eq!(v, &current),
+                            None => prop_assert_eq!(current.modify_index, 0),
+                        }
+                    }
+                    Some(VarOutcome::Written(_)) | Some(VarOutcome::Deleted) => prop_assert!(!conflict),
+                    other => prop_assert!(false, "unexpected outcome {:?}", other),
+                }
+            }
+            for (p, want) in model.rows.iter().enumerate() {
+                let got = state.variables.get(&("default".to_string(), format!("app/{p}")))
+                    .map(|v| (v.items["v"].parse::<u64>().unwrap(), v.create_index, v.modify_index, v.create_time));
+                prop_assert_eq!(got, *want);
+            }
         }
     }
 

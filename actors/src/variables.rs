@@ -1,0 +1,297 @@
+//! The variables actor: Nomad's variables (`/v1/var`, `/v1/vars`), one typed message per
+//! operation.
+//!
+//! It owns no state of its own: the variables live in the replicated `sm_variables` table. A
+//! write is validated on the leader (Nomad's `svePreApply`), stamped with the leader's clock and
+//! becomes one raft command; check-and-set is decided when that command is applied, and a
+//! conflict comes back as an outcome carrying the current variable, not as an error. A read
+//! without `stale` is answered by the leader after it confirms its leadership; a follower
+//! forwards the read itself and gets back one variable or one page, never the table.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+use std::time::UNIX_EPOCH;
+
+use actix::prelude::*;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::error::OpError;
+use crate::forward::on_leader;
+use crate::forward::paths;
+use crate::forward::Attempt;
+use crate::forward::Forwarded;
+use crate::forward::LeaderOp;
+use crate::forward::LocalRun;
+use crate::forward::Origin;
+use crate::forward::Remote;
+use crate::node::ServerContext;
+use crate::state::variables;
+use crate::state::variables::DEFAULT_NAMESPACE;
+use crate::state::Command;
+use crate::state::VarOutcome;
+use crate::state::Variable;
+use crate::state::VariableMetadata;
+
+/// Reads one variable, from the leader unless `stale`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<VariableRead, OpError>")]
+pub struct GetVariable {
+    pub namespace: String,
+    pub path: String,
+    pub stale: bool,
+}
+
+/// A variable read with how fresh the answer is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VariableRead {
+    pub variable: Option<Variable>,
+    /// The variable's `ModifyIndex`, or the variables table index when there is none.
+    pub index: u64,
+    pub known_leader: bool,
+    /// Milliseconds since the answering server last heard from the leader; 0 on the leader.
+    pub last_contact_ms: u64,
+}
+
+/// Sets a variable: `var` gives namespace (empty: `default`), path and items; with `cas`, only
+/// if its `ModifyIndex` equals it (0: only if absent).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<VariableWrite, OpError>")]
+pub struct PutVariable {
+    pub var: Variable,
+    pub cas: Option<u64>,
+}
+
+/// Deletes a variable; with `cas`, only if its `ModifyIndex` equals it (0: only if absent).
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<VariableWrite, OpError>")]
+pub struct DeleteVariable {
+    pub namespace: String,
+    pub path: String,
+    pub cas: Option<u64>,
+}
+
+/// What a write did: written, deleted or a conflict (never `Invalid`: that is an error), and
+/// the raft index of its entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VariableWrite {
+    pub outcome: VarOutcome,
+    pub index: u64,
+}
+
+/// Lists variable metadata under `prefix` in `namespace` (`*`: every namespace), one page of
+/// `per_page` (0: all) from `next_token`, from the leader unless `stale`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<VariableList, OpError>")]
+pub struct ListVariables {
+    pub namespace: String,
+    pub prefix: String,
+    pub per_page: i32,
+    pub next_token: String,
+    pub stale: bool,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VariableList {
+    pub variables: Vec<VariableMetadata>,
+    /// The token of the next page; empty when this page is the last.
+    pub next_token: String,
+    /// The variables table index.
+    pub index: u64,
+    pub known_leader: bool,
+    pub last_contact_ms: u64,
+}
+
+fn storage(e: crate::raft::StorageError) -> OpError {
+    OpError::Storage(e.to_string())
+}
+
+fn local_get(ctx: &ServerContext, namespace: &str, path: &str) -> Result<VariableRead, OpError> {
+    let variable = ctx.reader.variable(namespace, path).map_err(storage)?;
+    let index = match &variable {
+        Some(v) => v.modify_index,
+        None => ctx.reader.variables_index().map_err(storage)?,
+    };
+    let (known_leader, last_contact_ms) = ctx.freshness();
+    Ok(VariableRead { variable, index, known_leader, last_contact_ms })
+}
+
+fn local_list(ctx: &ServerContext, op: &ListVariables) -> Result<VariableList, OpError> {
+    let namespace = (op.namespace != variables::ALL_NAMESPACES).then_some(op.namespace.as_str());
+    let (variables, next_token, index) =
+        ctx.reader.list_variables(namespace, &op.prefix, op.per_page, &op.next_token).map_err(storage)?;
+    let (known_leader, last_contact_ms) = ctx.freshness();
+    Ok(VariableList { variables, next_token, index, known_leader, last_contact_ms })
+}
+
+/// On the leader: confirm leadership (so no newer leader can have committed writes this one has
+/// not applied), then read.
+fn linearizable<T: 'static>(
+    ctx: Arc<ServerContext>,
+    read: impl FnOnce(&ServerContext) -> Result<T, OpError> + 'static,
+) -> LocalRun<T> {
+    Box::pin(async move {
+        match ctx.raft.ensure_linearizable().await {
+            Ok(_) => Attempt::Done(read(&ctx)),
+            Err(openraft::error::RaftError::APIError(_)) => Attempt::NotLeader,
+            Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
+        }
+    })
+}
+
+fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<VariableWrite> {
+    Box::pin(async move {
+        match ctx.proposer.propose(command).await {
+            Attempt::Done(Ok(applied)) => Attempt::Done(match applied.variable {
+                Some(VarOutcome::Invalid(e)) => Err(OpError::InvalidVariable(e)),
+                Some(outcome) => Ok(VariableWrite { outcome, index: applied.index }),
+                None => Err(OpError::Internal("a variable command applied without an outcome".into())),
+            }),
+            Attempt::Done(Err(e)) => Attempt::Done(Err(e)),
+            Attempt::NotLeader => Attempt::NotLeader,
+        }
+    })
+}
+
+/// The leader's clock in unix nanoseconds: stamped into the command, so that apply stays
+/// deterministic on every server.
+fn now_nanos() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl Remote for GetVariable {
+    const PATH: &'static str = paths::GET_VARIABLE;
+    type Output = VariableRead;
+}
+
+impl LeaderOp for GetVariable {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableRead> {
+        linearizable(ctx, move |ctx| local_get(ctx, &self.namespace, &self.path))
+    }
+}
+
+impl Remote for ListVariables {
+    const PATH: &'static str = paths::LIST_VARIABLES;
+    type Output = VariableList;
+}
+
+impl LeaderOp for ListVariables {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableList> {
+        linearizable(ctx, move |ctx| local_list(ctx, &self))
+    }
+}
+
+impl Remote for PutVariable {
+    const PATH: &'static str = paths::PUT_VARIABLE;
+    type Output = VariableWrite;
+}
+
+impl LeaderOp for PutVariable {
+    /// Nomad's `Variables.Apply` for a set: canonicalise, validate (an invalid variable never
+    /// reaches the log), stamp the time, apply.
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableWrite> {
+        let mut var = self.var;
+        if var.namespace.is_empty() {
+            var.namespace = DEFAULT_NAMESPACE.into();
+        }
+        if let Err(e) = variables::validate(&var) {
+            return Box::pin(async move { Attempt::Done(Err(OpError::InvalidVariable(e))) });
+        }
+        let now = now_nanos();
+        var.create_time = now;
+        var.modify_time = now;
+        var.create_index = 0;
+        var.modify_index = 0;
+        write(ctx, Command::VarSet { var, cas: self.cas })
+    }
+}
+
+impl Remote for DeleteVariable {
+    const PATH: &'static str = paths::DELETE_VARIABLE;
+    type Output = VariableWrite;
+}
+
+impl LeaderOp for DeleteVariable {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableWrite> {
+        if self.path.is_empty() {
+            let e = OpError::InvalidVariable(variables::VarInvalid::DeleteWithoutPath);
+            return Box::pin(async move { Attempt::Done(Err(e)) });
+        }
+        let namespace = if self.namespace.is_empty() { DEFAULT_NAMESPACE.to_string() } else { self.namespace };
+        write(ctx, Command::VarDelete { namespace, path: self.path, cas: self.cas })
+    }
+}
+
+/// The variables actor.
+pub struct Variables {
+    ctx: Arc<ServerContext>,
+}
+
+impl Variables {
+    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Actor for Variables {
+    type Context = Context<Self>;
+}
+
+impl Handler<GetVariable> for Variables {
+    type Result = ResponseFuture<Result<VariableRead, OpError>>;
+
+    fn handle(&mut self, msg: GetVariable, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        if msg.stale {
+            return Box::pin(async move { local_get(&ctx, &msg.namespace, &msg.path) });
+        }
+        Box::pin(on_leader(ctx, Origin::Client, msg))
+    }
+}
+
+impl Handler<ListVariables> for Variables {
+    type Result = ResponseFuture<Result<VariableList, OpError>>;
+
+    fn handle(&mut self, msg: ListVariables, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        if msg.stale {
+            return Box::pin(async move { local_list(&ctx, &msg) });
+        }
+        Box::pin(on_leader(ctx, Origin::Client, msg))
+    }
+}
+
+impl Handler<PutVariable> for Variables {
+    type Result = ResponseFuture<Result<VariableWrite, OpError>>;
+
+    fn handle(&mut self, msg: PutVariable, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
+    }
+}
+
+impl Handler<DeleteVariable> for Variables {
+    type Result = ResponseFuture<Result<VariableWrite, OpError>>;
+
+    fn handle(&mut self, msg: DeleteVariable, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
+    }
+}
+
+/// Variable operations forwarded by a peer run here when this server leads, and are refused
+/// otherwise.
+impl<R: LeaderOp> Handler<Forwarded<R>> for Variables {
+    type Result = ResponseFuture<Result<R::Output, OpError>>;
+
+    fn handle(&mut self, msg: Forwarded<R>, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
+    }
+}
+
+impl Handler<crate::membership::Stop> for Variables {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,216 @@
+//! Nomad variables (`/v1/var`, `/v1/vars`) against a real agent: shapes, CAS, paging, Nomad's
+//! rules and texts, and the `var` commands.
+
+use std::collections::BTreeSet;
+
+use crate::net;
+use crate::support::*;
+
+fn put(a: &Agent, path: &str, body: &str) -> Resp {
+    a.request("PUT", path, Some(body))
+}
+
+/// Create, read, update with CAS, conflicts (409 with the current variable), delete, 404.
+#[test]
+fn crud_and_cas() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+
+    let missing = a.get("/v1/var/app/db");
+    assert_eq!((missing.status, missing.text()), (404, "variable not found".into()));
+    assert!(missing.header("x-nomad-index").is_some());
+    assert_eq!(missing.header("x-nomad-knownleader").as_deref(), Some("true"));
+
+    let created = put(&a, "/v1/var/app/db?cas=0", r#"{"Items":{"user":"admin","pass":"s3cret"}}"#);
+    assert_eq!(created.status, 200, "{}", created.text());
+    let v = created.json();
+    let index = v["ModifyIndex"].as_u64().unwrap();
+    assert_eq!(v["CreateIndex"].as_u64(), Some(index));
+    assert_eq!(created.header("x-nomad-index"), Some(index.to_string()));
+    let ct = v["CreateTime"].as_i64().unwrap();
+    assert!(ct > 1_600_000_000_000_000_000, "unix nanos: {ct}");
+    assert_eq!(
+        created.text(),
+        format!(
+            "{{\"Namespace\":\"default\",\"Path\":\"app/db\",\"Lock\":null,\"CreateIndex\":{index},\"CreateTime\":{ct},\
+             \"ModifyIndex\":{index},\"ModifyTime\":{ct},\"Items\":{{\"pass\":\"s3cret\",\"user\":\"admin\"}}}}"
+        )
+    );
+
+    let read = a.get("/v1/var/app/db");
+    assert_eq!((read.status, read.text()), (200, created.text()));
+    assert_eq!(read.header("x-nomad-index"), Some(index.to_string()));
+
+    // cas=0 on an existing variable: 409 with the current variable, index header its ModifyIndex.
+    let conflict = put(&a, "/v1/var/app/db?cas=0", r#"{"Items":{"user":"x"}}"#);
+    assert_eq!(conflict.status, 409);
+    assert_eq!(conflict.text(), created.text());
+    assert_eq!(conflict.header("x-nomad-index"), Some(index.to_string()));
+    // A stale index: the same.
+    let stale = put(&a, &format!("/v1/var/app/db?cas={}", index - 1), r#"{"Items":{"user":"x"}}"#);
+    assert_eq!((stale.status, stale.json()["Items"]["user"].as_str()), (409, Some("admin")));
+
+    let updated = put(&a, &format!("/v1/var/app/db?cas={index}"), r#"{"Items":{"user":"root"}}"#);
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    let u = updated.json();
+    assert!(u["ModifyIndex"].as_u64().unwrap() > index);
+    assert_eq!((u["CreateIndex"].as_u64(), u["CreateTime"].as_i64()), (Some(index), Some(ct)));
+    assert_eq!(u["Items"], serde_json::json!({"user": "root"}));
+
+    // CAS on a variable that does not exist: 409 with Nomad's zero value.
+    let absent = put(&a, "/v1/var/app/none?cas=7", r#"{"Items":{"a":"b"}}"#);
+    assert_eq!(absent.status, 409);
+    assert_eq!(
+        absent.text(),
+        "{\"Namespace\":\"default\",\"Path\":\"app/none\",\"Lock\":null,\"CreateIndex\":0,\"CreateTime\":0,\
+         \"ModifyIndex\":0,\"ModifyTime\":0,\"Items\":null}"
+    );
+    assert_eq!(absent.header("x-nomad-index").as_deref(), Some("0"));
+
+    // Delete: CAS mismatch is a 409, a match is a 204 with the index, then 404.
+    let current = u["ModifyIndex"].as_u64().unwrap();
+    let bad_delete = a.request("DELETE", "/v1/var/app/db?cas=1", None);
+    assert_eq!((bad_delete.status, bad_delete.json()["ModifyIndex"].as_u64()), (409, Some(current)));
+    let deleted = a.request("DELETE", &format!("/v1/var/app/db?cas={current}"), None);
+    assert_eq!((deleted.status, deleted.text()), (204, String::new()));
+    assert!(deleted.header("x-nomad-index").unwrap().parse::<u64>().unwrap() > current);
+    assert_eq!(a.get("/v1/var/app/db").status, 404);
+    // Deleting what is not there succeeds; with cas=0 too.
+    assert_eq!(a.request("DELETE", "/v1/var/app/db", None).status, 204);
+    assert_eq!(a.request("DELETE", "/v1/var/app/db?cas=0", None).status, 204);
+
+    // Namespaces: from the body, else ?namespace=, else default.
+    assert_eq!(put(&a, "/v1/var/shared?namespace=ops", r#"{"Items":{"k":"v"}}"#).json()["Namespace"], "ops");
+    assert_eq!(put(&a, "/v1/var/shared", r#"{"Namespace":"dev","Items":{"k":"v"}}"#).json()["Namespace"], "dev");
+    assert_eq!(a.get("/v1/var/shared").status, 404);
+    assert_eq!(a.get("/v1/var/shared?namespace=ops").status, 200);
+}
+
+/// Nomad's rules and texts: body, path, size, CAS parsing, methods.
+#[test]
+fn rules_and_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    let check = |r: Resp, status: u16, text: &str| {
+        assert_eq!((r.status, r.text()), (status, text.to_string()));
+    };
+    check(put(&a, "/v1/var/x", "{}"), 400, "variable missing required Items object");
+    check(put(&a, "/v1/var/x", r#"{"Items":{}}"#), 400, "variable missing required Items object");
+    check(a.request("PUT", "/v1/var/x", None), 400, "Request body is empty");
+    check(a.get("/v1/var/"), 400, "missing variable path");
+    check(a.request("PATCH", "/v1/var/x", None), 400, "Invalid method");
+    check(a.request("POST", "/v1/vars", None), 405, "Invalid method");
+    check(
+        put(&a, "/v1/var/x?cas=abc", r#"{"Items":{"a":"b"}}"#),
+        400,
+        "can not parse cas: strconv.ParseUint: parsing \"abc\": invalid syntax",
+    );
+    check(put(&a, "/v1/var/a%20b", r#"{"Items":{"a":"b"}}"#), 500, "invalid path \"a b\"");
+    check(
+        put(&a, &format!("/v1/var/{}", "p".repeat(129)), r#"{"Items":{"a":"b"}}"#),
+        500,
+        &format!("invalid path \"{}\"", "p".repeat(129)),
+    );
+    check(
+        put(&a, "/v1/var/nomad", r#"{"Items":{"a":"b"}}"#),
+        500,
+        "\"nomad\" is a reserved top-level directory path, but you may write variables to \"nomad/jobs\", \"nomad/job-templates\", or below",
+    );
+    check(
+        put(&a, "/v1/var/nomad/other", r#"{"Items":{"a":"b"}}"#),
+        500,
+        "only paths at \"nomad/jobs\" or \"nomad/job-templates\" and below are valid paths under the top-level \"nomad\" directory",
+    );
+    assert_eq!(put(&a, "/v1/var/nomad/jobs/web", r#"{"Items":{"a":"b"}}"#).status, 200);
+    check(put(&a, "/v1/var/x?namespace=*", r#"{"Items":{"a":"b"}}"#), 500, "can not target wildcard (\"*\")namespace");
+
+    // 64 KiB of keys and values is the limit, one byte more is refused.
+    let at_limit = format!(r#"{{"Items":{{"k":"{}"}}}}"#, "v".repeat(65535));
+    assert_eq!(put(&a, "/v1/var/big", &at_limit).status, 200);
+    let over = format!(r#"{{"Items":{{"kk":"{}"}}}}"#, "v".repeat(65535));
+    check(put(&a, "/v1/var/big", &over), 500, "variables are limited to 64KiB in total size");
+    assert_eq!(a.get("/v1/var/big").json()["Items"]["k"].as_str().map(str::len), Some(65535));
+}
+
+/// Listing: metadata only, prefix, paging with X-Nomad-NextToken, namespaces and `*`.
+#[test]
+fn list_with_prefix_and_paging() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    let empty = a.get("/v1/vars");
+    assert_eq!((empty.status, empty.text()), (200, "[]".into()));
+    for p in ["app/a", "app/b", "app/c", "app/d", "app/e", "web/a"] {
+        assert_eq!(put(&a, &format!("/v1/var/{p}"), r#"{"Items":{"k":"v"}}"#).status, 200);
+    }
+    assert_eq!(put(&a, "/v1/var/app/z?namespace=ops", r#"{"Items":{"k":"v"}}"#).status, 200);
+
+    let all = a.get("/v1/vars");
+    let list = all.json();
+    assert_eq!(list.as_array().unwrap().len(), 6);
+    assert!(list[0].get("Items").is_none(), "metadata only: {}", all.text());
+    let keys: Vec<&str> = list[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> =
+        ["Namespace", "Path", "Lock", "CreateIndex", "CreateTime", "ModifyIndex", "ModifyTime"].into();
+    assert_eq!(keys.iter().copied().collect::<BTreeSet<_>>(), expected);
+    assert!(all.text().starts_with("[{\"Namespace\":\"default\",\"Path\":\"app/a\",\"Lock\":null,\"CreateIndex\":"));
+    assert!(all.header("x-nomad-nexttoken").is_none());
+    let last_index = list[5]["ModifyIndex"].as_u64().unwrap();
+    assert!(all.header("x-nomad-index").unwrap().parse::<u64>().unwrap() > last_index, "the ops write came last");
+
+    let paths = |r: &Resp| -> Vec<String> {
+        r.json().as_array().unwrap().iter().map(|v| v["Path"].as_str().unwrap().to_string()).collect()
+    };
+    let page1 = a.get("/v1/vars?prefix=app/&per_page=2");
+    assert_eq!(paths(&page1), ["app/a", "app/b"]);
+    assert_eq!(page1.header("x-nomad-nexttoken").as_deref(), Some("default.app/c"));
+    let page2 = a.get("/v1/vars?prefix=app/&per_page=2&next_token=default.app/c");
+    assert_eq!(paths(&page2), ["app/c", "app/d"]);
+    let page3 = a.get("/v1/vars?prefix=app/&per_page=2&next_token=default.app/e");
+    assert_eq!(paths(&page3), ["app/e"]);
+    assert!(page3.header("x-nomad-nexttoken").is_none());
+
+    assert_eq!(paths(&a.get("/v1/vars?namespace=ops")), ["app/z"]);
+    let every = a.get("/v1/vars?namespace=*&prefix=app/z");
+    assert_eq!(every.json()[0]["Namespace"], "ops");
+    let wild = a.get("/v1/vars?namespace=*&per_page=6");
+    assert_eq!(wild.header("x-nomad-nexttoken").as_deref(), Some("ops.app/z"));
+    assert_eq!(a.get("/v1/vars?per_page=x").text(), "Expect a number for `per_page` query string parameter");
+}
+
+/// The `var` commands against the agent: put, get (json, item), list, purge, CAS conflicts.
+#[test]
+fn cli_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    let addr = a.http();
+    let (code, out, err) = cli(&addr, &["var", "put", "app/cli", "user=admin", "pass=x=y"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Created variable \"app/cli\" with modify index "), "{out}");
+
+    let (code, _, err) = cli(&addr, &["var", "put", "app/cli", "user=other"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Check-and-Set conflict"), "{err}");
+
+    let (code, out, _) = cli(&addr, &["var", "get", "app/cli"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Items"], serde_json::json!({"pass": "x=y", "user": "admin"}));
+    let index = v["ModifyIndex"].as_u64().unwrap();
+
+    let (code, out, _) = cli(&addr, &["var", "get", "-item=pass", "app/cli"]);
+    assert_eq!((code, out.as_str()), (0, "x=y"));
+
+    let check = format!("-check-index={index}");
+    let (code, _, err) = cli(&addr, &["var", "put", &check, "app/cli", "user=root"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(&addr, &["var", "list", "app/"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Namespace  Path     Last Updated\ndefault    app/cli  "), "{out}");
+    let (code, out, _) = cli(&addr, &["var", "list", "-json", "nothing"]);
+    assert_eq!((code, out.as_str()), (0, "[]\n"));
+
+    let (code, out, err) = cli(&addr, &["var", "purge", "app/cli"]);
+    assert_eq!((code, out.as_str()), (0, "Successfully purged variable \"app/cli\"!\n"), "{err}");
+    let (code, _, err) = cli(&addr, &["var", "get", "app/cli"]);
+    assert_eq!((code, err.as_str()), (1, "Variable not found\n"));
+}
