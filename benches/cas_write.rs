@@ -4,15 +4,18 @@
 //! - `cas_write/apply`: the pure state-machine CAS (no raft, no disk);
 //! - `cas_write/actor`: a CAS write through the config-store actor, raft and the fsynced redb log;
 //! - `cas_write/http`: the same write through the real HTTP API on loopback;
-//! - `cas_write_inflight/{1,16,64}`: plain writes through the config-store actor with that many
-//!   in flight at once (concurrent CAS on one row would mostly fail), to show whether writes
-//!   that arrive together share an fsync.
+//! - `cas_write_inflight/{one_row,distinct_rows}/{1,16,64}`: plain writes with that many in
+//!   flight at once (concurrent CAS on one row would mostly fail), to show that writes that
+//!   arrive together share an entry and an fsync (group commit). `one_row`: every write replaces
+//!   the scheduler row, so no two can share an entry (each keeps a `ModifyIndex` of its own);
+//!   `distinct_rows`: each writer puts its own variable, so concurrent writes batch.
 //!
 //! After criterion, `cargo bench` also prints a fixed run per depth (writes/s, p50 and p99 of
 //! single writes) as a table to paste into a note.
 //!
 //! `CAS_FSYNC_WRITES=<n>` turns the binary into a bounded load for `benches/fsyncs.sh`: start
-//! one server, make `n` writes at 64 in flight, stop. No criterion.
+//! one server, make `n` writes at 64 in flight, stop. No criterion. `CAS_FSYNC_TARGET=one_row`
+//! or `distinct_rows` (the default) picks the workload.
 //!
 //! The whole measurement for a note (about two minutes, plus the build):
 //!
@@ -41,9 +44,54 @@ use raftwarden_actors::config_store::SetSchedulerConfig;
 use raftwarden_actors::state::Command;
 use raftwarden_actors::state::SchedulerConfig;
 use raftwarden_actors::state::State;
+use raftwarden_actors::state::Variable;
+use raftwarden_actors::variables::PutVariable;
+use raftwarden_actors::Server;
+
+/// What the concurrent writers write.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// Every write replaces the scheduler config row.
+    OneRow,
+    /// Writer `i` replaces variable `bench/w<i>`: concurrent writes touch different rows.
+    DistinctRows,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::OneRow => "one_row",
+            Target::DistinctRows => "distinct_rows",
+        }
+    }
+
+    /// One plain write by writer `writer`; true when it was applied.
+    async fn write(self, server: &Server, writer: usize) -> bool {
+        match self {
+            Target::OneRow => {
+                let msg = SetSchedulerConfig { config: SchedulerConfig::default(), cas: None };
+                matches!(server.config_store().send(msg).await, Ok(Ok(applied)) if applied.updated)
+            }
+            Target::DistinctRows => {
+                let var = Variable {
+                    namespace: "default".into(),
+                    path: format!("bench/w{writer}"),
+                    items: [("k".to_string(), "v".repeat(64))].into_iter().collect(),
+                    create_index: 0,
+                    create_time: 0,
+                    modify_index: 0,
+                    modify_time: 0,
+                };
+                matches!(server.variables().send(PutVariable { var, cas: None }).await, Ok(Ok(_)))
+            }
+        }
+    }
+}
 
 /// Writes in flight for `cas_write_inflight` and the fixed run.
 const DEPTHS: [usize; 3] = [1, 16, 64];
+/// The two workloads of `cas_write_inflight` and the fixed run.
+const TARGETS: [Target; 2] = [Target::OneRow, Target::DistinctRows];
 /// Writes per depth in the fixed run that reports writes/s and p99.
 const FIXED_WRITES: usize = 2_000;
 /// Writes in flight in the fsync-counting mode.
@@ -81,27 +129,25 @@ struct Run {
     failures: u64,
 }
 
-/// Makes `total` plain (non-CAS) scheduler writes with `depth` of them in flight, each task
-/// sending its next write as soon as its previous one is answered. Only successes count
-/// (`latencies`); a failed write still uses up its turn, and time running out ends the run.
-async fn concurrent_writes(store: &Addr<ConfigStore>, depth: usize, total: usize) -> Run {
+/// Makes `total` plain (non-CAS) writes with `depth` of them in flight, each writer sending its
+/// next write as soon as its previous one is answered. Only successes count (`latencies`); a
+/// failed write still uses up its turn, and time running out ends the run.
+async fn concurrent_writes(server: &Server, target: Target, depth: usize, total: usize) -> Run {
     let tickets = AtomicU64::new(0);
     let failures = AtomicU64::new(0);
     let total = total as u64;
     let deadline = Instant::now() + DEADLINE;
     let start = Instant::now();
-    let tasks = (0..depth.min(total as usize).max(1)).map(|_| {
+    let tasks = (0..depth.min(total as usize).max(1)).map(|writer| {
         let (tickets, failures) = (&tickets, &failures);
         async move {
             let mut latencies = Vec::new();
             while tickets.fetch_add(1, Ordering::Relaxed) < total && Instant::now() < deadline {
                 let sent = Instant::now();
-                let msg = SetSchedulerConfig { config: SchedulerConfig::default(), cas: None };
-                match store.send(msg).await {
-                    Ok(Ok(applied)) if applied.updated => latencies.push(sent.elapsed()),
-                    _ => {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
+                if target.write(server, writer).await {
+                    latencies.push(sent.elapsed());
+                } else {
+                    failures.fetch_add(1, Ordering::Relaxed);
                 }
             }
             latencies
@@ -216,36 +262,41 @@ fn bench(c: &mut Criterion) {
     // writes in flight (linear sampling starts with tiny samples).
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(1));
-    for depth in DEPTHS {
-        group.bench_function(depth.to_string(), |b| {
-            b.iter_custom(|iters| {
-                let iters = usize::try_from(iters).expect("iteration count fits usize");
-                let run = system.block_on(concurrent_writes(&store, depth, iters));
-                assert_eq!(run.failures, 0, "writes failed at depth {depth}");
-                assert_eq!(run.latencies.len(), iters, "writes did not finish in time at depth {depth}");
-                run.elapsed
-            })
-        });
+    for target in TARGETS {
+        for depth in DEPTHS {
+            group.bench_function(format!("{}/{depth}", target.name()), |b| {
+                b.iter_custom(|iters| {
+                    let iters = usize::try_from(iters).expect("iteration count fits usize");
+                    let run = system.block_on(concurrent_writes(&server, target, depth, iters));
+                    assert_eq!(run.failures, 0, "writes failed at depth {depth}");
+                    assert_eq!(run.latencies.len(), iters, "writes did not finish in time at depth {depth}");
+                    run.elapsed
+                })
+            });
+        }
     }
     group.finish();
 
     // The fixed run belongs to `cargo bench`, not to `cargo test --benches` (no `--bench` flag).
     if std::env::args().any(|a| a == "--bench") {
         let mut lines = vec![
-            format!("cas_write_inflight fixed run: {FIXED_WRITES} plain writes per depth, config-store actor, one durable server"),
-            "| in flight | writes/s | p50 ms | p99 ms | failed |".to_string(),
-            "|---:|---:|---:|---:|---:|".to_string(),
+            format!("cas_write_inflight fixed run: {FIXED_WRITES} plain writes per depth, through the actors, one durable server"),
+            "| writes to | in flight | writes/s | p50 ms | p99 ms | failed |".to_string(),
+            "|---|---:|---:|---:|---:|---:|".to_string(),
         ];
-        for depth in DEPTHS {
-            let mut run = system.block_on(concurrent_writes(&store, depth, FIXED_WRITES));
-            run.latencies.sort();
-            let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
-            lines.push(format!(
-                "| {depth} | {rate:.0} | {:.2} | {:.2} | {} |",
-                ms(percentile(&run.latencies, 0.50)),
-                ms(percentile(&run.latencies, 0.99)),
-                run.failures
-            ));
+        for target in TARGETS {
+            for depth in DEPTHS {
+                let mut run = system.block_on(concurrent_writes(&server, target, depth, FIXED_WRITES));
+                run.latencies.sort();
+                let rate = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
+                lines.push(format!(
+                    "| {} | {depth} | {rate:.0} | {:.2} | {:.2} | {} |",
+                    target.name(),
+                    ms(percentile(&run.latencies, 0.50)),
+                    ms(percentile(&run.latencies, 0.99)),
+                    run.failures
+                ));
+            }
         }
         println!("\n{}\n", lines.join("\n"));
     }
@@ -262,13 +313,18 @@ fn count_fsyncs_mode(writes: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let system = actix_rt::System::new();
     let http_addr = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").to_string();
-    let (server, store) = start_server(&system, dir.path(), &http_addr);
+    let (server, _) = start_server(&system, dir.path(), &http_addr);
+    let target = match std::env::var("CAS_FSYNC_TARGET").as_deref() {
+        Ok("one_row") => Target::OneRow,
+        _ => Target::DistinctRows,
+    };
     if writes > 0 {
-        let run = system.block_on(concurrent_writes(&store, FSYNC_DEPTH, writes));
+        let run = system.block_on(concurrent_writes(&server, target, FSYNC_DEPTH, writes));
         assert_eq!(run.failures, 0, "writes failed");
         assert_eq!(run.latencies.len(), writes, "writes did not finish in time");
         println!(
-            "{writes} writes at {FSYNC_DEPTH} in flight: {:.0} writes/s",
+            "{writes} writes to {} at {FSYNC_DEPTH} in flight: {:.0} writes/s",
+            target.name(),
             writes as f64 / run.elapsed.as_secs_f64()
         );
     }

@@ -2,8 +2,10 @@
 # Fsync-family system calls per write at 64 writes in flight, on one durable single server.
 #
 # How: the cas_write bench binary has a bounded counting mode, CAS_FSYNC_WRITES=<n>: it starts
-# one server in a temp dir, makes n plain scheduler writes at 64 in flight through the
-# config-store actor, shuts down and exits (no criterion). This script runs that twice under
+# one server in a temp dir, makes n plain writes at 64 in flight through the actors, shuts down
+# and exits (no criterion); CAS_FSYNC_TARGET picks what they write: `one_row` (every write
+# replaces the scheduler row, so none can share an entry) or `distinct_rows` (each writer its
+# own variable, so writes that arrive together share one). For each, this script runs it twice under
 # `strace -f -c -e trace=fsync,fdatasync,sync_file_range,msync`: once with n = 0 (start-up and
 # shut-down alone) and once with n = WRITES, and prints (calls with writes - calls without) /
 # WRITES. strace slows every system call, so the writes/s it prints are not the bench's figures.
@@ -27,18 +29,20 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# Runs the counting mode with $1 writes; prints the fsync-family calls it made.
+# Runs the counting mode with $1 writes to target $2; prints the fsync-family calls it made.
 count() {
-    CAS_FSYNC_WRITES=$1 timeout 300 strace -f -c -o "$out/strace.$1" \
-        -e trace=fsync,fdatasync,sync_file_range,msync "$bin" >"$out/stdout.$1"
+    CAS_FSYNC_WRITES=$1 CAS_FSYNC_TARGET=$2 timeout 300 strace -f -c -o "$out/strace.$2.$1" \
+        -e trace=fsync,fdatasync,sync_file_range,msync "$bin" >"$out/stdout.$2.$1"
     # strace -c columns: % time, seconds, usecs/call, calls, [errors], syscall.
-    awk '$NF ~ /^(fsync|fdatasync|sync_file_range|msync)$/ { n += $4 } END { print n + 0 }' "$out/strace.$1"
+    awk '$NF ~ /^(fsync|fdatasync|sync_file_range|msync)$/ { n += $4 } END { print n + 0 }' "$out/strace.$2.$1"
 }
 
-base=$(count 0)
-loaded=$(count "$writes")
-echo "start-up and shut-down alone: $base fsync-family calls"
-echo "with $writes writes:           $loaded ($(cat "$out/stdout.$writes"), under strace)"
-grep -E 'fsync|fdatasync|sync_file_range|msync' "$out/strace.$writes" | awk '{ print "  " $NF ": " $4 }'
-awk -v b="$base" -v l="$loaded" -v w="$writes" \
-    'BEGIN { printf "fsyncs per write at 64 in flight: %.3f\n", (l - b) / w }'
+for target in one_row distinct_rows; do
+    base=$(count 0 "$target")
+    loaded=$(count "$writes" "$target")
+    echo "== $target"
+    echo "start-up and shut-down alone: $base fsync-family calls"
+    echo "with $writes writes:           $loaded ($(cat "$out/stdout.$target.$writes"), under strace)"
+    awk -v b="$base" -v l="$loaded" -v w="$writes" -v t="$target" \
+        'BEGIN { printf "fsyncs per write at 64 in flight, %s: %.3f\n", t, (l - b) / w }'
+done
