@@ -27,6 +27,7 @@ pub mod forward;
 pub mod membership;
 mod node;
 pub mod raft;
+pub mod snapshot;
 pub mod state;
 
 use std::path::PathBuf;
