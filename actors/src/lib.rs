@@ -28,6 +28,7 @@ pub mod membership;
 mod node;
 mod propose;
 pub mod raft;
+pub mod snapshot;
 pub mod state;
 pub mod variables;
 

@@ -92,6 +92,9 @@ pub enum Operator {
     /// Scheduler configuration
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Scheduler(Scheduler),
+    /// Snapshot archives: inspect
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    Snapshot(super::snapshot::Snapshot),
 }
 
 #[derive(Debug, Subcommand)]

@@ -62,6 +62,9 @@ pub enum CliError {
     #[error("Unexpected response from {endpoint}: {problem}")]
     Malformed { endpoint: &'static str, problem: String },
 
+    #[error(transparent)]
+    Snapshot(#[from] super::snapshot::SnapshotError),
+
     #[error("Failed to start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }

@@ -17,6 +17,7 @@ mod commands;
 mod error;
 mod format;
 mod render;
+mod snapshot;
 mod update;
 mod var;
 

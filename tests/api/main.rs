@@ -15,6 +15,7 @@ mod t70_cli;
 mod t80_agent_cli;
 mod t90_embedding;
 mod t95_variables;
+mod t97_snapshot_archive;
 
 /// Loopback block of this test binary (127.20.x.y).
 pub const BLOCK: u8 = 20;

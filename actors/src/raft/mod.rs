@@ -1,6 +1,7 @@
 //! openraft wiring: the type configuration, the redb-backed stores and the RPC client.
 
 pub mod network;
+pub(crate) mod snapfile;
 pub mod store;
 
 use std::fmt;

@@ -1,0 +1,3 @@
+//! Operator snapshots: Nomad's snapshot archive format ([`archive`]), pure and streamed.
+
+pub mod archive;

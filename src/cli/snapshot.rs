@@ -1,0 +1,166 @@
+//! `operator snapshot ...` commands. `inspect` runs offline: it verifies the archive as it reads
+//! it and prints Nomad's tables (`command/operator_snapshot_inspect.go`), with our tables as the
+//! types.
+
+use std::fs::File;
+use std::io::BufReader;
+
+use clap::ArgAction;
+use clap::Args;
+use clap::Subcommand;
+use raftwarden_actors::snapshot::archive;
+use raftwarden_actors::snapshot::archive::Inspection;
+use serde_json::json;
+use serde_json::Value;
+
+use super::args::go_bool;
+use super::format;
+
+#[derive(Debug, Subcommand)]
+pub enum Snapshot {
+    /// Displays information about a snapshot file on disk
+    Inspect(Inspect),
+}
+
+#[derive(Debug, Args)]
+pub struct Inspect {
+    /// Output the snapshot inspect in its JSON format
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub json: bool,
+    /// The snapshot file
+    #[arg(value_name = "file")]
+    pub files: Vec<String>,
+}
+
+/// Why a snapshot command failed, with Nomad's texts.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(
+        "This command takes one argument: <filename>\nFor additional help try 'raftwarden operator snapshot inspect -help'"
+    )]
+    InspectArgs,
+    #[error("Error opening snapshot file: open {path}: {source}")]
+    Open { path: String, source: std::io::Error },
+    #[error("Error inspecting snapshot: failed to read snapshot: {0}")]
+    Inspect(#[source] archive::InspectError),
+    #[error("Error formatting the data: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("Error inspecting snapshot: {0}")]
+    Blocking(String),
+}
+
+/// Runs a snapshot command; `Ok` is the text for stdout.
+pub async fn execute(command: Snapshot) -> Result<String, SnapshotError> {
+    match command {
+        Snapshot::Inspect(a) => inspect(a).await,
+    }
+}
+
+async fn inspect(a: Inspect) -> Result<String, SnapshotError> {
+    let [path] = <[String; 1]>::try_from(a.files).map_err(|_| SnapshotError::InspectArgs)?;
+    // Verifying hashes and inflating is CPU and disk work: off the async thread.
+    let inspection = tokio::task::spawn_blocking(move || {
+        let file = File::open(&path).map_err(|source| SnapshotError::Open { path: path.clone(), source })?;
+        archive::inspect(BufReader::new(file)).map_err(SnapshotError::Inspect)
+    })
+    .await
+    .map_err(|e| SnapshotError::Blocking(e.to_string()))??;
+    if a.json {
+        return Ok(format::json(&inspection_json(&inspection))?);
+    }
+    Ok(render_inspection(&inspection))
+}
+
+/// A table as `inspect` names it: the store's table name without its `sm_` prefix.
+fn type_name(table: &str) -> &str {
+    table.strip_prefix("sm_").unwrap_or(table)
+}
+
+/// The tables sorted as Nomad sorts its types: by size, largest first, then by name.
+fn sorted_stats(i: &Inspection) -> Vec<(&str, u64, u64)> {
+    let mut stats: Vec<(&str, u64, u64)> = i.tables.iter().map(|t| (type_name(&t.name), t.count, t.size)).collect();
+    stats.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
+    stats
+}
+
+/// `-json`: Nomad's `{"Meta": <raft SnapshotMeta>, "Stats": [{"Name", "Sum", "Count"}]}`.
+pub fn inspection_json(i: &Inspection) -> Value {
+    let meta: Value = serde_json::from_str(&i.meta.to_go_json()).unwrap_or(Value::Null);
+    let stats: Vec<Value> = sorted_stats(i)
+        .into_iter()
+        .map(|(name, count, size)| json!({"Name": name, "Sum": size, "Count": count}))
+        .collect();
+    json!({ "Meta": meta, "Stats": stats })
+}
+
+/// The human form: a key/value list (Created, ID, Size, Index, Term, Version), a blank line,
+/// then `Type Count Size` per table and a `Total` row.
+pub fn render_inspection(i: &Inspection) -> String {
+    let created = i.meta.created_unix_ms().map(iso8601_utc).unwrap_or_default();
+    let head: Vec<Vec<String>> = [
+        ("Created", created),
+        ("ID", i.meta.id.clone()),
+        ("Size", human_bytes(i.meta.size)),
+        ("Index", i.meta.index.to_string()),
+        ("Term", i.meta.term.to_string()),
+        ("Version", i.meta.version.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| vec![k.to_string(), v])
+    .collect();
+    let rule = || vec!["----".to_string(), "-----".to_string(), "----".to_string()];
+    let mut table = vec![vec!["Type".to_string(), "Count".to_string(), "Size".to_string()], rule()];
+    for (name, count, size) in sorted_stats(i) {
+        table.push(vec![name.to_string(), count.to_string(), human_bytes(size)]);
+    }
+    table.push(rule());
+    table.push(vec!["Total".to_string(), "-".to_string(), human_bytes(i.state_size)]);
+    format!("{}\n{}", format::columnize(&head, "  ", ""), format::columnize(&table, "  ", "<none>"))
+}
+
+/// go-humanize's `IBytes`: `512 B`, `1.5 KiB`, `15 MiB`.
+fn human_bytes(n: u64) -> String {
+    if n < 10 {
+        return format!("{n} B");
+    }
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let e = ((n as f64).ln() / 1024f64.ln()).floor() as usize;
+    let e = e.min(units.len() - 1);
+    let val = (n as f64 / 1024f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
+    if val < 10.0 {
+        format!("{val:.1} {}", units[e])
+    } else {
+        format!("{val:.0} {}", units[e])
+    }
+}
+
+/// Nomad's `formatTime` (`2006-01-02T15:04:05Z07:00`) of unix milliseconds, in UTC.
+fn iso8601_utc(ms: i64) -> String {
+    if ms < 1000 {
+        return String::new();
+    }
+    crate::go::rfc3339((ms / 1000) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_as_go_humanize() {
+        let cases = [
+            (0, "0 B"),
+            (9, "9 B"),
+            (10, "10 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (15 * 1024, "15 KiB"),
+            (64 << 20, "64 MiB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(human_bytes(n), want, "{n}");
+        }
+    }
+}
