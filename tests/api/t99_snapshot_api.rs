@@ -1,0 +1,114 @@
+//! `GET /v1/operator/snapshot` and `PUT|POST /v1/operator/snapshot` against a real agent
+//! (spec §2.9, §2.10, §10 items 87-96): the archive and its Digest, a round trip that restores
+//! exactly the saved state, and bad archives refused with Nomad's errors, changing nothing.
+
+use sha2::Digest;
+
+use crate::net;
+use crate::support::*;
+
+const SNAPSHOT: &str = "/v1/operator/snapshot";
+
+fn put_var(a: &Agent, path: &str, value: &str) {
+    let r = a.put(&format!("/v1/var/{path}"), &format!(r#"{{"Items":{{"v":"{value}"}}}}"#));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Every variable as (path, value of item `v`), in order.
+fn vars(a: &Agent) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut next = String::new();
+    loop {
+        let list = a.get(&format!("/v1/vars?per_page=500&next_token={next}")).json();
+        for v in list.as_array().unwrap() {
+            let path = v["Path"].as_str().unwrap().to_string();
+            let value = a.get(&format!("/v1/var/{path}")).json()["Items"]["v"].as_str().unwrap().to_string();
+            out.push((path, value));
+        }
+        match a.get(&format!("/v1/vars?per_page=500&next_token={next}")).header("x-nomad-nexttoken") {
+            Some(t) if !t.is_empty() => next = t,
+            _ => return out,
+        }
+    }
+}
+
+fn restore(a: &Agent, archive: &[u8]) -> Resp {
+    client().put(format!("{}{SNAPSHOT}", a.http())).body(archive.to_vec()).send().unwrap().into()
+}
+
+fn save(a: &Agent, query: &str) -> Vec<u8> {
+    let r = a.get(&format!("{SNAPSHOT}{query}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.content_type().as_deref(), Some("application/x-gzip"));
+    let digest: [u8; 32] = sha2::Sha256::digest(&r.body).into();
+    assert_eq!(
+        r.header("digest"),
+        Some(raftwarden_actors::snapshot::archive::digest_header(&digest)),
+        "Digest is sha-256=<base64 of the body>"
+    );
+    assert!(r.header("x-nomad-index").is_none(), "the snapshot index is not exposed");
+    r.body
+}
+
+#[test]
+fn save_then_restore_brings_back_exactly_the_saved_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    for i in 0..150 {
+        put_var(&a, &format!("app/k{i:03}"), &format!("v{i}"));
+    }
+    let sched = a.put("/v1/operator/scheduler/configuration", r#"{"SchedulerAlgorithm":"spread"}"#);
+    assert_eq!(sched.status, 200);
+    let saved_vars = vars(&a);
+    let saved_sched = a.get("/v1/operator/scheduler/configuration").json()["SchedulerConfig"].clone();
+    let archive = save(&a, "");
+    assert!(!save(&a, "?stale").is_empty(), "?stale saves from the local server");
+
+    // Change, delete and add after the save.
+    put_var(&a, "app/k000", "changed");
+    assert_eq!(a.request("DELETE", "/v1/var/app/k001", None).status, 204);
+    put_var(&a, "app/new", "after the save");
+    assert_eq!(a.put("/v1/operator/scheduler/configuration", r#"{"SchedulerAlgorithm":"binpack"}"#).status, 200);
+    assert_ne!(vars(&a), saved_vars);
+
+    let r = restore(&a, &archive);
+    assert_eq!((r.status, r.text().as_str(), r.content_type()), (200, "", None), "an empty 200");
+    assert_eq!(vars(&a), saved_vars);
+    assert_eq!(a.get("/v1/operator/scheduler/configuration").json()["SchedulerConfig"], saved_sched);
+    // Writes go on after a restore.
+    put_var(&a, "app/after", "restore");
+    assert_eq!(vars(&a).len(), saved_vars.len() + 1);
+}
+
+#[test]
+fn bad_archives_are_refused_with_nomads_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    put_var(&a, "keep/me", "1");
+    let archive = save(&a, "");
+    put_var(&a, "keep/later", "2");
+    let before = vars(&a);
+
+    let mut tampered = archive.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x55;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "failed to restore from snapshot: failed to decompress snapshot: EOF"),
+        (
+            "garbage",
+            b"this is not an archive at all".to_vec(),
+            "failed to restore from snapshot: failed to decompress snapshot: gzip: invalid header",
+        ),
+        ("truncated", archive[..archive.len() - 16].to_vec(), "failed to restore from snapshot: "),
+        ("tampered", tampered, "failed to restore from snapshot: "),
+    ];
+    for (what, body, prefix) in cases {
+        let r = restore(&a, &body);
+        assert_eq!(r.status, 500, "{what}: {}", r.text());
+        assert_eq!(r.content_type().as_deref(), Some("text/plain; charset=utf-8"), "{what}");
+        assert!(r.text().starts_with(prefix), "{what}: {}", r.text());
+        assert_eq!(vars(&a), before, "{what} changed the state");
+    }
+    let r = a.request("DELETE", SNAPSHOT, None);
+    assert_eq!((r.status, r.text().as_str()), (405, "Invalid method"));
+}
