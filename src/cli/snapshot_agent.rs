@@ -96,7 +96,7 @@ struct SnapshotBlock {
 
 /// The agent's resolved settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentConfig {
+pub struct AgentSettings {
     pub interval: Duration,
     /// Files kept; 0 keeps every file.
     pub retain: u64,
@@ -106,7 +106,7 @@ pub struct AgentConfig {
 
 /// Reads the config file; the client options it sets win over `-address`/`NOMAD_ADDR` and the
 /// others.
-fn load(path: &str, global: &GlobalOpts) -> Result<(AgentConfig, GlobalOpts), AgentError> {
+fn load(path: &str, global: &GlobalOpts) -> Result<(AgentSettings, GlobalOpts), AgentError> {
     let text = std::fs::read_to_string(path).map_err(|source| AgentError::Read { path: path.into(), source })?;
     let parse_error = |message: String| AgentError::Parse { path: path.into(), message };
     let value = if path.ends_with(".json") {
@@ -123,7 +123,7 @@ fn load(path: &str, global: &GlobalOpts) -> Result<(AgentConfig, GlobalOpts), Ag
     Ok((resolve(file.snapshot.unwrap_or_default())?, opts))
 }
 
-fn resolve(block: SnapshotBlock) -> Result<AgentConfig, AgentError> {
+fn resolve(block: SnapshotBlock) -> Result<AgentSettings, AgentError> {
     let interval = block.interval.as_deref().unwrap_or(DEFAULT_INTERVAL);
     let nanos = go::duration::parse(interval).map_err(|e| AgentError::Invalid(format!("snapshot.interval: {e}")))?;
     if nanos <= 0 {
@@ -131,7 +131,7 @@ fn resolve(block: SnapshotBlock) -> Result<AgentConfig, AgentError> {
     }
     let path =
         block.path.filter(|p| !p.is_empty()).ok_or_else(|| AgentError::Invalid("snapshot.path is required".into()))?;
-    Ok(AgentConfig {
+    Ok(AgentSettings {
         interval: Duration::from_nanos(nanos.unsigned_abs()),
         retain: block.retain.unwrap_or(DEFAULT_RETAIN),
         path: PathBuf::from(path),
@@ -229,7 +229,7 @@ struct RoundDone {
 }
 
 /// Save, verify offline, prune.
-async fn round(client: &Client, config: &AgentConfig) -> Result<RoundDone, String> {
+async fn round(client: &Client, config: &AgentSettings) -> Result<RoundDone, String> {
     let file = free_name(&config.path, unix_now());
     let saved = snapshot_transfer::save(client, config.stale, &file, false).await.map_err(|e| e.to_string())?;
     let verify_path = saved.path.clone();
@@ -397,7 +397,10 @@ mod tests {
     #[test]
     fn config_defaults_and_errors() {
         let c = resolve(SnapshotBlock { path: Some("/b".into()), ..Default::default() }).unwrap();
-        assert_eq!(c, AgentConfig { interval: Duration::from_secs(3600), retain: 30, path: "/b".into(), stale: false });
+        assert_eq!(
+            c,
+            AgentSettings { interval: Duration::from_secs(3600), retain: 30, path: "/b".into(), stale: false }
+        );
         let err = |b: SnapshotBlock| resolve(b).unwrap_err().to_string();
         assert_eq!(err(SnapshotBlock::default()), "Invalid snapshot agent config: snapshot.path is required");
         let bad = SnapshotBlock { path: Some("/b".into()), interval: Some("5".into()), ..Default::default() };
@@ -417,7 +420,10 @@ mod tests {
         .unwrap();
         let global = GlobalOpts { address: Some("http://other:1".into()), token: Some("t".into()), region: None };
         let (c, opts) = load(path.to_str().unwrap(), &global).unwrap();
-        assert_eq!(c, AgentConfig { interval: Duration::from_millis(250), retain: 2, path: "/x".into(), stale: true });
+        assert_eq!(
+            c,
+            AgentSettings { interval: Duration::from_millis(250), retain: 2, path: "/x".into(), stale: true }
+        );
         assert_eq!(opts.address.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(opts.token.as_deref(), Some("t"));
         std::fs::write(&path, "snapshot { bogus = 1 }\n").unwrap();

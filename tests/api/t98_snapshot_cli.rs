@@ -4,7 +4,6 @@
 
 use std::io::BufRead;
 use std::io::BufReader;
-use std::io::Read;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
