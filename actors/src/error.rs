@@ -67,6 +67,12 @@ pub enum OpError {
     /// A server-to-server call failed: the peer was unreachable or answered nonsense.
     #[error("{0}")]
     Rpc(String),
+    /// Saving a snapshot archive failed (its text).
+    #[error("{0}")]
+    SnapshotSave(String),
+    /// Restoring a snapshot archive failed; nothing was restored (its text).
+    #[error("failed to restore from snapshot: {0}")]
+    RestoreFailed(String),
     /// An actor of this server is gone (it is shutting down).
     #[error("internal error: {0}")]
     Internal(String),

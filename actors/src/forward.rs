@@ -43,6 +43,12 @@ pub mod paths {
     pub const STATUS: &str = "/v1/internal/status";
     pub const ELECT: &str = "/v1/internal/elect";
     pub const HOLD_ELECTIONS: &str = "/v1/internal/hold-elections";
+    /// The leader's snapshot archive, streamed raw with a `Digest` header (not JSON; served by
+    /// the embedding HTTP layer through `Server::save_snapshot_here`).
+    pub const SNAPSHOT_SAVE: &str = "/v1/internal/snapshot/save";
+    /// An archive to restore, uploaded raw to the leader (`Server::restore_snapshot_here`); the
+    /// answer is JSON like every other call.
+    pub const SNAPSHOT_RESTORE: &str = "/v1/internal/snapshot/restore";
     pub const GET_VARIABLE: &str = "/v1/internal/var/get";
     pub const PUT_VARIABLE: &str = "/v1/internal/var/put";
     pub const DELETE_VARIABLE: &str = "/v1/internal/var/delete";

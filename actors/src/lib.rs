@@ -52,6 +52,7 @@ use crate::node::ServerContext;
 use crate::raft::network::Contacts;
 use crate::raft::network::Network;
 use crate::raft::ServerNode;
+use crate::snapshot::Snapshots;
 use crate::state::AutopilotConfig;
 use crate::state::SchedulerConfig;
 use crate::variables::Variables;
@@ -158,6 +159,7 @@ pub struct Server {
     config_store: Addr<ConfigStore>,
     autopilot: Addr<Autopilot>,
     variables: Addr<Variables>,
+    snapshots: Addr<Snapshots>,
 }
 
 /// Starts one server's actors on the current actix `System`.
@@ -198,8 +200,11 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         version: VERSION.into(),
     };
     let proposer = propose::Proposer::start(raft.clone());
+    let tmp_dir = server_dir.join("tmp");
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| StartError::DataDir { path: tmp_dir.clone(), source: e })?;
     let ctx = Arc::new(ServerContext {
         proposer,
+        tmp_dir,
         me,
         node_id,
         settings,
@@ -213,10 +218,34 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let config_store = ConfigStore::new(ctx.clone()).start();
     let autopilot = Autopilot::new(ctx.clone()).start();
     let variables = Variables::new(ctx.clone()).start();
-    Ok(Server { ctx, membership, config_store, autopilot, variables })
+    let snapshots = Snapshots::new(ctx.clone()).start();
+    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots })
 }
 
 impl Server {
+    /// The snapshot actor: save and restore of Nomad's snapshot archive.
+    pub fn snapshots(&self) -> &Addr<Snapshots> {
+        &self.snapshots
+    }
+
+    /// Saves this server's own state as an archive: the leader's side of a save that a
+    /// follower forwarded (internal path `forward::paths::SNAPSHOT_SAVE`).
+    pub async fn save_snapshot_here(&self) -> Result<snapshot::SavedArchive, OpError> {
+        self.snapshots.send(snapshot::SaveHere).await?
+    }
+
+    /// Restores an archive on this server, which must lead: the leader's side of a restore
+    /// that a follower forwarded (internal path `forward::paths::SNAPSHOT_RESTORE`).
+    pub async fn restore_snapshot_here(&self, archive: std::fs::File) -> Result<(), OpError> {
+        self.snapshots.send(snapshot::RestoreHere(archive)).await?
+    }
+
+    /// An anonymous temporary file on the data disk, for spooling an upload (an archive to
+    /// restore); gone once closed.
+    pub fn temp_file(&self) -> std::io::Result<std::fs::File> {
+        self.ctx.temp_file()
+    }
+
     /// The membership actor: raft configuration, peer removal, leadership transfer.
     pub fn membership(&self) -> &Addr<Membership> {
         &self.membership
@@ -276,6 +305,7 @@ impl Server {
         let _ = self.membership.send(membership::Stop).await;
         let _ = self.autopilot.send(membership::Stop).await;
         let _ = self.config_store.send(membership::Stop).await;
+        let _ = self.snapshots.send(membership::Stop).await;
         self.ctx.proposer.stop();
         let _ = self.variables.send(membership::Stop).await;
         if let Err(e) = self.ctx.raft.shutdown().await {

@@ -67,6 +67,9 @@ pub(crate) struct ServerContext {
     pub(crate) http: reqwest::Client,
     /// The leader's write queue: client writes that arrive together share one raft entry.
     pub(crate) proposer: crate::propose::Proposer,
+    /// Where snapshot archives and uploads are spooled (`<data_dir>/server/tmp`): on the data
+    /// disk, which has room for the state, rather than a small tmpfs.
+    pub(crate) tmp_dir: PathBuf,
 }
 
 impl ServerContext {
@@ -116,6 +119,12 @@ impl ServerContext {
             PeerRef::Address(a) => &n.rpc_addr == a,
         });
         found.map(|(id, n)| (*id, n.clone()))
+    }
+
+    /// An anonymous temporary file in [`ServerContext::tmp_dir`]: it has no name, so it is gone
+    /// once closed, even after a crash.
+    pub(crate) fn temp_file(&self) -> std::io::Result<std::fs::File> {
+        tempfile::tempfile_in(&self.tmp_dir)
     }
 
     /// How fresh a local answer is: whether a leader is known and, on a follower, how long

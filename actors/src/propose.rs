@@ -103,7 +103,9 @@ fn batch_len(waiting: impl IntoIterator<Item = (Vec<RowKey>, usize)>) -> usize {
     let mut rows = BTreeSet::new();
     let (mut n, mut bytes) = (0, 0);
     for (command_rows, size) in waiting {
-        let conflict = command_rows.iter().any(|r| rows.contains(r));
+        let conflict = command_rows.iter().any(|r| rows.contains(r))
+            || (!rows.is_empty() && command_rows.contains(&RowKey::All))
+            || rows.contains(&RowKey::All);
         if n > 0 && (n == MAX_BATCH || conflict || bytes + size > MAX_BATCH_BYTES) {
             break;
         }
@@ -176,6 +178,8 @@ mod tests {
             ("same row twice: the second waits", vec![small(&[S]), small(&[S])], 1),
             ("order kept: stop at the first conflict", vec![small(&[S]), small(&[A]), small(&[S]), small(&[])], 2),
             ("a write of both rows conflicts with either", vec![small(&[A]), small(&[A, S])], 1),
+            ("a write of every row goes alone", vec![small(&[A]), small(&[RowKey::All])], 1),
+            ("nothing joins a write of every row", vec![small(&[RowKey::All]), small(&[S])], 1),
             ("size limit", vec![(vec![A], MAX_BATCH_BYTES), (vec![S], 1)], 1),
             ("an oversized write still goes, alone", vec![(vec![A], MAX_BATCH_BYTES * 2), (vec![S], 1)], 1),
             ("count limit", (0..MAX_BATCH + 5).map(|_| small(&[])).collect(), MAX_BATCH),

@@ -14,6 +14,7 @@ pub mod operator;
 pub mod query;
 pub mod respond;
 pub mod rpc;
+pub mod snapshot;
 pub mod variables;
 pub mod wire;
 
@@ -90,6 +91,10 @@ async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
 
 async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiState>) -> Reply {
     let path = req.path().to_string();
+    if path == "/v1/operator/snapshot" {
+        // An archive to restore has no size limit: it streams to disk, never into memory.
+        return snapshot::snapshot(Req::new(&req, &state), payload).await;
+    }
     let needs_body = matches!(*req.method(), Method::PUT | Method::POST);
     let body = if needs_body { read_body(payload).await? } else { Vec::new() };
     let r = Req::new(&req, &state);

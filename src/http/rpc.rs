@@ -31,6 +31,29 @@ async fn call(req: HttpRequest, body: web::Bytes, server: web::Data<Server>) -> 
     }
 }
 
+/// The snapshot paths, relative to [`PREFIX`]: raw archive bytes rather than JSON.
+const SNAPSHOT_SAVE: &str = "/snapshot/save";
+const SNAPSHOT_RESTORE: &str = "/snapshot/restore";
+
+/// The leader's archive for a follower that forwarded a save; an error is JSON like any call.
+async fn snapshot_save(server: web::Data<Server>) -> HttpResponse {
+    match server.save_snapshot_here().await {
+        Ok(saved) => super::snapshot::archive_response(saved),
+        Err(e) => HttpResponse::InternalServerError()
+            .content_type(respond::JSON)
+            .body(serde_json::to_vec(&Err::<(), _>(e)).unwrap_or_default()),
+    }
+}
+
+/// An archive a follower forwarded: spooled to disk, then restored here (this server leads).
+async fn snapshot_restore(server: web::Data<Server>, payload: web::Payload) -> HttpResponse {
+    let result = match super::snapshot::spool(&server, payload).await {
+        Ok(archive) => server.restore_snapshot_here(archive).await,
+        Err(e) => Err(raftwarden_actors::OpError::Rpc(e.to_string())),
+    };
+    HttpResponse::Ok().content_type(respond::JSON).body(serde_json::to_vec(&result).unwrap_or_default())
+}
+
 /// Mounts the internal RPC routes (`/v1/internal/*`, POST) into an actix-web app: a host can
 /// serve them on its own server or on a separate port. Other servers reach this one at its
 /// advertised RPC address, so whatever listener serves these routes must be that address.
@@ -40,6 +63,8 @@ pub fn configure(server: Server) -> impl FnOnce(&mut web::ServiceConfig) {
             web::scope(PREFIX)
                 .app_data(web::Data::new(server))
                 .app_data(web::PayloadConfig::new(MAX_RPC_BODY))
+                .route(SNAPSHOT_SAVE, web::post().to(snapshot_save))
+                .route(SNAPSHOT_RESTORE, web::post().to(snapshot_restore))
                 .default_service(web::to(call)),
         );
     }

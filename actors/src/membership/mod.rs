@@ -363,7 +363,7 @@ async fn leader_duties(ctx: Arc<ServerContext>) {
     }
 }
 
-async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(), OpError> {
+pub(crate) async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(), OpError> {
     ctx.raft.ensure_linearizable().await.map_err(|e| OpError::Raft(e.to_string()))?;
     let storage = |e: crate::raft::StorageError| OpError::Storage(e.to_string());
     let missing =

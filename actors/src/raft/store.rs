@@ -69,6 +69,8 @@ use crate::state::Tables;
 use crate::state::Variable;
 use crate::state::VariableMetadata;
 
+pub(crate) mod restore;
+
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -96,6 +98,21 @@ const TABLE_INDEX: RowTable = TableDefinition::new("sm_table_index");
 
 /// Every replicated table: what a snapshot holds and what installing one replaces.
 const REPLICATED: [RowTable; 4] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX];
+
+/// Every table a raft snapshot carries: the replicated ones and a snapshot restore in progress
+/// (a follower that installs a raft snapshot half-way through a restore must hold the rows
+/// staged so far, or it could not commit the restore with the others).
+const SNAPSHOT_TABLES: [RowTable; 9] = [
+    AUTOPILOT,
+    SCHEDULER,
+    VARIABLES,
+    TABLE_INDEX,
+    restore::STAGING[0],
+    restore::STAGING[1],
+    restore::STAGING[2],
+    restore::STAGING[3],
+    restore::PROGRESS,
+];
 
 /// The key of the one row of a single-row (config) table.
 const CONFIG_ROW: &[u8] = b"config";
@@ -170,6 +187,19 @@ pub struct StateReader {
 }
 
 impl StateReader {
+    /// Writes every replicated table as of one read transaction (a consistent point in time
+    /// that does not block writes) to `out`, in the snapshot file format, and returns the raft
+    /// position of that point: the applied log id and membership. The `snapshot_id` is empty.
+    pub fn export(&self, out: impl std::io::Write) -> Result<SnapshotMeta, StorageError> {
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let (last_applied, membership) = applied_meta(&txn.open_table(META).map_err(read_err)?)?;
+        let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id: String::new() };
+        let mut w = file::Writer::new(out, &encode(&meta).map_err(write_err)?).map_err(write_err)?;
+        write_tables(&txn, &mut w, &REPLICATED)?;
+        w.finish().map_err(write_err)?;
+        Ok(meta)
+    }
+
     pub fn autopilot(&self) -> Result<Option<Row<AutopilotConfig>>, StorageError> {
         self.row(AUTOPILOT, CONFIG_ROW)
     }
@@ -394,7 +424,7 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         meta.insert(KEY_FORMAT, FORMAT).map_err(|e| open_err(e.into()))?;
         drop(meta);
         txn.open_table(LOGS).map_err(|e| open_err(e.into()))?;
-        for table in REPLICATED {
+        for table in SNAPSHOT_TABLES {
             txn.open_table(table).map_err(|e| open_err(e.into()))?;
         }
         if migrate {
@@ -623,7 +653,10 @@ fn apply_batch(db: &Database, entries: Vec<Entry>) -> Result<(Vec<Applied>, u64)
         let index = entry.log_id.index;
         let reply = match entry.payload {
             EntryPayload::Blank => Applied::at(index, false),
-            EntryPayload::Normal(cmd) => state::apply(&mut tables, &cmd, index)?,
+            EntryPayload::Normal(cmd) => match restore::apply(&txn, &cmd, index)? {
+                Some(applied) => applied,
+                None => state::apply(&mut tables, &cmd, index)?,
+            },
             EntryPayload::Membership(m) => {
                 membership = Some(StoredMembership::new(Some(entry.log_id), m));
                 Applied::at(index, true)
@@ -700,6 +733,22 @@ impl SnapshotDir {
     }
 }
 
+/// Writes every row of `tables`, as `txn` sees them, as table and row records.
+fn write_tables<W: std::io::Write>(
+    txn: &redb::ReadTransaction,
+    w: &mut file::Writer<W>,
+    tables: &[RowTable],
+) -> Result<(), StorageError> {
+    for table in tables {
+        w.table(table.name()).map_err(write_err)?;
+        for row in txn.open_table(*table).map_err(read_err)?.iter().map_err(read_err)? {
+            let (k, v) = row.map_err(read_err)?;
+            w.row(k.value(), v.value()).map_err(write_err)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the state of one read transaction to `<dir>/<name>.part`, fsynced. Returns the meta,
 /// the file name and the open file.
 fn write_snapshot(db: &Database, dir: &SnapshotDir) -> Result<(SnapshotMeta, String, fs::File), StorageError> {
@@ -717,13 +766,7 @@ fn write_snapshot(db: &Database, dir: &SnapshotDir) -> Result<(SnapshotMeta, Str
     let written = (|| {
         let header = encode(&meta).map_err(write_err)?;
         let mut w = file::Writer::new(BufWriter::new(&file), &header).map_err(write_err)?;
-        for table in REPLICATED {
-            w.table(table.name()).map_err(write_err)?;
-            for row in txn.open_table(table).map_err(read_err)?.iter().map_err(read_err)? {
-                let (k, v) = row.map_err(read_err)?;
-                w.row(k.value(), v.value()).map_err(write_err)?;
-            }
-        }
+        write_tables(&txn, &mut w, &SNAPSHOT_TABLES)?;
         w.finish().map_err(write_err)?;
         file.sync_all().map_err(write_err)
     })();
@@ -791,18 +834,18 @@ fn install(db: &Database, dir: &SnapshotDir, meta: &SnapshotMeta, mut src: fs::F
         }
         let txn = begin_write(db, true)?;
         {
-            for table in REPLICATED {
+            for table in SNAPSHOT_TABLES {
                 txn.delete_table(table).map_err(write_err)?;
             }
-            let mut tables = Vec::with_capacity(REPLICATED.len());
-            for table in REPLICATED {
+            let mut tables = Vec::with_capacity(SNAPSHOT_TABLES.len());
+            for table in SNAPSHOT_TABLES {
                 tables.push(txn.open_table(table).map_err(write_err)?);
             }
             let mut into = None;
             loop {
                 match r.next().map_err(read_err)? {
                     file::Record::Table(name) => {
-                        let Some(i) = REPLICATED.iter().position(|t| t.name() == name) else {
+                        let Some(i) = SNAPSHOT_TABLES.iter().position(|t| t.name() == name) else {
                             let e = std::io::Error::new(
                                 std::io::ErrorKind::InvalidData,
                                 format!("raft snapshot has unknown table {name:?} (written by a newer version?)"),

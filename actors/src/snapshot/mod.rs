@@ -1,3 +1,370 @@
-//! Operator snapshots: Nomad's snapshot archive format ([`archive`]), pure and streamed.
+//! Operator snapshots: Nomad's snapshot archive format ([`archive`], pure and streamed) and the
+//! snapshot actor, which saves the replicated state as an archive and restores one.
+//!
+//! ```text
+//! save:    redb read txn ─> state.bin (temp file) ─> archive (temp file, SHA-256) ─> caller
+//! restore: archive (temp file) ─> verify every hash ─> state.bin (temp file)
+//!          ─> raft: RestoreBegin, RestoreRows x N (~1 MiB each), RestoreCommit
+//! ```
+//!
+//! Archive work (tar, gzip, SHA-256) runs on the blocking pool, never on the raft or web
+//! threads, and archives live in anonymous temporary files under `<data_dir>/server/tmp`, never
+//! in memory: memory stays flat whatever the state size. A save without `stale` comes from the
+//! leader (a follower fetches the leader's archive and checks its digest); a restore always
+//! runs on the leader, which makes it a sequence of raft entries ordered with every other
+//! write (see `raft::store::restore`).
 
 pub mod archive;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::io::BufWriter;
+use std::io::Seek;
+use std::io::SeekFrom;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+use std::time::SystemTime;
+
+use actix::prelude::*;
+use sha2::Digest;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::OpError;
+use crate::forward::paths;
+use crate::forward::HOLD_TIMEOUT;
+use crate::membership::Stop;
+use crate::node::ServerContext;
+use crate::raft::snapfile;
+use crate::raft::ServerNode;
+use crate::state::Command;
+
+/// Rows of one restore entry stop growing past this many bytes: one entry stays well under
+/// the RPC body limit, and the leader holds at most one entry's rows in memory.
+const RESTORE_ENTRY_BYTES: usize = 1 << 20;
+
+/// Raw rows (key, value) of one table, as the store keeps them.
+type RawRows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// While waiting for a leader, re-check this often.
+const LEADER_POLL: Duration = Duration::from_millis(100);
+
+/// `GET /v1/operator/snapshot`: saves the replicated state as Nomad's archive, from the
+/// leader unless `stale`.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Result<SavedArchive, OpError>")]
+pub struct SaveSnapshot {
+    pub stale: bool,
+}
+
+/// A saved archive: an anonymous temporary file (gone once dropped), positioned at its start.
+#[derive(Debug)]
+pub struct SavedArchive {
+    pub file: File,
+    pub len: u64,
+    /// The value of the `Digest` header: `sha-256=<base64 of the archive's SHA-256>`.
+    pub digest: String,
+}
+
+/// `PUT /v1/operator/snapshot`: verifies the archive in `archive` and restores it on every
+/// server through the leader.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), OpError>")]
+pub struct RestoreSnapshot {
+    pub archive: File,
+}
+
+/// A save or restore that another server sent here because this one leads; never sent on.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<SavedArchive, OpError>")]
+pub(crate) struct SaveHere;
+
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), OpError>")]
+pub(crate) struct RestoreHere(pub File);
+
+/// The snapshot actor.
+pub struct Snapshots {
+    ctx: Arc<ServerContext>,
+}
+
+impl Snapshots {
+    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Actor for Snapshots {
+    type Context = Context<Self>;
+}
+
+impl Handler<SaveSnapshot> for Snapshots {
+    type Result = ResponseFuture<Result<SavedArchive, OpError>>;
+
+    fn handle(&mut self, msg: SaveSnapshot, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            if msg.stale {
+                return save_here(ctx).await;
+            }
+            match leader_or_me(&ctx).await? {
+                None => save_here(ctx).await,
+                Some(leader) => fetch_from(&ctx, &leader).await,
+            }
+        })
+    }
+}
+
+impl Handler<SaveHere> for Snapshots {
+    type Result = ResponseFuture<Result<SavedArchive, OpError>>;
+
+    fn handle(&mut self, _: SaveHere, _: &mut Self::Context) -> Self::Result {
+        Box::pin(save_here(self.ctx.clone()))
+    }
+}
+
+impl Handler<RestoreSnapshot> for Snapshots {
+    type Result = ResponseFuture<Result<(), OpError>>;
+
+    fn handle(&mut self, msg: RestoreSnapshot, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            match leader_or_me(&ctx).await? {
+                None => restore_here(ctx, msg.archive).await,
+                Some(leader) => send_to(&ctx, &leader, msg.archive).await,
+            }
+        })
+    }
+}
+
+impl Handler<RestoreHere> for Snapshots {
+    type Result = ResponseFuture<Result<(), OpError>>;
+
+    fn handle(&mut self, msg: RestoreHere, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            if !ctx.is_leader() {
+                return Err(OpError::NotLeader);
+            }
+            restore_here(ctx, msg.0).await
+        })
+    }
+}
+
+impl Handler<Stop> for Snapshots {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+/// `None` when this server leads, else the leader; waits up to the hold time for one.
+async fn leader_or_me(ctx: &ServerContext) -> Result<Option<ServerNode>, OpError> {
+    let deadline = Instant::now() + HOLD_TIMEOUT;
+    let mut metrics = ctx.raft.metrics();
+    loop {
+        if ctx.is_leader() {
+            return Ok(None);
+        }
+        if let Some(leader) = ctx.leader() {
+            return Ok(Some(leader));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(OpError::NoLeader);
+        }
+        let _ = tokio::time::timeout((deadline - now).min(LEADER_POLL), metrics.changed()).await;
+    }
+}
+
+fn blocking_err(e: tokio::task::JoinError) -> OpError {
+    OpError::Internal(format!("snapshot task failed: {e}"))
+}
+
+/// Saves this server's state: a consistent point in time (one redb read transaction).
+async fn save_here(ctx: Arc<ServerContext>) -> Result<SavedArchive, OpError> {
+    tokio::task::spawn_blocking(move || save_blocking(&ctx)).await.map_err(blocking_err)?
+}
+
+fn save_blocking(ctx: &ServerContext) -> Result<SavedArchive, OpError> {
+    let failed = |e: &dyn std::fmt::Display| OpError::SnapshotSave(e.to_string());
+    let mut state = ctx.temp_file().map_err(|e| failed(&e))?;
+    let meta = ctx.reader.export(BufWriter::new(&mut state)).map_err(|e| failed(&e))?;
+    let state_len = state.seek(SeekFrom::End(0)).map_err(|e| failed(&e))?;
+    state.seek(SeekFrom::Start(0)).map_err(|e| failed(&e))?;
+
+    let (term, index) = meta.last_log_id.map_or((0, 0), |l| (l.leader_id.term, l.index));
+    let membership = meta.last_membership.membership();
+    let voters: BTreeSet<_> = membership.voter_ids().collect();
+    let configuration = membership
+        .nodes()
+        .map(|(id, n)| archive::ConfigServer {
+            suffrage: if voters.contains(id) { 0 } else { 1 },
+            id: n.id.clone(),
+            address: n.rpc_addr.clone(),
+        })
+        .collect();
+    let voter_addrs: Vec<&str> =
+        membership.nodes().filter(|(id, _)| voters.contains(id)).map(|(_, n)| n.rpc_addr.as_str()).collect();
+    let json = archive::SnapshotMetaJson {
+        version: archive::SNAPSHOT_VERSION,
+        id: archive::SnapshotMetaJson::id_for(term, index, SystemTime::now()),
+        index,
+        term,
+        peers: archive::encode_peers(voter_addrs),
+        configuration,
+        configuration_index: meta.last_membership.log_id().map_or(0, |l| l.index),
+        size: state_len,
+    };
+    let mut file = ctx.temp_file().map_err(|e| failed(&e))?;
+    let summary = {
+        let mut out = BufWriter::new(&mut file);
+        let summary =
+            archive::write_archive(&json, BufReader::new(&mut state), state_len, &mut out).map_err(|e| failed(&e))?;
+        out.into_inner().map_err(|e| failed(&e.into_error()))?;
+        summary
+    };
+    file.seek(SeekFrom::Start(0)).map_err(|e| failed(&e))?;
+    Ok(SavedArchive { file, len: summary.archive_len, digest: summary.digest_header() })
+}
+
+/// Fetches the leader's archive into a local temporary file and checks its digest.
+async fn fetch_from(ctx: &ServerContext, leader: &ServerNode) -> Result<SavedArchive, OpError> {
+    let rpc =
+        |e: &dyn std::fmt::Display| OpError::Rpc(format!("failed to fetch the leader's snapshot: {e}")).forwarded();
+    let url = format!("http://{}{}", leader.rpc_addr, paths::SNAPSHOT_SAVE);
+    let mut resp = ctx.http.post(&url).send().await.map_err(|e| rpc(&e))?;
+    if !resp.status().is_success() {
+        let answer: Result<(), OpError> = resp.json().await.map_err(|e| rpc(&e))?;
+        return Err(answer.err().unwrap_or_else(|| OpError::Rpc("the leader sent no snapshot".into())).forwarded());
+    }
+    let digest = resp
+        .headers()
+        .get("digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| rpc(&"no Digest header"))?;
+    let expected = archive::parse_digest_header(&digest).ok_or_else(|| rpc(&format!("bad Digest {digest:?}")))?;
+    let std_file = ctx.temp_file().map_err(|e| rpc(&e))?;
+    let mut file = tokio::fs::File::from_std(std_file.try_clone().map_err(|e| rpc(&e))?);
+    let mut hash = sha2::Sha256::new();
+    let mut len = 0u64;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| rpc(&e))? {
+        hash.update(&chunk);
+        len += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(|e| rpc(&e))?;
+    }
+    file.flush().await.map_err(|e| rpc(&e))?;
+    let got: [u8; 32] = hash.finalize().into();
+    if got != expected {
+        return Err(rpc(&"the archive does not match its Digest header"));
+    }
+    let mut std_file = std_file;
+    std_file.seek(SeekFrom::Start(0)).map_err(|e| rpc(&e))?;
+    Ok(SavedArchive { file: std_file, len, digest })
+}
+
+/// Sends an archive to the leader, which restores it.
+async fn send_to(ctx: &ServerContext, leader: &ServerNode, archive: File) -> Result<(), OpError> {
+    let rpc =
+        |e: &dyn std::fmt::Display| OpError::Rpc(format!("failed to send the snapshot to the leader: {e}")).forwarded();
+    let url = format!("http://{}{}", leader.rpc_addr, paths::SNAPSHOT_RESTORE);
+    let body = reqwest::Body::from(tokio::fs::File::from_std(archive));
+    let resp = ctx.http.post(&url).body(body).send().await.map_err(|e| rpc(&e))?;
+    let answer: Result<(), OpError> = resp.json().await.map_err(|e| rpc(&e))?;
+    answer.map_err(OpError::forwarded)
+}
+
+/// Verifies `archive`, then restores its state through raft.
+async fn restore_here(ctx: Arc<ServerContext>, archive: File) -> Result<(), OpError> {
+    let failed = |e: &dyn std::fmt::Display| OpError::RestoreFailed(e.to_string());
+    // Verify every hash and the structure before anything changes.
+    let verify_ctx = ctx.clone();
+    let state = tokio::task::spawn_blocking(move || -> Result<File, OpError> {
+        let mut state = verify_ctx.temp_file().map_err(|e| failed(&e))?;
+        {
+            let mut out = BufWriter::new(&mut state);
+            archive::read_archive(BufReader::new(archive), &mut out).map_err(|e| failed(&e))?;
+            out.into_inner().map_err(|e| failed(&e.into_error()))?;
+        }
+        state.seek(SeekFrom::Start(0)).map_err(|e| failed(&e))?;
+        Ok(state)
+    })
+    .await
+    .map_err(blocking_err)??;
+
+    // Read state.bin off the async threads, one entry's rows at a time.
+    let (entries, mut next) = tokio::sync::mpsc::channel::<(String, RawRows)>(2);
+    let reader = tokio::task::spawn_blocking(move || read_entries(state, &entries));
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let raft_err =
+        |e: &dyn std::fmt::Display| OpError::RestoreFailed(format!("Raft error when restoring snapshot: {e}"));
+    let write = |cmd: Command| {
+        let ctx = ctx.clone();
+        async move {
+            let applied = ctx.raft.client_write(cmd).await.map_err(|e| raft_err(&e))?.data;
+            if applied.updated {
+                Ok(())
+            } else {
+                Err(raft_err(&"another restore began meanwhile"))
+            }
+        }
+    };
+    write(Command::RestoreBegin { id: id.clone() }).await?;
+    let mut total = 0u64;
+    while let Some((table, rows)) = next.recv().await {
+        total += rows.len() as u64;
+        write(Command::RestoreRows { id: id.clone(), table, rows }).await?;
+    }
+    reader.await.map_err(blocking_err)??;
+    write(Command::RestoreCommit { id, rows: total }).await?;
+    // As Nomad's leader re-runs its leadership actions on the restored state: rows the archive
+    // did not hold are written with their defaults.
+    crate::membership::write_defaults_if_missing(&ctx).await.map_err(|e| failed(&e))?;
+    Ok(())
+}
+
+/// Reads `state.bin` and sends its rows in entry-sized groups, per table; checks that every
+/// table is one this server replicates and that the file's checksum holds at its end.
+fn read_entries(state: File, entries: &tokio::sync::mpsc::Sender<(String, RawRows)>) -> Result<(), OpError> {
+    let failed = |e: &dyn std::fmt::Display| OpError::RestoreFailed(e.to_string());
+    let (mut r, _header) = snapfile::Reader::new(BufReader::new(state), std::io::sink()).map_err(|e| failed(&e))?;
+    let known: Vec<&str> = crate::raft::store::restore::replicated_names().collect();
+    let mut table: Option<String> = None;
+    let (mut rows, mut bytes) = (Vec::new(), 0usize);
+    let send = |table: &Option<String>, rows: &mut RawRows| -> Result<(), OpError> {
+        if let (Some(t), false) = (table, rows.is_empty()) {
+            entries.blocking_send((t.clone(), std::mem::take(rows))).map_err(|_| failed(&"the restore stopped"))?;
+        }
+        Ok(())
+    };
+    loop {
+        match r.next().map_err(|e| failed(&e))? {
+            snapfile::Record::Table(name) => {
+                send(&table, &mut rows)?;
+                bytes = 0;
+                if !known.contains(&name.as_str()) {
+                    return Err(failed(&format!("snapshot has unknown table {name:?}")));
+                }
+                table = Some(name);
+            }
+            snapfile::Record::Row => {
+                if table.is_none() {
+                    return Err(failed(&"snapshot row outside a table"));
+                }
+                bytes += r.key.len() + r.value.len();
+                rows.push((std::mem::take(&mut r.key), std::mem::take(&mut r.value)));
+                if bytes >= RESTORE_ENTRY_BYTES {
+                    send(&table, &mut rows)?;
+                    bytes = 0;
+                }
+            }
+            snapfile::Record::End => {
+                send(&table, &mut rows)?;
+                return Ok(());
+            }
+        }
+    }
+}

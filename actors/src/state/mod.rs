@@ -129,6 +129,14 @@ pub enum Command {
     /// touch the same row ([`Command::rows`]), so a row still changes at most once per index
     /// and a `ModifyIndex` names exactly one write, as CAS needs.
     Batch(Vec<Command>),
+    /// Starts restoring a snapshot archive (`id` names this restore): empties the staging
+    /// tables. Restore commands replace whole tables; the raft store applies them.
+    RestoreBegin { id: String },
+    /// Raw rows (key, value) of replicated table `table` from the snapshot being restored,
+    /// staged until the commit.
+    RestoreRows { id: String, table: String, rows: Vec<(Vec<u8>, Vec<u8>)> },
+    /// Replaces every replicated table with what restore `id` staged, if all `rows` arrived.
+    RestoreCommit { id: String, rows: u64 },
 }
 
 /// A row a command may write, for deciding which commands can share one raft entry.
@@ -138,6 +146,8 @@ pub enum RowKey {
     Scheduler,
     /// A variable, by namespace and path.
     Variable(String, String),
+    /// Every row (a restore replaces whole tables).
+    All,
 }
 
 impl Command {
@@ -150,6 +160,9 @@ impl Command {
             Command::VarSet { var, .. } => vec![RowKey::Variable(var.namespace.clone(), var.path.clone())],
             Command::VarDelete { namespace, path, .. } => vec![RowKey::Variable(namespace.clone(), path.clone())],
             Command::Batch(cmds) => cmds.iter().flat_map(Command::rows).collect(),
+            Command::RestoreBegin { .. } | Command::RestoreRows { .. } | Command::RestoreCommit { .. } => {
+                vec![RowKey::All]
+            }
         }
     }
 }
@@ -216,6 +229,9 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
             }
             None => false,
         },
+        // Whole-table replacement is storage work: the raft store applies restores before
+        // they get here; the in-memory model keeps its rows.
+        Command::RestoreBegin { .. } | Command::RestoreRows { .. } | Command::RestoreCommit { .. } => false,
         Command::SetScheduler { config, cas } => {
             match set_row(tables.scheduler()?, config.clone().canonical(), *cas, index) {
                 Some(row) => {

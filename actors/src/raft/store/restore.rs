@@ -1,0 +1,184 @@
+//! Restoring a snapshot archive through raft, so that it is ordered with every other write and
+//! reaches every server, including one that is down and catches up later from the log or from
+//! a raft snapshot.
+//!
+//! The leader turns the verified `state.bin` into log entries: [`Command::RestoreBegin`], then
+//! [`Command::RestoreRows`] of at most about a megabyte each, then [`Command::RestoreCommit`].
+//! Rows go to staging tables, one per replicated table; the commit replaces every replicated
+//! table with its staged rows in one apply, if the restore it names is the one in progress and
+//! every row arrived. Until then the live tables serve reads and writes as usual; a restore cut
+//! short (the leader died) changes nothing, and the next restore starts over. Raft snapshots
+//! carry the staging tables, so a follower that installs one half-way through still commits.
+
+use redb::ReadableTable;
+use redb::TableHandle;
+use redb::WriteTransaction;
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::decode;
+use super::encode;
+use super::read_err;
+use super::write_err;
+use super::RowTable;
+use super::REPLICATED;
+use crate::raft::StorageError;
+use crate::state::Applied;
+use crate::state::Command;
+
+/// The staging table of each replicated table, in the order of `REPLICATED`.
+pub(crate) const STAGING: [RowTable; 4] = [
+    RowTable::new("staging_sm_autopilot"),
+    RowTable::new("staging_sm_scheduler"),
+    RowTable::new("staging_sm_variables"),
+    RowTable::new("staging_sm_table_index"),
+];
+
+/// The restore in progress, under [`PROGRESS_KEY`].
+pub(crate) const PROGRESS: RowTable = RowTable::new("staging_restore");
+const PROGRESS_KEY: &[u8] = b"restore";
+
+/// Which restore is in progress and how many rows it has staged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Progress {
+    pub id: String,
+    pub rows: u64,
+}
+
+/// What a restore command does, given the restore in progress.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Forget any restore in progress and start this one.
+    Begin,
+    /// Stage these rows into the staging table at this position.
+    Stage(usize),
+    /// Replace every replicated table with the staged rows.
+    Commit,
+    /// Not the restore in progress (a newer one began, or this one was cut short), or a table
+    /// this version does not have: nothing changes.
+    Ignore,
+}
+
+/// The decision, pure: `None` for a command that is not part of a restore.
+pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step> {
+    let current = |id: &str| progress.is_some_and(|p| p.id == id);
+    Some(match cmd {
+        Command::RestoreBegin { .. } => Step::Begin,
+        Command::RestoreRows { id, table, .. } => match REPLICATED.iter().position(|t| t.name() == table) {
+            Some(i) if current(id) => Step::Stage(i),
+            _ => Step::Ignore,
+        },
+        Command::RestoreCommit { id, rows } => {
+            if progress == Some(&Progress { id: id.clone(), rows: *rows }) {
+                Step::Commit
+            } else {
+                Step::Ignore
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Applies a restore command inside the apply transaction; `None` when `cmd` is not one.
+pub(crate) fn apply(txn: &WriteTransaction, cmd: &Command, index: u64) -> Result<Option<Applied>, StorageError> {
+    let progress: Option<Progress> = {
+        let table = txn.open_table(PROGRESS).map_err(write_err)?;
+        let value = table.get(PROGRESS_KEY).map_err(read_err)?;
+        match value {
+            Some(v) => Some(decode(v.value()).map_err(read_err)?),
+            None => None,
+        }
+    };
+    let Some(step) = decide(progress.as_ref(), cmd) else { return Ok(None) };
+    let updated = match (step, cmd) {
+        (Step::Begin, Command::RestoreBegin { id }) => {
+            clear_staging(txn)?;
+            set_progress(txn, Some(&Progress { id: id.clone(), rows: 0 }))?;
+            true
+        }
+        (Step::Stage(i), Command::RestoreRows { rows, .. }) => {
+            {
+                let mut table = txn.open_table(STAGING[i]).map_err(write_err)?;
+                for (k, v) in rows {
+                    table.insert(k.as_slice(), v.as_slice()).map_err(write_err)?;
+                }
+            }
+            let mut p = progress.unwrap_or(Progress { id: String::new(), rows: 0 });
+            p.rows += rows.len() as u64;
+            set_progress(txn, Some(&p))?;
+            true
+        }
+        (Step::Commit, _) => {
+            for (live, staging) in REPLICATED.iter().zip(STAGING.iter()) {
+                txn.delete_table(*live).map_err(write_err)?;
+                let mut to = txn.open_table(*live).map_err(write_err)?;
+                let from = txn.open_table(*staging).map_err(write_err)?;
+                for row in from.iter().map_err(read_err)? {
+                    let (k, v) = row.map_err(read_err)?;
+                    to.insert(k.value(), v.value()).map_err(write_err)?;
+                }
+            }
+            clear_staging(txn)?;
+            set_progress(txn, None)?;
+            true
+        }
+        _ => false,
+    };
+    Ok(Some(Applied::at(index, updated)))
+}
+
+fn clear_staging(txn: &WriteTransaction) -> Result<(), StorageError> {
+    for table in STAGING {
+        txn.delete_table(table).map_err(write_err)?;
+        txn.open_table(table).map_err(write_err)?;
+    }
+    Ok(())
+}
+
+fn set_progress(txn: &WriteTransaction, progress: Option<&Progress>) -> Result<(), StorageError> {
+    let mut table = txn.open_table(PROGRESS).map_err(write_err)?;
+    match progress {
+        Some(p) => {
+            table.insert(PROGRESS_KEY, encode(p).map_err(write_err)?.as_slice()).map_err(write_err)?;
+        }
+        None => {
+            table.remove(PROGRESS_KEY).map_err(write_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The name of each replicated table, as `state.bin` names its sections.
+pub(crate) fn replicated_names() -> impl Iterator<Item = &'static str> {
+    REPLICATED.iter().map(|t| t.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(id: &str, table: &str) -> Command {
+        Command::RestoreRows { id: id.into(), table: table.into(), rows: vec![(b"k".to_vec(), b"v".to_vec())] }
+    }
+
+    #[test]
+    fn only_the_restore_in_progress_stages_and_commits_and_only_when_complete() {
+        let p = Progress { id: "r2".into(), rows: 5 };
+        let commit = |id: &str, rows| Command::RestoreCommit { id: id.into(), rows };
+        let cases: Vec<(&str, Option<&Progress>, Command, Option<Step>)> = vec![
+            ("not a restore command", Some(&p), Command::Batch(vec![]), None),
+            ("begin always starts over", Some(&p), Command::RestoreBegin { id: "r3".into() }, Some(Step::Begin)),
+            ("rows of the restore in progress", Some(&p), rows("r2", "sm_variables"), Some(Step::Stage(2))),
+            ("rows of an older restore", Some(&p), rows("r1", "sm_variables"), Some(Step::Ignore)),
+            ("rows with no restore in progress", None, rows("r2", "sm_variables"), Some(Step::Ignore)),
+            ("rows of an unknown table", Some(&p), rows("r2", "sm_jobs"), Some(Step::Ignore)),
+            ("commit with every row staged", Some(&p), commit("r2", 5), Some(Step::Commit)),
+            ("commit with rows missing", Some(&p), commit("r2", 6), Some(Step::Ignore)),
+            ("commit of another restore", Some(&p), commit("r1", 5), Some(Step::Ignore)),
+            ("commit with nothing in progress", None, commit("r2", 5), Some(Step::Ignore)),
+        ];
+        for (why, progress, cmd, want) in cases {
+            assert_eq!(decide(progress, &cmd), want, "{why}");
+        }
+    }
+}
