@@ -226,7 +226,7 @@ fn restore_saved_file_and_refuse_garbage() {
     let file_s = file.to_str().unwrap();
     let (code, _, err) = cli("http://127.0.0.1:1", &["operator", "snapshot", "save", "-address", &a.http(), file_s]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(a.request("DELETE", "/v1/var/app/keep", None).status, 200);
+    assert_eq!(a.request("DELETE", "/v1/var/app/keep", None).status, 204);
     assert_eq!(a.get("/v1/var/app/keep").status, 404);
 
     let (code, out, err) = cli(&a.http(), &["operator", "snapshot", "restore", file_s]);
