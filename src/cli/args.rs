@@ -92,7 +92,7 @@ pub enum Operator {
     /// Scheduler configuration
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Scheduler(Scheduler),
-    /// Snapshot archives: inspect
+    /// Snapshot archives: save, restore, inspect, and the scheduled snapshot agent
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Snapshot(super::snapshot::Snapshot),
 }

@@ -109,6 +109,47 @@ impl Client {
         Ok((status, bytes.to_vec()))
     }
 
+    /// A request whose body and answer stream (snapshots): the response, unread, when the
+    /// status is 200; otherwise the status and its text, as Nomad's `requireOK`.
+    pub async fn stream(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<reqwest::Body>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = self.url(path, query);
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            method: go_method(&method),
+            url: url.to_string(),
+            cause: error_chain(&e),
+        };
+        let mut req = self.http.request(method.clone(), url.clone());
+        if let Some(token) = &self.token {
+            req = req.header("X-Nomad-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let bytes = resp.bytes().await.map_err(transport)?;
+            let body = String::from_utf8_lossy(&bytes).trim().to_string();
+            return Err(ClientError::Status { status, body });
+        }
+        Ok(resp)
+    }
+
+    /// The Go-style text of a failure while reading or writing a streamed body.
+    pub fn transport_error(&self, method: &Method, path: &str, e: &reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            method: go_method(method),
+            url: self.url(path, &[]).to_string(),
+            cause: error_chain(e),
+        }
+    }
+
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();
         url.set_path(path);

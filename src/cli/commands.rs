@@ -44,7 +44,7 @@ pub async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Operator(Operator::Autopilot(Autopilot::Health(a))) => autopilot_health(g, a).await,
         Command::Operator(Operator::Scheduler(Scheduler::GetConfig(a))) => scheduler_get_config(g, a).await,
         Command::Operator(Operator::Scheduler(Scheduler::SetConfig(a))) => scheduler_set_config(g, a).await,
-        Command::Operator(Operator::Snapshot(s)) => Ok(super::snapshot::execute(s).await?),
+        Command::Operator(Operator::Snapshot(s)) => Ok(super::snapshot::execute(g, s).await?),
         Command::Server(Server::Members(_)) => server_members(g).await,
         Command::Var(v) => super::var::execute(g, v).await,
     }

@@ -18,6 +18,8 @@ mod error;
 mod format;
 mod render;
 mod snapshot;
+mod snapshot_agent;
+mod snapshot_transfer;
 mod update;
 mod var;
 

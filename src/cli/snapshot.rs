@@ -1,9 +1,14 @@
-//! `operator snapshot ...` commands. `inspect` runs offline: it verifies the archive as it reads
-//! it and prints Nomad's tables (`command/operator_snapshot_inspect.go`), with our tables as the
-//! types.
+//! `operator snapshot ...` commands. `save` and `restore` are clients of the server's snapshot
+//! endpoint ([`snapshot_transfer`](super::snapshot_transfer)); `agent` saves on a schedule
+//! ([`snapshot_agent`](super::snapshot_agent)). `inspect` runs offline: it verifies the archive
+//! as it reads it and prints Nomad's tables (`command/operator_snapshot_inspect.go`), with our
+//! tables as the types.
 
 use std::fs::File;
 use std::io::BufReader;
+use std::path::Path;
+use std::time::SystemTime;
+use std::time::UNIX_EPOCH;
 
 use clap::ArgAction;
 use clap::Args;
@@ -14,12 +19,44 @@ use serde_json::json;
 use serde_json::Value;
 
 use super::args::go_bool;
+use super::args::GlobalOpts;
+use super::client::Client;
+use super::client::ClientError;
 use super::format;
+use super::snapshot_agent;
+use super::snapshot_transfer;
+use super::snapshot_transfer::RestoreError;
+use super::snapshot_transfer::SaveError;
+use crate::go::quote as go_quote;
 
 #[derive(Debug, Subcommand)]
 pub enum Snapshot {
+    /// Saves snapshot of Nomad server state
+    Save(Save),
+    /// Restore snapshot of Nomad server state
+    Restore(Restore),
     /// Displays information about a snapshot file on disk
     Inspect(Inspect),
+    /// Saves snapshots on an interval, verifies them and keeps the newest (runs until stopped)
+    Agent(snapshot_agent::AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Save {
+    /// Let any server answer (a possibly stale snapshot), even without a leader
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub stale: bool,
+    /// The file to write [default: nomad-state-<date>-<unix>.snap]
+    #[arg(value_name = "file")]
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Restore {
+    /// The snapshot file
+    #[arg(value_name = "file")]
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -48,13 +85,74 @@ pub enum SnapshotError {
     Json(#[from] serde_json::Error),
     #[error("Error inspecting snapshot: {0}")]
     Blocking(String),
+    #[error(
+        "This command takes either no arguments or one: <filename>\nFor additional help try 'raftwarden operator snapshot save -help'"
+    )]
+    SaveArgs,
+    #[error(
+        "This command takes one argument: <filename>\nFor additional help try 'raftwarden operator snapshot restore -help'"
+    )]
+    RestoreArgs,
+    #[error(
+        "Destination file already exists: {}\nFor additional help try 'raftwarden operator snapshot save -help'",
+        go_quote(.0)
+    )]
+    Exists(String),
+    #[error("Unexpected failure checking {}: {source}", go_quote(.path))]
+    Check { path: String, source: std::io::Error },
+    #[error("Error initializing client: {0}")]
+    Client(#[source] ClientError),
+    #[error(transparent)]
+    Save(#[from] SaveError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error(transparent)]
+    Agent(#[from] snapshot_agent::AgentError),
 }
 
 /// Runs a snapshot command; `Ok` is the text for stdout.
-pub async fn execute(command: Snapshot) -> Result<String, SnapshotError> {
+pub async fn execute(g: &GlobalOpts, command: Snapshot) -> Result<String, SnapshotError> {
     match command {
+        Snapshot::Save(a) => save(g, a).await,
+        Snapshot::Restore(a) => restore(g, a).await,
         Snapshot::Inspect(a) => inspect(a).await,
+        Snapshot::Agent(a) => Ok(snapshot_agent::run(g, a).await?),
     }
+}
+
+async fn save(g: &GlobalOpts, a: Save) -> Result<String, SnapshotError> {
+    if a.files.len() > 1 {
+        return Err(SnapshotError::SaveArgs);
+    }
+    let file = match a.files.into_iter().next() {
+        Some(file) => file,
+        None => {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            snapshot_transfer::default_file_name(now)
+        }
+    };
+    refuse_existing(Path::new(&file))?;
+    let client = Client::new(g).map_err(SnapshotError::Client)?;
+    let progress = snapshot_transfer::stderr_is_terminal();
+    snapshot_transfer::save(&client, a.stale, Path::new(&file), progress).await?;
+    Ok(format!("State file written to {file}\n"))
+}
+
+/// A save never overwrites: Nomad's `Lstat` check, so a dangling symlink counts as existing.
+pub(super) fn refuse_existing(path: &Path) -> Result<(), SnapshotError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => Err(SnapshotError::Exists(path.display().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SnapshotError::Check { path: path.display().to_string(), source }),
+    }
+}
+
+async fn restore(g: &GlobalOpts, a: Restore) -> Result<String, SnapshotError> {
+    let [file] = <[String; 1]>::try_from(a.files).map_err(|_| SnapshotError::RestoreArgs)?;
+    let client = Client::new(g).map_err(SnapshotError::Client)?;
+    let progress = snapshot_transfer::stderr_is_terminal();
+    snapshot_transfer::restore(&client, Path::new(&file), progress).await?;
+    Ok("Snapshot Restored\n".into())
 }
 
 async fn inspect(a: Inspect) -> Result<String, SnapshotError> {
@@ -120,7 +218,7 @@ pub fn render_inspection(i: &Inspection) -> String {
 }
 
 /// go-humanize's `IBytes`: `512 B`, `1.5 KiB`, `15 MiB`.
-fn human_bytes(n: u64) -> String {
+pub(super) fn human_bytes(n: u64) -> String {
     if n < 10 {
         return format!("{n} B");
     }

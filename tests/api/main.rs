@@ -16,6 +16,7 @@ mod t80_agent_cli;
 mod t90_embedding;
 mod t95_variables;
 mod t97_snapshot_archive;
+mod t98_snapshot_cli;
 mod t99_snapshot_api;
 
 /// Loopback block of this test binary (127.20.x.y).

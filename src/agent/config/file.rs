@@ -55,6 +55,8 @@ pub struct AgentFile {
     pub http_api_response_headers: Option<Headers>,
     #[serde(default, deserialize_with = "de::blocks")]
     pub client: Option<ClientBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub snapshot: Option<SnapshotBlock>,
     /// Nomad keys that mean nothing to a raftwarden server: checked, then ignored.
     #[serde(default, deserialize_with = "de::boolean")]
     pub leave_on_interrupt: Option<bool>,
@@ -242,11 +244,34 @@ impl Merge for AgentFile {
             advertise: block(self.advertise, later.advertise),
             http_api_response_headers: block(self.http_api_response_headers, later.http_api_response_headers),
             client: block(self.client, later.client),
+            snapshot: block(self.snapshot, later.snapshot),
             leave_on_interrupt: later.leave_on_interrupt.or(self.leave_on_interrupt),
             leave_on_terminate: later.leave_on_terminate.or(self.leave_on_terminate),
             enable_debug: later.enable_debug.or(self.enable_debug),
             disable_update_check: later.disable_update_check.or(self.disable_update_check),
             plugin_dir: later.plugin_dir.or(self.plugin_dir),
+        }
+    }
+}
+
+/// `snapshot { interval retain path }`: snapshots the server saves on a schedule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotBlock {
+    #[serde(default, deserialize_with = "de::duration")]
+    pub interval: Option<i64>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub retain: Option<u64>,
+    #[serde(default, deserialize_with = "de::path")]
+    pub path: Option<PathBuf>,
+}
+
+impl Merge for SnapshotBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            interval: later.interval.or(self.interval),
+            retain: later.retain.or(self.retain),
+            path: later.path.or(self.path),
         }
     }
 }

@@ -133,6 +133,37 @@ pub struct AgentConfig {
     /// `ip:port`; without a port the listener's port is used).
     pub advertise_http: Option<String>,
     pub advertise_rpc: Option<String>,
+    /// `snapshot { interval retain path }`: scheduled snapshots, when the block is present.
+    pub snapshot: Option<SnapshotSchedule>,
+}
+
+/// Snapshots saved on a schedule: every `interval`, into `path`, keeping the newest `retain`
+/// (0 keeps all). Defaults are Nomad Enterprise's: every hour, keep 30.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotSchedule {
+    pub interval: std::time::Duration,
+    pub retain: u64,
+    pub path: PathBuf,
+}
+
+impl SnapshotSchedule {
+    pub const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+    pub const DEFAULT_RETAIN: u64 = 30;
+
+    fn resolve(b: file::SnapshotBlock) -> Result<Self, ConfigError> {
+        let interval = match b.interval {
+            None => Self::DEFAULT_INTERVAL,
+            Some(n) if n > 0 => std::time::Duration::from_nanos(n.unsigned_abs()),
+            Some(n) => {
+                return Err(ConfigError::Invalid(format!(
+                    "snapshot.interval must be positive, got {}",
+                    crate::go::duration::format(n)
+                )))
+            }
+        };
+        let path = b.path.ok_or_else(|| ConfigError::Invalid("snapshot.path is required".into()))?;
+        Ok(Self { interval, retain: b.retain.unwrap_or(Self::DEFAULT_RETAIN), path })
+    }
 }
 
 impl Default for AgentConfig {
@@ -153,6 +184,7 @@ impl Default for AgentConfig {
             http_api_response_headers: BTreeMap::new(),
             advertise_http: None,
             advertise_rpc: None,
+            snapshot: None,
         }
     }
 }
@@ -221,7 +253,7 @@ pub fn load(args: &[String]) -> Result<AgentConfig, ConfigError> {
         merged = merged.merge(flags::dev_layer());
     }
     let dev = flags.dev;
-    let mut cfg = resolve(merged.merge(flags.into_layer()));
+    let mut cfg = resolve(merged.merge(flags.into_layer()))?;
     cfg.dev = dev;
     if dev && cfg.name.is_empty() {
         cfg.name = "dev".into();
@@ -230,12 +262,13 @@ pub fn load(args: &[String]) -> Result<AgentConfig, ConfigError> {
 }
 
 /// Nomad's defaults under every key that no layer set.
-fn resolve(f: AgentFile) -> AgentConfig {
+fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
     let d = AgentConfig::default();
     let server = f.server.unwrap_or_default();
     let ports = f.ports.unwrap_or_default();
     let advertise = f.advertise.unwrap_or_default();
-    AgentConfig {
+    let snapshot = f.snapshot.map(SnapshotSchedule::resolve).transpose()?;
+    Ok(AgentConfig {
         name: f.name.unwrap_or(d.name),
         region: f.region.unwrap_or(d.region),
         datacenter: f.datacenter.unwrap_or(d.datacenter),
@@ -265,7 +298,8 @@ fn resolve(f: AgentFile) -> AgentConfig {
             .unwrap_or(d.http_api_response_headers),
         advertise_http: advertise.http,
         advertise_rpc: advertise.rpc,
-    }
+        snapshot,
+    })
 }
 
 #[cfg(test)]
@@ -532,6 +566,34 @@ http_api_response_headers {
         assert!(sc.pause_eval_broker);
         assert_eq!(sc.scheduler_algorithm, SchedulerAlgorithm::Spread);
         assert!(c.server.enabled);
+    }
+
+    #[test]
+    fn snapshot_schedule_block() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let base = "data_dir = \"/a\"\nserver { enabled = true }\n";
+        let f = write(d.path(), "none.hcl", base);
+        assert_eq!(load(&args(&[&format!("-config={}", f.display())])).unwrap().snapshot, None);
+        let f = write(
+            d.path(),
+            "s.hcl",
+            &format!("{base}snapshot {{\n interval = \"15m\"\n retain = 5\n path = \"/b\"\n}}\n"),
+        );
+        let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
+        let want = SnapshotSchedule { interval: std::time::Duration::from_secs(900), retain: 5, path: "/b".into() };
+        assert_eq!(c.snapshot, Some(want));
+        let f = write(d.path(), "d.hcl", &format!("{base}snapshot {{ path = \"/b\" }}\n"));
+        let c = load(&args(&[&format!("-config={}", f.display())])).unwrap().snapshot.unwrap();
+        assert_eq!((c.interval, c.retain), (SnapshotSchedule::DEFAULT_INTERVAL, SnapshotSchedule::DEFAULT_RETAIN));
+        for (text, want) in [
+            ("snapshot { retain = 2 }", "snapshot.path is required"),
+            ("snapshot {\n path = \"/b\"\n interval = \"-1s\"\n}", "snapshot.interval must be positive"),
+            ("snapshot {\n path = \"/b\"\n every = \"1s\"\n}", "every"),
+        ] {
+            let f = write(d.path(), "bad.hcl", &format!("{base}{text}\n"));
+            let e = load(&args(&[&format!("-config={}", f.display())])).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
     }
 
     #[test]
