@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+use raftwarden_actors::membership::GetLeader;
 use raftwarden_actors::RaftTiming;
 use raftwarden_actors::Settings;
 
@@ -140,10 +141,30 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     println!("               Version: {}\n", raftwarden_actors::VERSION);
     println!("==> raftwarden agent started! Log data will stream in below:");
 
+    let (stop_schedule, schedule_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(schedule) = config.snapshot.clone() {
+        let settings = crate::cli::snapshot_agent::AgentSettings {
+            interval: schedule.interval,
+            retain: schedule.retain,
+            path: schedule.path,
+            stale: false,
+        };
+        let (membership, me) = (server.membership().clone(), server.identity().id.clone());
+        let leads = move || {
+            let (membership, me) = (membership.clone(), me.clone());
+            async move { matches!(membership.send(GetLeader).await, Ok(Some(l)) if l.id == me) }
+        };
+        let stopped = async move {
+            let _ = schedule_stopped.await;
+        };
+        actix_rt::spawn(crate::cli::snapshot_agent::run_in_server(http_addr.to_string(), settings, leads, stopped));
+    }
+
     let fault = tokio::select! {
         _ = shutdown => None,
         why = server.raft_stopped() => Some(why),
     };
+    let _ = stop_schedule.send(());
     match &fault {
         None => tracing::info!("shutting down"),
         Some(why) => tracing::error!(error = %why, "raft stopped; shutting down"),

@@ -18,7 +18,7 @@ mod error;
 mod format;
 mod render;
 mod snapshot;
-mod snapshot_agent;
+pub(crate) mod snapshot_agent;
 mod snapshot_transfer;
 mod update;
 mod var;

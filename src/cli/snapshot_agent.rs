@@ -220,6 +220,70 @@ pub async fn run(global: &GlobalOpts, args: AgentArgs) -> Result<String, AgentEr
     last.map(|()| String::new()).map_err(AgentError::LastRound)
 }
 
+/// The server's own scheduled snapshots (`snapshot { interval retain path }` in the server
+/// config): the agent's rounds, run every `interval` by whichever server leads at that moment
+/// (`leads`), against this server's own HTTP API at `http_addr`. Ends with `shutdown`.
+pub async fn run_in_server<L, F>(
+    http_addr: String,
+    settings: AgentSettings,
+    leads: L,
+    shutdown: impl std::future::Future<Output = ()>,
+) where
+    L: Fn() -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token: None, region: None };
+    let client = match Client::new(&opts) {
+        Ok(c) => c,
+        Err(e) => return log("ERROR", &format!("scheduled snapshots disabled: {e}")),
+    };
+    if let Err(e) = std::fs::create_dir_all(&settings.path) {
+        return log("ERROR", &format!("scheduled snapshots disabled: {}: {e}", settings.path.display()));
+    }
+    tokio::pin!(shutdown);
+    let mut status = Status::default();
+    let mut ticker = tokio::time::interval(settings.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate; a fresh server saves after one interval, not at start.
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        if !leads().await {
+            continue;
+        }
+        let outcome = tokio::select! {
+            _ = &mut shutdown => return,
+            outcome = round(&client, &settings) => outcome,
+        };
+        status.rounds += 1;
+        match outcome {
+            Ok(done) => {
+                log(
+                    "INFO",
+                    &format!(
+                        "saved {} (index {}), verified{}",
+                        done.file.display(),
+                        done.index,
+                        pruned_text(&done.pruned)
+                    ),
+                );
+                status.last_success = Some((unix_now(), done.file.display().to_string(), done.index));
+            }
+            Err(e) => {
+                log("ERROR", &format!("snapshot failed: {e}"));
+                status.failures += 1;
+                status.last_failure = Some((unix_now(), e));
+            }
+        }
+        if let Err(e) = status.write(&settings.path) {
+            log("ERROR", &format!("writing {}: {e}", settings.path.join(STATUS_FILE).display()));
+        }
+    }
+}
+
 /// One round's result.
 struct RoundDone {
     file: PathBuf,
