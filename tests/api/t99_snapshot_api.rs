@@ -14,22 +14,25 @@ fn put_var(a: &Agent, path: &str, value: &str) {
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
-/// Every variable as (path, value of item `v`), in order.
-fn vars(a: &Agent) -> Vec<(String, String)> {
+/// Every variable as (path, ModifyIndex), in order: a `ModifyIndex` names one write, so equal
+/// lists mean equal contents.
+fn vars(a: &Agent) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let mut next = String::new();
     loop {
-        let list = a.get(&format!("/v1/vars?per_page=500&next_token={next}")).json();
-        for v in list.as_array().unwrap() {
-            let path = v["Path"].as_str().unwrap().to_string();
-            let value = a.get(&format!("/v1/var/{path}")).json()["Items"]["v"].as_str().unwrap().to_string();
-            out.push((path, value));
+        let page = a.get(&format!("/v1/vars?per_page=1000&next_token={next}"));
+        for v in page.json().as_array().unwrap() {
+            out.push((v["Path"].as_str().unwrap().to_string(), v["ModifyIndex"].as_u64().unwrap()));
         }
-        match a.get(&format!("/v1/vars?per_page=500&next_token={next}")).header("x-nomad-nexttoken") {
+        match page.header("x-nomad-nexttoken") {
             Some(t) if !t.is_empty() => next = t,
             _ => return out,
         }
     }
+}
+
+fn value(a: &Agent, path: &str) -> String {
+    a.get(&format!("/v1/var/{path}")).json()["Items"]["v"].as_str().unwrap_or_default().to_string()
 }
 
 fn restore(a: &Agent, archive: &[u8]) -> Resp {
@@ -54,8 +57,8 @@ fn save(a: &Agent, query: &str) -> Vec<u8> {
 fn save_then_restore_brings_back_exactly_the_saved_state() {
     let dir = tempfile::tempdir().unwrap();
     let a = single(&net(), &dir, "alpha");
-    for i in 0..150 {
-        put_var(&a, &format!("app/k{i:03}"), &format!("v{i}"));
+    for i in 0..2_000 {
+        put_var(&a, &format!("app/k{i:04}"), &format!("v{i}"));
     }
     let sched = a.put("/v1/operator/scheduler/configuration", r#"{"SchedulerAlgorithm":"spread"}"#);
     assert_eq!(sched.status, 200);
@@ -65,8 +68,8 @@ fn save_then_restore_brings_back_exactly_the_saved_state() {
     assert!(!save(&a, "?stale").is_empty(), "?stale saves from the local server");
 
     // Change, delete and add after the save.
-    put_var(&a, "app/k000", "changed");
-    assert_eq!(a.request("DELETE", "/v1/var/app/k001", None).status, 204);
+    put_var(&a, "app/k0000", "changed");
+    assert_eq!(a.request("DELETE", "/v1/var/app/k0001", None).status, 204);
     put_var(&a, "app/new", "after the save");
     assert_eq!(a.put("/v1/operator/scheduler/configuration", r#"{"SchedulerAlgorithm":"binpack"}"#).status, 200);
     assert_ne!(vars(&a), saved_vars);
@@ -74,6 +77,8 @@ fn save_then_restore_brings_back_exactly_the_saved_state() {
     let r = restore(&a, &archive);
     assert_eq!((r.status, r.text().as_str(), r.content_type()), (200, "", None), "an empty 200");
     assert_eq!(vars(&a), saved_vars);
+    assert_eq!(saved_vars.len(), 2_000);
+    assert_eq!((value(&a, "app/k0000"), value(&a, "app/k1999")), ("v0".to_string(), "v1999".to_string()));
     assert_eq!(a.get("/v1/operator/scheduler/configuration").json()["SchedulerConfig"], saved_sched);
     // Writes go on after a restore.
     put_var(&a, "app/after", "restore");
