@@ -82,6 +82,12 @@ const KEY_LAST_APPLIED: &str = "last_applied";
 const KEY_MEMBERSHIP: &str = "membership";
 const KEY_CURRENT_SNAPSHOT: &str = "current_snapshot";
 
+/// redb's own page cache. The operating system's page cache (not counted in the process's
+/// memory) holds the hot pages anyway; a small redb cache keeps the server's resident memory
+/// flat whatever the state's size (redb's default is 1 GiB), e.g. while a large restore is
+/// applied.
+const CACHE_BYTES: usize = 32 << 20;
+
 /// Written once into a new store; a store without it was not made by raftwarden.
 const FORMAT: &[u8] = b"raftwarden-raft-v2";
 
@@ -391,7 +397,7 @@ fn applied_meta(
 pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let open_err = |e: redb::Error| OpenError::Open { path: path.to_path_buf(), source: e };
     let corrupt = |e: StorageError| OpenError::Corrupt { path: path.to_path_buf(), what: e.to_string() };
-    let db = match Database::create(path) {
+    let db = match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
         Ok(db) => db,
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse { path: path.to_path_buf() }),
         Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
