@@ -62,6 +62,19 @@ fn restore_reaches_every_server_and_a_new_cluster() {
     put_var(&c.agents[leader], "svc/k000", "changed");
     assert_eq!(c.agents[leader].request("DELETE", "/v1/var/svc/k001", None).status, 204);
     put_var(&c.agents[leader], "svc/new", "after the save");
+    // A bad archive, sent through a follower, is refused and changes nothing on any server.
+    let changed: Vec<_> = [leader, f].iter().map(|&i| stale_vars(&c.agents[i]).unwrap()).collect();
+    let mut tampered = archive.clone();
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x55;
+    let r: Resp = client().put(format!("{}{SNAPSHOT}", c.agents[f].http())).body(tampered).send().unwrap().into();
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().starts_with("rpc error: failed to restore from snapshot: "), "{}", r.text());
+    for (n, &i) in [leader, f].iter().enumerate() {
+        let now = stale_vars(&c.agents[i]);
+        assert_eq!(now.as_ref(), Some(&changed[n]), "a bad archive changed {}", c.agents[i].spec.name);
+    }
+
     let r: Resp =
         client().put(format!("{}{SNAPSHOT}", c.agents[f].http())).body(archive.clone()).send().unwrap().into();
     assert_eq!((r.status, r.text()), (200, String::new()));
