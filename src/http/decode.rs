@@ -25,7 +25,8 @@ pub fn first_value(body: &[u8]) -> Result<Value, String> {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// The JSON kind Go names in `cannot unmarshal <kind> into ...`.
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",

@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::decode::first_value;
+use super::decode::kind;
 use super::operator::Reply;
 use super::operator::Req;
 use super::respond;
@@ -173,17 +174,6 @@ pub fn decode_variable(body: &[u8]) -> Result<(String, BTreeMap<String, String>)
         Some(other) => return Err(type_error(other, "Items", "structs.VariableItems")),
     }
     Ok((namespace, items))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn type_error(v: &Value, field: &str, go_type: &str) -> String {

@@ -7,8 +7,6 @@ use std::io::BufReader;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,24 +18,6 @@ use raftwarden_actors::snapshot::archive::StateWriter;
 
 use crate::net;
 use crate::support::*;
-
-/// Runs the CLI in `cwd`; returns (code, stdout, stderr).
-fn cli_in(cwd: &Path, addr: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env("NOMAD_ADDR", addr)
-        .env_remove("NOMAD_TOKEN")
-        .env_remove("NOMAD_REGION")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cli");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =

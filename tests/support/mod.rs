@@ -322,8 +322,14 @@ pub fn wait_ready(agent: &Agent) {
 
 /// Runs the CLI binary with the given args and environment; returns (code, stdout, stderr).
 pub fn cli(addr: &str, args: &[&str]) -> (i32, String, String) {
+    cli_in(std::path::Path::new("."), addr, args)
+}
+
+/// Like [`cli`], in working directory `cwd`.
+pub fn cli_in(cwd: &std::path::Path, addr: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
+        .current_dir(cwd)
         .env("NOMAD_ADDR", addr)
         .env_remove("NOMAD_TOKEN")
         .env_remove("NOMAD_REGION")
