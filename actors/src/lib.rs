@@ -24,6 +24,7 @@ pub mod autopilot;
 pub mod config_store;
 pub mod error;
 pub mod forward;
+pub mod liveness;
 pub mod membership;
 mod node;
 mod propose;
@@ -212,6 +213,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         reader,
         contacts,
         leader_contact: LeaderContact::default(),
+        liveness: crate::liveness::Liveness::default(),
         http,
     });
     let membership = Membership::new(ctx.clone()).start();

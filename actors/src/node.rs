@@ -64,6 +64,8 @@ pub(crate) struct ServerContext {
     /// When each peer last answered one of our raft RPCs (autopilot's `LastContact`).
     pub(crate) contacts: Contacts,
     pub(crate) leader_contact: LeaderContact,
+    /// Gossip's view of which servers are alive, failed or left (written by the gossip layer).
+    pub(crate) liveness: crate::liveness::Liveness,
     pub(crate) http: reqwest::Client,
     /// The leader's write queue: client writes that arrive together share one raft entry.
     pub(crate) proposer: crate::propose::Proposer,

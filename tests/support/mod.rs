@@ -32,8 +32,11 @@ pub struct Net {
 
 impl Net {
     /// `block` separates test binaries; each call gives a fresh subnet inside it.
+    /// `RAFTWARDEN_TEST_NET_SHIFT` moves every block by that much, so two checkouts can run
+    /// their tests on one machine at once without sharing addresses.
     pub fn new(block: u8) -> Self {
-        Self { block, subnet: NEXT_SUBNET.fetch_add(1, Ordering::SeqCst) }
+        let shift = std::env::var("RAFTWARDEN_TEST_NET_SHIFT").ok().and_then(|s| s.parse::<u8>().ok()).unwrap_or(0);
+        Self { block: block.wrapping_add(shift), subnet: NEXT_SUBNET.fetch_add(1, Ordering::SeqCst) }
     }
 
     pub fn ip(&self, n: u8) -> String {
