@@ -1,0 +1,309 @@
+//! A bounded load generator for raftwarden and etcd, the client half of `benches/harness.sh`,
+//! and a way to load-test a running cluster:
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --system raftwarden --addr http://127.0.0.1:4646 \
+//!     --mode put --clients 64 --ops 20000 --secs 20
+//! ```
+//!
+//! Modes: `put` (each client writes its own keys, unconditionally), `cas` (each client runs a
+//! compare-and-set loop on one key of its own: raftwarden `PUT /v1/var/<key>?cas=<ModifyIndex>`,
+//! etcd `/v3/kv/txn` comparing `mod_revision`), `fill` (writes `--ops` distinct keys once, for
+//! snapshot tests). Every run stops after `--ops` operations or `--secs` seconds, whichever
+//! comes first, and prints one JSON line: throughput, latency percentiles and errors.
+//! Several `--addr`s spread the clients over them (requests to followers are forwarded).
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use serde_json::json;
+use serde_json::Value;
+
+#[derive(Clone, Copy, PartialEq)]
+enum System {
+    Raftwarden,
+    Etcd,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Put,
+    Cas,
+    Fill,
+}
+
+struct Args {
+    system: System,
+    addrs: Vec<String>,
+    mode: Mode,
+    clients: usize,
+    ops: u64,
+    secs: u64,
+    value_size: usize,
+    token: Option<String>,
+}
+
+const USAGE: &str = "usage: loadgen --system raftwarden|etcd --addr URL [--addr URL ...] \
+--mode put|cas|fill [--clients N] [--ops N] [--secs S] [--value-size BYTES] [--token SECRET]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        system: System::Raftwarden,
+        addrs: Vec::new(),
+        mode: Mode::Put,
+        clients: 1,
+        ops: 10_000,
+        secs: 20,
+        value_size: 256,
+        token: std::env::var("NOMAD_TOKEN").ok(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let number = |v: String| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--system" => {
+                a.system = match value()?.as_str() {
+                    "raftwarden" => System::Raftwarden,
+                    "etcd" => System::Etcd,
+                    other => return Err(format!("unknown system {other:?}\n{USAGE}")),
+                }
+            }
+            "--addr" => a.addrs.push(value()?.trim_end_matches('/').to_string()),
+            "--mode" => {
+                a.mode = match value()?.as_str() {
+                    "put" => Mode::Put,
+                    "cas" => Mode::Cas,
+                    "fill" => Mode::Fill,
+                    other => return Err(format!("unknown mode {other:?}\n{USAGE}")),
+                }
+            }
+            "--clients" => a.clients = number(value()?)?.max(1) as usize,
+            "--ops" => a.ops = number(value()?)?,
+            "--secs" => a.secs = number(value()?)?,
+            "--value-size" => a.value_size = number(value()?)? as usize,
+            "--token" => a.token = Some(value()?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown flag {other:?}\n{USAGE}")),
+        }
+    }
+    if a.addrs.is_empty() {
+        return Err(format!("at least one --addr is needed\n{USAGE}"));
+    }
+    Ok(a)
+}
+
+/// What one client measured.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    cas_lost: u64,
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for chunk in b.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &c)| n | (c as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+struct Client {
+    http: reqwest::Client,
+    addr: String,
+    system: System,
+    token: Option<String>,
+    value: String,
+}
+
+impl Client {
+    /// One write; `cas` is the index/revision to compare with. Returns whether it was applied
+    /// and the key's index/revision after it (a lost CAS tells the current one: raftwarden's 409
+    /// body is the current variable; the etcd transaction reads the key when the compare fails).
+    async fn write(&self, key: &str, cas: Option<u64>) -> Result<(bool, Option<u64>), String> {
+        let (url, body) = match self.system {
+            System::Raftwarden => {
+                let mut url = format!("{}/v1/var/{key}", self.addr);
+                if let Some(c) = cas {
+                    url.push_str(&format!("?cas={c}"));
+                }
+                (url, json!({"Items": {"v": self.value}}))
+            }
+            System::Etcd => {
+                let put = json!({"key": b64(key), "value": b64(&self.value)});
+                match cas {
+                    None => (format!("{}/v3/kv/put", self.addr), put),
+                    Some(rev) => (
+                        format!("{}/v3/kv/txn", self.addr),
+                        json!({
+                            "compare": [{"key": b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": rev.to_string()}],
+                            "success": [{"request_put": put}],
+                            "failure": [{"request_range": {"key": b64(key)}}],
+                        }),
+                    ),
+                }
+            }
+        };
+        let mut req = match self.system {
+            System::Raftwarden => self.http.put(url),
+            System::Etcd => self.http.post(url),
+        };
+        if let Some(t) = &self.token {
+            req = req.header("X-Nomad-Token", t);
+        }
+        let resp = req.json(&body).send().await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        match (self.system, status.as_u16()) {
+            (System::Raftwarden, 200 | 409) => {
+                let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                Ok((status.as_u16() == 200, v["ModifyIndex"].as_u64()))
+            }
+            (System::Etcd, 200) => {
+                let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                let revision = |r: &Value| r.as_str().and_then(|r| r.parse().ok());
+                if cas.is_some() && v["succeeded"].as_bool() != Some(true) {
+                    let current = &v["responses"][0]["response_range"]["kvs"][0]["mod_revision"];
+                    return Ok((false, revision(current)));
+                }
+                Ok((true, revision(&v["header"]["revision"])))
+            }
+            (_, code) => Err(format!("{code}: {}", text.trim())),
+        }
+    }
+}
+
+async fn run_client(c: Client, id: usize, mode: Mode, budget: Arc<AtomicU64>, deadline: Instant, stride: u64) -> Tally {
+    let mut t = Tally::default();
+    // A CAS loop starts from a plain write, which tells it the current index.
+    let cas_key = format!("load/cas/c{id}");
+    let mut index = None;
+    if mode == Mode::Cas {
+        index = c.write(&cas_key, None).await.ok().and_then(|(_, i)| i);
+    }
+    let mut n: u64 = 0;
+    while Instant::now() < deadline {
+        let seq = budget.fetch_add(1, Ordering::Relaxed);
+        if seq >= stride {
+            break;
+        }
+        let started = Instant::now();
+        let outcome = match mode {
+            Mode::Put => c.write(&format!("load/put/c{id}/k{}", n % 64), None).await,
+            Mode::Fill => c.write(&format!("load/fill/k{seq:08}"), None).await,
+            Mode::Cas => c.write(&cas_key, Some(index.unwrap_or(0))).await,
+        };
+        let took = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        match outcome {
+            Ok((applied, i)) => {
+                index = i;
+                if applied {
+                    t.latencies_us.push(took);
+                } else {
+                    t.cas_lost += 1;
+                }
+            }
+            Err(e) => {
+                t.errors += 1;
+                if t.errors <= 3 {
+                    eprintln!("client {id}: {e}");
+                }
+            }
+        }
+        n += 1;
+    }
+    t
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let http = match reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .timeout(Duration::from_secs(30))
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("http client: {e}");
+            std::process::exit(1);
+        }
+    };
+    let value = "x".repeat(args.value_size);
+    let budget = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.secs);
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|id| {
+            let c = Client {
+                http: http.clone(),
+                addr: args.addrs[id % args.addrs.len()].clone(),
+                system: args.system,
+                token: args.token.clone(),
+                value: value.clone(),
+            };
+            tokio::spawn(run_client(c, id, args.mode, budget.clone(), deadline, args.ops))
+        })
+        .collect();
+    let mut all = Tally::default();
+    for t in tasks {
+        match t.await {
+            Ok(t) => {
+                all.latencies_us.extend(t.latencies_us);
+                all.errors += t.errors;
+                all.cas_lost += t.cas_lost;
+            }
+            Err(e) => {
+                eprintln!("client task failed: {e}");
+                all.errors += 1;
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let ok = all.latencies_us.len();
+    let out = json!({
+        "system": match args.system { System::Raftwarden => "raftwarden", System::Etcd => "etcd" },
+        "mode": match args.mode { Mode::Put => "put", Mode::Cas => "cas", Mode::Fill => "fill" },
+        "clients": args.clients,
+        "ops": ok,
+        "errors": all.errors,
+        "cas_lost": all.cas_lost,
+        "secs": secs,
+        "ops_per_sec": ok as f64 / secs,
+        "p50_ms": percentile(&all.latencies_us, 0.50),
+        "p99_ms": percentile(&all.latencies_us, 0.99),
+        "p999_ms": percentile(&all.latencies_us, 0.999),
+    });
+    println!("{out}");
+    if all.errors > 0 && ok == 0 {
+        std::process::exit(1);
+    }
+}
