@@ -37,6 +37,7 @@ use crate::forward::Remote;
 use crate::node::RaftConfiguration;
 use crate::node::ServerContext;
 use crate::propose::raft_outcome;
+use crate::raft::NodeId;
 use crate::raft::ServerNode;
 use crate::state::Command;
 
@@ -137,17 +138,11 @@ impl LeaderOp for RemovePeer {
     }
 }
 
+/// What a membership change can fail with.
+type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, ServerNode>>;
+
 /// Removes a server from the raft configuration, voter or non-voter.
-pub(crate) async fn remove_server(
-    ctx: &ServerContext,
-    nid: crate::raft::NodeId,
-) -> Result<
-    (),
-    openraft::error::RaftError<
-        crate::raft::NodeId,
-        openraft::error::ClientWriteError<crate::raft::NodeId, crate::raft::ServerNode>,
-    >,
-> {
+pub(crate) async fn remove_server(ctx: &ServerContext, nid: NodeId) -> Result<(), ChangeError> {
     let is_voter = ctx.metrics().membership_config.membership().voter_ids().any(|v| v == nid);
     // Removing a voter drops its node record too (retain = false); a learner has no vote to
     // drop, only the record.
