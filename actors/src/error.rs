@@ -40,6 +40,10 @@ pub enum OpError {
     /// The config row has not been written by the first leader yet.
     #[error("{0} config not initialized yet")]
     NotInitialized(String),
+    /// The leader has not computed the cluster health yet (it has just been elected). Nomad
+    /// crashes the request here; an error is kinder.
+    #[error("autopilot has not computed the cluster health yet")]
+    HealthNotReady,
     /// Peer removal named a server that is not in the raft configuration.
     #[error("{0} was not found in the Raft configuration")]
     PeerNotFound(PeerRef),

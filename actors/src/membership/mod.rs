@@ -37,6 +37,7 @@ use crate::forward::Remote;
 use crate::node::RaftConfiguration;
 use crate::node::ServerContext;
 use crate::propose::raft_outcome;
+use crate::raft::NodeId;
 use crate::raft::ServerNode;
 use crate::state::Command;
 
@@ -62,8 +63,9 @@ pub struct RemovePeer {
     pub id: String,
 }
 
-/// A server asks the leader to be added (as a learner until caught up, then as a voter), or to
-/// have its address updated.
+/// A server asks the leader to be added, or to have its address updated. A new server joins as
+/// a non-voter (an openraft learner); autopilot promotes it once it has been healthy for
+/// `ServerStabilizationTime`, as Nomad adds servers with `AddNonvoter`.
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<(), OpError>")]
 pub struct Join {
@@ -131,10 +133,25 @@ impl LeaderOp for RemovePeer {
             let Some((nid, _)) = ctx.find_peer(&target) else {
                 return Attempt::Done(Err(OpError::PeerNotFound(target)));
             };
-            let change = ChangeMembers::RemoveVoters(BTreeSet::from([nid]));
-            raft_outcome(ctx.raft.change_membership(change, false).await.map(|_| ()))
+            raft_outcome(remove_server(&ctx, nid).await)
         })
     }
+}
+
+/// What a membership change can fail with.
+type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, ServerNode>>;
+
+/// Removes a server from the raft configuration, voter or non-voter.
+pub(crate) async fn remove_server(ctx: &ServerContext, nid: NodeId) -> Result<(), ChangeError> {
+    let is_voter = ctx.metrics().membership_config.membership().voter_ids().any(|v| v == nid);
+    // Removing a voter drops its node record too (retain = false); a learner has no vote to
+    // drop, only the record.
+    let change = if is_voter {
+        ChangeMembers::RemoveVoters(BTreeSet::from([nid]))
+    } else {
+        ChangeMembers::RemoveNodes(BTreeSet::from([nid]))
+    };
+    ctx.raft.change_membership(change, false).await.map(|_| ())
 }
 
 impl Remote for Join {
@@ -174,25 +191,22 @@ async fn local_join(ctx: Arc<ServerContext>, joiner: ServerNode) -> Attempt<()> 
     let m = ctx.metrics();
     let membership = m.membership_config.membership();
     let known = membership.get_node(&nid).cloned();
-    let is_voter = membership.voter_ids().any(|v| v == nid);
-    if known.as_ref() == Some(&joiner) && is_voter {
+    if known.as_ref() == Some(&joiner) {
+        // Already in; a non-voter waits for autopilot to promote it.
         return Attempt::Done(Ok(()));
     }
-    let result = async {
-        if known.is_some() && known.as_ref() != Some(&joiner) {
-            // Same server, new address or name: update its node record in place.
-            ctx.raft.change_membership(ChangeMembers::SetNodes(BTreeMap::from([(nid, joiner.clone())])), true).await?;
-        } else if known.is_none() {
-            ctx.raft.add_learner(nid, joiner.clone(), true).await?;
-        }
-        if !is_voter {
-            ctx.raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([nid])), false).await?;
-        }
-        Ok(())
-    }
-    .await;
+    let result = if known.is_some() {
+        // Same server, new address or name: update its node record in place (its vote, if it
+        // has one, is kept).
+        ctx.raft
+            .change_membership(ChangeMembers::SetNodes(BTreeMap::from([(nid, joiner.clone())])), true)
+            .await
+            .map(|_| ())
+    } else {
+        ctx.raft.add_learner(nid, joiner.clone(), true).await.map(|_| ())
+    };
     if result.is_ok() {
-        tracing::info!(server = %joiner, "server joined the raft configuration");
+        tracing::info!(server = %joiner, "server joined the raft configuration as a non-voter");
     }
     raft_outcome(result)
 }
