@@ -48,12 +48,21 @@ pub enum Requirement<'a> {
     AgentWrite,
     NodeRead,
     /// A namespace capability (`read-job`, ...): Nomad's `AllowNamespaceOperation`.
-    Namespace { namespace: &'a str, op: &'a str },
+    Namespace {
+        namespace: &'a str,
+        op: &'a str,
+    },
     /// A variable operation (`read`, `write`, `list`, `destroy`) on one path.
-    Variable { namespace: &'a str, path: &'a str, op: &'a str },
+    Variable {
+        namespace: &'a str,
+        path: &'a str,
+        op: &'a str,
+    },
     /// Any variables rule at all in the namespace (`*`: in any namespace): Nomad's
     /// `AllowVariableSearch`, the gate of a listing that is then filtered per path.
-    VariableSearch { namespace: &'a str },
+    VariableSearch {
+        namespace: &'a str,
+    },
 }
 
 /// Nomad's `maxPrivilege`: deny dominates, then write, read, list.
@@ -265,7 +274,8 @@ mod tests {
         let save = acl(&[r#"operator { capabilities = ["snapshot-save"] }"#]);
         assert!(!save.allows(&op_cap("keyring-rotate")), "84");
         assert!(!save.allows(&Requirement::OperatorRead), "a capability is not a level");
-        for rules in [r#"operator { capabilities = ["deny"] }"#, r#"operator { capabilities = ["snapshot-save", "deny"] }"#]
+        for rules in
+            [r#"operator { capabilities = ["deny"] }"#, r#"operator { capabilities = ["snapshot-save", "deny"] }"#]
         {
             assert!(!acl(&[rules]).allows(&op_cap("snapshot-save")), "85: {rules}");
         }
@@ -280,8 +290,16 @@ mod tests {
         let cases: Vec<(Vec<&str>, Requirement<'static>, bool)> = vec![
             (vec![r#"operator { policy = "read" }"#], Requirement::OperatorRead, true),
             (vec![r#"operator { policy = "read" }"#], Requirement::OperatorWrite, false),
-            (vec![r#"operator { policy = "read" }"#, r#"operator { policy = "write" }"#], Requirement::OperatorWrite, true),
-            (vec![r#"operator { policy = "write" }"#, r#"operator { policy = "deny" }"#], Requirement::OperatorRead, false),
+            (
+                vec![r#"operator { policy = "read" }"#, r#"operator { policy = "write" }"#],
+                Requirement::OperatorWrite,
+                true,
+            ),
+            (
+                vec![r#"operator { policy = "write" }"#, r#"operator { policy = "deny" }"#],
+                Requirement::OperatorRead,
+                false,
+            ),
             (vec![r#"operator { policy = "write" }"#], Requirement::Management, false),
             (vec![r#"operator { capabilities = ["license-read"] }"#], Requirement::LicenseRead, true),
             (vec![r#"operator { policy = "read" }"#], Requirement::LicenseRead, true),

@@ -395,7 +395,10 @@ mod tests {
         let p = ok(r#"operator { policy = "read" }"#);
         assert_eq!(p.operator.unwrap().capabilities, ["license-read", "keyring-read"]);
         let p = ok(r#"operator { capabilities = ["snapshot-save"] }"#);
-        assert_eq!(p.operator.unwrap(), OperatorPolicy { policy: "".into(), capabilities: vec!["snapshot-save".into()] });
+        assert_eq!(
+            p.operator.unwrap(),
+            OperatorPolicy { policy: "".into(), capabilities: vec!["snapshot-save".into()] }
+        );
         let p = ok(r#"
 namespace "default" {
   policy = "read"
@@ -426,10 +429,7 @@ host_volume "v" { policy = "write" }
                 r#"Invalid operator policy: &acl.OperatorPolicy{Policy:"admin", Capabilities:[]string(nil)}"#,
             ),
             ("bogus { policy = \"read\" }", "Invalid policy: bogus { policy = \"read\" }"),
-            (
-                "operator { policy = \"read\" }\nbogus = 1",
-                "Invalid or duplicate policy keys: bogus",
-            ),
+            ("operator { policy = \"read\" }\nbogus = 1", "Invalid or duplicate policy keys: bogus"),
             (
                 r#"namespace "default" { variables { } }"#,
                 "Invalid variable policy: no variable paths in namespace default",

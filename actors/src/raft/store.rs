@@ -1475,7 +1475,8 @@ mod tests {
             policies: vec!["p".into()],
             ..Default::default()
         };
-        let policy = AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
+        let policy =
+            AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
         a.apply(vec![
             membership_entry(1),
             normal(2, Command::AclTokenUpsert { tokens: vec![token("acc-1", "sec-1"), token("acc-2", "sec-2")] }),
@@ -1488,7 +1489,10 @@ mod tests {
         assert_eq!(r.acl_token_by_secret("sec-2").unwrap().map(|t| t.accessor_id), Some("acc-2".into()));
         assert!(r.acl_token_by_secret("sec-9").unwrap().is_none());
         assert_eq!(r.list_acl_tokens("acc-").unwrap().0.len(), 3);
-        assert_eq!((r.acl_index(true).unwrap(), r.acl_index(false).unwrap(), r.acl_bootstrap().unwrap()), (4, 3, Some(4)));
+        assert_eq!(
+            (r.acl_index(true).unwrap(), r.acl_index(false).unwrap(), r.acl_bootstrap().unwrap()),
+            (4, 3, Some(4))
+        );
 
         a.apply(vec![normal(5, Command::AclTokenDelete { accessors: vec!["acc-2".into()] })]).await.unwrap();
         assert!(r.acl_token_by_secret("sec-2").unwrap().is_none(), "a deleted token's secret no longer resolves");

@@ -299,7 +299,8 @@ mod tests {
             modify_index: 3,
             ..Default::default()
         };
-        let new = AclToken { accessor_id: "a".into(), secret_id: "other".into(), name: "n".into(), ..Default::default() };
+        let new =
+            AclToken { accessor_id: "a".into(), secret_id: "other".into(), name: "n".into(), ..Default::default() };
         let t = stored_token(Some(&old), &new, 9);
         assert_eq!((t.secret_id.as_str(), t.create_time, t.create_index, t.modify_index), ("s", 10, 3, 9));
         assert_eq!(t.name, "n");

@@ -21,11 +21,11 @@ pub use config::SchedulerConfig;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use serde::Deserialize;
-use serde::Serialize;
 pub use acl::AclOutcome;
 pub use acl::AclPolicy;
 pub use acl::AclToken;
+use serde::Deserialize;
+use serde::Serialize;
 pub use variables::VarInvalid;
 pub use variables::VarOutcome;
 pub use variables::Variable;
@@ -350,20 +350,22 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
             variable = Some(outcome);
             delete
         }
-        Command::AclBootstrap { token, reset_index } => match acl::decide_bootstrap(tables.acl_bootstrap()?, *reset_index) {
-            Ok(()) => {
-                let stored = acl::stored_token(None, token, index);
-                tables.set_acl_token(&stored)?;
-                tables.set_acl_bootstrap(index)?;
-                tables.set_acl_index(true, index)?;
-                acl = Some(AclOutcome::Tokens(vec![stored]));
-                true
+        Command::AclBootstrap { token, reset_index } => {
+            match acl::decide_bootstrap(tables.acl_bootstrap()?, *reset_index) {
+                Ok(()) => {
+                    let stored = acl::stored_token(None, token, index);
+                    tables.set_acl_token(&stored)?;
+                    tables.set_acl_bootstrap(index)?;
+                    tables.set_acl_index(true, index)?;
+                    acl = Some(AclOutcome::Tokens(vec![stored]));
+                    true
+                }
+                Err(reset_index) => {
+                    acl = Some(AclOutcome::BootstrapDone { reset_index });
+                    false
+                }
             }
-            Err(reset_index) => {
-                acl = Some(AclOutcome::BootstrapDone { reset_index });
-                false
-            }
-        },
+        }
         Command::AclPolicyUpsert { policies } => {
             for p in policies {
                 let stored = acl::stored_policy(tables.acl_policy(&p.name)?.as_ref(), p, index);
@@ -679,7 +681,8 @@ mod tests {
         s.apply(&Command::AclTokenDelete { accessors: vec!["a1".into(), "nope".into()] }, 8);
         assert!(!s.acl_tokens.contains_key("a1"));
 
-        let policy = AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
+        let policy =
+            AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
         s.apply(&Command::AclPolicyUpsert { policies: vec![policy.clone()] }, 9);
         s.apply(&Command::AclPolicyUpsert { policies: vec![policy] }, 10);
         assert_eq!((s.acl_policies["p"].create_index, s.acl_policies["p"].modify_index), (9, 10));
