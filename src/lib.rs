@@ -4,6 +4,7 @@
 //! Nomad-compatible command line ([`cli`]). The replicated machinery itself lives in the
 //! `raftwarden-actors` crate so that it can be embedded without HTTP.
 
+pub mod acl;
 pub mod agent;
 pub mod cli;
 pub mod go;

@@ -80,6 +80,27 @@ pub enum OpError {
     /// An actor of this server is gone (it is shutting down).
     #[error("internal error: {0}")]
     Internal(String),
+    /// ACLs are off: the ACL endpoints have nothing to serve.
+    #[error("ACL support disabled")]
+    AclDisabled,
+    /// The caller's token does not allow the operation.
+    #[error("Permission denied")]
+    PermissionDenied,
+    /// The caller's secret names no token.
+    #[error("ACL token not found")]
+    TokenNotFound,
+    /// The caller's token has expired.
+    #[error("ACL token expired")]
+    TokenExpired,
+    /// A second ACL bootstrap without the reset index.
+    #[error("ACL bootstrap already done (reset index: {0})")]
+    AclBootstrapDone(u64),
+    /// The `acl-bootstrap-reset` file names another index than the last bootstrap's.
+    #[error("Invalid bootstrap reset index (specified {specified}, reset index: {reset})")]
+    AclBadResetIndex { specified: u64, reset: u64 },
+    /// An ACL write the leader refused as invalid (Nomad's 400s); the text says why.
+    #[error("{0}")]
+    AclInvalid(String),
     /// The error the leader answered a forwarded operation with.
     #[error("rpc error: {0}")]
     Forwarded(Box<OpError>),

@@ -53,6 +53,18 @@ pub mod paths {
     pub const PUT_VARIABLE: &str = "/v1/internal/var/put";
     pub const DELETE_VARIABLE: &str = "/v1/internal/var/delete";
     pub const LIST_VARIABLES: &str = "/v1/internal/var/list";
+    pub const ACL_BOOTSTRAP: &str = "/v1/internal/acl/bootstrap";
+    pub const ACL_UPSERT_POLICIES: &str = "/v1/internal/acl/policy/upsert";
+    pub const ACL_DELETE_POLICIES: &str = "/v1/internal/acl/policy/delete";
+    pub const ACL_GET_POLICY: &str = "/v1/internal/acl/policy/get";
+    pub const ACL_LIST_POLICIES: &str = "/v1/internal/acl/policy/list";
+    pub const ACL_UPSERT_TOKENS: &str = "/v1/internal/acl/token/upsert";
+    pub const ACL_DELETE_TOKENS: &str = "/v1/internal/acl/token/delete";
+    pub const ACL_GET_TOKEN: &str = "/v1/internal/acl/token/get";
+    pub const ACL_LIST_TOKENS: &str = "/v1/internal/acl/token/list";
+    /// Resolves the caller's secret on the leader (the secret travels in the body, never in a
+    /// log line).
+    pub const ACL_RESOLVE: &str = "/v1/internal/acl/resolve";
 }
 
 /// How long an operation waits for a leader before failing with `No cluster leader` (Nomad's
@@ -254,6 +266,7 @@ where
 
 /// Answers one internal RPC on the receiving server: `path` and JSON `body` in, JSON out.
 pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Vec<u8>, RpcError> {
+    use crate::acl as a;
     use crate::autopilot::GetHealth;
     use crate::config_store as cs;
     use crate::membership as m;
@@ -292,6 +305,16 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
         paths::PUT_VARIABLE => relay::<_, v::PutVariable>(&server.variables, body).await,
         paths::DELETE_VARIABLE => relay::<_, v::DeleteVariable>(&server.variables, body).await,
         paths::LIST_VARIABLES => relay::<_, v::ListVariables>(&server.variables, body).await,
+        paths::ACL_BOOTSTRAP => relay::<_, a::Bootstrap>(&server.acl, body).await,
+        paths::ACL_UPSERT_POLICIES => relay::<_, a::UpsertPolicies>(&server.acl, body).await,
+        paths::ACL_DELETE_POLICIES => relay::<_, a::DeletePolicies>(&server.acl, body).await,
+        paths::ACL_GET_POLICY => relay::<_, a::GetPolicy>(&server.acl, body).await,
+        paths::ACL_LIST_POLICIES => relay::<_, a::ListPolicies>(&server.acl, body).await,
+        paths::ACL_UPSERT_TOKENS => relay::<_, a::UpsertTokens>(&server.acl, body).await,
+        paths::ACL_DELETE_TOKENS => relay::<_, a::DeleteTokens>(&server.acl, body).await,
+        paths::ACL_GET_TOKEN => relay::<_, a::GetToken>(&server.acl, body).await,
+        paths::ACL_LIST_TOKENS => relay::<_, a::ListTokens>(&server.acl, body).await,
+        paths::ACL_RESOLVE => relay::<_, a::ResolveToken>(&server.acl, body).await,
         other => Err(RpcError::UnknownPath(other.to_string())),
     }
 }

@@ -20,6 +20,7 @@
 //! caller's actix `System`, and returns a [`Server`]; [`Server::shutdown`] stops all of it.
 //! Nothing is global, so one process can run several servers (tests do).
 
+pub mod acl;
 pub mod autopilot;
 pub mod config_store;
 pub mod error;
@@ -40,6 +41,7 @@ use std::time::Duration;
 use actix::Actor;
 use actix::Addr;
 
+use crate::acl::Acl;
 use crate::autopilot::Autopilot;
 use crate::config_store::ConfigStore;
 pub use crate::error::OpError;
@@ -113,6 +115,27 @@ pub struct Settings {
     pub raft_snapshot_threshold: u64,
     /// Log entries kept behind a snapshot for slow followers (Nomad's `raft_trailing_logs`).
     pub raft_trailing_logs: u64,
+    /// The ACL system (Nomad's `acl { }` block).
+    pub acl: AclSettings,
+}
+
+/// Nomad's `acl { }` agent block, as far as the server uses it.
+#[derive(Clone, Debug)]
+pub struct AclSettings {
+    /// ACLs enforced; when off every request is allowed and the ACL endpoints answer
+    /// `ACL support disabled`.
+    pub enabled: bool,
+    /// Bounds of a new token's expiration (Nomad's `token_min_expiration_ttl` and
+    /// `token_max_expiration_ttl`).
+    pub token_min_ttl: Duration,
+    pub token_max_ttl: Duration,
+}
+
+impl Default for AclSettings {
+    /// Off, with Nomad's expiration bounds: one minute to one day.
+    fn default() -> Self {
+        Self { enabled: false, token_min_ttl: Duration::from_secs(60), token_max_ttl: Duration::from_secs(24 * 3600) }
+    }
 }
 
 impl Settings {
@@ -133,6 +156,7 @@ impl Settings {
             timing: RaftTiming::default(),
             raft_snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             raft_trailing_logs: DEFAULT_TRAILING_LOGS,
+            acl: AclSettings::default(),
         }
     }
 }
@@ -161,6 +185,7 @@ pub struct Server {
     autopilot: Addr<Autopilot>,
     variables: Addr<Variables>,
     snapshots: Addr<Snapshots>,
+    acl: Addr<Acl>,
 }
 
 /// Starts one server's actors on the current actix `System`.
@@ -221,7 +246,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let autopilot = Autopilot::new(ctx.clone()).start();
     let variables = Variables::new(ctx.clone()).start();
     let snapshots = Snapshots::new(ctx.clone()).start();
-    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots })
+    let acl = Acl::new(ctx.clone()).start();
+    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl })
 }
 
 impl Server {
@@ -268,6 +294,11 @@ impl Server {
         &self.variables
     }
 
+    /// The ACL actor: tokens, policies, bootstrap and token resolution.
+    pub fn acl(&self) -> &Addr<Acl> {
+        &self.acl
+    }
+
     /// This server as the cluster knows it: raft ID, `<name>.<region>`, addresses, version.
     pub fn identity(&self) -> &ServerNode {
         &self.ctx.me
@@ -310,6 +341,7 @@ impl Server {
         let _ = self.snapshots.send(membership::Stop).await;
         self.ctx.proposer.stop();
         let _ = self.variables.send(membership::Stop).await;
+        let _ = self.acl.send(membership::Stop).await;
         if let Err(e) = self.ctx.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }

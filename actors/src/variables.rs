@@ -127,7 +127,7 @@ fn local_list(ctx: &ServerContext, op: &ListVariables) -> Result<VariableList, O
 
 /// On the leader: confirm leadership (so no newer leader can have committed writes this one has
 /// not applied), then read.
-fn linearizable<T: 'static>(
+pub(crate) fn linearizable<T: 'static>(
     ctx: Arc<ServerContext>,
     read: impl FnOnce(&ServerContext) -> Result<T, OpError> + 'static,
 ) -> LocalRun<T> {
@@ -156,7 +156,7 @@ fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<VariableWrite> {
 
 /// The leader's clock in unix nanoseconds: stamped into the command, so that apply stays
 /// deterministic on every server.
-fn now_nanos() -> i64 {
+pub(crate) fn now_nanos() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 

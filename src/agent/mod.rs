@@ -80,13 +80,6 @@ pub fn with_default_port(addr: &str, port: u16) -> String {
 
 /// Runs one server agent until `shutdown` resolves, then stops it cleanly.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
-    if config.acl_enabled {
-        return Err(AgentError::Unsupported(
-            "acl.enabled = true is not supported by this version of raftwarden (ACL tokens are not implemented yet); \
-             run with ACLs disabled"
-                .into(),
-        ));
-    }
     let bind_ip: IpAddr = config
         .bind_addr
         .parse()
@@ -118,6 +111,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         timing: RaftTiming::default(),
         raft_snapshot_threshold: config.server.raft_snapshot_threshold,
         raft_trailing_logs: config.server.raft_trailing_logs,
+        acl: raftwarden_actors::AclSettings {
+            enabled: config.acl_enabled,
+            token_min_ttl: config.acl_token_min_ttl,
+            token_max_ttl: config.acl_token_max_ttl,
+        },
     };
     let server = raftwarden_actors::start(settings).await?;
     let state = http::ApiState::new(server.clone());

@@ -9,6 +9,8 @@
 //! Routing is done by hand in [`dispatch`] rather than by actix's router because Nomad's Go
 //! mux has prefix routes and per-route method errors that a test compares byte for byte.
 
+pub mod acl;
+pub mod auth;
 pub mod decode;
 pub mod operator;
 pub mod query;
@@ -61,9 +63,9 @@ impl ApiState {
 }
 
 /// The path prefixes the public API answers under. Everything else belongs to the host.
-pub const SCOPES: [&str; 4] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars"];
+pub const SCOPES: [&str; 5] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars", "/v1/acl"];
 
-/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`) into an
+/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`, `/v1/acl/*`) into an
 /// actix-web app, next to the host's own routes: only those scopes are claimed, the app's default service and `/` are
 /// left alone.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -108,6 +110,9 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         } else {
             Err(ApiError::coded(404, "Invalid method"))
         };
+    }
+    if path.starts_with("/v1/acl/") {
+        return acl::dispatch(r, &body).await;
     }
     if path.starts_with("/v1/var/") {
         return variables::specific(r, &body).await;

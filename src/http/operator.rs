@@ -17,6 +17,7 @@ use raftwarden_actors::membership::TransferLeadership;
 use raftwarden_actors::state::SchedulerAlgorithm;
 use raftwarden_actors::PeerRef;
 
+use super::auth::authorize;
 use super::decode;
 use super::query::is_pretty;
 use super::query::parse_cas;
@@ -29,6 +30,7 @@ use super::respond;
 use super::respond::ApiError;
 use super::wire;
 use super::ApiState;
+use crate::acl::Requirement;
 use crate::go::check_addr_port;
 use crate::go::check_uuid;
 
@@ -47,7 +49,7 @@ impl<'a> Req<'a> {
         Self { http, query, pretty, state }
     }
 
-    fn token(&self) -> String {
+    pub fn token(&self) -> String {
         let header = |name: &str| self.http.headers().get(name).and_then(|v| v.to_str().ok());
         parse_token(header("X-Nomad-Token"), header("Authorization"))
     }
@@ -84,6 +86,7 @@ pub async fn raft_configuration(r: Req<'_>) -> Reply {
         return Err(ApiError::Bare(405));
     }
     let opts = r.read()?;
+    authorize(&r, Requirement::Management).await?;
     let conf = r.state.server.membership().send(GetRaftConfiguration { stale: opts.stale }).await??;
     Ok(respond::ok_json(&wire::RaftConfigurationResponse::from(conf), r.pretty))
 }
@@ -101,6 +104,7 @@ pub async fn raft_peer(r: Req<'_>) -> Reply {
         return Err(ApiError::bad_request("Must specify the peer's ID to remove"));
     };
     r.write()?;
+    authorize(&r, Requirement::Management).await?;
     r.state.server.membership().send(RemovePeer { id }).await??;
     Ok(HttpResponse::Ok().finish())
 }
@@ -111,6 +115,7 @@ pub async fn transfer_leadership(r: Req<'_>) -> Reply {
     }
     let target = transfer_target(&r.query).map_err(ApiError::bad_request)?;
     r.write()?;
+    authorize(&r, Requirement::Management).await?;
     let t = r.state.server.membership().send(TransferLeadership { target }).await??;
     Ok(respond::ok_json(&wire::TransferResponse::from(t), r.pretty))
 }
@@ -150,6 +155,7 @@ pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
+            authorize(&r, Requirement::OperatorRead).await?;
             let fetched = store.send(GetAutopilotConfig { stale: opts.stale }).await??;
             Ok(respond::ok_json_marshaler(&wire::AutopilotConfiguration::from(&fetched.row), r.pretty))
         }
@@ -158,6 +164,7 @@ pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {
                 .map_err(|e| ApiError::bad_request(format!("Error parsing autopilot config: {e}")))?;
             let cas = r.cas()?;
             r.write()?;
+            authorize(&r, Requirement::OperatorWrite).await?;
             let applied = store.send(SetAutopilotConfig { config, cas }).await??;
             Ok(respond::ok_json(&(cas.is_none() || applied.updated), r.pretty))
         }
@@ -171,6 +178,7 @@ pub async fn autopilot_health(r: Req<'_>) -> Reply {
     }
     // `stale` is parsed (and can fail) but ignored: health is always answered by the leader.
     r.read()?;
+    authorize(&r, Requirement::OperatorRead).await?;
     let health = r.state.server.autopilot().send(GetHealth).await??;
     let reply = wire::OperatorHealthReply::new(&health).map_err(|e| ApiError::coded(500, e.to_string()))?;
     if health.healthy {
@@ -190,6 +198,7 @@ pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
+            authorize(&r, Requirement::OperatorRead).await?;
             let fetched = store.send(GetSchedulerConfig { stale: opts.stale }).await??;
             let index = fetched.row.modify_index;
             let body = wire::SchedulerConfigurationResponse {
@@ -211,6 +220,7 @@ pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
             }
             let cas = r.cas()?;
             r.write()?;
+            authorize(&r, Requirement::OperatorWrite).await?;
             let applied = store.send(SetSchedulerConfig { config, cas }).await??;
             let body = wire::SchedulerSetConfigurationResponse { updated: applied.updated, index: applied.index };
             let mut resp = respond::ok_json(&body, r.pretty);

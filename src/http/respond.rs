@@ -90,6 +90,11 @@ pub fn op_status_text(e: &OpError) -> (u16, String) {
         // Nomad's validation errors are plain errors: 500 with their text (Go `%q` for a path).
         OpError::InvalidVariable(VarInvalid::InvalidPath(path)) => (500, format!("invalid path {}", go_quote(path))),
         OpError::InvalidVariable(invalid) => (500, invalid.to_string()),
+        OpError::AclDisabled
+        | OpError::AclBootstrapDone(_)
+        | OpError::AclBadResetIndex { .. }
+        | OpError::AclInvalid(_) => (400, e.to_string()),
+        OpError::PermissionDenied | OpError::TokenNotFound | OpError::TokenExpired => (403, e.to_string()),
         OpError::Forwarded(inner) => match op_status_text(inner) {
             (500, text) => (500, format!("rpc error: {text}")),
             coded => coded,

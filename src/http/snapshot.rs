@@ -31,11 +31,13 @@ pub async fn snapshot(r: Req<'_>, payload: web::Payload) -> Reply {
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
+            super::auth::authorize(&r, crate::acl::Requirement::OperatorCapability("snapshot-save")).await?;
             let saved = r.state.server().snapshots().send(SaveSnapshot { stale: opts.stale }).await??;
             Ok(archive_response(saved))
         }
         Method::PUT | Method::POST => {
             r.write()?;
+            super::auth::authorize(&r, crate::acl::Requirement::Management).await?;
             let archive = spool(r.state.server(), payload).await?;
             r.state.server().snapshots().send(RestoreSnapshot { archive }).await??;
             Ok(HttpResponse::Ok().finish())

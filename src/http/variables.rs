@@ -2,6 +2,8 @@
 //! (GET, PUT/POST, DELETE) and `/v1/vars` (list). Each turns one request into one typed message
 //! to the variables actor; a check-and-set conflict is a 409 whose body is the current variable.
 
+use super::auth::authorize;
+use crate::acl::Requirement;
 use std::collections::BTreeMap;
 
 use actix_web::http::header::HeaderName;
@@ -195,6 +197,8 @@ pub async fn list(r: Req<'_>) -> Reply {
         return Err(ApiError::coded(405, "Invalid method"));
     }
     let opts = r.read()?;
+    let ns = namespace(&r);
+    let caller = authorize(&r, Requirement::VariableSearch { namespace: &ns }).await?;
     let per_page = r.query.get("per_page").and_then(|p| p.parse::<i32>().ok()).unwrap_or(0);
     let msg = ListVariables {
         namespace: namespace(&r),
@@ -204,7 +208,11 @@ pub async fn list(r: Req<'_>) -> Reply {
         stale: opts.stale,
     };
     let page = r.state.server().variables().send(msg).await??;
-    let body: Vec<VariableMetadataWire<'_>> = page.variables.iter().map(VariableMetadataWire::from).collect();
+    let listable = |m: &&raftwarden_actors::state::VariableMetadata| {
+        caller.allows(&Requirement::Variable { namespace: &m.namespace, path: &m.path, op: "list" })
+    };
+    let body: Vec<VariableMetadataWire<'_>> =
+        page.variables.iter().filter(listable).map(VariableMetadataWire::from).collect();
     let mut resp = respond::ok_json(&body, r.pretty);
     respond::set_meta(&mut resp, page.index, page.last_contact_ms, page.known_leader);
     set_next_token(&mut resp, &page.next_token);
@@ -237,7 +245,9 @@ fn with_error_index(reply: Reply) -> Reply {
 
 async fn read(r: Req<'_>, path: String) -> Reply {
     let opts = r.read()?;
-    let msg = GetVariable { namespace: namespace(&r), path, stale: opts.stale };
+    let ns = namespace(&r);
+    authorize(&r, Requirement::Variable { namespace: &ns, path: &path, op: "read" }).await?;
+    let msg = GetVariable { namespace: ns, path, stale: opts.stale };
     let got = r.state.server().variables().send(msg).await??;
     let mut resp = match &got.variable {
         Some(v) => respond::ok_json(&VariableWire::new(v, false), r.pretty),
@@ -272,6 +282,7 @@ async fn upsert(r: Req<'_>, path: String, body: &[u8]) -> Reply {
     r.write()?;
     let cas = parse_cas(r.query.get("cas")).map_err(ApiError::bad_request)?;
     let namespace = if body_namespace.is_empty() { namespace(&r) } else { body_namespace };
+    authorize(&r, Requirement::Variable { namespace: &namespace, path: &path, op: "write" }).await?;
     let var = Variable { namespace, path, items, ..Variable::default() };
     let written = r.state.server().variables().send(PutVariable { var, cas }).await??;
     write_reply(&r, &written.outcome, written.index)
@@ -280,7 +291,9 @@ async fn upsert(r: Req<'_>, path: String, body: &[u8]) -> Reply {
 async fn delete(r: Req<'_>, path: String) -> Reply {
     r.write()?;
     let cas = parse_cas(r.query.get("cas")).map_err(ApiError::bad_request)?;
-    let msg = DeleteVariable { namespace: namespace(&r), path, cas };
+    let ns = namespace(&r);
+    authorize(&r, Requirement::Variable { namespace: &ns, path: &path, op: "destroy" }).await?;
+    let msg = DeleteVariable { namespace: ns, path, cas };
     let deleted = r.state.server().variables().send(msg).await??;
     write_reply(&r, &deleted.outcome, deleted.index)
 }

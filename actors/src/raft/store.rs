@@ -61,6 +61,8 @@ use super::TypeConfig;
 use crate::state;
 use crate::state::variables::Paged;
 use crate::state::variables::Pager;
+use crate::state::AclPolicy;
+use crate::state::AclToken;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
 use crate::state::Row;
@@ -101,22 +103,35 @@ const SCHEDULER: RowTable = TableDefinition::new("sm_scheduler");
 const VARIABLES: RowTable = TableDefinition::new("sm_variables");
 /// The raft index of the last change of a keyed table, by table name (Nomad's `index` table).
 const TABLE_INDEX: RowTable = TableDefinition::new("sm_table_index");
+/// ACL policies by name.
+const ACL_POLICIES: RowTable = TableDefinition::new("sm_acl_policies");
+/// ACL tokens by accessor ID.
+const ACL_TOKENS: RowTable = TableDefinition::new("sm_acl_tokens");
+/// The accessor ID of each token by the SHA-256 of its secret: resolving a secret is one read
+/// and the secret is never a key.
+const ACL_SECRETS: RowTable = TableDefinition::new("sm_acl_secrets");
 
 /// Every replicated table: what a snapshot holds and what installing one replaces.
-const REPLICATED: [RowTable; 4] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX];
+const REPLICATED: [RowTable; 7] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX, ACL_POLICIES, ACL_TOKENS, ACL_SECRETS];
 
 /// Every table a raft snapshot carries: the replicated ones and a snapshot restore in progress
 /// (a follower that installs a raft snapshot half-way through a restore must hold the rows
 /// staged so far, or it could not commit the restore with the others).
-const SNAPSHOT_TABLES: [RowTable; 9] = [
+const SNAPSHOT_TABLES: [RowTable; 15] = [
     AUTOPILOT,
     SCHEDULER,
     VARIABLES,
     TABLE_INDEX,
+    ACL_POLICIES,
+    ACL_TOKENS,
+    ACL_SECRETS,
     restore::STAGING[0],
     restore::STAGING[1],
     restore::STAGING[2],
     restore::STAGING[3],
+    restore::STAGING[4],
+    restore::STAGING[5],
+    restore::STAGING[6],
     restore::PROGRESS,
 ];
 
@@ -125,6 +140,10 @@ const CONFIG_ROW: &[u8] = b"config";
 
 /// The key of the variables row in [`TABLE_INDEX`].
 const VARIABLES_INDEX_ROW: &[u8] = b"variables";
+/// The rows of [`TABLE_INDEX`] for the ACL tables (Nomad's index names) and the bootstrap.
+const ACL_POLICY_INDEX_ROW: &[u8] = b"acl_policy";
+const ACL_TOKEN_INDEX_ROW: &[u8] = b"acl_token";
+const ACL_BOOTSTRAP_ROW: &[u8] = b"acl_token_bootstrap";
 
 /// Escapes a key part so that the encoded keys sort as (namespace, path) tuples: `0x00` becomes
 /// `0x00 0xff` and the part ends with `0x00 0x01`, which sorts before any continuation.
@@ -264,6 +283,72 @@ impl StateReader {
             }
         }
         Ok((pager.entries, String::new(), index))
+    }
+
+    /// One ACL policy, or `None`.
+    pub fn acl_policy(&self, name: &str) -> Result<Option<AclPolicy>, StorageError> {
+        self.row(ACL_POLICIES, name.as_bytes())
+    }
+
+    /// The policies whose name starts with `prefix`, by name, and the policies table index.
+    pub fn list_acl_policies(&self, prefix: &str) -> Result<(Vec<AclPolicy>, u64), StorageError> {
+        self.scan(ACL_POLICIES, prefix, ACL_POLICY_INDEX_ROW)
+    }
+
+    /// One ACL token by accessor ID, or `None`.
+    pub fn acl_token(&self, accessor: &str) -> Result<Option<AclToken>, StorageError> {
+        self.row(ACL_TOKENS, accessor.as_bytes())
+    }
+
+    /// The token whose secret is `secret`: one read of the secret index, one of the token, and a
+    /// constant-time comparison of the secrets.
+    pub fn acl_token_by_secret(&self, secret: &str) -> Result<Option<AclToken>, StorageError> {
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let secrets = txn.open_table(ACL_SECRETS).map_err(read_err)?;
+        let Some(accessor) = get_row::<String>(&secrets, &state::acl::secret_key(secret))? else {
+            return Ok(None);
+        };
+        let tokens = txn.open_table(ACL_TOKENS).map_err(read_err)?;
+        let token: Option<AclToken> = get_row(&tokens, accessor.as_bytes())?;
+        Ok(token.filter(|t| state::acl::secrets_equal(&t.secret_id, secret)))
+    }
+
+    /// The tokens whose accessor ID starts with `prefix`, by accessor, and the tokens table index.
+    pub fn list_acl_tokens(&self, prefix: &str) -> Result<(Vec<AclToken>, u64), StorageError> {
+        self.scan(ACL_TOKENS, prefix, ACL_TOKEN_INDEX_ROW)
+    }
+
+    /// The raft index of the last change to the policies (`tokens = false`) or tokens table.
+    pub fn acl_index(&self, tokens: bool) -> Result<u64, StorageError> {
+        let row = if tokens { ACL_TOKEN_INDEX_ROW } else { ACL_POLICY_INDEX_ROW };
+        Ok(self.row(TABLE_INDEX, row)?.unwrap_or(0))
+    }
+
+    /// The raft index of the ACL bootstrap, if one happened.
+    pub fn acl_bootstrap(&self) -> Result<Option<u64>, StorageError> {
+        self.row(TABLE_INDEX, ACL_BOOTSTRAP_ROW)
+    }
+
+    /// Every row of `table` whose key starts with `prefix`, with the table's index row, from
+    /// one read transaction.
+    fn scan<T: DeserializeOwned>(
+        &self,
+        table: RowTable,
+        prefix: &str,
+        index_row: &[u8],
+    ) -> Result<(Vec<T>, u64), StorageError> {
+        let txn = self.db.begin_read().map_err(read_err)?;
+        let index = get_row(&txn.open_table(TABLE_INDEX).map_err(read_err)?, index_row)?.unwrap_or(0);
+        let table = txn.open_table(table).map_err(read_err)?;
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(prefix.as_bytes()..).map_err(read_err)? {
+            let (k, v) = row.map_err(read_err)?;
+            if !k.value().starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push(decode(v.value()).map_err(read_err)?);
+        }
+        Ok((out, index))
     }
 
     fn row<T: DeserializeOwned>(&self, table: RowTable, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -637,6 +722,45 @@ impl Tables for TxnTables<'_> {
 
     fn set_variables_index(&mut self, index: u64) -> Result<(), StorageError> {
         self.put(TABLE_INDEX, VARIABLES_INDEX_ROW, &index)
+    }
+
+    fn acl_policy(&self, name: &str) -> Result<Option<AclPolicy>, StorageError> {
+        self.get(ACL_POLICIES, name.as_bytes())
+    }
+
+    fn set_acl_policy(&mut self, policy: &AclPolicy) -> Result<(), StorageError> {
+        self.put(ACL_POLICIES, policy.name.as_bytes(), policy)
+    }
+
+    fn delete_acl_policy(&mut self, name: &str) -> Result<(), StorageError> {
+        self.remove(ACL_POLICIES, name.as_bytes())
+    }
+
+    fn acl_token(&self, accessor: &str) -> Result<Option<AclToken>, StorageError> {
+        self.get(ACL_TOKENS, accessor.as_bytes())
+    }
+
+    fn set_acl_token(&mut self, token: &AclToken) -> Result<(), StorageError> {
+        self.put(ACL_SECRETS, &state::acl::secret_key(&token.secret_id), &token.accessor_id)?;
+        self.put(ACL_TOKENS, token.accessor_id.as_bytes(), token)
+    }
+
+    fn delete_acl_token(&mut self, token: &AclToken) -> Result<(), StorageError> {
+        self.remove(ACL_SECRETS, &state::acl::secret_key(&token.secret_id))?;
+        self.remove(ACL_TOKENS, token.accessor_id.as_bytes())
+    }
+
+    fn acl_bootstrap(&self) -> Result<Option<u64>, StorageError> {
+        self.get(TABLE_INDEX, ACL_BOOTSTRAP_ROW)
+    }
+
+    fn set_acl_bootstrap(&mut self, index: u64) -> Result<(), StorageError> {
+        self.put(TABLE_INDEX, ACL_BOOTSTRAP_ROW, &index)
+    }
+
+    fn set_acl_index(&mut self, tokens: bool, index: u64) -> Result<(), StorageError> {
+        let row = if tokens { ACL_TOKEN_INDEX_ROW } else { ACL_POLICY_INDEX_ROW };
+        self.put(TABLE_INDEX, row, &index)
     }
 }
 
@@ -1339,6 +1463,48 @@ mod tests {
         let (all_b, _, ib) = b.reader().list_variables(None, "", 0, "").unwrap();
         assert_eq!((all_a, ia), (all_b, ib));
         assert_eq!(b.reader().variable("a-b", "x/1").unwrap(), r.variable("a-b", "x/1").unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn acl_tokens_resolve_by_secret_and_travel_in_snapshots() {
+        let (_dir, _log, mut a) = temp_store();
+        let token = |accessor: &str, secret: &str| crate::state::AclToken {
+            accessor_id: accessor.into(),
+            secret_id: secret.into(),
+            token_type: "client".into(),
+            policies: vec!["p".into()],
+            ..Default::default()
+        };
+        let policy =
+            AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
+        a.apply(vec![
+            membership_entry(1),
+            normal(2, Command::AclTokenUpsert { tokens: vec![token("acc-1", "sec-1"), token("acc-2", "sec-2")] }),
+            normal(3, Command::AclPolicyUpsert { policies: vec![policy] }),
+            normal(4, Command::AclBootstrap { token: token("acc-3", "sec-3"), reset_index: 0 }),
+        ])
+        .await
+        .unwrap();
+        let r = a.reader();
+        assert_eq!(r.acl_token_by_secret("sec-2").unwrap().map(|t| t.accessor_id), Some("acc-2".into()));
+        assert!(r.acl_token_by_secret("sec-9").unwrap().is_none());
+        assert_eq!(r.list_acl_tokens("acc-").unwrap().0.len(), 3);
+        assert_eq!(
+            (r.acl_index(true).unwrap(), r.acl_index(false).unwrap(), r.acl_bootstrap().unwrap()),
+            (4, 3, Some(4))
+        );
+
+        a.apply(vec![normal(5, Command::AclTokenDelete { accessors: vec!["acc-2".into()] })]).await.unwrap();
+        assert!(r.acl_token_by_secret("sec-2").unwrap().is_none(), "a deleted token's secret no longer resolves");
+
+        let snap = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let (_d, _l, mut b) = temp_store();
+        transfer(snap, &mut b).await;
+        let rb = b.reader();
+        assert_eq!(rb.list_acl_tokens("").unwrap(), r.list_acl_tokens("").unwrap());
+        assert_eq!(rb.list_acl_policies("").unwrap(), r.list_acl_policies("").unwrap());
+        assert_eq!(rb.acl_token_by_secret("sec-1").unwrap().map(|t| t.accessor_id), Some("acc-1".into()));
+        assert_eq!(rb.acl_bootstrap().unwrap(), Some(4));
     }
 
     /// The v1 layout, copied from the last release that wrote it.

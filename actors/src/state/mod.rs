@@ -9,6 +9,7 @@
 //! table), and [`State`] implements it in memory for models, tests and benches. The decision is
 //! the same code in both.
 
+pub mod acl;
 mod config;
 pub mod variables;
 
@@ -20,6 +21,9 @@ pub use config::SchedulerConfig;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
+pub use acl::AclOutcome;
+pub use acl::AclPolicy;
+pub use acl::AclToken;
 use serde::Deserialize;
 use serde::Serialize;
 pub use variables::VarInvalid;
@@ -56,6 +60,20 @@ pub trait Tables {
     /// The raft index of the last set or delete of any variable (Nomad's table index, the
     /// `X-Nomad-Index` of a list or of a read that finds nothing).
     fn set_variables_index(&mut self, index: u64) -> Result<(), Self::Error>;
+
+    fn acl_policy(&self, name: &str) -> Result<Option<AclPolicy>, Self::Error>;
+    fn set_acl_policy(&mut self, policy: &AclPolicy) -> Result<(), Self::Error>;
+    fn delete_acl_policy(&mut self, name: &str) -> Result<(), Self::Error>;
+    fn acl_token(&self, accessor: &str) -> Result<Option<AclToken>, Self::Error>;
+    /// Stores the token and indexes its secret.
+    fn set_acl_token(&mut self, token: &AclToken) -> Result<(), Self::Error>;
+    /// Removes the token and its secret's index entry.
+    fn delete_acl_token(&mut self, token: &AclToken) -> Result<(), Self::Error>;
+    /// The raft index of the ACL bootstrap, if one happened.
+    fn acl_bootstrap(&self) -> Result<Option<u64>, Self::Error>;
+    fn set_acl_bootstrap(&mut self, index: u64) -> Result<(), Self::Error>;
+    /// The raft index of the last change of the policies (`tokens = false`) or tokens table.
+    fn set_acl_index(&mut self, tokens: bool, index: u64) -> Result<(), Self::Error>;
 }
 
 /// Everything the cluster replicates, held in memory: the model of the stored tables.
@@ -66,6 +84,11 @@ pub struct State {
     /// Keyed by (namespace, path), the order the store keeps them in.
     pub variables: BTreeMap<(String, String), Variable>,
     pub variables_index: u64,
+    pub acl_policies: BTreeMap<String, AclPolicy>,
+    pub acl_tokens: BTreeMap<String, AclToken>,
+    pub acl_bootstrap: Option<u64>,
+    pub acl_policies_index: u64,
+    pub acl_tokens_index: u64,
 }
 
 impl Tables for State {
@@ -107,6 +130,52 @@ impl Tables for State {
         self.variables_index = index;
         Ok(())
     }
+
+    fn acl_policy(&self, name: &str) -> Result<Option<AclPolicy>, Infallible> {
+        Ok(self.acl_policies.get(name).cloned())
+    }
+
+    fn set_acl_policy(&mut self, policy: &AclPolicy) -> Result<(), Infallible> {
+        self.acl_policies.insert(policy.name.clone(), policy.clone());
+        Ok(())
+    }
+
+    fn delete_acl_policy(&mut self, name: &str) -> Result<(), Infallible> {
+        self.acl_policies.remove(name);
+        Ok(())
+    }
+
+    fn acl_token(&self, accessor: &str) -> Result<Option<AclToken>, Infallible> {
+        Ok(self.acl_tokens.get(accessor).cloned())
+    }
+
+    fn set_acl_token(&mut self, token: &AclToken) -> Result<(), Infallible> {
+        self.acl_tokens.insert(token.accessor_id.clone(), token.clone());
+        Ok(())
+    }
+
+    fn delete_acl_token(&mut self, token: &AclToken) -> Result<(), Infallible> {
+        self.acl_tokens.remove(&token.accessor_id);
+        Ok(())
+    }
+
+    fn acl_bootstrap(&self) -> Result<Option<u64>, Infallible> {
+        Ok(self.acl_bootstrap)
+    }
+
+    fn set_acl_bootstrap(&mut self, index: u64) -> Result<(), Infallible> {
+        self.acl_bootstrap = Some(index);
+        Ok(())
+    }
+
+    fn set_acl_index(&mut self, tokens: bool, index: u64) -> Result<(), Infallible> {
+        if tokens {
+            self.acl_tokens_index = index;
+        } else {
+            self.acl_policies_index = index;
+        }
+        Ok(())
+    }
 }
 
 /// One replicated write. Each variant is one raft log entry; entries are stored by variant
@@ -137,6 +206,17 @@ pub enum Command {
     RestoreRows { id: String, table: String, rows: Vec<(Vec<u8>, Vec<u8>)> },
     /// Replaces every replicated table with what restore `id` staged, if all `rows` arrived.
     RestoreCommit { id: String, rows: u64 },
+    /// The one ACL bootstrap: stores the management `token` if no bootstrap happened yet, or
+    /// if `reset_index` names the last one (the operator's `acl-bootstrap-reset` file).
+    AclBootstrap { token: AclToken, reset_index: u64 },
+    /// Creates or replaces policies (validated before they reach the log).
+    AclPolicyUpsert { policies: Vec<AclPolicy> },
+    /// Deletes policies by name; absent ones are skipped.
+    AclPolicyDelete { names: Vec<String> },
+    /// Creates or updates tokens (validated, secrets generated, before the log).
+    AclTokenUpsert { tokens: Vec<AclToken> },
+    /// Deletes tokens by accessor ID; absent ones are skipped.
+    AclTokenDelete { accessors: Vec<String> },
 }
 
 /// A row a command may write, for deciding which commands can share one raft entry.
@@ -146,6 +226,8 @@ pub enum RowKey {
     Scheduler,
     /// A variable, by namespace and path.
     Variable(String, String),
+    /// The ACL tables (ACL writes are rare: one per entry is plenty).
+    Acl,
     /// Every row (a restore replaces whole tables).
     All,
 }
@@ -163,6 +245,11 @@ impl Command {
             Command::RestoreBegin { .. } | Command::RestoreRows { .. } | Command::RestoreCommit { .. } => {
                 vec![RowKey::All]
             }
+            Command::AclBootstrap { .. }
+            | Command::AclPolicyUpsert { .. }
+            | Command::AclPolicyDelete { .. }
+            | Command::AclTokenUpsert { .. }
+            | Command::AclTokenDelete { .. } => vec![RowKey::Acl],
         }
     }
 }
@@ -176,13 +263,15 @@ pub struct Applied {
     pub index: u64,
     /// What a variable command did; `None` for every other command.
     pub variable: Option<VarOutcome>,
+    /// What an ACL command did; `None` for every other command.
+    pub acl: Option<AclOutcome>,
     /// For a [`Command::Batch`]: what each of its commands did, in order.
     pub batch: Vec<Applied>,
 }
 
 impl Applied {
     pub fn at(index: u64, updated: bool) -> Self {
-        Self { updated, index, variable: None, batch: Vec::new() }
+        Self { updated, index, variable: None, acl: None, batch: Vec::new() }
     }
 }
 
@@ -201,13 +290,14 @@ impl State {
 /// that change; a failed CAS writes nothing.
 pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> Result<Applied, T::Error> {
     let mut variable = None;
+    let mut acl = None;
     let updated = match cmd {
         Command::Batch(cmds) => {
             let mut batch = Vec::with_capacity(cmds.len());
             for cmd in cmds {
                 batch.push(apply(tables, cmd, index)?);
             }
-            return Ok(Applied { updated: batch.iter().any(|a| a.updated), index, variable: None, batch });
+            return Ok(Applied { updated: batch.iter().any(|a| a.updated), index, variable: None, acl: None, batch });
         }
         Command::InitDefaults { autopilot, scheduler } => {
             let mut changed = false;
@@ -260,8 +350,63 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
             variable = Some(outcome);
             delete
         }
+        Command::AclBootstrap { token, reset_index } => {
+            match acl::decide_bootstrap(tables.acl_bootstrap()?, *reset_index) {
+                Ok(()) => {
+                    let stored = acl::stored_token(None, token, index);
+                    tables.set_acl_token(&stored)?;
+                    tables.set_acl_bootstrap(index)?;
+                    tables.set_acl_index(true, index)?;
+                    acl = Some(AclOutcome::Tokens(vec![stored]));
+                    true
+                }
+                Err(reset_index) => {
+                    acl = Some(AclOutcome::BootstrapDone { reset_index });
+                    false
+                }
+            }
+        }
+        Command::AclPolicyUpsert { policies } => {
+            for p in policies {
+                let stored = acl::stored_policy(tables.acl_policy(&p.name)?.as_ref(), p, index);
+                tables.set_acl_policy(&stored)?;
+            }
+            tables.set_acl_index(false, index)?;
+            acl = Some(AclOutcome::Done);
+            true
+        }
+        Command::AclPolicyDelete { names } => {
+            for name in names {
+                tables.delete_acl_policy(name)?;
+            }
+            tables.set_acl_index(false, index)?;
+            acl = Some(AclOutcome::Done);
+            true
+        }
+        Command::AclTokenUpsert { tokens } => {
+            let mut stored_all = Vec::with_capacity(tokens.len());
+            for t in tokens {
+                let existing = tables.acl_token(&t.accessor_id)?;
+                let stored = acl::stored_token(existing.as_ref(), t, index);
+                tables.set_acl_token(&stored)?;
+                stored_all.push(stored);
+            }
+            tables.set_acl_index(true, index)?;
+            acl = Some(AclOutcome::Tokens(stored_all));
+            true
+        }
+        Command::AclTokenDelete { accessors } => {
+            for accessor in accessors {
+                if let Some(t) = tables.acl_token(accessor)? {
+                    tables.delete_acl_token(&t)?;
+                }
+            }
+            tables.set_acl_index(true, index)?;
+            acl = Some(AclOutcome::Done);
+            true
+        }
     };
-    Ok(Applied { updated, index, variable, batch: Vec::new() })
+    Ok(Applied { updated, index, variable, acl, batch: Vec::new() })
 }
 
 /// The CAS rule of both config tables: without `cas` always write; with it, write only if a row
@@ -507,6 +652,43 @@ mod tests {
         assert_eq!(s.scheduler.as_ref().map(|r| (r.create_index, r.modify_index)), Some((1, 5)));
         assert_eq!(s.autopilot.as_ref().map(|r| r.modify_index), Some(1), "a failed CAS inside a batch writes nothing");
         assert_eq!(batch.rows(), vec![RowKey::Scheduler, RowKey::Autopilot]);
+    }
+
+    #[test]
+    fn acl_bootstrap_is_once_and_tokens_keep_their_identity() {
+        let mut s = State::default();
+        let token = |accessor: &str, secret: &str| AclToken {
+            accessor_id: accessor.into(),
+            secret_id: secret.into(),
+            token_type: acl::MANAGEMENT.into(),
+            ..Default::default()
+        };
+        let first = s.apply(&Command::AclBootstrap { token: token("a1", "s1"), reset_index: 0 }, 4);
+        assert!(first.updated);
+        assert!(matches!(&first.acl, Some(AclOutcome::Tokens(t)) if t[0].create_index == 4));
+        let again = s.apply(&Command::AclBootstrap { token: token("a2", "s2"), reset_index: 0 }, 5);
+        assert_eq!(again.acl, Some(AclOutcome::BootstrapDone { reset_index: 4 }));
+        assert!(!again.updated && !s.acl_tokens.contains_key("a2"), "a refused bootstrap writes nothing");
+        let reset = s.apply(&Command::AclBootstrap { token: token("a3", "s3"), reset_index: 4 }, 6);
+        assert!(reset.updated);
+        assert_eq!(s.acl_bootstrap, Some(6), "the next reset needs the new index");
+
+        let update = AclToken { name: "renamed".into(), secret_id: "ignored".into(), ..token("a1", "") };
+        s.apply(&Command::AclTokenUpsert { tokens: vec![update] }, 7);
+        let stored = &s.acl_tokens["a1"];
+        assert_eq!((stored.name.as_str(), stored.secret_id.as_str()), ("renamed", "s1"));
+        assert_eq!((stored.create_index, stored.modify_index, s.acl_tokens_index), (4, 7, 7));
+        s.apply(&Command::AclTokenDelete { accessors: vec!["a1".into(), "nope".into()] }, 8);
+        assert!(!s.acl_tokens.contains_key("a1"));
+
+        let policy =
+            AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
+        s.apply(&Command::AclPolicyUpsert { policies: vec![policy.clone()] }, 9);
+        s.apply(&Command::AclPolicyUpsert { policies: vec![policy] }, 10);
+        assert_eq!((s.acl_policies["p"].create_index, s.acl_policies["p"].modify_index), (9, 10));
+        s.apply(&Command::AclPolicyDelete { names: vec!["p".into()] }, 11);
+        assert!(s.acl_policies.is_empty());
+        assert_eq!(s.acl_policies_index, 11);
     }
 
     #[test]

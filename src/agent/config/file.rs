@@ -182,6 +182,19 @@ pub struct PreemptionBlock {
 pub struct AclBlock {
     #[serde(default, deserialize_with = "de::boolean")]
     pub enabled: Option<bool>,
+    /// Cache lifetimes of resolved tokens, policies and roles: accepted; resolution here
+    /// reads the replicated tables directly, so there is nothing to cache.
+    #[serde(default, deserialize_with = "de::duration")]
+    pub token_ttl: Option<i64>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub policy_ttl: Option<i64>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub role_ttl: Option<i64>,
+    /// Bounds of a new token's expiration TTL (Go durations).
+    #[serde(default, deserialize_with = "de::duration")]
+    pub token_min_expiration_ttl: Option<i64>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub token_max_expiration_ttl: Option<i64>,
 }
 
 /// `advertise { }`: `serf` is checked and ignored (there is no gossip).
@@ -351,7 +364,14 @@ impl Merge for AutopilotOverrides {
 
 impl Merge for AclBlock {
     fn merge(self, later: Self) -> Self {
-        Self { enabled: later.enabled.or(self.enabled) }
+        Self {
+            enabled: later.enabled.or(self.enabled),
+            token_ttl: later.token_ttl.or(self.token_ttl),
+            policy_ttl: later.policy_ttl.or(self.policy_ttl),
+            role_ttl: later.role_ttl.or(self.role_ttl),
+            token_min_expiration_ttl: later.token_min_expiration_ttl.or(self.token_min_expiration_ttl),
+            token_max_expiration_ttl: later.token_max_expiration_ttl.or(self.token_max_expiration_ttl),
+        }
     }
 }
 

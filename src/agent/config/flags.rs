@@ -102,8 +102,7 @@ pub struct AgentArgs {
     #[arg(long, value_name = "address", help_heading = SERVER, allow_hyphen_values = true, verbatim_doc_comment)]
     pub retry_join: Vec<String>,
 
-    /// Specifies whether the agent should enable ACLs. (Not supported yet:
-    /// the agent refuses to start with ACLs enabled.)
+    /// Specifies whether the agent should enable ACLs.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           value_name = "bool", value_parser = go_bool, help_heading = ACL, verbatim_doc_comment)]
     pub acl_enabled: Option<bool>,
@@ -126,7 +125,7 @@ impl AgentArgs {
                 retry_join: self.retry_join,
                 ..ServerBlock::default()
             }),
-            acl: Some(AclBlock { enabled: self.acl_enabled }),
+            acl: Some(AclBlock { enabled: self.acl_enabled, ..AclBlock::default() }),
             ..AgentFile::default()
         }
     }

@@ -127,6 +127,9 @@ pub struct AgentConfig {
     pub autopilot: AutopilotOverrides,
     /// `acl { enabled }`.
     pub acl_enabled: bool,
+    /// `acl { token_min_expiration_ttl token_max_expiration_ttl }`.
+    pub acl_token_min_ttl: std::time::Duration,
+    pub acl_token_max_ttl: std::time::Duration,
     /// `http_api_response_headers { Name = "value" }`.
     pub http_api_response_headers: BTreeMap<String, String>,
     /// `advertise { http rpc }`: addresses other servers and clients should use (`ip` or
@@ -181,6 +184,8 @@ impl Default for AgentConfig {
             server: ServerConfig::default(),
             autopilot: AutopilotOverrides::default(),
             acl_enabled: false,
+            acl_token_min_ttl: std::time::Duration::from_secs(60),
+            acl_token_max_ttl: std::time::Duration::from_secs(24 * 3600),
             http_api_response_headers: BTreeMap::new(),
             advertise_http: None,
             advertise_rpc: None,
@@ -262,6 +267,11 @@ pub fn load(args: &[String]) -> Result<AgentConfig, ConfigError> {
 }
 
 /// Nomad's defaults under every key that no layer set.
+/// A positive Go duration in nanoseconds as a `Duration` (zero or negative: unset).
+fn ttl(nanos: Option<i64>) -> Option<std::time::Duration> {
+    nanos.and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0).map(std::time::Duration::from_nanos)
+}
+
 fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
     let d = AgentConfig::default();
     let server = f.server.unwrap_or_default();
@@ -291,7 +301,9 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
         },
         autopilot: f.autopilot.unwrap_or(d.autopilot),
-        acl_enabled: f.acl.and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
+        acl_enabled: f.acl.as_ref().and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
+        acl_token_min_ttl: ttl(f.acl.as_ref().and_then(|a| a.token_min_expiration_ttl)).unwrap_or(d.acl_token_min_ttl),
+        acl_token_max_ttl: ttl(f.acl.as_ref().and_then(|a| a.token_max_expiration_ttl)).unwrap_or(d.acl_token_max_ttl),
         http_api_response_headers: f
             .http_api_response_headers
             .map(|h| h.0.into_iter().map(|(k, v)| (k, v.0)).collect())

@@ -27,11 +27,14 @@ use crate::state::Applied;
 use crate::state::Command;
 
 /// The staging table of each replicated table, in the order of `REPLICATED`.
-pub(crate) const STAGING: [RowTable; 4] = [
+pub(crate) const STAGING: [RowTable; 7] = [
     RowTable::new("staging_sm_autopilot"),
     RowTable::new("staging_sm_scheduler"),
     RowTable::new("staging_sm_variables"),
     RowTable::new("staging_sm_table_index"),
+    RowTable::new("staging_sm_acl_policies"),
+    RowTable::new("staging_sm_acl_tokens"),
+    RowTable::new("staging_sm_acl_secrets"),
 ];
 
 /// The restore in progress, under [`PROGRESS_KEY`].

@@ -1,0 +1,558 @@
+//! The ACL actor: Nomad's ACL tokens and policies (`/v1/acl/*`) and token resolution, one
+//! typed message per operation.
+//!
+//! It owns no state of its own: tokens and policies live in the replicated `sm_acl_*` tables.
+//! Writes are validated and completed on the leader (fresh accessor and secret IDs, the
+//! leader's clock, the bootstrap reset file in the leader's data dir), then become one raft
+//! command; the one-time bootstrap is decided inside apply. Resolving a secret happens on the
+//! leader unless the request is `stale`, so a token created a moment ago works through every
+//! server: the HTTP layer resolves the caller's token first, decides with the policies it gets
+//! back, then sends the operation itself. Deciding is not done here: the policy language and
+//! the capability checks are pure functions of the HTTP layer.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::error::OpError;
+use crate::forward::on_leader;
+use crate::forward::paths;
+use crate::forward::Attempt;
+use crate::forward::Forwarded;
+use crate::forward::LeaderOp;
+use crate::forward::LocalRun;
+use crate::forward::Origin;
+use crate::forward::Remote;
+use crate::node::ServerContext;
+use crate::state::acl;
+use crate::state::AclOutcome;
+use crate::state::AclPolicy;
+use crate::state::AclToken;
+use crate::state::Command;
+use crate::variables::linearizable;
+use crate::variables::now_nanos;
+
+/// The file an operator writes the reset index into to allow one more bootstrap (Nomad's
+/// name), in `<data_dir>/server/`.
+pub const BOOTSTRAP_RESET_FILE: &str = "acl-bootstrap-reset";
+
+/// Creates the first management token, once (again only with the reset file). `secret` is the
+/// operator's chosen secret (a UUID), or `None` for a generated one.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<TokenWrite, OpError>")]
+pub struct Bootstrap {
+    pub secret: Option<String>,
+}
+
+/// Creates or replaces policies, already validated by the caller.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, OpError>")]
+pub struct UpsertPolicies {
+    pub policies: Vec<AclPolicy>,
+}
+
+/// Deletes policies by name.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, OpError>")]
+pub struct DeletePolicies {
+    pub names: Vec<String>,
+}
+
+/// Creates (empty accessor) or updates tokens; the leader completes and validates them.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<TokenWrite, OpError>")]
+pub struct UpsertTokens {
+    pub tokens: Vec<AclToken>,
+}
+
+/// Deletes tokens by accessor ID; all must exist.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, OpError>")]
+pub struct DeleteTokens {
+    pub accessors: Vec<String>,
+}
+
+/// The tokens as stored and the raft index of the write.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenWrite {
+    pub tokens: Vec<AclToken>,
+    pub index: u64,
+}
+
+/// Reads one policy, from the leader unless `stale`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<AclRead<Option<AclPolicy>>, OpError>")]
+pub struct GetPolicy {
+    pub name: String,
+    pub stale: bool,
+}
+
+/// Lists the policies whose name starts with `prefix`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<AclRead<Vec<AclPolicy>>, OpError>")]
+pub struct ListPolicies {
+    pub prefix: String,
+    pub stale: bool,
+}
+
+/// Reads one token by accessor ID.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<AclRead<Option<AclToken>>, OpError>")]
+pub struct GetToken {
+    pub accessor: String,
+    pub stale: bool,
+}
+
+/// Lists the tokens whose accessor ID starts with `prefix`.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<AclRead<Vec<AclToken>>, OpError>")]
+pub struct ListTokens {
+    pub prefix: String,
+    pub stale: bool,
+}
+
+/// A read with the index that answers it and how fresh it is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AclRead<T> {
+    pub value: T,
+    pub index: u64,
+    pub known_leader: bool,
+    pub last_contact_ms: u64,
+}
+
+/// Resolves a secret (empty: the anonymous caller) to its token and policies, on the leader
+/// unless `stale`. `Debug` never prints the secret.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<Resolved, OpError>")]
+pub struct ResolveToken {
+    pub secret: String,
+    pub stale: bool,
+}
+
+impl std::fmt::Debug for ResolveToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolveToken").field("stale", &self.stale).finish_non_exhaustive()
+    }
+}
+
+/// Who the caller is: their token (`None`: anonymous) and the policies that apply (the
+/// anonymous policy for an anonymous caller, none for a management token; policies a token
+/// names that do not exist are skipped, as in Nomad).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Resolved {
+    pub token: Option<AclToken>,
+    pub policies: Vec<AclPolicy>,
+}
+
+impl Resolved {
+    pub fn is_management(&self) -> bool {
+        self.token.as_ref().is_some_and(AclToken::is_management)
+    }
+}
+
+fn storage(e: crate::raft::StorageError) -> OpError {
+    OpError::Storage(e.to_string())
+}
+
+fn enabled(ctx: &ServerContext) -> Result<(), OpError> {
+    if ctx.settings.acl.enabled {
+        Ok(())
+    } else {
+        Err(OpError::AclDisabled)
+    }
+}
+
+fn done<T: 'static>(r: Result<T, OpError>) -> LocalRun<T> {
+    Box::pin(async move { Attempt::Done(r) })
+}
+
+/// Resolution from this server's tables at `now`.
+fn resolve_local(ctx: &ServerContext, secret: &str, now: i64) -> Result<Resolved, OpError> {
+    let reader = &ctx.reader;
+    if secret.is_empty() {
+        let policies = reader.acl_policy(acl::ANONYMOUS_POLICY).map_err(storage)?.into_iter().collect();
+        return Ok(Resolved { token: None, policies });
+    }
+    let Some(token) = reader.acl_token_by_secret(secret).map_err(storage)? else {
+        return Err(OpError::TokenNotFound);
+    };
+    if token.is_expired(now) {
+        return Err(OpError::TokenExpired);
+    }
+    let mut policies = Vec::new();
+    if !token.is_management() {
+        for name in &token.policies {
+            if let Some(p) = reader.acl_policy(name).map_err(storage)? {
+                policies.push(p);
+            }
+        }
+    }
+    Ok(Resolved { token: Some(token), policies })
+}
+
+fn read<T>(ctx: &ServerContext, value: T, index: u64) -> AclRead<T> {
+    let (known_leader, last_contact_ms) = ctx.freshness();
+    AclRead { value, index, known_leader, last_contact_ms }
+}
+
+fn get_policy(ctx: &ServerContext, name: &str) -> Result<AclRead<Option<AclPolicy>>, OpError> {
+    let policy = ctx.reader.acl_policy(name).map_err(storage)?;
+    let index = match &policy {
+        Some(p) => p.modify_index,
+        None => ctx.reader.acl_index(false).map_err(storage)?,
+    };
+    Ok(read(ctx, policy, index))
+}
+
+fn list_policies(ctx: &ServerContext, prefix: &str) -> Result<AclRead<Vec<AclPolicy>>, OpError> {
+    let (policies, index) = ctx.reader.list_acl_policies(prefix).map_err(storage)?;
+    // Nomad floors the list index at 1 so that a blocking query can use it.
+    Ok(read(ctx, policies, index.max(1)))
+}
+
+fn get_token(ctx: &ServerContext, accessor: &str) -> Result<AclRead<Option<AclToken>>, OpError> {
+    let token = ctx.reader.acl_token(accessor).map_err(storage)?;
+    let index = match &token {
+        Some(t) => t.modify_index,
+        None => ctx.reader.acl_index(true).map_err(storage)?,
+    };
+    Ok(read(ctx, token, index))
+}
+
+fn list_tokens(ctx: &ServerContext, prefix: &str) -> Result<AclRead<Vec<AclToken>>, OpError> {
+    let (tokens, index) = ctx.reader.list_acl_tokens(prefix).map_err(storage)?;
+    Ok(read(ctx, tokens, index))
+}
+
+/// Proposes `command` and turns its ACL outcome into `T`.
+fn write<T: 'static>(
+    ctx: Arc<ServerContext>,
+    command: Command,
+    outcome: impl FnOnce(AclOutcome, u64) -> Result<T, OpError> + 'static,
+) -> LocalRun<T> {
+    Box::pin(async move {
+        match ctx.proposer.propose(command).await {
+            Attempt::Done(Ok(applied)) => Attempt::Done(match applied.acl {
+                Some(o) => outcome(o, applied.index),
+                None => Err(OpError::Internal("an ACL command applied without an outcome".into())),
+            }),
+            Attempt::Done(Err(e)) => Attempt::Done(Err(e)),
+            Attempt::NotLeader => Attempt::NotLeader,
+        }
+    })
+}
+
+fn tokens_written(o: AclOutcome, index: u64) -> Result<TokenWrite, OpError> {
+    match o {
+        AclOutcome::Tokens(tokens) => Ok(TokenWrite { tokens, index }),
+        AclOutcome::BootstrapDone { reset_index } => Err(OpError::AclBootstrapDone(reset_index)),
+        AclOutcome::Done => Ok(TokenWrite { tokens: Vec::new(), index }),
+    }
+}
+
+/// The reset index in `<data_dir>/server/acl-bootstrap-reset` (0: none or unreadable), read
+/// as Nomad does (`%d` of the file's text).
+fn reset_index_file(ctx: &ServerContext) -> u64 {
+    let path = ctx.settings.data_dir.join("server").join(BOOTSTRAP_RESET_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return 0 };
+    let digits: String = text.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    match digits.parse() {
+        Ok(index) => {
+            tracing::warn!(path = %path.display(), reset_index = index, "bootstrap file parsed");
+            index
+        }
+        Err(_) => {
+            tracing::error!(path = %path.display(), "failed to parse bootstrap file");
+            0
+        }
+    }
+}
+
+impl Remote for Bootstrap {
+    const PATH: &'static str = paths::ACL_BOOTSTRAP;
+    type Output = TokenWrite;
+}
+
+impl LeaderOp for Bootstrap {
+    /// Nomad's `ACL.Bootstrap`: an early refusal when bootstrap is done and the reset file does
+    /// not name its index; the decision itself is made again, linearised, in apply.
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<TokenWrite> {
+        if let Err(e) = enabled(&ctx) {
+            return done(Err(e));
+        }
+        let mut reset_index = 0;
+        match ctx.reader.acl_bootstrap() {
+            Err(e) => return done(Err(storage(e))),
+            Ok(None) => {}
+            Ok(Some(reset)) => {
+                let specified = reset_index_file(&ctx);
+                if specified == 0 {
+                    return done(Err(OpError::AclBootstrapDone(reset)));
+                }
+                if specified != reset {
+                    return done(Err(OpError::AclBadResetIndex { specified, reset }));
+                }
+                reset_index = reset;
+            }
+        }
+        let secret = match self.secret.filter(|s| !s.is_empty()) {
+            Some(s) if uuid::Uuid::parse_str(&s).is_ok() && s.len() == 36 => s,
+            Some(_) => return done(Err(OpError::AclInvalid("invalid acl token".into()))),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let mut token = AclToken {
+            accessor_id: uuid::Uuid::new_v4().to_string(),
+            secret_id: secret,
+            name: "Bootstrap Token".into(),
+            token_type: acl::MANAGEMENT.into(),
+            global: true,
+            create_time: now_nanos(),
+            ..Default::default()
+        };
+        token.set_hash();
+        write(ctx, Command::AclBootstrap { token, reset_index }, tokens_written)
+    }
+}
+
+impl Remote for UpsertPolicies {
+    const PATH: &'static str = paths::ACL_UPSERT_POLICIES;
+    type Output = u64;
+}
+
+impl LeaderOp for UpsertPolicies {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<u64> {
+        if let Err(e) = enabled(&ctx) {
+            return done(Err(e));
+        }
+        if self.policies.is_empty() {
+            return done(Err(OpError::AclInvalid("must specify as least one policy".into())));
+        }
+        let mut policies = self.policies;
+        for p in &mut policies {
+            p.set_hash();
+        }
+        write(ctx, Command::AclPolicyUpsert { policies }, |_, index| Ok(index))
+    }
+}
+
+impl Remote for DeletePolicies {
+    const PATH: &'static str = paths::ACL_DELETE_POLICIES;
+    type Output = u64;
+}
+
+impl LeaderOp for DeletePolicies {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<u64> {
+        if let Err(e) = enabled(&ctx) {
+            return done(Err(e));
+        }
+        if self.names.is_empty() {
+            return done(Err(OpError::AclInvalid("must specify as least one policy".into())));
+        }
+        write(ctx, Command::AclPolicyDelete { names: self.names }, |_, index| Ok(index))
+    }
+}
+
+impl Remote for UpsertTokens {
+    const PATH: &'static str = paths::ACL_UPSERT_TOKENS;
+    type Output = TokenWrite;
+}
+
+impl LeaderOp for UpsertTokens {
+    /// Nomad's `upsertTokens`: an update names an existing token; a new one gets its accessor,
+    /// secret, creation time and expiration here; each is validated; the write is one entry.
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<TokenWrite> {
+        if let Err(e) = enabled(&ctx) {
+            return done(Err(e));
+        }
+        if self.tokens.is_empty() {
+            return done(Err(OpError::AclInvalid("must specify as least one token".into())));
+        }
+        let (min_ttl, max_ttl) = (ctx.settings.acl.token_min_ttl, ctx.settings.acl.token_max_ttl);
+        let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let mut tokens = self.tokens;
+        for (i, token) in tokens.iter_mut().enumerate() {
+            let existing = if token.accessor_id.is_empty() {
+                token.accessor_id = uuid::Uuid::new_v4().to_string();
+                token.secret_id = uuid::Uuid::new_v4().to_string();
+                token.create_time = now_nanos();
+                if token.expiration_time.is_none() && token.expiration_ttl != 0 {
+                    token.expiration_time = Some(token.create_time.saturating_add(token.expiration_ttl));
+                }
+                None
+            } else {
+                match ctx.reader.acl_token(&token.accessor_id) {
+                    Err(e) => return done(Err(storage(e))),
+                    Ok(None) => {
+                        let e = format!("cannot find token {}", token.accessor_id);
+                        return done(Err(OpError::AclInvalid(e)));
+                    }
+                    Ok(Some(t)) => Some(t),
+                }
+            };
+            let errors = acl::validate_token(token, existing.as_ref(), nanos(min_ttl), nanos(max_ttl));
+            if !errors.is_empty() {
+                let e = format!("token {i} invalid: {}", acl::multierror(&errors));
+                return done(Err(OpError::AclInvalid(e)));
+            }
+            token.set_hash();
+        }
+        write(ctx, Command::AclTokenUpsert { tokens }, tokens_written)
+    }
+}
+
+impl Remote for DeleteTokens {
+    const PATH: &'static str = paths::ACL_DELETE_TOKENS;
+    type Output = u64;
+}
+
+impl LeaderOp for DeleteTokens {
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<u64> {
+        if let Err(e) = enabled(&ctx) {
+            return done(Err(e));
+        }
+        if self.accessors.is_empty() {
+            return done(Err(OpError::AclInvalid("must specify as least one token".into())));
+        }
+        let mut missing = Vec::new();
+        for accessor in &self.accessors {
+            match ctx.reader.acl_token(accessor) {
+                Err(e) => return done(Err(storage(e))),
+                Ok(None) => missing.push(accessor.clone()),
+                Ok(Some(_)) => {}
+            }
+        }
+        if !missing.is_empty() {
+            let e = format!("Cannot delete nonexistent tokens: {}", missing.join(", "));
+            return done(Err(OpError::AclInvalid(e)));
+        }
+        write(ctx, Command::AclTokenDelete { accessors: self.accessors }, |_, index| Ok(index))
+    }
+}
+
+macro_rules! leader_read {
+    ($op:ty, $path:expr, $out:ty, |$ctx:ident, $msg:ident| $body:expr) => {
+        impl Remote for $op {
+            const PATH: &'static str = $path;
+            type Output = $out;
+        }
+
+        impl LeaderOp for $op {
+            fn run(self, ctx: Arc<ServerContext>) -> LocalRun<$out> {
+                let $msg = self;
+                linearizable(ctx, move |$ctx| $body)
+            }
+        }
+    };
+}
+
+leader_read!(GetPolicy, paths::ACL_GET_POLICY, AclRead<Option<AclPolicy>>, |ctx, msg| get_policy(ctx, &msg.name));
+leader_read!(ListPolicies, paths::ACL_LIST_POLICIES, AclRead<Vec<AclPolicy>>, |ctx, msg| list_policies(
+    ctx,
+    &msg.prefix
+));
+leader_read!(GetToken, paths::ACL_GET_TOKEN, AclRead<Option<AclToken>>, |ctx, msg| get_token(ctx, &msg.accessor));
+leader_read!(ListTokens, paths::ACL_LIST_TOKENS, AclRead<Vec<AclToken>>, |ctx, msg| list_tokens(ctx, &msg.prefix));
+
+impl Remote for ResolveToken {
+    const PATH: &'static str = paths::ACL_RESOLVE;
+    type Output = Resolved;
+}
+
+impl LeaderOp for ResolveToken {
+    /// The leader's own tables: every write it acknowledged is applied there, so a token it
+    /// just created resolves. (No leadership round trip: a deposed leader answers at most as
+    /// stale as a `stale` read.)
+    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Resolved> {
+        done(resolve_local(&ctx, &self.secret, now_nanos()))
+    }
+}
+
+/// The ACL actor.
+pub struct Acl {
+    ctx: Arc<ServerContext>,
+}
+
+impl Acl {
+    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Actor for Acl {
+    type Context = Context<Self>;
+}
+
+macro_rules! on_leader_handler {
+    ($op:ty, $out:ty) => {
+        impl Handler<$op> for Acl {
+            type Result = ResponseFuture<Result<$out, OpError>>;
+
+            fn handle(&mut self, msg: $op, _: &mut Self::Context) -> Self::Result {
+                Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
+            }
+        }
+    };
+}
+
+on_leader_handler!(Bootstrap, TokenWrite);
+on_leader_handler!(UpsertPolicies, u64);
+on_leader_handler!(DeletePolicies, u64);
+on_leader_handler!(UpsertTokens, TokenWrite);
+on_leader_handler!(DeleteTokens, u64);
+
+macro_rules! read_handler {
+    ($op:ty, $out:ty, |$ctx:ident, $msg:ident| $local:expr) => {
+        impl Handler<$op> for Acl {
+            type Result = ResponseFuture<Result<$out, OpError>>;
+
+            fn handle(&mut self, msg: $op, _: &mut Self::Context) -> Self::Result {
+                let ctx = self.ctx.clone();
+                if let Err(e) = enabled(&ctx) {
+                    return Box::pin(async move { Err(e) });
+                }
+                if msg.stale {
+                    let ($ctx, $msg) = (ctx, msg);
+                    return Box::pin(async move { $local });
+                }
+                Box::pin(on_leader(ctx, Origin::Client, msg))
+            }
+        }
+    };
+}
+
+read_handler!(GetPolicy, AclRead<Option<AclPolicy>>, |ctx, msg| get_policy(&ctx, &msg.name));
+read_handler!(ListPolicies, AclRead<Vec<AclPolicy>>, |ctx, msg| list_policies(&ctx, &msg.prefix));
+read_handler!(GetToken, AclRead<Option<AclToken>>, |ctx, msg| get_token(&ctx, &msg.accessor));
+read_handler!(ListTokens, AclRead<Vec<AclToken>>, |ctx, msg| list_tokens(&ctx, &msg.prefix));
+
+impl Handler<ResolveToken> for Acl {
+    type Result = ResponseFuture<Result<Resolved, OpError>>;
+
+    fn handle(&mut self, msg: ResolveToken, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        if msg.stale {
+            return Box::pin(async move { resolve_local(&ctx, &msg.secret, now_nanos()) });
+        }
+        Box::pin(on_leader(ctx, Origin::Client, msg))
+    }
+}
+
+/// ACL operations forwarded by a peer run here when this server leads, and are refused
+/// otherwise.
+impl<R: LeaderOp> Handler<Forwarded<R>> for Acl {
+    type Result = ResponseFuture<Result<R::Output, OpError>>;
+
+    fn handle(&mut self, msg: Forwarded<R>, _: &mut Self::Context) -> Self::Result {
+        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
+    }
+}
+
+impl Handler<crate::membership::Stop> for Acl {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,545 @@
+//! Handlers of `/v1/acl/*` (Nomad's `command/agent/acl_endpoint.go` and the permission rules
+//! of `nomad/acl_endpoint.go`): bootstrap, policies, tokens, token self.
+
+use actix_web::http::Method;
+use actix_web::HttpResponse;
+use base64::Engine;
+use raftwarden_actors::acl::Bootstrap;
+use raftwarden_actors::acl::DeletePolicies;
+use raftwarden_actors::acl::DeleteTokens;
+use raftwarden_actors::acl::GetPolicy;
+use raftwarden_actors::acl::GetToken;
+use raftwarden_actors::acl::ListPolicies;
+use raftwarden_actors::acl::ListTokens;
+use raftwarden_actors::acl::UpsertPolicies;
+use raftwarden_actors::acl::UpsertTokens;
+use raftwarden_actors::state::acl::ANONYMOUS_POLICY;
+use raftwarden_actors::state::AclPolicy;
+use raftwarden_actors::state::AclToken;
+use raftwarden_actors::OpError;
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::auth;
+use super::operator::Reply;
+use super::operator::Req;
+use super::respond;
+use super::respond::ApiError;
+use crate::go;
+
+/// `/v1/acl/...` below the scope: routes one request.
+pub async fn dispatch(r: Req<'_>, body: &[u8]) -> Reply {
+    let path = r.http.path().to_string();
+    if !r.state.server().settings().acl.enabled && path != "/v1/acl/bootstrap" {
+        // Nomad checks the method first for the list routes, then answers every ACL RPC with
+        // this when ACLs are off.
+        if (path == "/v1/acl/policies" || path == "/v1/acl/tokens") && r.http.method() != Method::GET {
+            return Err(ApiError::coded(405, "Invalid method"));
+        }
+        return Err(OpError::AclDisabled.into());
+    }
+    match path.as_str() {
+        "/v1/acl/bootstrap" => bootstrap(r, body).await,
+        "/v1/acl/policies" => list_policies(r).await,
+        "/v1/acl/tokens" => list_tokens(r).await,
+        "/v1/acl/token" => match *r.http.method() {
+            Method::PUT | Method::POST => upsert_token(r, body, "").await,
+            _ => Err(ApiError::coded(405, "Invalid method")),
+        },
+        "/v1/acl/token/self" => token_self(r).await,
+        p => {
+            if let Some(name) = p.strip_prefix("/v1/acl/policy/") {
+                if name.is_empty() {
+                    return Err(ApiError::bad_request("Missing Policy Name"));
+                }
+                let name = name.to_string();
+                return match *r.http.method() {
+                    Method::GET => get_policy(r, &name).await,
+                    Method::PUT | Method::POST => upsert_policy(r, body, &name).await,
+                    Method::DELETE => delete_policy(r, &name).await,
+                    _ => Err(ApiError::coded(405, "Invalid method")),
+                };
+            }
+            if let Some(accessor) = p.strip_prefix("/v1/acl/token/") {
+                if accessor.is_empty() {
+                    return Err(ApiError::bad_request("Missing Token Accessor"));
+                }
+                let accessor = accessor.to_string();
+                return match *r.http.method() {
+                    Method::GET => get_token(r, &accessor).await,
+                    Method::PUT | Method::POST => upsert_token(r, body, &accessor).await,
+                    Method::DELETE => delete_token(r, &accessor).await,
+                    _ => Err(ApiError::coded(405, "Invalid method")),
+                };
+            }
+            Ok(HttpResponse::NotFound().finish())
+        }
+    }
+}
+
+/// Nomad's JSON of `time.Time` with nanoseconds (RFC 3339, trailing zeros of the fraction
+/// dropped).
+pub fn rfc3339_nano(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let whole = go::rfc3339(u64::try_from(secs).unwrap_or(0));
+    if frac == 0 {
+        return whole;
+    }
+    let digits = format!("{frac:09}");
+    format!("{}.{}Z", whole.trim_end_matches('Z'), digits.trim_end_matches('0'))
+}
+
+/// Parses Go's RFC 3339 (`2024-01-02T03:04:05.123Z`, or with a `+hh:mm` offset) to unix
+/// nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
+    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &s[19..];
+    let mut frac = 0i64;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
+        rest = &f[digits.len()..];
+        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
+        frac = padded.parse().ok()?;
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
+    Some(secs * 1_000_000_000 + frac)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Nomad's `ACLToken` JSON (its `MarshalJSON` puts `ExpirationTTL` first, as a duration text).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TokenWire {
+    #[serde(rename = "ExpirationTTL")]
+    expiration_ttl: String,
+    #[serde(rename = "AccessorID")]
+    accessor_id: String,
+    #[serde(rename = "SecretID")]
+    secret_id: String,
+    name: String,
+    #[serde(rename = "Type")]
+    token_type: String,
+    policies: Vec<String>,
+    roles: Option<Vec<Value>>,
+    global: bool,
+    hash: String,
+    create_time: String,
+    expiration_time: Option<String>,
+    create_index: u64,
+    modify_index: u64,
+}
+
+impl TokenWire {
+    pub fn new(t: &AclToken) -> Self {
+        Self {
+            expiration_ttl: if t.expiration_ttl == 0 { String::new() } else { go::duration::format(t.expiration_ttl) },
+            accessor_id: t.accessor_id.clone(),
+            secret_id: t.secret_id.clone(),
+            name: t.name.clone(),
+            token_type: t.token_type.clone(),
+            policies: t.policies.clone(),
+            roles: None,
+            global: t.global,
+            hash: b64(&t.hash),
+            create_time: rfc3339_nano(t.create_time),
+            expiration_time: t.expiration_time.map(rfc3339_nano),
+            create_index: t.create_index,
+            modify_index: t.modify_index,
+        }
+    }
+}
+
+/// Nomad's `ACLTokenListStub`: no secret.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TokenStub {
+    #[serde(rename = "AccessorID")]
+    accessor_id: String,
+    name: String,
+    #[serde(rename = "Type")]
+    token_type: String,
+    policies: Vec<String>,
+    roles: Option<Vec<Value>>,
+    global: bool,
+    hash: String,
+    create_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_time: Option<String>,
+    create_index: u64,
+    modify_index: u64,
+}
+
+impl TokenStub {
+    fn new(t: &AclToken) -> Self {
+        Self {
+            accessor_id: t.accessor_id.clone(),
+            name: t.name.clone(),
+            token_type: t.token_type.clone(),
+            policies: t.policies.clone(),
+            roles: None,
+            global: t.global,
+            hash: b64(&t.hash),
+            create_time: rfc3339_nano(t.create_time),
+            expiration_time: t.expiration_time.map(rfc3339_nano),
+            create_index: t.create_index,
+            modify_index: t.modify_index,
+        }
+    }
+}
+
+/// Nomad's `ACLPolicy` JSON.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyWire {
+    name: String,
+    description: String,
+    rules: String,
+    #[serde(rename = "RulesJSON")]
+    rules_json: Option<Value>,
+    #[serde(rename = "JobACL")]
+    job_acl: Option<Value>,
+    hash: String,
+    create_index: u64,
+    modify_index: u64,
+}
+
+/// Nomad's `ACLPolicyListStub`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyStub {
+    name: String,
+    description: String,
+    #[serde(rename = "JobACL")]
+    job_acl: Option<Value>,
+    hash: String,
+    create_index: u64,
+    modify_index: u64,
+}
+
+/// What a client sends for a token (unknown fields ignored, as Go's decoder does).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct TokenBody {
+    #[serde(rename = "AccessorID")]
+    accessor_id: String,
+    #[serde(rename = "SecretID")]
+    secret_id: String,
+    name: String,
+    #[serde(rename = "Type")]
+    token_type: String,
+    policies: Option<Vec<String>>,
+    global: bool,
+    expiration_time: Option<String>,
+    #[serde(rename = "ExpirationTTL")]
+    expiration_ttl: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct PolicyBody {
+    name: String,
+    description: String,
+    rules: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
+struct BootstrapBody {
+    bootstrap_secret: String,
+}
+
+fn decode<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("Request body is empty"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn method_read(r: &Req<'_>) -> Result<bool, ApiError> {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, "Invalid method"));
+    }
+    Ok(r.read()?.stale)
+}
+
+async fn bootstrap(r: Req<'_>, body: &[u8]) -> Reply {
+    if r.http.method() != Method::PUT && r.http.method() != Method::POST {
+        return Err(ApiError::coded(405, "Invalid method"));
+    }
+    let secret = if body.is_empty() {
+        None
+    } else {
+        let b: BootstrapBody = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("failed to decode request body: {e}")))?;
+        Some(b.bootstrap_secret)
+    };
+    r.write()?;
+    let written = r.state.server().acl().send(Bootstrap { secret }).await??;
+    let mut resp = match written.tokens.first() {
+        Some(t) => respond::ok_json_marshaler(&TokenWire::new(t), r.pretty),
+        None => respond::ok_json(&Value::Null, r.pretty),
+    };
+    respond::set_index(&mut resp, written.index);
+    Ok(resp)
+}
+
+/// The names of the policies a non-management caller may see: its token's, or `anonymous`.
+fn own_policies(caller: &auth::Caller) -> Vec<String> {
+    match caller.resolved.as_ref().and_then(|r| r.token.as_ref()) {
+        Some(t) => t.policies.clone(),
+        None => vec![ANONYMOUS_POLICY.to_string()],
+    }
+}
+
+async fn list_policies(r: Req<'_>) -> Reply {
+    let stale = method_read(&r)?;
+    let caller = auth::caller(&r).await?;
+    let prefix = r.query.get("prefix").unwrap_or("").to_string();
+    let list = r.state.server().acl().send(ListPolicies { prefix, stale }).await??;
+    let visible = own_policies(&caller);
+    let stubs: Vec<PolicyStub> = list
+        .value
+        .iter()
+        .filter(|p| caller.is_management() || visible.contains(&p.name))
+        .map(|p| PolicyStub {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            job_acl: None,
+            hash: b64(&p.hash),
+            create_index: p.create_index,
+            modify_index: p.modify_index,
+        })
+        .collect();
+    let mut resp = respond::ok_json(&stubs, r.pretty);
+    respond::set_meta(&mut resp, list.index, list.last_contact_ms, list.known_leader);
+    Ok(resp)
+}
+
+async fn get_policy(r: Req<'_>, name: &str) -> Reply {
+    let stale = r.read()?.stale;
+    let caller = auth::caller(&r).await?;
+    if !caller.is_management() && name != ANONYMOUS_POLICY && !own_policies(&caller).iter().any(|p| p == name) {
+        return Err(auth::denied());
+    }
+    let got = r.state.server().acl().send(GetPolicy { name: name.to_string(), stale }).await??;
+    let Some(p) = got.value else {
+        let mut resp = respond::error(404, "ACL policy not found");
+        respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
+        return Ok(resp);
+    };
+    let body = PolicyWire {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        rules: p.rules.clone(),
+        rules_json: None,
+        job_acl: None,
+        hash: b64(&p.hash),
+        create_index: p.create_index,
+        modify_index: p.modify_index,
+    };
+    let mut resp = respond::ok_json(&body, r.pretty);
+    respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
+    Ok(resp)
+}
+
+/// Nomad's `ACLPolicy.Validate`: name, rules (strict), description.
+fn validate_policy(p: &PolicyBody) -> Vec<String> {
+    let mut errors = Vec::new();
+    let name_ok = (1..=128).contains(&p.name.len()) && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !name_ok {
+        errors.push(format!("invalid name '{}'", p.name));
+    }
+    if let Err(e) = crate::acl::policy::parse(&p.rules) {
+        errors.push(format!("failed to parse rules: {e}"));
+    }
+    if p.description.len() > 256 {
+        errors.push("description longer than 256".into());
+    }
+    errors
+}
+
+async fn upsert_policy(r: Req<'_>, body: &[u8], name: &str) -> Reply {
+    let p: PolicyBody = decode(body)?;
+    if p.name != name {
+        return Err(ApiError::bad_request("ACL policy name does not match request path"));
+    }
+    r.write()?;
+    auth::authorize(&r, crate::acl::Requirement::Management).await?;
+    let errors = validate_policy(&p);
+    if !errors.is_empty() {
+        let text = format!("policy 0 invalid: {}", raftwarden_actors::state::acl::multierror(&errors));
+        return Err(ApiError::bad_request(text));
+    }
+    let policy = AclPolicy { name: p.name, description: p.description, rules: p.rules, ..AclPolicy::default() };
+    let index = r.state.server().acl().send(UpsertPolicies { policies: vec![policy] }).await??;
+    let mut resp = respond::ok_json(&Value::Null, r.pretty);
+    respond::set_index(&mut resp, index);
+    Ok(resp)
+}
+
+async fn delete_policy(r: Req<'_>, name: &str) -> Reply {
+    r.write()?;
+    auth::authorize(&r, crate::acl::Requirement::Management).await?;
+    let index = r.state.server().acl().send(DeletePolicies { names: vec![name.to_string()] }).await??;
+    let mut resp = respond::ok_json(&Value::Null, r.pretty);
+    respond::set_index(&mut resp, index);
+    Ok(resp)
+}
+
+async fn list_tokens(r: Req<'_>) -> Reply {
+    let stale = method_read(&r)?;
+    auth::authorize(&r, crate::acl::Requirement::Management).await?;
+    let prefix = r.query.get("prefix").unwrap_or("").to_string();
+    let list = r.state.server().acl().send(ListTokens { prefix, stale }).await??;
+    let stubs: Vec<TokenStub> = list.value.iter().map(TokenStub::new).collect();
+    let mut resp = respond::ok_json(&stubs, r.pretty);
+    respond::set_meta(&mut resp, list.index, list.last_contact_ms, list.known_leader);
+    Ok(resp)
+}
+
+async fn get_token(r: Req<'_>, accessor: &str) -> Reply {
+    let stale = r.read()?.stale;
+    // Nomad answers an unknown caller token here with the authentication error itself.
+    let caller = auth::resolve(r.state, &r.token(), stale).await?;
+    let got = r.state.server().acl().send(GetToken { accessor: accessor.to_string(), stale }).await??;
+    let own = |t: &AclToken| {
+        caller.resolved.as_ref().and_then(|c| c.token.as_ref()).is_some_and(|c| c.accessor_id == t.accessor_id)
+    };
+    match &got.value {
+        Some(t) if caller.is_management() || own(t) => {
+            let mut resp = respond::ok_json_marshaler(&TokenWire::new(t), r.pretty);
+            respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
+            Ok(resp)
+        }
+        None if caller.is_management() => {
+            let mut resp = respond::error(404, "ACL token not found");
+            respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
+            Ok(resp)
+        }
+        _ => Err(auth::denied()),
+    }
+}
+
+/// Nomad's anonymous token, as `token/self` shows it to a caller without a token.
+fn anonymous_token() -> AclToken {
+    AclToken {
+        accessor_id: "anonymous".into(),
+        name: "Anonymous Token".into(),
+        token_type: raftwarden_actors::state::acl::CLIENT.into(),
+        policies: vec![ANONYMOUS_POLICY.into()],
+        ..AclToken::default()
+    }
+}
+
+async fn token_self(r: Req<'_>) -> Reply {
+    let stale = method_read(&r)?;
+    let caller = auth::resolve(r.state, &r.token(), stale).await?;
+    let token = caller.resolved.and_then(|c| c.token).unwrap_or_else(anonymous_token);
+    Ok(respond::ok_json_marshaler(&TokenWire::new(&token), r.pretty))
+}
+
+/// A TTL as a client sends it: a Go duration text or nanoseconds.
+fn ttl(v: Option<&Value>) -> Result<i64, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) if s.is_empty() => Ok(0),
+        Some(Value::String(s)) => go::duration::parse(s).map_err(|e| ApiError::bad_request(e.to_string())),
+        Some(Value::Number(n)) => Ok(n.as_f64().map_or(0, |f| f as i64)),
+        Some(_) => Err(ApiError::bad_request("json: cannot unmarshal ExpirationTTL")),
+    }
+}
+
+async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
+    let b: TokenBody = decode(body)?;
+    if !accessor.is_empty() && b.accessor_id != accessor {
+        return Err(ApiError::bad_request("ACL token accessor does not match request path"));
+    }
+    r.write()?;
+    auth::authorize(&r, crate::acl::Requirement::Management).await?;
+    let expiration_time = match b.expiration_time.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(parse_rfc3339(t).ok_or_else(|| ApiError::bad_request(format!("invalid ExpirationTime {t}")))?),
+    };
+    // Go's zero time (`0001-01-01T00:00:00Z`) is "no expiration".
+    let expiration_time = expiration_time.filter(|t| *t > 0);
+    let token = AclToken {
+        accessor_id: b.accessor_id,
+        secret_id: b.secret_id,
+        name: b.name,
+        token_type: b.token_type,
+        policies: b.policies.unwrap_or_default(),
+        global: b.global,
+        expiration_time,
+        expiration_ttl: ttl(b.expiration_ttl.as_ref())?,
+        ..AclToken::default()
+    };
+    let written = r.state.server().acl().send(UpsertTokens { tokens: vec![token] }).await??;
+    let mut resp = match written.tokens.first() {
+        Some(t) => respond::ok_json_marshaler(&TokenWire::new(t), r.pretty),
+        None => respond::ok_json(&Value::Null, r.pretty),
+    };
+    respond::set_index(&mut resp, written.index);
+    Ok(resp)
+}
+
+async fn delete_token(r: Req<'_>, accessor: &str) -> Reply {
+    r.write()?;
+    auth::authorize(&r, crate::acl::Requirement::Management).await?;
+    let index = r.state.server().acl().send(DeleteTokens { accessors: vec![accessor.to_string()] }).await??;
+    let mut resp = respond::ok_json(&Value::Null, r.pretty);
+    respond::set_index(&mut resp, index);
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_both_ways() {
+        assert_eq!(rfc3339_nano(1_488_838_071_000_000_000), "2017-03-06T22:07:51Z");
+        assert_eq!(rfc3339_nano(1_488_838_071_120_000_000), "2017-03-06T22:07:51.12Z");
+        for n in [0, 1_488_838_071_000_000_000, 1_488_838_071_123_456_789, 951_782_400_000_000_001] {
+            assert_eq!(parse_rfc3339(&rfc3339_nano(n)), Some(n), "{n}");
+        }
+        assert_eq!(parse_rfc3339("2017-03-06T23:07:51+01:00"), Some(1_488_838_071_000_000_000));
+        assert_eq!(parse_rfc3339("nope"), None);
+    }
+
+    #[test]
+    fn policy_validation_in_nomads_words() {
+        let p = |name: &str, rules: &str| PolicyBody { name: name.into(), rules: rules.into(), ..Default::default() };
+        assert!(validate_policy(&p("ops", r#"operator { policy = "read" }"#)).is_empty());
+        assert_eq!(validate_policy(&p("bad name", r#"operator { policy = "read" }"#)), ["invalid name 'bad name'"]);
+        assert_eq!(
+            validate_policy(&p("ops", r#"operator { capabilities = ["x"] }"#)),
+            ["failed to parse rules: Invalid operator capability 'x'"]
+        );
+    }
+}
