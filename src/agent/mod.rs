@@ -127,7 +127,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
     let serf_bind = SocketAddr::new(bind_ip, config.ports.serf);
     let serf_advertise = match config.advertise_serf.as_deref() {
         Some(a) => Some(with_default_port(a, config.ports.serf)),
-        None if bind_ip.is_unspecified() => Some(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), config.ports.serf).to_string()),
+        None if bind_ip.is_unspecified() => {
+            Some(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), config.ports.serf).to_string())
+        }
         None => None,
     };
 
@@ -150,7 +152,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
     };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;
-    let state = http::ApiState::new(server.clone()).with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr));
+    let state =
+        http::ApiState::new(server.clone()).with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr));
     let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2).map_err(|source| AgentError::Bind {
         what: "RPC",
         addr: rpc_addr,

@@ -314,6 +314,9 @@ b.global  ::1       4648  failed  false   3             0.1.0  dc1         globa
         );
         let verbose = server_members(&members[..1], &BTreeMap::new(), true);
         assert!(verbose.starts_with("Name      Address   Port  Status  Leader  Protocol  Raft Version"), "{verbose}");
-        assert!(verbose.contains("  2  ") && verbose.ends_with("build=0.1.0,dc=dc1,port=4647,raft_vsn=3,region=global\n"), "{verbose}");
+        assert!(
+            verbose.contains("  2  ") && verbose.ends_with("build=0.1.0,dc=dc1,port=4647,raft_vsn=3,region=global\n"),
+            "{verbose}"
+        );
     }
 }

@@ -13,6 +13,7 @@ mod t60_storage_fault;
 mod t70_variables;
 mod t80_snapshot;
 mod t90_gossip;
+mod t91_python_nomad;
 
 /// Loopback block of this test binary (127.30.x.y).
 pub const BLOCK: u8 = 30;

@@ -29,10 +29,10 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 
 pub use self::identity::MemberIdentity;
-pub use self::transport::LEAVE_PROPAGATE;
-pub use self::transport::REAP_AFTER;
 use self::transport::Command;
 use self::transport::Transport;
+pub use self::transport::LEAVE_PROPAGATE;
+pub use self::transport::REAP_AFTER;
 use crate::liveness::Liveness;
 pub use crate::liveness::MemberStatus;
 

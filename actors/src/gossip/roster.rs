@@ -111,12 +111,12 @@ impl Roster {
                     status: MemberStatus::Failed,
                     since: now,
                 });
-                let status = if left || entry.status == MemberStatus::Left && entry.identity.incarnation == id.incarnation
-                {
-                    MemberStatus::Left
-                } else {
-                    MemberStatus::Failed
-                };
+                let status =
+                    if left || entry.status == MemberStatus::Left && entry.identity.incarnation == id.incarnation {
+                        MemberStatus::Left
+                    } else {
+                        MemberStatus::Failed
+                    };
                 entry.identity = id;
                 set_status(entry, status, now);
             }
@@ -210,22 +210,56 @@ mod tests {
             ("joined", vec![Event::Up(id("b", 1))], Some(Alive)),
             ("crashed", vec![Event::Up(id("b", 1)), Event::Down(id("b", 1))], Some(Failed)),
             ("left gracefully", vec![Event::Up(id("b", 1)), leave(1), Event::Down(id("b", 1))], Some(Left)),
-            ("leave intent after the down notice", vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), leave(1)], Some(Left)),
-            ("restarted after a crash", vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), Event::Up(id("b", 2))], Some(Alive)),
-            ("restarted after leaving", vec![Event::Up(id("b", 1)), leave(1), Event::Down(id("b", 1)), Event::Up(id("b", 2))], Some(Alive)),
+            (
+                "leave intent after the down notice",
+                vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), leave(1)],
+                Some(Left),
+            ),
+            (
+                "restarted after a crash",
+                vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), Event::Up(id("b", 2))],
+                Some(Alive),
+            ),
+            (
+                "restarted after leaving",
+                vec![Event::Up(id("b", 1)), leave(1), Event::Down(id("b", 1)), Event::Up(id("b", 2))],
+                Some(Alive),
+            ),
             (
                 "an old leave does not make the new incarnation's crash a leave",
-                vec![Event::Up(id("b", 1)), leave(1), Event::Down(id("b", 1)), Event::Up(id("b", 2)), Event::Down(id("b", 2))],
+                vec![
+                    Event::Up(id("b", 1)),
+                    leave(1),
+                    Event::Down(id("b", 1)),
+                    Event::Up(id("b", 2)),
+                    Event::Down(id("b", 2)),
+                ],
                 Some(Failed),
             ),
             ("stale down of an older incarnation", vec![Event::Up(id("b", 2)), Event::Down(id("b", 1))], Some(Alive)),
             ("leave intent alone keeps it alive", vec![Event::Up(id("b", 1)), leave(1)], Some(Alive)),
-            ("force-leave a failed member", vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), force(false)], Some(Left)),
-            ("force-leave -prune a failed member", vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), force(true)], None),
-            ("force-leave -prune a left member", vec![Event::Up(id("b", 1)), leave(1), Event::Down(id("b", 1)), force(true)], None),
+            (
+                "force-leave a failed member",
+                vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), force(false)],
+                Some(Left),
+            ),
+            (
+                "force-leave -prune a failed member",
+                vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), force(true)],
+                None,
+            ),
+            (
+                "force-leave -prune a left member",
+                vec![Event::Up(id("b", 1)), leave(1), Event::Down(id("b", 1)), force(true)],
+                None,
+            ),
             ("force-leave an alive member changes nothing", vec![Event::Up(id("b", 1)), force(true)], Some(Alive)),
             ("force-leave an unknown member", vec![force(false)], None),
-            ("rename keeps the status", vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), Event::Renamed(id("b", 2))], Some(Failed)),
+            (
+                "rename keeps the status",
+                vec![Event::Up(id("b", 1)), Event::Down(id("b", 1)), Event::Renamed(id("b", 2))],
+                Some(Failed),
+            ),
         ];
         for (why, events, want) in cases {
             let t0 = Instant::now();

@@ -64,8 +64,10 @@ const RECV_BUFFER: usize = 2048;
 fn swim_config() -> foca::Config {
     let mut c = foca::Config::new_lan(NonZeroU32::new(EXPECTED_CLUSTER_SIZE).unwrap_or(NonZeroU32::MIN));
     c.remove_down_after = Some(REAP_AFTER);
-    c.periodic_announce_to_down_members =
-        Some(foca::PeriodicParams { frequency: ANNOUNCE_TO_DOWN_EVERY, num_members: NonZeroUsize::MIN.saturating_add(1) });
+    c.periodic_announce_to_down_members = Some(foca::PeriodicParams {
+        frequency: ANNOUNCE_TO_DOWN_EVERY,
+        num_members: NonZeroUsize::MIN.saturating_add(1),
+    });
     c
 }
 
