@@ -284,6 +284,12 @@ impl Server {
         &self.ctx.gossip
     }
 
+    /// Gossip's view of each server by raft node ID (`alive`, `failed`, `left`), as autopilot
+    /// reads it.
+    pub fn liveness(&self) -> &crate::liveness::Liveness {
+        &self.ctx.liveness
+    }
+
     /// Leaves the gossip pool gracefully (Nomad's `leave_on_terminate` / `leave_on_interrupt`):
     /// peers list this server `left` instead of `failed`. Call before [`Server::shutdown`].
     pub async fn leave(&self) {

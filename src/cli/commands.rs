@@ -179,7 +179,7 @@ async fn server_members(g: &GlobalOpts, a: Members) -> Result<String, CliError> 
         return Ok(table);
     }
     // Nomad prints the table and an empty line, then the warning, and exits 1.
-    print!("{table}\n");
+    println!("{table}");
     Err(CliError::Leaders(format!(
         "{} error{} occurred:\n{}\n",
         errors.len(),
