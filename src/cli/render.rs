@@ -172,10 +172,12 @@ pub fn server_members(members: &[Value], leaders: &BTreeMap<String, String>, ver
         }
         row.extend([cell(&tags["raft_vsn"]), cell(&tags["build"]), cell(&tags["dc"]), cell(&tags["region"])]);
         if verbose {
-            let pairs: Vec<String> = tags
+            // Go prints its map in random order; sorted is as valid and stable.
+            let mut pairs: Vec<String> = tags
                 .as_object()
                 .map(|t| t.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect())
                 .unwrap_or_default();
+            pairs.sort();
             row.push(pairs.join(","));
         }
         rows.push(row);

@@ -52,4 +52,5 @@ fn python_nomad_reads_members_leader_peers_and_configuration() {
         },
         || format!("python-nomad never saw the formed cluster: {}", last.borrow()),
     );
+    eprintln!("python-nomad: {}", last.borrow());
 }
