@@ -25,6 +25,7 @@ pub mod autopilot;
 pub mod config_store;
 pub mod error;
 pub mod forward;
+pub mod gossip;
 pub mod liveness;
 pub mod membership;
 mod node;
@@ -106,8 +107,15 @@ pub struct Settings {
     /// Advertised `ip:port` of this server's HTTP API.
     pub http_addr: String,
     pub bootstrap_expect: u32,
-    /// RPC addresses of other servers to join through.
+    /// Gossip (serf) addresses of other servers to join through, `host[:port]` (port 4648 by
+    /// default), as Nomad's `retry_join`; retried until one answers.
     pub retry_join: Vec<String>,
+    /// `ip:port` the gossip UDP socket binds (Nomad's `bind_addr` and `ports.serf`); port 0
+    /// takes any free port.
+    pub serf_bind: String,
+    /// `ip:port` other members reach the gossip socket at (Nomad's `advertise.serf`); `None`:
+    /// the bound address (loopback when bound to all interfaces).
+    pub serf_advertise: Option<String>,
     pub autopilot_defaults: AutopilotConfig,
     pub scheduler_defaults: SchedulerConfig,
     pub timing: RaftTiming,
@@ -151,6 +159,8 @@ impl Settings {
             http_addr: http_addr.into(),
             bootstrap_expect: 1,
             retry_join: Vec::new(),
+            serf_bind: serf_bind_near(rpc_addr),
+            serf_advertise: None,
             autopilot_defaults: AutopilotConfig::default(),
             scheduler_defaults: SchedulerConfig::default(),
             timing: RaftTiming::default(),
@@ -159,6 +169,13 @@ impl Settings {
             acl: AclSettings::default(),
         }
     }
+}
+
+/// Gossip on the RPC listener's IP, on any free port: embedded servers and tests need not pick
+/// a serf port.
+fn serf_bind_near(rpc_addr: &str) -> String {
+    let ip = rpc_addr.parse::<std::net::SocketAddr>().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    std::net::SocketAddr::new(ip, 0).to_string()
 }
 
 /// Why a server could not start.
@@ -173,6 +190,8 @@ pub enum StartError {
     Store(#[from] raft::store::OpenError),
     #[error("raft: {0}")]
     Raft(String),
+    #[error(transparent)]
+    Gossip(#[from] gossip::GossipError),
 }
 
 /// One running server: its actors and what it is. Cheap to clone; every clone is the same
@@ -225,6 +244,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         datacenter: settings.datacenter.clone(),
         version: VERSION.into(),
     };
+    let liveness = crate::liveness::Liveness::default();
+    let gossip = start_gossip(&settings, &me, liveness.clone()).await?;
     let proposer = propose::Proposer::start(raft.clone());
     let tmp_dir = server_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| StartError::DataDir { path: tmp_dir.clone(), source: e })?;
@@ -238,7 +259,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         reader,
         contacts,
         leader_contact: LeaderContact::default(),
-        liveness: crate::liveness::Liveness::default(),
+        liveness,
+        gossip: gossip.clone(),
         http,
     });
     let membership = Membership::new(ctx.clone()).start();
@@ -247,10 +269,61 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let variables = Variables::new(ctx.clone()).start();
     let snapshots = Snapshots::new(ctx.clone()).start();
     let acl = Acl::new(ctx.clone()).start();
+    gossip.retry_join(ctx.settings.retry_join.clone());
     Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl })
 }
 
+async fn start_gossip(
+    settings: &Settings,
+    me: &ServerNode,
+    liveness: crate::liveness::Liveness,
+) -> Result<gossip::Gossip, StartError> {
+    use std::net::SocketAddr;
+    let bad = |a: &str| StartError::Gossip(gossip::GossipError::BadAddress(a.to_string()));
+    let bind: SocketAddr = settings.serf_bind.parse().map_err(|_| bad(&settings.serf_bind))?;
+    let advertise = match &settings.serf_advertise {
+        Some(a) => a.parse().map_err(|_| bad(a))?,
+        None if bind.ip().is_unspecified() => SocketAddr::new(std::net::IpAddr::from([127, 0, 0, 1]), bind.port()),
+        None => bind,
+    };
+    let identity = gossip::MemberIdentity {
+        name: me.name.clone(),
+        region: settings.region.clone(),
+        datacenter: settings.datacenter.clone(),
+        serf_addr: advertise,
+        rpc_addr: me.rpc_addr.clone(),
+        http_addr: me.http_addr.clone(),
+        version: me.version.clone(),
+        id: me.id.clone(),
+        expect: settings.bootstrap_expect,
+        // Grows with every start, so a restarted server replaces its old self at once.
+        incarnation: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    Ok(gossip::Gossip::start(bind, identity, liveness).await?)
+}
+
 impl Server {
+    /// The gossip layer: members (alive / failed / left), join, force-leave, graceful leave.
+    pub fn gossip(&self) -> &gossip::Gossip {
+        &self.ctx.gossip
+    }
+
+    /// Gossip's view of each server by raft node ID (`alive`, `failed`, `left`), as autopilot
+    /// reads it.
+    pub fn liveness(&self) -> &crate::liveness::Liveness {
+        &self.ctx.liveness
+    }
+
+    /// Leaves the gossip pool gracefully (Nomad's `leave_on_terminate` / `leave_on_interrupt`):
+    /// peers list this server `left` instead of `failed`. Call before [`Server::shutdown`].
+    pub async fn leave(&self) {
+        if let Err(e) = self.ctx.gossip.leave().await {
+            tracing::warn!(error = %e, "graceful leave");
+        }
+    }
+
     /// The snapshot actor: save and restore of Nomad's snapshot archive.
     pub fn snapshots(&self) -> &Addr<Snapshots> {
         &self.snapshots
@@ -342,6 +415,7 @@ impl Server {
         self.ctx.proposer.stop();
         let _ = self.variables.send(membership::Stop).await;
         let _ = self.acl.send(membership::Stop).await;
+        self.ctx.gossip.stop();
         if let Err(e) = self.ctx.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }

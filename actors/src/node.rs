@@ -66,6 +66,8 @@ pub(crate) struct ServerContext {
     pub(crate) leader_contact: LeaderContact,
     /// Gossip's view of which servers are alive, failed or left (written by the gossip layer).
     pub(crate) liveness: crate::liveness::Liveness,
+    /// The gossip layer: the member list formation joins through.
+    pub(crate) gossip: crate::gossip::Gossip,
     pub(crate) http: reqwest::Client,
     /// The leader's write queue: client writes that arrive together share one raft entry.
     pub(crate) proposer: crate::propose::Proposer,

@@ -60,8 +60,7 @@ fn advertise(listener: &TcpListener, bind_ip: IpAddr, configured: Option<&str>) 
     Ok(SocketAddr::new(ip, local.port()))
 }
 
-/// `retry_join` entries name other servers' RPC listeners; one without a port gets this
-/// agent's RPC port (as Nomad fills in its default port).
+/// An `advertise` address without a port gets the listener's port.
 pub fn with_default_port(addr: &str, port: u16) -> String {
     let has_port = match addr.rsplit_once(':') {
         Some((host, p)) => {
@@ -78,8 +77,30 @@ pub fn with_default_port(addr: &str, port: u16) -> String {
     }
 }
 
-/// Runs one server agent until `shutdown` resolves, then stops it cleanly.
-pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+/// Why the agent is asked to stop: the signal decides whether it first leaves the gossip pool
+/// (`leave_on_interrupt`, `leave_on_terminate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// A host application stopping the agent: no graceful leave.
+    Quiet,
+}
+
+/// Whether a stop for `why` announces a graceful leave first, as Nomad's agent command decides.
+pub fn leaves_on(config: &AgentConfig, why: Stop) -> bool {
+    match why {
+        Stop::Interrupt => config.leave_on_interrupt,
+        Stop::Terminate => config.leave_on_terminate,
+        Stop::Quiet => false,
+    }
+}
+
+/// Runs one server agent until `shutdown` resolves, then stops it cleanly (leaving the gossip
+/// pool first when the configuration asks for it on that signal).
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> Result<(), AgentError> {
     let bind_ip: IpAddr = config
         .bind_addr
         .parse()
@@ -96,6 +117,14 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     let rpc_listener = bind("RPC", bind_ip, config.ports.rpc)?;
     let http_addr = advertise(&http_listener, bind_ip, config.advertise_http.as_deref())?;
     let rpc_addr = advertise(&rpc_listener, bind_ip, config.advertise_rpc.as_deref())?;
+    let serf_bind = SocketAddr::new(bind_ip, config.ports.serf);
+    let serf_advertise = match config.advertise_serf.as_deref() {
+        Some(a) => Some(with_default_port(a, config.ports.serf)),
+        None if bind_ip.is_unspecified() => {
+            Some(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), config.ports.serf).to_string())
+        }
+        None => None,
+    };
 
     let settings = Settings {
         name: config.name.clone(),
@@ -105,7 +134,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         rpc_addr: rpc_addr.to_string(),
         http_addr: http_addr.to_string(),
         bootstrap_expect: config.server.bootstrap_expect.max(1),
-        retry_join: config.server.retry_join.iter().map(|a| with_default_port(a, config.ports.rpc)).collect(),
+        retry_join: config.server.retry_join.clone(),
+        serf_bind: serf_bind.to_string(),
+        serf_advertise,
         autopilot_defaults: config.autopilot.resolve(),
         scheduler_defaults: config.server.default_scheduler_config.clone().unwrap_or_default(),
         timing: RaftTiming::default(),
@@ -118,7 +149,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         },
     };
     let server = raftwarden_actors::start(settings).await?;
-    let state = http::ApiState::new(server.clone());
+    let serf_addr = server.gossip().local().serf_addr;
+    let state =
+        http::ApiState::new(server.clone()).with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr));
     let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2).map_err(|source| AgentError::Bind {
         what: "RPC",
         addr: rpc_addr,
@@ -131,8 +164,16 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     actix_rt::spawn(api);
 
     println!("==> raftwarden agent configuration:\n");
-    println!("       Advertise Addrs: HTTP: {http_addr}; RPC: {rpc_addr}");
-    println!("            Bind Addrs: HTTP: [{}:{}]; RPC: {}:{}", bind_ip, http_addr.port(), bind_ip, rpc_addr.port());
+    println!("       Advertise Addrs: HTTP: {http_addr}; RPC: {rpc_addr}; Serf: {serf_addr}");
+    println!(
+        "            Bind Addrs: HTTP: [{}:{}]; RPC: {}:{}; Serf: {}:{}",
+        bind_ip,
+        http_addr.port(),
+        bind_ip,
+        rpc_addr.port(),
+        bind_ip,
+        serf_addr.port()
+    );
     println!("                Region: {} (DC: {})", config.region, config.datacenter);
     println!("                Server: true (bootstrap_expect = {})", config.server.bootstrap_expect.max(1));
     println!("                  Node: {}.{} ({})", config.name, config.region, server.identity().id);
@@ -158,14 +199,18 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         actix_rt::spawn(crate::cli::snapshot_agent::run_in_server(http_addr.to_string(), settings, leads, stopped));
     }
 
-    let fault = tokio::select! {
-        _ = shutdown => None,
-        why = server.raft_stopped() => Some(why),
+    let (stop, fault) = tokio::select! {
+        why = shutdown => (why, None),
+        why = server.raft_stopped() => (Stop::Quiet, Some(why)),
     };
     let _ = stop_schedule.send(());
     match &fault {
-        None => tracing::info!("shutting down"),
+        None => tracing::info!(signal = ?stop, "shutting down"),
         Some(why) => tracing::error!(error = %why, "raft stopped; shutting down"),
+    }
+    if leaves_on(&config, stop) {
+        println!("==> Gracefully shutting down agent...");
+        server.leave().await;
     }
     api_handle.stop(true).await;
     rpc_handle.stop(true).await;
@@ -182,25 +227,56 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn signal() {
+/// Resolves on SIGINT or SIGTERM, saying which.
+async fn signal() -> Stop {
     #[cfg(unix)]
     {
         use tokio::signal::unix::signal;
         use tokio::signal::unix::SignalKind;
         let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             let _ = tokio::signal::ctrl_c().await;
-            return;
+            return Stop::Interrupt;
         };
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            _ = term.recv() => Stop::Terminate,
+            _ = int.recv() => Stop::Interrupt,
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        Stop::Interrupt
     }
+}
+
+/// The agent configuration as `/v1/agent/self` shows it: Nomad's `Config` JSON, with the keys
+/// that apply to a raftwarden server.
+fn self_config(config: &AgentConfig, http: SocketAddr, rpc: SocketAddr, serf: SocketAddr) -> serde_json::Value {
+    serde_json::json!({
+        "Region": config.region,
+        "Datacenter": config.datacenter,
+        "NodeName": config.name,
+        "DataDir": config.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+        "LogLevel": config.log_level,
+        "LogJson": config.log_json,
+        "BindAddr": config.bind_addr,
+        "DevMode": config.dev,
+        "Ports": {"HTTP": config.ports.http, "RPC": config.ports.rpc, "Serf": config.ports.serf},
+        "Addresses": {"HTTP": config.bind_addr, "RPC": config.bind_addr, "Serf": config.bind_addr},
+        "AdvertiseAddrs": {"HTTP": http.to_string(), "RPC": rpc.to_string(), "Serf": serf.to_string()},
+        "Server": {
+            "Enabled": true,
+            "BootstrapExpect": config.server.bootstrap_expect,
+            "RaftProtocol": 3,
+            "RaftSnapshotThreshold": config.server.raft_snapshot_threshold,
+            "RaftTrailingLogs": config.server.raft_trailing_logs,
+            "ServerJoin": {"RetryJoin": config.server.retry_join, "StartJoin": [], "RetryMaxAttempts": 0},
+        },
+        "ACL": {"Enabled": config.acl_enabled},
+        "LeaveOnInt": config.leave_on_interrupt,
+        "LeaveOnTerm": config.leave_on_terminate,
+        "Version": {"Version": raftwarden_actors::VERSION, "VersionPrerelease": "", "VersionMetadata": "", "Revision": ""},
+    })
 }
 
 fn init_logging(level: &str, json: bool) {

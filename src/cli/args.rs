@@ -127,8 +127,12 @@ pub enum Scheduler {
 
 #[derive(Debug, Subcommand)]
 pub enum Server {
-    /// Display the servers of the cluster (from the Raft configuration)
+    /// Display a list of known servers and their status
     Members(Members),
+    /// Join server nodes together
+    Join(ServerJoin),
+    /// Force a server into the 'left' state
+    ForceLeave(ForceLeave),
 }
 
 #[derive(Debug, Args)]
@@ -256,7 +260,39 @@ pub struct SchedulerSetConfig {
 }
 
 #[derive(Debug, Args)]
-pub struct Members {}
+pub struct Members {
+    /// Show detailed information about each member (same as -verbose)
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub detailed: bool,
+    /// Show detailed information about each member, with its raw tags
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub output: Output,
+    /// Nomad takes no arguments; any given is reported as an error
+    #[arg(hide = true, allow_hyphen_values = true)]
+    pub extra: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerJoin {
+    /// Gossip addresses of servers to join, host[:port] (port 4648 by default)
+    #[arg(value_name = "addr", allow_hyphen_values = true)]
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceLeave {
+    /// Remove the server from the member list at once instead of leaving it `left`
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub prune: bool,
+    /// The member name, `<name>.<region>`
+    #[arg(value_name = "node", allow_hyphen_values = true)]
+    pub node: Vec<String>,
+}
 
 /// Parses argv (without the program name) written in Go flag syntax.
 pub fn parse(args: &[String]) -> Result<Cli, clap::Error> {

@@ -8,16 +8,19 @@ use super::args::Autopilot;
 use super::args::AutopilotSetConfig;
 use super::args::Cli;
 use super::args::Command;
+use super::args::ForceLeave;
 use super::args::GetConfig;
 use super::args::GlobalOpts;
 use super::args::Health;
 use super::args::ListPeers;
+use super::args::Members;
 use super::args::Operator;
 use super::args::Raft;
 use super::args::RemovePeer;
 use super::args::Scheduler;
 use super::args::SchedulerSetConfig;
 use super::args::Server;
+use super::args::ServerJoin;
 use super::args::TransferLeadership;
 use super::client::Client;
 use super::error::CliError;
@@ -31,6 +34,10 @@ const RAFT_CONFIGURATION: &str = "/v1/operator/raft/configuration";
 const RAFT_PEER: &str = "/v1/operator/raft/peer";
 const TRANSFER_LEADERSHIP: &str = "/v1/operator/raft/transfer-leadership";
 const AUTOPILOT_HEALTH: &str = "/v1/operator/autopilot/health";
+const AGENT_MEMBERS: &str = "/v1/agent/members";
+const AGENT_JOIN: &str = "/v1/agent/join";
+const AGENT_FORCE_LEAVE: &str = "/v1/agent/force-leave";
+const STATUS_LEADER: &str = "/v1/status/leader";
 
 /// Runs a parsed command line; `Ok` is the text for stdout.
 pub async fn execute(cli: Cli) -> Result<String, CliError> {
@@ -45,7 +52,9 @@ pub async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Operator(Operator::Scheduler(Scheduler::GetConfig(a))) => scheduler_get_config(g, a).await,
         Command::Operator(Operator::Scheduler(Scheduler::SetConfig(a))) => scheduler_set_config(g, a).await,
         Command::Operator(Operator::Snapshot(s)) => Ok(super::snapshot::execute(g, s).await?),
-        Command::Server(Server::Members(_)) => server_members(g).await,
+        Command::Server(Server::Members(a)) => server_members(g, a).await,
+        Command::Server(Server::Join(a)) => server_join(g, a).await,
+        Command::Server(Server::ForceLeave(a)) => server_force_leave(g, a).await,
         Command::Var(v) => super::var::execute(g, v).await,
     }
 }
@@ -133,7 +142,77 @@ async fn scheduler_set_config(g: &GlobalOpts, a: SchedulerSetConfig) -> Result<S
     }
 }
 
-async fn server_members(g: &GlobalOpts) -> Result<String, CliError> {
-    let config = client(g)?.get(RAFT_CONFIGURATION, &[]).await.map_err(CliError::Members)?;
-    Ok(render::server_members(&config, env!("CARGO_PKG_VERSION")))
+/// `server members`: the gossip member list, with each region's leader marked (Nomad's
+/// `command/server_members.go`).
+async fn server_members(g: &GlobalOpts, a: Members) -> Result<String, CliError> {
+    if !a.extra.is_empty() {
+        return Err(CliError::Usage("This command takes no arguments", "nomad server members"));
+    }
+    let client = client(g)?;
+    let response = client.get(AGENT_MEMBERS, &[]).await.map_err(CliError::Members)?;
+    let mut members: Vec<serde_json::Value> = response["Members"].as_array().cloned().unwrap_or_default();
+    members.sort_by_cached_key(|m| super::format::cell(&m["Name"]));
+    let regions: std::collections::BTreeSet<String> =
+        members.iter().filter(|m| m["Status"] != "left").map(|m| super::format::cell(&m["Tags"]["region"])).collect();
+    let mut leaders = std::collections::BTreeMap::new();
+    let mut errors = Vec::new();
+    for region in regions {
+        match client.get(STATUS_LEADER, &[("region", &region)]).await {
+            Ok(v) => {
+                leaders.insert(region, v.as_str().unwrap_or_default().to_string());
+            }
+            Err(e) => errors.push(format!("Region {}: {e}", go_quote(&region))),
+        }
+    }
+    if a.output.json || a.output.template.as_deref().is_some_and(|t| !t.is_empty()) {
+        for m in &mut members {
+            let leader = render::is_leader(m, &leaders).to_string();
+            if let Some(tags) = m["Tags"].as_object_mut() {
+                tags.insert("Leader".into(), leader.into());
+            }
+        }
+        let list = serde_json::Value::Array(members);
+        return Ok(render::formatted(a.output.json, a.output.template.as_deref(), &list)?.unwrap_or_default());
+    }
+    let table = render::server_members(&members, &leaders, a.verbose || a.detailed);
+    if errors.is_empty() {
+        return Ok(table);
+    }
+    // Nomad prints the table and an empty line, then the warning, and exits 1.
+    println!("{table}");
+    Err(CliError::Leaders(format!(
+        "{} error{} occurred:\n{}\n",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+        errors.iter().map(|e| format!("\t* {e}\n")).collect::<String>()
+    )))
+}
+
+/// `server join <addr>...`: joins the agent's server to others through their gossip addresses.
+async fn server_join(g: &GlobalOpts, a: ServerJoin) -> Result<String, CliError> {
+    if a.addresses.is_empty() {
+        return Err(CliError::Usage("One or more node addresses must be given as arguments", "nomad server join"));
+    }
+    let query: Vec<(&str, &str)> = a.addresses.iter().map(|addr| ("address", addr.as_str())).collect();
+    let reply = client(g)?.put(AGENT_JOIN, &query, None).await.map_err(|e| CliError::Join(e.to_string()))?;
+    match reply["error"].as_str() {
+        Some(e) if !e.is_empty() => Err(CliError::Join(e.to_string())),
+        _ => Ok(format!("Joined {} servers successfully\n", reply["num_joined"].as_u64().unwrap_or(0))),
+    }
+}
+
+/// `server force-leave [-prune] <node>`: a failed server becomes `left` (or is forgotten).
+async fn server_force_leave(g: &GlobalOpts, a: ForceLeave) -> Result<String, CliError> {
+    let [node] = a.node.as_slice() else {
+        return Err(CliError::Usage("This command takes one argument: <node>", "nomad server force-leave"));
+    };
+    let mut query = vec![("node", node.as_str())];
+    if a.prune {
+        query.push(("prune", "1"));
+    }
+    client(g)?
+        .write(Method::PUT, AGENT_FORCE_LEAVE, &query)
+        .await
+        .map_err(|source| CliError::ForceLeave { node: node.clone(), source })?;
+    Ok(String::new())
 }

@@ -50,6 +50,19 @@ pub enum CliError {
 
     #[error("Error querying servers: {0}")]
     Members(#[source] ClientError),
+    /// Wrong arguments: Nomad's sentence, then where to get help.
+    #[error("{0}\nFor additional help try '{1} -help'")]
+    Usage(&'static str, &'static str),
+    #[error("Error determining leaders: {0}")]
+    Leaders(String),
+    #[error("Error joining: {0}")]
+    Join(String),
+    #[error("Error force-leaving server {node}: {source}")]
+    ForceLeave {
+        node: String,
+        #[source]
+        source: ClientError,
+    },
 
     #[error("Both json and template formatting are not allowed")]
     JsonAndTemplate,

@@ -2,6 +2,8 @@
 //! print as empty cells rather than failing: the output is for people, and Nomad's client
 //! would show zero values too.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::error::CliError;
@@ -127,41 +129,60 @@ pub fn scheduler_config(response: &Value) -> String {
     ])
 }
 
-/// `server members`, approximated from the raft configuration: raftwarden has no gossip layer,
-/// so every raft peer is shown `alive`, the address is its raft address, the build is this
-/// binary's version and the datacenter is unknown (`-`). The region is the suffix of the node
-/// name (`<name>.<region>`).
-pub fn server_members(config: &Value, build: &str) -> String {
-    let mut rows =
-        vec![header(&["Name", "Address", "Port", "Status", "Leader", "Raft Version", "Build", "Datacenter", "Region"])];
-    for s in servers(config) {
-        let name = cell(&s["Node"]);
-        let address = cell(&s["Address"]);
-        let (host, port) = split_host_port(&address);
-        let region = name.rsplit_once('.').map_or("-", |(_, region)| region);
-        rows.push(vec![
-            name.clone(),
-            host.to_string(),
-            port.to_string(),
-            "alive".into(),
-            (s["Leader"] == true).to_string(),
-            cell(&s["RaftProtocol"]),
-            build.to_string(),
-            "-".into(),
-            region.to_string(),
-        ]);
-    }
-    format::columnize(&rows, "  ", "<none>")
+/// Whether `member` is its region's leader: its gossip IP with its RPC port (`port` tag) is the
+/// address `/v1/status/leader` names (Nomad's `isLeader`).
+pub fn is_leader(member: &Value, leaders: &BTreeMap<String, String>) -> bool {
+    let addr = cell(&member["Addr"]);
+    let port = cell(&member["Tags"]["port"]);
+    let joined = if addr.contains(':') { format!("[{addr}]:{port}") } else { format!("{addr}:{port}") };
+    leaders.get(&cell(&member["Tags"]["region"])).is_some_and(|l| *l == joined)
 }
 
-/// `10.0.0.1:4647` → (`10.0.0.1`, `4647`); `[::1]:4647` → (`::1`, `4647`).
-fn split_host_port(address: &str) -> (&str, &str) {
-    match address.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') && (!host.contains(':') || host.ends_with(']')) => {
-            (host.trim_start_matches('[').trim_end_matches(']'), port)
+/// `server members` (`-verbose` adds the protocol and every tag): one row per gossip member,
+/// in the order given (Nomad sorts by name first).
+pub fn server_members(members: &[Value], leaders: &BTreeMap<String, String>, verbose: bool) -> String {
+    let mut rows = vec![if verbose {
+        header(&[
+            "Name",
+            "Address",
+            "Port",
+            "Status",
+            "Leader",
+            "Protocol",
+            "Raft Version",
+            "Build",
+            "Datacenter",
+            "Region",
+            "Tags",
+        ])
+    } else {
+        header(&["Name", "Address", "Port", "Status", "Leader", "Raft Version", "Build", "Datacenter", "Region"])
+    }];
+    for m in members {
+        let tags = &m["Tags"];
+        let mut row = vec![
+            cell(&m["Name"]),
+            cell(&m["Addr"]),
+            cell(&m["Port"]),
+            cell(&m["Status"]),
+            is_leader(m, leaders).to_string(),
+        ];
+        if verbose {
+            row.push(cell(&m["ProtocolCur"]));
         }
-        _ => (address, ""),
+        row.extend([cell(&tags["raft_vsn"]), cell(&tags["build"]), cell(&tags["dc"]), cell(&tags["region"])]);
+        if verbose {
+            // Go prints its map in random order; sorted is as valid and stable.
+            let mut pairs: Vec<String> = tags
+                .as_object()
+                .map(|t| t.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect())
+                .unwrap_or_default();
+            pairs.sort();
+            row.push(pairs.join(","));
+        }
+        rows.push(row);
     }
+    format::columnize(&rows, "  ", "<none>")
 }
 
 #[cfg(test)]
@@ -279,41 +300,25 @@ Modify Index                      = 5
 
     #[test]
     fn server_members_table() {
+        let member = |name: &str, addr: &str, status: &str| {
+            json!({"Name": name, "Addr": addr, "Port": 4648, "Status": status, "ProtocolCur": 2,
+                   "Tags": {"port": "4647", "region": "global", "dc": "dc1", "build": "0.1.0", "raft_vsn": "3"}})
+        };
+        let members = [member("a.global", "10.0.0.1", "alive"), member("b.global", "::1", "failed")];
+        let leaders = BTreeMap::from([("global".to_string(), "10.0.0.1:4647".to_string())]);
         assert_eq!(
-            server_members(&raft_config(), "0.1.0"),
+            server_members(&members, &leaders, false),
             "\
-Name          Address   Port  Status  Leader  Raft Version  Build  Datacenter  Region
-(unknown)     ::1       4647  alive   false   unknown       0.1.0  -           -
-alpha.global  10.0.0.1  4647  alive   true    3             0.1.0  -           global
-beta.global   10.0.0.2  4647  alive   false   3             0.1.0  -           global
+Name      Address   Port  Status  Leader  Raft Version  Build  Datacenter  Region
+a.global  10.0.0.1  4648  alive   true    3             0.1.0  dc1         global
+b.global  ::1       4648  failed  false   3             0.1.0  dc1         global
 "
         );
-    }
-
-    #[test]
-    fn host_port_splitting() {
-        let cases = [
-            ("10.0.0.1:4647", ("10.0.0.1", "4647")),
-            ("[::1]:4647", ("::1", "4647")),
-            ("::1", ("::1", "")),
-            ("host", ("host", "")),
-            ("", ("", "")),
-        ];
-        for (input, want) in cases {
-            assert_eq!(split_host_port(input), want, "{input}");
-        }
-    }
-
-    #[test]
-    fn json_and_template_output() {
-        let v = json!({"CleanupDeadServers": true});
-        assert_eq!(formatted(false, None, &v).unwrap(), None);
-        assert_eq!(formatted(false, Some("{{.CleanupDeadServers}}"), &v).unwrap().as_deref(), Some("true\n"));
-        assert_eq!(formatted(true, None, &v).unwrap().as_deref(), Some("{\n    \"CleanupDeadServers\": true\n}\n"));
-        assert!(matches!(formatted(true, Some("x"), &v), Err(CliError::JsonAndTemplate)));
-        assert_eq!(formatted(false, Some(""), &v).unwrap(), None);
-        assert!(formatted(true, Some(""), &v).unwrap().is_some());
-        let err = formatted(false, Some("{{if .X}}"), &v).unwrap_err();
-        assert!(err.to_string().starts_with("Error formatting the data: template: "), "{err}");
+        let verbose = server_members(&members[..1], &BTreeMap::new(), true);
+        assert!(verbose.starts_with("Name      Address   Port  Status  Leader  Protocol  Raft Version"), "{verbose}");
+        assert!(
+            verbose.contains("  2  ") && verbose.ends_with("build=0.1.0,dc=dc1,port=4647,raft_vsn=3,region=global\n"),
+            "{verbose}"
+        );
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod agent;
 pub mod decode;
 pub mod operator;
 pub mod query;
@@ -45,11 +46,24 @@ pub const MAX_BODY: usize = 1 << 20;
 #[derive(Clone)]
 pub struct ApiState {
     server: Server,
+    /// The agent configuration `/v1/agent/self` shows (Nomad's `Config` JSON); `None` when
+    /// embedded.
+    agent_config: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl ApiState {
     pub fn new(server: Server) -> Self {
-        Self { server }
+        Self { server, agent_config: None }
+    }
+
+    /// Adds the agent configuration that `/v1/agent/self` returns.
+    pub fn with_agent_config(mut self, config: serde_json::Value) -> Self {
+        self.agent_config = Some(std::sync::Arc::new(config));
+        self
+    }
+
+    pub fn agent_config(&self) -> Option<&serde_json::Value> {
+        self.agent_config.as_deref()
     }
 
     pub fn server(&self) -> &Server {
@@ -63,9 +77,10 @@ impl ApiState {
 }
 
 /// The path prefixes the public API answers under. Everything else belongs to the host.
-pub const SCOPES: [&str; 5] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars", "/v1/acl"];
+pub const SCOPES: [&str; 6] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars", "/v1/acl", "/v1/agent"];
 
-/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`, `/v1/acl/*`) into an
+/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`, `/v1/acl/*`,
+/// `/v1/agent/*`) into an
 /// actix-web app, next to the host's own routes: only those scopes are claimed, the app's default service and `/` are
 /// left alone.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -128,6 +143,11 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         "/v1/operator/utilization" => operator::utilization(&req),
         "/v1/status/leader" => operator::status_leader(r).await,
         "/v1/status/peers" => operator::status_peers(r).await,
+        "/v1/agent/members" => agent::members(r).await,
+        "/v1/agent/join" => agent::join(r).await,
+        "/v1/agent/force-leave" => agent::force_leave(r).await,
+        "/v1/agent/self" => agent::agent_self(r).await,
+        "/v1/agent/health" => agent::health(r).await,
         _ => Ok(HttpResponse::NotFound().finish()),
     }
 }

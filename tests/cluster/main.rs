@@ -13,6 +13,8 @@ mod t60_storage_fault;
 mod t70_variables;
 mod t80_snapshot;
 mod t85_acl;
+mod t90_gossip;
+mod t91_python_nomad;
 mod t95_autopilot;
 
 /// Loopback block of this test binary (127.30.x.y).

@@ -68,7 +68,7 @@ fn late_server_joins_existing_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let c = Cluster::start(&n, &dir, 3, &[0, 1, 2]);
     let leader = c.wait_leader(Duration::from_secs(30));
-    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4647", n.ip(i))).collect();
+    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4648", n.ip(i))).collect();
     let mut spec = AgentSpec::new("s4", n.ip(4), dir.path().join("s4"));
     spec.bootstrap_expect = 3;
     spec.retry_join = joins;
@@ -95,7 +95,7 @@ fn late_server_joins_existing_cluster() {
 fn servers_started_apart_do_not_bootstrap_alone() {
     let n = net();
     let dir = tempfile::tempdir().unwrap();
-    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4647", n.ip(i))).collect();
+    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4648", n.ip(i))).collect();
     let spec = |i: u8| {
         let mut s = AgentSpec::new(&format!("s{i}"), n.ip(i), dir.path().join(format!("s{i}")));
         s.bootstrap_expect = 3;

@@ -87,6 +87,11 @@ impl Agent {
         format!("{}:4647", self.spec.ip)
     }
 
+    /// The gossip (serf) address other servers join through.
+    pub fn serf_addr(&self) -> String {
+        format!("{}:4648", self.spec.ip)
+    }
+
     /// Starts the agent and waits until its HTTP API answers.
     pub fn start(spec: AgentSpec) -> Agent {
         let mut a = Agent { spec, child: None, output: Arc::default() };
@@ -169,8 +174,17 @@ impl Agent {
 
     /// SIGTERM and wait for a clean exit; returns the exit status code.
     pub fn terminate(&mut self) -> Option<i32> {
+        self.signal_and_wait("-TERM")
+    }
+
+    /// SIGINT (Ctrl-C) and wait for a clean exit; returns the exit status code.
+    pub fn interrupt(&mut self) -> Option<i32> {
+        self.signal_and_wait("-INT")
+    }
+
+    fn signal_and_wait(&mut self, signal: &str) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill").arg(signal).arg(c.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(st)) = c.try_wait() {
@@ -346,7 +360,8 @@ pub fn cli_in(cwd: &std::path::Path, addr: &str, args: &[&str]) -> (i32, String,
     )
 }
 
-/// A set of agents started with `bootstrap_expect = n` and each other's RPC addresses.
+/// A set of agents started with `bootstrap_expect = n` joined through each other's gossip
+/// (serf) addresses, as Nomad's `retry_join`.
 pub struct Cluster {
     pub agents: Vec<Agent>,
 }
@@ -359,7 +374,7 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with extra HCL in every server's config file.
     pub fn start_with(net: &Net, dir: &tempfile::TempDir, n: usize, order: &[usize], extra_hcl: &str) -> Cluster {
-        let joins: Vec<String> = (0..n).map(|i| format!("{}:4647", net.ip(i as u8 + 1))).collect();
+        let joins: Vec<String> = (0..n).map(|i| format!("{}:4648", net.ip(i as u8 + 1))).collect();
         let specs: Vec<AgentSpec> = (0..n)
             .map(|i| {
                 let name = format!("s{}", i + 1);

@@ -1,7 +1,9 @@
 //! Cluster formation: bootstrap a new cluster, or join an existing one.
 //!
-//! The decision is [`formation_step`], a pure function of what this server and its
-//! `retry_join` peers report; `form_cluster` is the loop that gathers those reports and acts.
+//! The decision is [`formation_step`], a pure function of what this server and its peers
+//! report; `form_cluster` is the loop that gathers those reports and acts. The peers are the
+//! alive servers of this region on the gossip member list (joined through `retry_join`, `server
+//! join` or `/v1/agent/join`), reached at the RPC address each one gossips.
 //! The rule that matters most: **never two clusters**. A server bootstraps only when it is
 //! uninitialised, every peer it can see is uninitialised, it sees at least `bootstrap_expect`
 //! servers, and it has the lowest ID of them; everyone else waits or joins a known leader.
@@ -59,8 +61,8 @@ pub enum Step {
 }
 
 /// The formation decision. `me` is this server's own status, `peers` the statuses of the
-/// `retry_join` servers that answered (never including this server), `has_join_list` whether
-/// any `retry_join` address is configured.
+/// gossip members that answered (never including this server), `has_join_list` whether this
+/// server expects company: a `retry_join` list is configured or gossip knows other servers.
 pub fn formation_step(me: &Status, peers: &[Status], expect: u32, has_join_list: bool) -> Step {
     if !has_join_list {
         // A lone server (bootstrap_expect = 1, nobody to join) bootstraps itself.
@@ -113,18 +115,17 @@ pub(crate) async fn form_cluster(ctx: Arc<ServerContext>) {
     let mut delay = FORMING_FIRST_DELAY;
     loop {
         let me = status(&ctx);
+        let rpc_addrs = peer_rpc_addrs(&ctx).await;
         let mut peers = Vec::new();
-        for addr in &ctx.settings.retry_join {
-            if addr == &ctx.me.rpc_addr {
-                continue;
-            }
+        for addr in &rpc_addrs {
             if let Ok(s) = call_peer(&ctx.http, addr, &GetStatus, STATUS_TIMEOUT).await {
                 if s.node.id != ctx.me.id {
                     peers.push(s);
                 }
             }
         }
-        match formation_step(&me, &peers, expect, !ctx.settings.retry_join.is_empty()) {
+        let has_join_list = !ctx.settings.retry_join.is_empty() || !rpc_addrs.is_empty();
+        match formation_step(&me, &peers, expect, has_join_list) {
             Step::Bootstrap(members) => bootstrap(&ctx, members).await,
             Step::Join(leader) => {
                 let join = Join { node: ctx.me.clone() };
@@ -142,6 +143,21 @@ pub(crate) async fn form_cluster(ctx: Arc<ServerContext>) {
         delay = if settled { SETTLED_RECHECK } else { (delay * 2).min(FORMING_MAX_DELAY) };
         tokio::time::sleep(delay).await;
     }
+}
+
+/// RPC addresses of the other alive servers of this region that gossip knows.
+async fn peer_rpc_addrs(ctx: &ServerContext) -> Vec<String> {
+    let members = ctx.gossip.members().await.unwrap_or_default();
+    members
+        .into_iter()
+        .filter(|m| {
+            m.status == crate::liveness::MemberStatus::Alive
+                && m.identity.region == ctx.settings.region
+                && m.identity.id != ctx.me.id
+                && !m.identity.rpc_addr.is_empty()
+        })
+        .map(|m| m.identity.rpc_addr)
+        .collect()
 }
 
 async fn bootstrap(ctx: &ServerContext, members: Vec<ServerNode>) {

@@ -57,11 +57,12 @@ pub struct AgentFile {
     pub client: Option<ClientBlock>,
     #[serde(default, deserialize_with = "de::blocks")]
     pub snapshot: Option<SnapshotBlock>,
-    /// Nomad keys that mean nothing to a raftwarden server: checked, then ignored.
+    /// Leave the gossip pool gracefully on SIGINT / SIGTERM (Nomad's defaults: false).
     #[serde(default, deserialize_with = "de::boolean")]
     pub leave_on_interrupt: Option<bool>,
     #[serde(default, deserialize_with = "de::boolean")]
     pub leave_on_terminate: Option<bool>,
+    /// Nomad keys that mean nothing to a raftwarden server: checked, then ignored.
     #[serde(default, deserialize_with = "de::boolean")]
     pub enable_debug: Option<bool>,
     #[serde(default, deserialize_with = "de::boolean")]
@@ -197,7 +198,7 @@ pub struct AclBlock {
     pub token_max_expiration_ttl: Option<i64>,
 }
 
-/// `advertise { }`: `serf` is checked and ignored (there is no gossip).
+/// `advertise { }`: the addresses other servers and clients use.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdvertiseBlock {

@@ -82,7 +82,8 @@ impl AutopilotOverrides {
 pub struct ServerConfig {
     pub enabled: bool,
     pub bootstrap_expect: u32,
-    /// `server_join { retry_join = [...] }` and `-retry-join`: `host:port` of other servers' RPC.
+    /// `server_join { retry_join = [...] }` and `-retry-join`: gossip (serf) addresses of other
+    /// servers, `host[:port]` with port 4648 by default, as Nomad.
     pub retry_join: Vec<String>,
     /// `default_scheduler_config { ... }`; `None` means Nomad's defaults.
     pub default_scheduler_config: Option<SchedulerConfig>,
@@ -136,6 +137,11 @@ pub struct AgentConfig {
     /// `ip:port`; without a port the listener's port is used).
     pub advertise_http: Option<String>,
     pub advertise_rpc: Option<String>,
+    pub advertise_serf: Option<String>,
+    /// `leave_on_terminate` / `leave_on_interrupt`: on SIGTERM / SIGINT announce a graceful
+    /// leave over gossip before stopping (peers list the server `left`, not `failed`).
+    pub leave_on_terminate: bool,
+    pub leave_on_interrupt: bool,
     /// `snapshot { interval retain path }`: scheduled snapshots, when the block is present.
     pub snapshot: Option<SnapshotSchedule>,
 }
@@ -189,6 +195,9 @@ impl Default for AgentConfig {
             http_api_response_headers: BTreeMap::new(),
             advertise_http: None,
             advertise_rpc: None,
+            advertise_serf: None,
+            leave_on_terminate: false,
+            leave_on_interrupt: false,
             snapshot: None,
         }
     }
@@ -310,6 +319,9 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             .unwrap_or(d.http_api_response_headers),
         advertise_http: advertise.http,
         advertise_rpc: advertise.rpc,
+        advertise_serf: advertise.serf,
+        leave_on_terminate: f.leave_on_terminate.unwrap_or(d.leave_on_terminate),
+        leave_on_interrupt: f.leave_on_interrupt.unwrap_or(d.leave_on_interrupt),
         snapshot,
     })
 }

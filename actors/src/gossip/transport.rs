@@ -1,0 +1,346 @@
+//! The gossip task: owns the UDP socket on the serf port, the foca instance, its timers and the
+//! [`Roster`]. One loop serialises everything foca needs (packets in, timer events, commands
+//! from the [`Gossip`](super::Gossip) handle), sends what foca asks to send, and turns foca's
+//! notifications into roster events and liveness updates.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use foca::AccumulatingRuntime;
+use foca::Foca;
+use foca::OwnedNotification;
+use foca::PostcardCodec;
+use foca::Timer;
+use serde::Deserialize;
+use serde::Serialize;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::identity::MemberIdentity;
+use super::roster::Event;
+use super::roster::Roster;
+use super::Member;
+use crate::liveness::Liveness;
+use crate::liveness::MemberStatus;
+use crate::raft::node_id_of;
+
+/// Serf forgets failed and left members after 24 hours (`reconnect_timeout`,
+/// `tombstone_timeout`); so do we, and so does foca's own memory of down members.
+pub const REAP_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// How often the reaper looks for expired members; the 24 h bound needs no precision.
+const REAP_EVERY: Duration = Duration::from_secs(60);
+
+/// foca sizes its dissemination and suspicion timeout by the expected cluster size; servers
+/// come in 3s and 5s, so plan for 5 (a suspicion timeout of about 2.8 s with 1 s probes).
+const EXPECTED_CLUSTER_SIZE: u32 = 5;
+
+/// A member declared down is asked to come back this often (foca's LAN default is 65 s): on a
+/// LAN it is cheap, and a server restarted without `retry_join` rejoins within seconds.
+const ANNOUNCE_TO_DOWN_EVERY: Duration = Duration::from_secs(5);
+
+/// Serf's `LeavePropagateDelay` in Nomad: after announcing a graceful leave, keep gossiping this
+/// long so the intent reaches every member before the socket closes.
+pub const LEAVE_PROPAGATE: Duration = Duration::from_secs(1);
+
+/// The largest datagram read; foca never produces more than its `max_packet_size` (1400).
+const RECV_BUFFER: usize = 2048;
+
+/// The SWIM parameters: memberlist's LAN profile (serf's default) from foca's `new_lan`: one
+/// probe per second, 500 ms for a direct ack before asking 3 others to probe indirectly, so a
+/// crashed server is suspected within a probe or two and declared `failed` about 3-5 s after it
+/// stopped answering.
+fn swim_config() -> foca::Config {
+    let mut c = foca::Config::new_lan(NonZeroU32::new(EXPECTED_CLUSTER_SIZE).unwrap_or(NonZeroU32::MIN));
+    c.remove_down_after = Some(REAP_AFTER);
+    c.periodic_announce_to_down_members = Some(foca::PeriodicParams {
+        frequency: ANNOUNCE_TO_DOWN_EVERY,
+        num_members: NonZeroUsize::MIN.saturating_add(1),
+    });
+    c
+}
+
+/// What the handle asks of the task.
+pub(super) enum Command {
+    Members(oneshot::Sender<Vec<Member>>),
+    Announce(Vec<SocketAddr>),
+    ForceLeave { name: String, prune: bool, reply: oneshot::Sender<bool> },
+    Leave(oneshot::Sender<()>),
+    Stop,
+}
+
+/// A serf-style intent, disseminated as a foca custom broadcast.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(super) enum Intent {
+    /// The member `name` (this incarnation of it) is leaving gracefully.
+    Leave { name: String, incarnation: u64 },
+    /// An operator forced `name` out; `nonce` tells two such requests apart.
+    ForceLeave { name: String, prune: bool, nonce: u64 },
+}
+
+impl foca::Invalidates for Intent {
+    fn invalidates(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable gossip intent: {0}")]
+pub(super) struct BadIntent(String);
+
+/// Hands foca's received intents to the loop, each once: foca re-disseminates an intent only
+/// when this says it is new.
+struct Intents {
+    seen: HashSet<Intent>,
+    inbox: Arc<Mutex<VecDeque<Intent>>>,
+}
+
+/// Bound on remembered intents; a forgotten one arriving again is applied twice, which is
+/// harmless (every intent is idempotent).
+const MAX_SEEN_INTENTS: usize = 4096;
+
+impl foca::BroadcastHandler<MemberIdentity> for Intents {
+    type Key = Intent;
+    type Error = BadIntent;
+
+    fn receive_item(&mut self, data: &[u8], _: Option<&MemberIdentity>) -> Result<Option<Intent>, BadIntent> {
+        let intent: Intent = postcard::from_bytes(data).map_err(|e| BadIntent(e.to_string()))?;
+        if self.seen.contains(&intent) {
+            return Ok(None);
+        }
+        if self.seen.len() >= MAX_SEEN_INTENTS {
+            self.seen.clear();
+        }
+        self.seen.insert(intent.clone());
+        if let Ok(mut inbox) = self.inbox.lock() {
+            inbox.push_back(intent.clone());
+        }
+        Ok(Some(intent))
+    }
+}
+
+type Swim = Foca<MemberIdentity, PostcardCodec, rand::rngs::StdRng, Intents>;
+
+/// The loop's state.
+pub(super) struct Transport {
+    foca: Swim,
+    runtime: AccumulatingRuntime<MemberIdentity>,
+    socket: UdpSocket,
+    roster: Roster,
+    liveness: Liveness,
+    inbox: Arc<Mutex<VecDeque<Intent>>>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    timer_events: HashMap<u64, Timer<MemberIdentity>>,
+    next_timer: u64,
+    /// A graceful leave waiting for [`LEAVE_PROPAGATE`] to pass.
+    leaving: Option<(Instant, oneshot::Sender<()>)>,
+}
+
+impl Transport {
+    pub(super) fn new(me: MemberIdentity, socket: UdpSocket, liveness: Liveness) -> Self {
+        let inbox = Arc::new(Mutex::new(VecDeque::new()));
+        let handler = Intents { seen: HashSet::new(), inbox: inbox.clone() };
+        let rng: rand::rngs::StdRng = rand::make_rng();
+        let foca = Foca::with_custom_broadcast(me.clone(), swim_config(), rng, PostcardCodec, handler);
+        let roster = Roster::new(me.clone(), std::time::Instant::now());
+        if let Ok(uuid) = uuid::Uuid::parse_str(&me.id) {
+            liveness.set(node_id_of(&uuid), MemberStatus::Alive);
+        }
+        Self {
+            foca,
+            runtime: AccumulatingRuntime::new(),
+            socket,
+            roster,
+            liveness,
+            inbox,
+            timers: BinaryHeap::new(),
+            timer_events: HashMap::new(),
+            next_timer: 0,
+            leaving: None,
+        }
+    }
+
+    /// Runs until [`Command::Stop`] or until every handle is gone.
+    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut reap = tokio::time::interval(REAP_EVERY);
+        loop {
+            let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
+            let leave_done = self.leaving.as_ref().map(|(at, _)| *at);
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((len, _)) = received {
+                        let result = self.foca.handle_data(&buf[..len], &mut self.runtime);
+                        if let Err(e) = result {
+                            tracing::trace!(error = %e, "gossip packet ignored");
+                        }
+                    }
+                }
+                command = commands.recv() => match command {
+                    None | Some(Command::Stop) => return,
+                    Some(c) => self.command(c),
+                },
+                _ = sleep_until_opt(next_timer) => self.fire_timers(),
+                _ = sleep_until_opt(leave_done) => {
+                    if let Some((_, reply)) = self.leaving.take() {
+                        let _ = reply.send(());
+                    }
+                }
+                _ = reap.tick() => {
+                    let gone = self.roster.reap(std::time::Instant::now(), REAP_AFTER);
+                    self.forget(&gone);
+                }
+            }
+            self.drain().await;
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Members(reply) => {
+                let _ = reply.send(self.members());
+            }
+            Command::Announce(addrs) => {
+                for addr in addrs {
+                    if addr != self.foca.identity().serf_addr {
+                        let _ = self.foca.announce(MemberIdentity::placeholder(addr), &mut self.runtime);
+                    }
+                }
+            }
+            Command::ForceLeave { name, prune, reply } => {
+                let known = self.roster.get(&name).is_some();
+                let intent = Intent::ForceLeave { name, prune, nonce: rand::random() };
+                self.publish(intent);
+                let _ = reply.send(known);
+            }
+            Command::Leave(reply) => {
+                let me = self.foca.identity().clone();
+                self.publish(Intent::Leave { name: me.name.clone(), incarnation: me.incarnation });
+                self.roster.set_my_status(MemberStatus::Left, std::time::Instant::now());
+                if let Ok(uuid) = uuid::Uuid::parse_str(&me.id) {
+                    self.liveness.set(node_id_of(&uuid), MemberStatus::Left);
+                }
+                // The intent goes out first, directly to the members; the down notice of
+                // leave_cluster follows, so peers record `left` rather than `failed`.
+                let _ = self.foca.broadcast(&mut self.runtime);
+                let _ = self.foca.leave_cluster(&mut self.runtime);
+                self.leaving = Some((Instant::now() + LEAVE_PROPAGATE, reply));
+            }
+            Command::Stop => {}
+        }
+    }
+
+    /// Applies an intent here and hands it to foca to disseminate.
+    fn publish(&mut self, intent: Intent) {
+        match postcard::to_stdvec(&intent) {
+            Ok(bytes) => {
+                if let Err(e) = self.foca.add_broadcast(&bytes) {
+                    tracing::warn!(error = %e, "gossip intent not sent");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "gossip intent not encoded"),
+        }
+        // add_broadcast passes it through our own handler, which queued it in the inbox.
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, seq))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(timer) = self.timer_events.remove(&seq) {
+                if let Err(e) = self.foca.handle_timer(timer, &mut self.runtime) {
+                    tracing::trace!(error = %e, "gossip timer");
+                }
+            }
+        }
+    }
+
+    /// Sends what foca queued, schedules its timers, and applies notifications and intents.
+    async fn drain(&mut self) {
+        while let Some((dst, data)) = self.runtime.to_send() {
+            if let Err(e) = self.socket.send_to(&data, dst.serf_addr).await {
+                tracing::trace!(error = %e, to = %dst.serf_addr, "gossip send failed");
+            }
+        }
+        let now = Instant::now();
+        while let Some((after, timer)) = self.runtime.to_schedule() {
+            let seq = self.next_timer;
+            self.next_timer = self.next_timer.wrapping_add(1);
+            self.timer_events.insert(seq, timer);
+            self.timers.push(Reverse((now + after, seq)));
+        }
+        let mut events = Vec::new();
+        while let Some(n) = self.runtime.to_notify() {
+            match n {
+                OwnedNotification::MemberUp(id) => events.push(Event::Up(id)),
+                OwnedNotification::MemberDown(id) => events.push(Event::Down(id)),
+                OwnedNotification::Rename(_, new) => events.push(Event::Renamed(new)),
+                OwnedNotification::Rejoin(id) => {
+                    tracing::info!(member = ?id, "declared down while running; rejoined under a new incarnation")
+                }
+                OwnedNotification::Defunct => tracing::warn!("gossip: this server was declared down"),
+                _ => {}
+            }
+        }
+        let intents: Vec<Intent> = self.inbox.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default();
+        for intent in intents {
+            events.push(match intent {
+                Intent::Leave { name, incarnation } => Event::LeaveIntent { name, incarnation },
+                Intent::ForceLeave { name, prune, .. } => Event::ForceLeave { name, prune },
+            });
+        }
+        let wall = std::time::Instant::now();
+        for event in events {
+            tracing::debug!(?event, "gossip");
+            let gone = self.roster.apply(event, wall);
+            self.forget(&gone);
+        }
+        self.sync_liveness();
+    }
+
+    fn sync_liveness(&self) {
+        for e in self.roster.entries() {
+            if let Ok(uuid) = uuid::Uuid::parse_str(&e.identity.id) {
+                let id = node_id_of(&uuid);
+                if self.liveness.get(id) != Some(e.status) {
+                    tracing::info!(member = %e.identity.name, status = e.status.as_str(), "gossip member status");
+                    self.liveness.set(id, e.status);
+                }
+            }
+        }
+    }
+
+    fn forget(&self, gone: &[MemberIdentity]) {
+        for id in gone {
+            tracing::info!(member = %id.name, "gossip member removed");
+            if let Ok(uuid) = uuid::Uuid::parse_str(&id.id) {
+                self.liveness.remove(node_id_of(&uuid));
+            }
+        }
+    }
+
+    fn members(&self) -> Vec<Member> {
+        self.roster.entries().map(|e| Member { identity: e.identity.clone(), status: e.status }).collect()
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,224 @@
+//! Handlers of `/v1/agent/*` that apply to a server (Nomad's `command/agent/agent_endpoint.go`):
+//! gossip members, join, force-leave, the agent's own description and its health.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::Method;
+use actix_web::HttpResponse;
+use raftwarden_actors::gossip;
+use raftwarden_actors::gossip::Member;
+use raftwarden_actors::membership::GetLeader;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::operator::Reply;
+use super::operator::Req;
+use super::respond;
+use super::respond::ApiError;
+use crate::go;
+
+/// Nomad's `ErrInvalidMethod` text.
+const INVALID_METHOD: &str = "Invalid method";
+
+/// One serf member as Nomad's `/v1/agent/members` and `/v1/agent/self` show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MemberWire {
+    pub name: String,
+    pub addr: String,
+    pub port: u16,
+    pub tags: BTreeMap<String, String>,
+    pub status: String,
+    pub protocol_min: u8,
+    pub protocol_max: u8,
+    pub protocol_cur: u8,
+    pub delegate_min: u8,
+    pub delegate_max: u8,
+    pub delegate_cur: u8,
+}
+
+impl From<&Member> for MemberWire {
+    fn from(m: &Member) -> Self {
+        let (pmin, pmax, pcur) = gossip::PROTOCOL;
+        let (dmin, dmax, dcur) = gossip::DELEGATE;
+        Self {
+            name: m.name().to_string(),
+            addr: m.identity.serf_addr.ip().to_string(),
+            port: m.identity.serf_addr.port(),
+            tags: m.tags(),
+            status: m.status.as_str().to_string(),
+            protocol_min: pmin,
+            protocol_max: pmax,
+            protocol_cur: pcur,
+            delegate_min: dmin,
+            delegate_max: dmax,
+            delegate_cur: dcur,
+        }
+    }
+}
+
+/// Nomad's `ServerMembersResponse`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MembersResponse {
+    pub server_name: String,
+    pub server_region: String,
+    #[serde(rename = "ServerDC")]
+    pub server_dc: String,
+    pub members: Vec<MemberWire>,
+}
+
+#[derive(Debug, Serialize)]
+struct JoinResult {
+    num_joined: usize,
+    error: String,
+}
+
+#[derive(Debug, Serialize)]
+struct HealthAgent {
+    ok: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct HealthResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<HealthAgent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<HealthAgent>,
+}
+
+fn gossip_error(e: gossip::GossipError) -> ApiError {
+    ApiError::coded(500, e.to_string())
+}
+
+/// `GET /v1/agent/members`: every gossip member this server knows, with its status.
+pub async fn members(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
+    r.read()?;
+    // ACL: node read (Nomad's Status.Members checks AllowNodeRead)
+    let server = r.state.server();
+    let members = server.gossip().members().await.map_err(gossip_error)?;
+    let settings = server.settings();
+    let body = MembersResponse {
+        server_name: settings.name.clone(),
+        server_region: settings.region.clone(),
+        server_dc: settings.datacenter.clone(),
+        members: members.iter().map(MemberWire::from).collect(),
+    };
+    Ok(respond::ok_json(&body, r.pretty))
+}
+
+/// `PUT|POST /v1/agent/join?address=...`: joins the gossip pool through each address.
+pub async fn join(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::PUT && r.http.method() != Method::POST {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
+    // ACL: none (Nomad's AgentJoinRequest checks no capability)
+    let addrs: Vec<String> = r.query.all("address").into_iter().map(str::to_string).collect();
+    if addrs.is_empty() {
+        return Err(ApiError::bad_request("missing address to join"));
+    }
+    let out = r.state.server().gossip().join(&addrs).await;
+    Ok(respond::ok_json(&JoinResult { num_joined: out.num_joined, error: out.error }, r.pretty))
+}
+
+/// `PUT|POST /v1/agent/force-leave?node=...[&prune=true]`: a failed member becomes `left`.
+pub async fn force_leave(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::PUT && r.http.method() != Method::POST {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
+    // ACL: agent write
+    let node = r.query.get("node").unwrap_or_default().to_string();
+    if node.is_empty() {
+        return Err(ApiError::bad_request("missing node to force leave"));
+    }
+    let prune = match r.query.get("prune").unwrap_or_default() {
+        "" => false,
+        s => go::parse_bool(s).ok_or_else(|| ApiError::bad_request("invalid prune value"))?,
+    };
+    r.state.server().gossip().force_leave(&node, prune).await.map_err(gossip_error)?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// `GET /v1/agent/self`: this agent's configuration, gossip member and stats.
+pub async fn agent_self(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
+    // ACL: agent read
+    let server = r.state.server();
+    let members = server.gossip().members().await.map_err(gossip_error)?;
+    let local = server.gossip().local();
+    let me = members.iter().find(|m| m.identity.name == local.name);
+    let leader = server.membership().send(GetLeader).await?;
+    let is_leader = leader.as_ref().is_some_and(|l| l.id == server.identity().id);
+    let count = |s: gossip::MemberStatus| members.iter().filter(|m| m.status == s).count().to_string();
+    let stats = serde_json::json!({
+        "nomad": {
+            "server": "true",
+            "leader": is_leader.to_string(),
+            "leader_addr": leader.map(|l| l.rpc_addr).unwrap_or_default(),
+            "bootstrap": (server.settings().bootstrap_expect == 1).to_string(),
+            "known_regions": "1",
+        },
+        "serf": {
+            "members": members.len().to_string(),
+            "failed": count(gossip::MemberStatus::Failed),
+            "left": count(gossip::MemberStatus::Left),
+            "health_score": "0",
+        },
+        "runtime": {
+            "arch": std::env::consts::ARCH,
+            "kernel.name": std::env::consts::OS,
+            "cpu_count": std::thread::available_parallelism().map_or(1, |n| n.get()).to_string(),
+            "version": format!("rust{}", option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")),
+        },
+    });
+    let body = serde_json::json!({
+        "config": r.state.agent_config().cloned().unwrap_or(Value::Null),
+        "member": me.map(MemberWire::from),
+        "stats": stats,
+    });
+    Ok(respond::ok_json(&body, r.pretty))
+}
+
+/// `GET /v1/agent/health[?type=server]`: 200 `{"server":{"ok":true,"message":"ok"}}` while a
+/// leader is known; Nomad's 500 with the same JSON as text otherwise.
+pub async fn health(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
+    r.read()?;
+    let mut health = HealthResponse::default();
+    let mut get_server = true;
+    if r.query.has("type") {
+        get_server = false;
+        for t in r.query.all("type") {
+            match t {
+                "client" => {
+                    health.client = Some(HealthAgent { ok: false, message: "client not enabled".into() });
+                }
+                "server" => get_server = true,
+                _ => {}
+            }
+        }
+    }
+    if get_server {
+        let leader = r.state.server().membership().send(GetLeader).await;
+        health.server = Some(match leader {
+            Ok(Some(_)) => HealthAgent { ok: true, message: "ok".into() },
+            Ok(None) => HealthAgent { ok: false, message: "no leader".into() },
+            Err(e) => HealthAgent { ok: false, message: e.to_string() },
+        });
+    }
+    let ok = health.client.as_ref().is_none_or(|c| c.ok) && health.server.as_ref().is_none_or(|s| s.ok);
+    if ok {
+        return Ok(respond::ok_json(&health, r.pretty));
+    }
+    let text = String::from_utf8_lossy(&respond::encode(&health, false)).into_owned();
+    Err(ApiError::coded(500, text))
+}
