@@ -1,6 +1,8 @@
 //! Handlers of `/v1/agent/*` that apply to a server (Nomad's `command/agent/agent_endpoint.go`):
 //! gossip members, join, force-leave, the agent's own description and its health.
 
+use super::auth::authorize;
+use crate::acl::Requirement;
 use std::collections::BTreeMap;
 
 use actix_web::http::Method;
@@ -99,7 +101,8 @@ pub async fn members(r: Req<'_>) -> Reply {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
     r.read()?;
-    // ACL: node read (Nomad's Status.Members checks AllowNodeRead)
+    // Nomad's Status.Members checks node read.
+    authorize(&r, Requirement::NodeRead).await?;
     let server = r.state.server();
     let members = server.gossip().members().await.map_err(gossip_error)?;
     let settings = server.settings();
@@ -117,7 +120,7 @@ pub async fn join(r: Req<'_>) -> Reply {
     if r.http.method() != Method::PUT && r.http.method() != Method::POST {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
-    // ACL: none (Nomad's AgentJoinRequest checks no capability)
+    // Nomad's AgentJoinRequest checks no capability.
     let addrs: Vec<String> = r.query.all("address").into_iter().map(str::to_string).collect();
     if addrs.is_empty() {
         return Err(ApiError::bad_request("missing address to join"));
@@ -131,7 +134,7 @@ pub async fn force_leave(r: Req<'_>) -> Reply {
     if r.http.method() != Method::PUT && r.http.method() != Method::POST {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
-    // ACL: agent write
+    authorize(&r, Requirement::AgentWrite).await?;
     let node = r.query.get("node").unwrap_or_default().to_string();
     if node.is_empty() {
         return Err(ApiError::bad_request("missing node to force leave"));
@@ -149,7 +152,7 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
-    // ACL: agent read
+    authorize(&r, Requirement::AgentRead).await?;
     let server = r.state.server();
     let members = server.gossip().members().await.map_err(gossip_error)?;
     let local = server.gossip().local();

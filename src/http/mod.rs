@@ -10,8 +10,8 @@
 //! mux has prefix routes and per-route method errors that a test compares byte for byte.
 
 pub mod acl;
-pub mod auth;
 pub mod agent;
+pub mod auth;
 pub mod decode;
 pub mod operator;
 pub mod query;
