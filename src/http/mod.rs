@@ -10,6 +10,7 @@
 //! mux has prefix routes and per-route method errors that a test compares byte for byte.
 
 pub mod decode;
+pub mod metrics;
 pub mod operator;
 pub mod query;
 pub mod respond;
@@ -61,9 +62,10 @@ impl ApiState {
 }
 
 /// The path prefixes the public API answers under. Everything else belongs to the host.
-pub const SCOPES: [&str; 4] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars"];
+pub const SCOPES: [&str; 5] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars", "/v1/metrics"];
 
-/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`) into an
+/// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`,
+/// `/v1/metrics`) into an
 /// actix-web app, next to the host's own routes: only those scopes are claimed, the app's default service and `/` are
 /// left alone.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -123,6 +125,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         "/v1/operator/utilization" => operator::utilization(&req),
         "/v1/status/leader" => operator::status_leader(r).await,
         "/v1/status/peers" => operator::status_peers(r).await,
+        "/v1/metrics" => metrics::metrics(r).await,
         _ => Ok(HttpResponse::NotFound().finish()),
     }
 }
@@ -164,21 +167,25 @@ command line, or the API under <code>/v1/</code>.</p>\n</body>\n</html>\n";
 /// the 5 s hold for a leader.
 const API_SHUTDOWN_GRACE: u64 = 5;
 
-/// Starts the public API server on `listener` (gzip when asked, configured extra headers).
+/// Starts the public API server on `listener` (gzip when asked, configured extra headers,
+/// every request counted and timed per route).
 pub fn serve_api(
     listener: TcpListener,
     state: ApiState,
     headers: BTreeMap<String, String>,
     workers: usize,
 ) -> std::io::Result<HttpServerHandle> {
+    let metrics_data = web::Data::new(state.server().metrics().clone());
     let server = HttpServer::new(move || {
         let mut default_headers = middleware::DefaultHeaders::new();
         for (k, v) in &headers {
             default_headers = default_headers.add((k.as_str(), v.as_str()));
         }
         App::new()
+            .app_data(metrics_data.clone())
             .wrap(middleware::Compress::default())
             .wrap(default_headers)
+            .wrap(middleware::from_fn(metrics::track))
             .configure(configure(state.clone()))
             .default_service(web::to(fallthrough))
     })
