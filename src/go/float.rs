@@ -11,7 +11,7 @@ pub fn json_float(v: f64, bits32: bool) -> String {
         return "null".into();
     }
     let abs = if bits32 { f64::from((v as f32).abs()) } else { v.abs() };
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let text = if bits32 { format!("{:e}", v as f32) } else { format!("{v:e}") };
         let Some((mantissa, exp)) = text.split_once('e') else { return text };
         let (sign, digits) = match exp.strip_prefix('-') {

@@ -46,7 +46,7 @@ pub fn go_utf8(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// The value Go's `encoding/json` stores in struct field `name`: every key that matches the
 /// name case-insensitively sets it, in document order, so the last one wins.
 pub(super) fn go_field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v).last()
+    map.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// The JSON kind Go names in `cannot unmarshal <kind> into ...`.
