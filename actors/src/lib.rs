@@ -28,6 +28,7 @@ pub mod forward;
 pub mod gossip;
 pub mod liveness;
 pub mod membership;
+pub mod metrics;
 mod node;
 mod propose;
 pub mod raft;
@@ -212,6 +213,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let server_dir = settings.data_dir.join("server");
     let id = node::load_identity(&server_dir)?;
     let (log_store, sm_store) = raft::store::open(&server_dir.join("raft.redb"))?;
+    let store_counters = log_store.counters();
     let reader = sm_store.reader();
     let contacts = Contacts::default();
     let network = Network::new(contacts.clone());
@@ -246,6 +248,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     };
     let liveness = crate::liveness::Liveness::default();
     let gossip = start_gossip(&settings, &me, liveness.clone()).await?;
+    let me_name = settings.name.clone();
     let proposer = propose::Proposer::start(raft.clone());
     let tmp_dir = server_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| StartError::DataDir { path: tmp_dir.clone(), source: e })?;
@@ -262,6 +265,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         liveness,
         gossip: gossip.clone(),
         http,
+        metrics: metrics::Metrics::new(&host_name(&me_name)),
+        store_counters,
     });
     let membership = Membership::new(ctx.clone()).start();
     let config_store = ConfigStore::new(ctx.clone()).start();
@@ -270,6 +275,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let snapshots = Snapshots::new(ctx.clone()).start();
     let acl = Acl::new(ctx.clone()).start();
     gossip.retry_join(ctx.settings.retry_join.clone());
+    actix::spawn(metrics::sample(ctx.clone(), autopilot.clone()));
     Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl })
 }
 
@@ -302,6 +308,15 @@ async fn start_gossip(
             .map_or(0, |d| d.as_millis() as u64),
     };
     Ok(gossip::Gossip::start(bind, identity, liveness).await?)
+}
+
+/// The host label of this server's metrics: the machine's host name as Go's `os.Hostname`
+/// reads it on Linux, else the node name.
+fn host_name(fallback: &str) -> String {
+    match std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        Ok(h) if !h.trim().is_empty() => h.trim().to_string(),
+        _ => fallback.to_string(),
+    }
 }
 
 impl Server {
@@ -375,6 +390,11 @@ impl Server {
     /// This server as the cluster knows it: raft ID, `<name>.<region>`, addresses, version.
     pub fn identity(&self) -> &ServerNode {
         &self.ctx.me
+    }
+
+    /// This server's metrics: what `GET /v1/metrics` shows, in both of its formats.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.ctx.metrics
     }
 
     /// The settings it was started with.

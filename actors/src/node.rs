@@ -74,6 +74,10 @@ pub(crate) struct ServerContext {
     /// Where snapshot archives and uploads are spooled (`<data_dir>/server/tmp`): on the data
     /// disk, which has room for the state, rather than a small tmpfs.
     pub(crate) tmp_dir: PathBuf,
+    /// This server's telemetry sinks (`GET /v1/metrics`).
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// Fsyncs and the committed index, counted by the raft log store.
+    pub(crate) store_counters: Arc<crate::metrics::StoreCounters>,
 }
 
 impl ServerContext {

@@ -113,10 +113,11 @@ async fn autopilot_set_config(g: &GlobalOpts, a: AutopilotSetConfig) -> Result<S
 
 async fn autopilot_health(g: &GlobalOpts, a: Health) -> Result<String, CliError> {
     let health = client(g)?.get(AUTOPILOT_HEALTH, &[]).await.map_err(CliError::AutopilotQuery)?;
-    match render::formatted(a.json, None, &health)? {
-        Some(out) => Ok(out),
-        None => Ok(render::autopilot_health(&health)),
+    if a.json {
+        // Nomad's command prints `json.Marshal` of the reply: compact, unlike `-json` elsewhere.
+        return Ok(super::format::go_marshal(&health)? + "\n");
     }
+    Ok(render::autopilot_health(&health))
 }
 
 async fn scheduler_get_config(g: &GlobalOpts, a: GetConfig) -> Result<String, CliError> {

@@ -66,6 +66,24 @@ pub fn json(v: &Value) -> Result<String, serde_json::Error> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Go's `json.Marshal`: compact, with `<`, `>`, `&`, U+2028 and U+2029 escaped (they can only
+/// occur inside strings, where the escape means the same character).
+pub fn go_marshal(v: &Value) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string(v)?;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
 /// A value as Go's `%v` prints the corresponding decoded struct field: strings raw, objects as
 /// structs (`{a b}`, fields in wire order, which is Go's declaration order), arrays as `[a b]`.
 pub fn go_print(v: &Value) -> String {
@@ -305,5 +323,11 @@ mod tests {
         );
         let err = template("ab{{ .A.X }}", &d).unwrap_err();
         assert_eq!(err.to_string(), "template: :1:5: executing \"\" at <.A.X>: can't evaluate field X in type bool");
+    }
+
+    #[test]
+    fn go_marshal_is_compact_and_escapes_html() {
+        let v = serde_json::json!({"B": "<a&b>\u{2028}", "A": 1});
+        assert_eq!(go_marshal(&v).unwrap(), r#"{"B":"\u003ca\u0026b\u003e\u2028","A":1}"#);
     }
 }

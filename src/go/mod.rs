@@ -5,14 +5,17 @@
 //! - [`quote`] and [`time_quote`], `strconv.Quote` and the `time` package's own quoting;
 //! - [`parse_bool`], `strconv.ParseBool`;
 //! - [`rfc3339`], `time.Time` in JSON;
+//! - [`json_float`], floats as Nomad's JSON codec writes them;
 //! - [`check_uuid`] and [`check_addr_port`], go-uuid's `ParseUUID` and `netip.ParseAddrPort`.
 
 pub mod duration;
+mod float;
 mod netip;
 mod quote;
 mod rfc3339;
 mod uuid;
 
+pub use self::float::json_float;
 pub use self::netip::check_addr_port;
 pub use self::quote::quote;
 pub use self::quote::time_quote;

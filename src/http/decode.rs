@@ -12,17 +12,41 @@ use serde_json::Value;
 use crate::go::duration;
 
 /// Reads the first JSON value of a body. Errors are Go's texts where they matter to clients.
+/// Invalid UTF-8 is not an error, as in Go: each bad byte reads as U+FFFD.
 pub fn first_value(body: &[u8]) -> Result<Value, String> {
     if body.is_empty() {
         return Err("Request body is empty".into());
     }
-    let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
+    let body = go_utf8(body);
+    let mut stream = serde_json::Deserializer::from_slice(&body).into_iter::<Value>();
     match stream.next() {
         None => Err("EOF".into()),
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) if e.is_eof() => Err("unexpected EOF".into()),
         Some(Err(e)) => Err(format!("invalid JSON: {e}")),
     }
+}
+
+/// The body with every byte that is not part of valid UTF-8 replaced by U+FFFD, one per byte,
+/// as Go's `encoding/json` reads strings. Bytes outside strings stay syntax errors either way.
+pub fn go_utf8(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if std::str::from_utf8(body).is_ok() {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut out = String::with_capacity(body.len() + 16);
+    for chunk in body.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    std::borrow::Cow::Owned(out.into_bytes())
+}
+
+/// The value Go's `encoding/json` stores in struct field `name`: every key that matches the
+/// name case-insensitively sets it, in document order, so the last one wins.
+pub(super) fn go_field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    map.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// The JSON kind Go names in `cannot unmarshal <kind> into ...`.
@@ -37,8 +61,7 @@ pub(super) fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// One Go struct being decoded: finds fields like Go (exact name first, then
-/// case-insensitive) and records the first type error, as `json.Unmarshal` reports it.
+/// One Go struct being decoded: finds fields like Go (any case, last key wins) and records the first type error, as `json.Unmarshal` reports it.
 struct GoStruct<'a> {
     map: Option<&'a Map<String, Value>>,
     /// Go type name used in error texts (`SchedulerConfiguration`, or "" for an anonymous one).
@@ -48,11 +71,7 @@ struct GoStruct<'a> {
 
 impl<'a> GoStruct<'a> {
     fn field(&self, name: &str) -> Option<&'a Value> {
-        let map = self.map?;
-        if let Some(v) = map.get(name) {
-            return Some(v);
-        }
-        map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        go_field(self.map?, name)
     }
 
     fn type_error(&mut self, what: String, name: &str, go_type: &str) {
@@ -201,6 +220,17 @@ mod tests {
         assert_eq!(first_value(b"   ").unwrap_err(), "EOF");
         assert_eq!(first_value(b"{\"a\":1} garbage").unwrap(), serde_json::json!({"a":1}));
         assert!(first_value(b"{\"a\":").is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_and_repeated_keys_read_like_go() {
+        let v = first_value(b"{\"a\":\"x\xff\xe2\x82y\"}").unwrap();
+        assert_eq!(v["a"], "x\u{FFFD}\u{FFFD}\u{FFFD}y");
+        assert!(first_value(b"\xff").is_err());
+        let c = autopilot(br#"{"CleanupDeadServers": true, "cleanupdeadservers": false}"#).unwrap();
+        assert!(!c.cleanup_dead_servers, "the last spelling wins");
+        let c = autopilot(br#"{"cleanupdeadservers": false, "CleanupDeadServers": true}"#).unwrap();
+        assert!(c.cleanup_dead_servers);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod acl;
 pub mod agent;
 pub mod auth;
 pub mod decode;
+pub mod metrics;
 pub mod operator;
 pub mod query;
 pub mod respond;
@@ -77,10 +78,11 @@ impl ApiState {
 }
 
 /// The path prefixes the public API answers under. Everything else belongs to the host.
-pub const SCOPES: [&str; 6] = ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars", "/v1/acl", "/v1/agent"];
+pub const SCOPES: [&str; 7] =
+    ["/v1/operator", "/v1/status", "/v1/var", "/v1/vars", "/v1/acl", "/v1/agent", "/v1/metrics"];
 
 /// Mounts the public API (`/v1/operator/*`, `/v1/status/*`, `/v1/var/*`, `/v1/vars`, `/v1/acl/*`,
-/// `/v1/agent/*`) into an
+/// `/v1/agent/*`, `/v1/metrics`) into an
 /// actix-web app, next to the host's own routes: only those scopes are claimed, the app's default service and `/` are
 /// left alone.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -148,6 +150,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         "/v1/agent/force-leave" => agent::force_leave(r).await,
         "/v1/agent/self" => agent::agent_self(r).await,
         "/v1/agent/health" => agent::health(r).await,
+        "/v1/metrics" => metrics::metrics(r).await,
         _ => Ok(HttpResponse::NotFound().finish()),
     }
 }
@@ -189,21 +192,25 @@ command line, or the API under <code>/v1/</code>.</p>\n</body>\n</html>\n";
 /// the 5 s hold for a leader.
 const API_SHUTDOWN_GRACE: u64 = 5;
 
-/// Starts the public API server on `listener` (gzip when asked, configured extra headers).
+/// Starts the public API server on `listener` (gzip when asked, configured extra headers,
+/// every request counted and timed per route).
 pub fn serve_api(
     listener: TcpListener,
     state: ApiState,
     headers: BTreeMap<String, String>,
     workers: usize,
 ) -> std::io::Result<HttpServerHandle> {
+    let metrics_data = web::Data::new(state.server().metrics().clone());
     let server = HttpServer::new(move || {
         let mut default_headers = middleware::DefaultHeaders::new();
         for (k, v) in &headers {
             default_headers = default_headers.add((k.as_str(), v.as_str()));
         }
         App::new()
+            .app_data(metrics_data.clone())
             .wrap(middleware::Compress::default())
             .wrap(default_headers)
+            .wrap(middleware::from_fn(metrics::track))
             .configure(configure(state.clone()))
             .default_service(web::to(fallthrough))
     })

@@ -249,6 +249,9 @@ pub fn utilization(r: &HttpRequest) -> Reply {
 
 /// `GET /v1/status/leader`: the leader's RPC address as this server knows it, `""` if none.
 pub async fn status_leader(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, "Invalid method"));
+    }
     r.read()?;
     let leader = r.state.server.membership().send(GetLeader).await?;
     Ok(respond::ok_json(&leader.map(|n| n.rpc_addr).unwrap_or_default(), r.pretty))
@@ -256,6 +259,9 @@ pub async fn status_leader(r: Req<'_>) -> Reply {
 
 /// `GET /v1/status/peers`: RPC addresses of the voters in this server's raft configuration.
 pub async fn status_peers(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, "Invalid method"));
+    }
     r.read()?;
     let conf = r.state.server.membership().send(GetRaftConfiguration { stale: true }).await??;
     let peers: Vec<String> = conf.servers.into_iter().filter(|s| s.voter).map(|s| s.address).collect();

@@ -11,13 +11,16 @@ pub struct Query {
 }
 
 impl Query {
+    /// Go's `req.URL.Query()`: pairs split on `&`; a pair holding a `;` or an undecodable
+    /// escape is dropped (Go's `url.ParseQuery` reports it, and `Query()` ignores the report),
+    /// the others are kept.
     pub fn parse(raw: &str) -> Self {
         let pairs = raw
             .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
+            .filter(|p| !p.is_empty() && !p.contains(';'))
+            .filter_map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(k), percent_decode(v))
+                Some((percent_decode(k)?, percent_decode(v)?))
             })
             .collect();
         Self { pairs }
@@ -38,30 +41,25 @@ impl Query {
     }
 }
 
-/// `application/x-www-form-urlencoded` decoding as Go's `url.ParseQuery` does it: `+` is a
-/// space and `%XX` a byte; a malformed escape is kept literally.
-fn percent_decode(s: &str) -> String {
+/// `application/x-www-form-urlencoded` decoding as Go's `url.QueryUnescape` does it: `+` is a
+/// space and `%XX` a byte; `None` for a `%` not followed by two hex digits.
+fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                out.push(hex.and_then(|h| u8::from_str_radix(h, 16).ok())?);
+                i += 2;
             }
             b => out.push(b),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Read-request options (Nomad's `QueryOptions`), after validation.
@@ -236,10 +234,18 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        let q = Query::parse("id=a%20b+c&x=%zz&y=%4");
+        let q = Query::parse("id=a%20b+c&x=%zz&y=%4&%zz=1&z=%41");
         assert_eq!(q.get("id"), Some("a b c"));
-        assert_eq!(q.get("x"), Some("%zz"));
-        assert_eq!(q.get("y"), Some("%4"));
         assert_eq!(q.all("id").len(), 1);
+        assert_eq!(q.get("z"), Some("A"));
+        // Go drops a pair it cannot unescape, and keeps the rest.
+        assert!(!q.has("x") && !q.has("y") && q.pairs.len() == 2, "{q:?}");
+    }
+
+    #[test]
+    fn semicolon_pairs_are_dropped() {
+        let q = Query::parse("stale=bogus;x=1&index=5&a;b");
+        assert!(!q.has("stale") && !q.has("a"));
+        assert_eq!(q.get("index"), Some("5"));
     }
 }

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::decode::first_value;
+use super::decode::go_field;
 use super::decode::kind;
 use super::operator::Reply;
 use super::operator::Req;
@@ -149,8 +150,7 @@ pub fn decode_variable(body: &[u8]) -> Result<(String, BTreeMap<String, String>)
             ))
         }
     };
-    let field =
-        |name: &str| map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v));
+    let field = |name: &str| go_field(map, name);
     let namespace = match field("Namespace") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),

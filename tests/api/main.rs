@@ -11,6 +11,8 @@ mod t30_scheduler;
 mod t40_common_http;
 mod t50_durability;
 mod t60_bad_input;
+mod t65_exactness;
+mod t66_metrics;
 mod t70_cli;
 mod t80_agent_cli;
 mod t85_acl;

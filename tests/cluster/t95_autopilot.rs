@@ -232,7 +232,7 @@ fn joiner_is_non_voter_until_stable() {
     // (raft-autopilot); let that pass so the rule in force is the configured one.
     wait_until(Duration::from_secs(30), || formed.elapsed() > stabilization + Duration::from_secs(1), || "time".into());
 
-    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4647", n.ip(i))).collect();
+    let joins: Vec<String> = (1..=3).map(|i| format!("{}:4648", n.ip(i))).collect();
     let mut spec = AgentSpec::new("s4", n.ip(4), dir.path().join("s4"));
     spec.bootstrap_expect = 3;
     spec.retry_join = joins;

@@ -379,6 +379,15 @@ async fn leader_duties(ctx: Arc<ServerContext>) {
 
 pub(crate) async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(), OpError> {
     ctx.raft.ensure_linearizable().await.map_err(|e| OpError::Raft(e.to_string()))?;
+    // openraft writes the bootstrap configuration at log index 0, which Nomad's clients read
+    // as "no configuration" (hashicorp/raft numbers entries from 1). Committing the same
+    // configuration again gives it a real index; adding no voters cannot race a join.
+    if ctx.metrics().membership_config.log_id().is_some_and(|l| l.index == 0) {
+        ctx.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::new()), true)
+            .await
+            .map_err(|e| OpError::Raft(e.to_string()))?;
+    }
     let storage = |e: crate::raft::StorageError| OpError::Storage(e.to_string());
     let missing =
         ctx.reader.autopilot().map_err(storage)?.is_none() || ctx.reader.scheduler().map_err(storage)?.is_none();

@@ -26,6 +26,7 @@ use std::ops::Bound;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
@@ -58,6 +59,7 @@ use super::SnapshotMeta;
 use super::StorageError;
 use super::StoredMembership;
 use super::TypeConfig;
+use crate::metrics::StoreCounters;
 use crate::state;
 use crate::state::variables::Paged;
 use crate::state::variables::Pager;
@@ -529,13 +531,21 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
 
     let db = Arc::new(db);
     let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots) };
-    Ok((LogStore { db }, sm))
+    Ok((LogStore { db, counters: Arc::default() }, sm))
 }
 
 /// The raft log and vote.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    counters: Arc<StoreCounters>,
+}
+
+impl LogStore {
+    /// Log fsyncs and the committed index, for the server's metrics.
+    pub fn counters(&self) -> Arc<StoreCounters> {
+        self.counters.clone()
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -591,6 +601,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// The committed index is a hint for replay at start-up; a stale value only means raft
     /// re-learns it from the cluster, so it is not fsynced on its own.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.counters.committed.store(committed.map_or(0, |c| c.index), Ordering::Relaxed);
         blocking(&self.db, move |db| put_meta(db, KEY_COMMITTED, &committed, false)).await
     }
 
@@ -620,6 +631,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         .await;
         match res {
             Ok(()) => {
+                self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }

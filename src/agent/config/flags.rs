@@ -131,8 +131,8 @@ impl AgentArgs {
     }
 }
 
-/// What `-dev` puts over the files (and under the other flags): one server on loopback that
-/// bootstraps alone.
+/// What `-dev` puts in place of the defaults (under the files and the other flags, as in
+/// Nomad): one server on loopback that bootstraps alone.
 pub fn dev_layer() -> AgentFile {
     AgentFile {
         bind_addr: Some("127.0.0.1".into()),

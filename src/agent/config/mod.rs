@@ -257,14 +257,12 @@ fn read_file(path: &Path) -> Result<Value, ConfigError> {
 /// order, then flags on top, then validation.
 pub fn load(args: &[String]) -> Result<AgentConfig, ConfigError> {
     let flags = flags::parse(args)?;
-    let mut merged = AgentFile::default();
+    // As Nomad's `readConfig`: -dev replaces the defaults, files override it, flags win.
+    let mut merged = if flags.dev { flags::dev_layer() } else { AgentFile::default() };
     for path in &flags.configs {
         for file in config_files(path)? {
             merged = merged.merge(file::decode(&file, read_file(&file)?)?);
         }
-    }
-    if flags.dev {
-        merged = merged.merge(flags::dev_layer());
     }
     let dev = flags.dev;
     let mut cfg = resolve(merged.merge(flags.into_layer()))?;
@@ -566,11 +564,14 @@ http_api_response_headers {
     }
 
     #[test]
-    fn dev_layers_under_flags_and_over_files() {
+    fn dev_layers_under_files_and_flags() {
         let d = tempfile::tempdir().expect("temp dir");
         let f = write(d.path(), "a.hcl", "bind_addr = \"10.0.0.1\"\nserver {\n bootstrap_expect = 3\n}\n");
         let c = load(&args(&[&format!("-config={}", f.display()), "-dev"])).unwrap();
-        assert_eq!((c.bind_addr.as_str(), c.server.bootstrap_expect, c.name.as_str()), ("127.0.0.1", 1, "dev"));
+        assert_eq!((c.bind_addr.as_str(), c.server.bootstrap_expect, c.name.as_str()), ("10.0.0.1", 3, "dev"));
+        let e = write(d.path(), "e.hcl", "region = \"r\"\n");
+        let c = load(&args(&[&format!("-config={}", e.display()), "-dev"])).unwrap();
+        assert_eq!((c.bind_addr.as_str(), c.server.bootstrap_expect, c.server.enabled), ("127.0.0.1", 1, true));
         let c = load(&args(&[&format!("-config={}", f.display()), "-dev", "-bind=127.0.0.2", "-node=n"])).unwrap();
         assert_eq!((c.bind_addr.as_str(), c.name.as_str()), ("127.0.0.2", "n"));
         assert!(!load(&args(&["-dev=false", "-server", "-data-dir=/x"])).unwrap().dev);

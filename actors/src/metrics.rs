@@ -1,0 +1,489 @@
+//! Telemetry of one server, in the model Nomad's go-metrics uses: gauges, counters and samples
+//! (timers in milliseconds), each with labels, written to two sinks at once as Nomad's fanout
+//! sink does:
+//!
+//! ```text
+//! set_gauge / incr_counter / add_sample
+//!   ├─> Inmem: 10 s intervals kept for a minute (go-metrics' InmemSink)  ─> GET /v1/metrics
+//!   └─> Prometheus recorder (cumulative, local to this server)            ─> ?format=prometheus
+//! ```
+//!
+//! [`sample`] runs on every server and, once a second, turns raft's metrics, the store's
+//! counters and (on the leader) autopilot's health into gauges and counters. Names follow
+//! Nomad's where Nomad has the metric (`nomad.raft.lastIndex`,
+//! `nomad.nomad.autopilot.healthy`); every metric carries the `host` label, as Nomad's default
+//! telemetry (`disable_hostname = false`) does. Nothing here is global: each server owns its
+//! sinks, so several servers in one process report apart.
+
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use std::time::SystemTime;
+
+use actix::Addr;
+use metrics::Recorder;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::PrometheusRecorder;
+use openraft::ServerState;
+
+use crate::autopilot::Autopilot;
+use crate::autopilot::GetHealth;
+use crate::node::ServerContext;
+
+/// go-metrics' in-memory sink as Nomad configures it by default: 10 s intervals, one minute
+/// kept.
+const INTERVAL_SECS: u64 = 10;
+const RETAINED_INTERVALS: usize = 6;
+
+/// How often [`sample`] emits the raft and autopilot gauges.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Counters the raft store bumps on its own threads, read by [`sample`].
+#[derive(Debug, Default)]
+pub struct StoreCounters {
+    /// Durable log appends (each one redb commit with fsync).
+    pub fsyncs: AtomicU64,
+    /// The last committed log index openraft saved.
+    pub committed: AtomicU64,
+}
+
+/// One label, as go-metrics' `Label`.
+pub type Label = (String, String);
+
+/// The metrics of one server. Cheap to clone; every clone writes the same sinks.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: String,
+    inmem: Mutex<Inmem>,
+    prometheus: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+impl Metrics {
+    /// Sinks whose metrics carry `host` as their host label.
+    pub fn new(host: &str) -> Self {
+        // go-metrics' Prometheus sink reports samples as summaries with these quantiles.
+        let builder = PrometheusBuilder::new();
+        let builder = builder.set_quantiles(&[0.5, 0.9, 0.99]).unwrap_or_else(|_| PrometheusBuilder::new());
+        let prometheus = builder.build_recorder();
+        let handle = prometheus.handle();
+        Self { inner: Arc::new(Inner { host: host.into(), inmem: Mutex::default(), prometheus, handle }) }
+    }
+
+    fn labels(&self, labels: &[(&str, &str)]) -> Vec<Label> {
+        let mut out: Vec<Label> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        out.push(("host".into(), self.inner.host.clone()));
+        out
+    }
+
+    fn prometheus_key(name: &str, labels: &[Label]) -> metrics::Key {
+        let labels: Vec<metrics::Label> =
+            labels.iter().map(|(k, v)| metrics::Label::new(prometheus_name(k), v.clone())).collect();
+        metrics::Key::from_parts(prometheus_name(name), labels)
+    }
+
+    /// go-metrics' `SetGaugeWithLabels`.
+    pub fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f32) {
+        let labels = self.labels(labels);
+        let key = Self::prometheus_key(name, &labels);
+        self.inner.prometheus.register_gauge(&key, &METADATA).set(f64::from(value));
+        if let Ok(mut m) = self.inner.inmem.lock() {
+            m.current(now_secs()).set_gauge(name, labels, value);
+        }
+    }
+
+    /// go-metrics' `IncrCounterWithLabels`.
+    pub fn incr_counter(&self, name: &str, labels: &[(&str, &str)], by: u64) {
+        let labels = self.labels(labels);
+        let key = Self::prometheus_key(name, &labels);
+        self.inner.prometheus.register_counter(&key, &METADATA).increment(by);
+        if let Ok(mut m) = self.inner.inmem.lock() {
+            m.current(now_secs()).counters.ingest(name, labels, by as f32);
+        }
+    }
+
+    /// go-metrics' `AddSampleWithLabels` (a timer's value is in milliseconds).
+    pub fn add_sample(&self, name: &str, labels: &[(&str, &str)], value: f32) {
+        let labels = self.labels(labels);
+        let key = Self::prometheus_key(name, &labels);
+        self.inner.prometheus.register_histogram(&key, &METADATA).record(f64::from(value));
+        if let Ok(mut m) = self.inner.inmem.lock() {
+            m.current(now_secs()).samples.ingest(name, labels, value);
+        }
+    }
+
+    /// What `GET /v1/metrics` shows: the last finished interval (the current one if it is the
+    /// only one), as go-metrics' `DisplayMetrics`.
+    pub fn summary(&self) -> Summary {
+        let now = now_secs();
+        match self.inner.inmem.lock() {
+            Ok(mut m) => m.display(now),
+            Err(_) => Interval::new(now - now % INTERVAL_SECS).summary(),
+        }
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of everything recorded so far.
+    pub fn prometheus_text(&self) -> String {
+        self.inner.handle.render()
+    }
+
+    /// Drains the Prometheus summaries' buckets; [`sample`] calls it every tick.
+    fn upkeep(&self) {
+        self.inner.handle.run_upkeep();
+    }
+}
+
+/// go-metrics' Prometheus sink: dots (and other separators) become underscores.
+pub fn prometheus_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' }).collect()
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// The intervals the in-memory sink keeps, oldest first.
+#[derive(Default)]
+struct Inmem {
+    intervals: VecDeque<Interval>,
+}
+
+impl Inmem {
+    /// The interval `now` falls in, created (and the oldest dropped) when a new one starts.
+    fn current(&mut self, now: u64) -> &mut Interval {
+        let start = now - now % INTERVAL_SECS;
+        if self.intervals.back().map(|i| i.start) != Some(start) {
+            self.intervals.push_back(Interval::new(start));
+            while self.intervals.len() > RETAINED_INTERVALS {
+                self.intervals.pop_front();
+            }
+        }
+        let last = self.intervals.len() - 1;
+        &mut self.intervals[last]
+    }
+
+    fn display(&mut self, now: u64) -> Summary {
+        self.current(now);
+        let n = self.intervals.len();
+        let shown = if n == 1 { &self.intervals[0] } else { &self.intervals[n - 2] };
+        shown.summary()
+    }
+}
+
+/// One interval's metrics, keyed by go-metrics' hash (`name;label=value...`), which also
+/// orders the output.
+struct Interval {
+    start: u64,
+    gauges: BTreeMap<String, Gauge>,
+    counters: Aggregates,
+    samples: Aggregates,
+}
+
+impl Interval {
+    fn new(start: u64) -> Self {
+        Self { start, gauges: BTreeMap::new(), counters: Aggregates::default(), samples: Aggregates::default() }
+    }
+
+    fn set_gauge(&mut self, name: &str, labels: Vec<Label>, value: f32) {
+        self.gauges.insert(hash(name, &labels), Gauge { name: name.into(), value, labels });
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            timestamp_secs: self.start,
+            gauges: self.gauges.values().cloned().collect(),
+            counters: self.counters.0.values().cloned().collect(),
+            samples: self.samples.0.values().cloned().collect(),
+        }
+    }
+}
+
+fn hash(name: &str, labels: &[Label]) -> String {
+    let mut h = name.to_string();
+    for (k, v) in labels {
+        h.push_str(&format!(";{k}={v}"));
+    }
+    h
+}
+
+#[derive(Default)]
+struct Aggregates(BTreeMap<String, Aggregate>);
+
+impl Aggregates {
+    fn ingest(&mut self, name: &str, labels: Vec<Label>, value: f32) {
+        let entry = self.0.entry(hash(name, &labels)).or_insert_with(|| Aggregate {
+            name: name.into(),
+            labels,
+            count: 0,
+            rate: 0.0,
+            sum: 0.0,
+            sum_sq: 0.0,
+            min: 0.0,
+            max: 0.0,
+        });
+        entry.ingest(f64::from(value));
+    }
+}
+
+/// A gauge's last value in an interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    pub name: String,
+    pub value: f32,
+    pub labels: Vec<Label>,
+}
+
+/// go-metrics' `AggregateSample`: what an interval saw of a counter or a sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregate {
+    pub name: String,
+    pub labels: Vec<Label>,
+    pub count: u64,
+    /// `sum` per second of the interval.
+    pub rate: f64,
+    pub sum: f64,
+    sum_sq: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Aggregate {
+    fn ingest(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        self.sum_sq += v * v;
+        if v < self.min || self.count == 1 {
+            self.min = v;
+        }
+        if v > self.max || self.count == 1 {
+            self.max = v;
+        }
+        self.rate = self.sum / INTERVAL_SECS as f64;
+    }
+
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        self.sum / self.count as f64
+    }
+
+    /// go-metrics' sample standard deviation (0 for fewer than two values).
+    pub fn stddev(&self) -> f64 {
+        let n = self.count as f64;
+        let div = n * (n - 1.0);
+        if div == 0.0 {
+            return 0.0;
+        }
+        ((n * self.sum_sq - self.sum * self.sum) / div).max(0.0).sqrt()
+    }
+}
+
+/// One interval as `GET /v1/metrics` shows it, ordered as go-metrics orders it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Start of the interval, Unix seconds.
+    pub timestamp_secs: u64,
+    pub gauges: Vec<Gauge>,
+    pub counters: Vec<Aggregate>,
+    pub samples: Vec<Aggregate>,
+}
+
+/// Samples this server's raft and autopilot state into `metrics` every second until raft
+/// stops. Counts leader changes as they happen (not at the tick), so none is missed.
+pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) {
+    let metrics = ctx.metrics.clone();
+    let mut watch = ctx.raft.metrics();
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = Transitions::default();
+    let mut fsyncs_reported = 0;
+    loop {
+        tokio::select! {
+            changed = watch.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let (state, leader) = {
+                    let m = watch.borrow();
+                    (m.state, m.current_leader)
+                };
+                for event in seen.observe(state, leader) {
+                    metrics.incr_counter(event, &[], 1);
+                }
+            }
+            _ = tick.tick() => {
+                let fsyncs = ctx.store_counters.fsyncs.load(Ordering::Relaxed);
+                if fsyncs > fsyncs_reported {
+                    metrics.incr_counter("nomad.raft.fsync", &[], fsyncs - fsyncs_reported);
+                    fsyncs_reported = fsyncs;
+                }
+                emit_raft_gauges(&ctx);
+                if ctx.is_leader() {
+                    // Nomad's leader alone reports autopilot's state (its `NotifyState`).
+                    if let Ok(Ok(h)) = autopilot.send(GetHealth).await {
+                        metrics.set_gauge("nomad.nomad.autopilot.healthy", &[], if h.healthy { 1.0 } else { 0.0 });
+                        metrics.set_gauge("nomad.nomad.autopilot.failure_tolerance", &[], h.failure_tolerance as f32);
+                    }
+                }
+                metrics.upkeep();
+            }
+        }
+    }
+}
+
+fn emit_raft_gauges(ctx: &ServerContext) {
+    let metrics = &ctx.metrics;
+    let m = ctx.raft.metrics().borrow().clone();
+    let last_index = m.last_log_index.unwrap_or_default();
+    metrics.set_gauge("nomad.raft.term", &[], m.current_term as f32);
+    metrics.set_gauge("nomad.raft.lastIndex", &[], last_index as f32);
+    metrics.set_gauge("nomad.raft.commitIndex", &[], ctx.store_counters.committed.load(Ordering::Relaxed) as f32);
+    metrics.set_gauge("nomad.raft.appliedIndex", &[], m.last_applied.map_or(0, |l| l.index) as f32);
+    metrics.set_gauge("nomad.raft.peers", &[], m.membership_config.membership().voter_ids().count() as f32);
+    if let Some(replication) = &m.replication {
+        let membership = m.membership_config.membership();
+        for (id, matched) in replication.iter() {
+            if *id == ctx.node_id {
+                continue;
+            }
+            let Some(node) = membership.get_node(id) else { continue };
+            let lag = replication_lag(last_index, matched.map(|l| l.index));
+            metrics.set_gauge("nomad.raft.replication.lag", &[("peer_id", &node.id)], lag as f32);
+        }
+    }
+}
+
+/// How many entries a follower lacks: everything after what it has matched (all of the log if
+/// it matched nothing yet; openraft's first entry has index 0).
+pub fn replication_lag(last_index: u64, matched: Option<u64>) -> u64 {
+    match matched {
+        Some(m) => last_index.saturating_sub(m),
+        None => last_index + 1,
+    }
+}
+
+/// Raft role and leader changes as a server sees them, turned into counter names.
+#[derive(Default)]
+struct Transitions {
+    state: Option<ServerState>,
+    leader: Option<u64>,
+}
+
+impl Transitions {
+    /// `nomad.raft.state.leader` / `.candidate` when this server enters that role (hashicorp
+    /// raft's counters), `nomad.raft.leader.changes` when the leader it knows becomes another.
+    fn observe(&mut self, state: ServerState, leader: Option<u64>) -> Vec<&'static str> {
+        let mut events = Vec::new();
+        if self.state != Some(state) {
+            match state {
+                ServerState::Leader => events.push("nomad.raft.state.leader"),
+                ServerState::Candidate => events.push("nomad.raft.state.candidate"),
+                _ => {}
+            }
+            self.state = Some(state);
+        }
+        if let Some(l) = leader {
+            if self.leader != Some(l) {
+                events.push("nomad.raft.leader.changes");
+                self.leader = Some(l);
+            }
+        }
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregates_follow_go_metrics() {
+        let mut a = Aggregates::default();
+        for v in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0] {
+            a.ingest("x", vec![], v);
+        }
+        let s = &a.0["x"];
+        assert_eq!((s.count, s.sum, s.min, s.max), (8, 40.0, 2.0, 9.0));
+        assert_eq!(s.mean(), 5.0);
+        assert_eq!(s.rate, 4.0);
+        assert!((s.stddev() - 2.138_089_935).abs() < 1e-6, "{}", s.stddev());
+        let mut one = Aggregates::default();
+        one.ingest("y", vec![], 3.0);
+        assert_eq!(one.0["y"].stddev(), 0.0);
+    }
+
+    #[test]
+    fn display_shows_the_last_finished_interval() {
+        let mut m = Inmem::default();
+        m.current(100).set_gauge("g", vec![], 1.0);
+        assert_eq!(m.display(105).gauges.len(), 1, "the only interval is shown");
+        m.current(112).set_gauge("g", vec![], 2.0);
+        let s = m.display(115);
+        assert_eq!((s.timestamp_secs, s.gauges[0].value), (100, 1.0));
+        // An interval with nothing recorded still starts on display.
+        assert_eq!(m.display(125).timestamp_secs, 110);
+        for t in 0..20 {
+            m.current(200 + t * 10);
+        }
+        assert_eq!(m.intervals.len(), RETAINED_INTERVALS);
+    }
+
+    #[test]
+    fn sorted_by_name_then_labels() {
+        let mut i = Interval::new(0);
+        i.set_gauge("b", vec![], 1.0);
+        i.set_gauge("a", vec![("peer_id".into(), "2".into())], 1.0);
+        i.set_gauge("a", vec![("peer_id".into(), "1".into())], 1.0);
+        let names: Vec<String> = i.summary().gauges.iter().map(|g| format!("{}{:?}", g.name, g.labels)).collect();
+        assert_eq!(names, ["a[(\"peer_id\", \"1\")]", "a[(\"peer_id\", \"2\")]", "b[]"]);
+    }
+
+    #[test]
+    fn transitions() {
+        let mut t = Transitions::default();
+        assert_eq!(t.observe(ServerState::Follower, None), Vec::<&str>::new());
+        assert_eq!(t.observe(ServerState::Candidate, None), ["nomad.raft.state.candidate"]);
+        assert_eq!(t.observe(ServerState::Leader, Some(1)), ["nomad.raft.state.leader", "nomad.raft.leader.changes"]);
+        assert_eq!(t.observe(ServerState::Leader, Some(1)), Vec::<&str>::new());
+        assert_eq!(t.observe(ServerState::Follower, None), Vec::<&str>::new());
+        assert_eq!(t.observe(ServerState::Follower, Some(2)), ["nomad.raft.leader.changes"]);
+    }
+
+    #[test]
+    fn lag_and_names() {
+        assert_eq!(replication_lag(10, Some(7)), 3);
+        assert_eq!(replication_lag(10, Some(10)), 0);
+        assert_eq!(replication_lag(10, None), 11);
+        assert_eq!(prometheus_name("nomad.raft.lastIndex"), "nomad_raft_lastIndex");
+        assert_eq!(prometheus_name("a-b/c d"), "a_b_c_d");
+    }
+
+    #[test]
+    fn both_sinks_see_every_write() {
+        let m = Metrics::new("h1");
+        m.incr_counter("nomad.http.requests", &[("route", "/v1/metrics")], 2);
+        m.add_sample("nomad.http.latency", &[("route", "/v1/metrics")], 1.5);
+        m.set_gauge("nomad.raft.term", &[], 3.0);
+        let text = m.prometheus_text();
+        assert!(text.contains("nomad_http_requests{route=\"/v1/metrics\",host=\"h1\"} 2"), "{text}");
+        assert!(text.contains("nomad_raft_term{host=\"h1\"} 3"), "{text}");
+        assert!(text.contains("nomad_http_latency{route=\"/v1/metrics\",host=\"h1\",quantile=\"0.5\"}"), "{text}");
+        let s = m.summary();
+        assert_eq!(s.counters[0].sum, 2.0);
+        assert_eq!(s.samples[0].max, 1.5);
+        assert_eq!(s.gauges[0].labels, [("host".to_string(), "h1".to_string())]);
+    }
+}
