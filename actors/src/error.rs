@@ -76,6 +76,10 @@ pub enum OpError {
     /// An actor of this server is gone (it is shutting down).
     #[error("internal error: {0}")]
     Internal(String),
+    /// A license was refused (malformed, untrusted signature, wrong product, expired, older
+    /// than the installed one); nothing changed.
+    #[error("{0}")]
+    InvalidLicense(crate::license::document::LicenseInvalid),
     /// The error the leader answered a forwarded operation with.
     #[error("rpc error: {0}")]
     Forwarded(Box<OpError>),

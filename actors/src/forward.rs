@@ -53,6 +53,7 @@ pub mod paths {
     pub const PUT_VARIABLE: &str = "/v1/internal/var/put";
     pub const DELETE_VARIABLE: &str = "/v1/internal/var/delete";
     pub const LIST_VARIABLES: &str = "/v1/internal/var/list";
+    pub const PUT_LICENSE: &str = "/v1/internal/license/put";
 }
 
 /// How long an operation waits for a leader before failing with `No cluster leader` (Nomad's
@@ -292,6 +293,7 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
         paths::PUT_VARIABLE => relay::<_, v::PutVariable>(&server.variables, body).await,
         paths::DELETE_VARIABLE => relay::<_, v::DeleteVariable>(&server.variables, body).await,
         paths::LIST_VARIABLES => relay::<_, v::ListVariables>(&server.variables, body).await,
+        paths::PUT_LICENSE => relay::<_, crate::license::PutLicense>(&server.license, body).await,
         other => Err(RpcError::UnknownPath(other.to_string())),
     }
 }

@@ -14,6 +14,7 @@
 //! contact clocks, identity); [`forward`] both halves of server-to-server calls; [`membership`]
 //! the membership actor with [`membership::formation`] (a pure bootstrap decision) and
 //! [`membership::transfer`]; [`config_store`] the config tables; [`variables`] Nomad's variables; [`autopilot`] health;
+//! [`license`] the signed license document and its actor;
 //! [`error`] what can go wrong (no HTTP status numbers: the HTTP layer maps them).
 //!
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
@@ -24,6 +25,7 @@ pub mod autopilot;
 pub mod config_store;
 pub mod error;
 pub mod forward;
+pub mod license;
 pub mod liveness;
 pub mod membership;
 mod node;
@@ -42,6 +44,8 @@ use actix::Addr;
 
 use crate::autopilot::Autopilot;
 use crate::config_store::ConfigStore;
+use crate::license::LicenseActor;
+pub use crate::license::LicenseSettings;
 pub use crate::error::OpError;
 pub use crate::error::PeerRef;
 pub use crate::forward::RpcError;
@@ -113,6 +117,8 @@ pub struct Settings {
     pub raft_snapshot_threshold: u64,
     /// Log entries kept behind a snapshot for slow followers (Nomad's `raft_trailing_logs`).
     pub raft_trailing_logs: u64,
+    /// The product this server licenses, the keys it trusts and the configured license.
+    pub license: LicenseSettings,
 }
 
 impl Settings {
@@ -133,6 +139,7 @@ impl Settings {
             timing: RaftTiming::default(),
             raft_snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             raft_trailing_logs: DEFAULT_TRAILING_LOGS,
+            license: LicenseSettings::default(),
         }
     }
 }
@@ -161,6 +168,7 @@ pub struct Server {
     autopilot: Addr<Autopilot>,
     variables: Addr<Variables>,
     snapshots: Addr<Snapshots>,
+    license: Addr<LicenseActor>,
 }
 
 /// Starts one server's actors on the current actix `System`.
@@ -221,7 +229,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let autopilot = Autopilot::new(ctx.clone()).start();
     let variables = Variables::new(ctx.clone()).start();
     let snapshots = Snapshots::new(ctx.clone()).start();
-    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots })
+    let license = LicenseActor::new(ctx.clone()).start();
+    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, license })
 }
 
 impl Server {
@@ -268,6 +277,11 @@ impl Server {
         &self.variables
     }
 
+    /// The license actor: the installed license, installs, expiry warnings.
+    pub fn license(&self) -> &Addr<LicenseActor> {
+        &self.license
+    }
+
     /// This server as the cluster knows it: raft ID, `<name>.<region>`, addresses, version.
     pub fn identity(&self) -> &ServerNode {
         &self.ctx.me
@@ -308,6 +322,7 @@ impl Server {
         let _ = self.autopilot.send(membership::Stop).await;
         let _ = self.config_store.send(membership::Stop).await;
         let _ = self.snapshots.send(membership::Stop).await;
+        let _ = self.license.send(membership::Stop).await;
         self.ctx.proposer.stop();
         let _ = self.variables.send(membership::Stop).await;
         if let Err(e) = self.ctx.raft.shutdown().await {

@@ -337,8 +337,8 @@ impl Handler<Stop> for Membership {
     }
 }
 
-/// On every leadership gain: make sure the config rows exist (the first leader writes the
-/// defaults through raft).
+/// On every leadership gain: make sure the config rows and a license exist (the first leader
+/// writes the defaults and a temporary license through raft; see [`crate::license`]).
 async fn leader_duties(ctx: Arc<ServerContext>) {
     let mut metrics = ctx.raft.metrics();
     let mut handled_term = None;
@@ -373,6 +373,9 @@ pub(crate) async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(),
             autopilot: ctx.settings.autopilot_defaults.clone(),
             scheduler: ctx.settings.scheduler_defaults.clone(),
         };
+        ctx.raft.client_write(cmd).await.map_err(|e| OpError::Raft(e.to_string()))?;
+    }
+    if let Some(cmd) = crate::license::leader_command(ctx, crate::license::unix_now())? {
         ctx.raft.client_write(cmd).await.map_err(|e| OpError::Raft(e.to_string()))?;
     }
     Ok(())

@@ -63,6 +63,7 @@ use crate::state::variables::Paged;
 use crate::state::variables::Pager;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
+use crate::state::InstalledLicense;
 use crate::state::Row;
 use crate::state::SchedulerConfig;
 use crate::state::Tables;
@@ -101,22 +102,26 @@ const SCHEDULER: RowTable = TableDefinition::new("sm_scheduler");
 const VARIABLES: RowTable = TableDefinition::new("sm_variables");
 /// The raft index of the last change of a keyed table, by table name (Nomad's `index` table).
 const TABLE_INDEX: RowTable = TableDefinition::new("sm_table_index");
+/// The installed license, one row.
+const LICENSE: RowTable = TableDefinition::new("sm_license");
 
 /// Every replicated table: what a snapshot holds and what installing one replaces.
-const REPLICATED: [RowTable; 4] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX];
+const REPLICATED: [RowTable; 5] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX, LICENSE];
 
 /// Every table a raft snapshot carries: the replicated ones and a snapshot restore in progress
 /// (a follower that installs a raft snapshot half-way through a restore must hold the rows
 /// staged so far, or it could not commit the restore with the others).
-const SNAPSHOT_TABLES: [RowTable; 9] = [
+const SNAPSHOT_TABLES: [RowTable; 11] = [
     AUTOPILOT,
     SCHEDULER,
     VARIABLES,
     TABLE_INDEX,
+    LICENSE,
     restore::STAGING[0],
     restore::STAGING[1],
     restore::STAGING[2],
     restore::STAGING[3],
+    restore::STAGING[4],
     restore::PROGRESS,
 ];
 
@@ -212,6 +217,11 @@ impl StateReader {
 
     pub fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, StorageError> {
         self.row(SCHEDULER, CONFIG_ROW)
+    }
+
+    /// The installed license, or `None` before the first leader wrote one.
+    pub fn license(&self) -> Result<Option<Row<InstalledLicense>>, StorageError> {
+        self.row(LICENSE, CONFIG_ROW)
     }
 
     /// One variable, or `None`.
@@ -637,6 +647,14 @@ impl Tables for TxnTables<'_> {
 
     fn set_variables_index(&mut self, index: u64) -> Result<(), StorageError> {
         self.put(TABLE_INDEX, VARIABLES_INDEX_ROW, &index)
+    }
+
+    fn license(&self) -> Result<Option<Row<InstalledLicense>>, StorageError> {
+        self.get(LICENSE, CONFIG_ROW)
+    }
+
+    fn set_license(&mut self, row: Row<InstalledLicense>) -> Result<(), StorageError> {
+        self.put(LICENSE, CONFIG_ROW, &row)
     }
 }
 

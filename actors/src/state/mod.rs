@@ -10,12 +10,14 @@
 //! the same code in both.
 
 mod config;
+pub mod license;
 pub mod variables;
 
 pub use config::AutopilotConfig;
 pub use config::PreemptionConfig;
 pub use config::SchedulerAlgorithm;
 pub use config::SchedulerConfig;
+pub use license::InstalledLicense;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -56,6 +58,9 @@ pub trait Tables {
     /// The raft index of the last set or delete of any variable (Nomad's table index, the
     /// `X-Nomad-Index` of a list or of a read that finds nothing).
     fn set_variables_index(&mut self, index: u64) -> Result<(), Self::Error>;
+
+    fn license(&self) -> Result<Option<Row<InstalledLicense>>, Self::Error>;
+    fn set_license(&mut self, row: Row<InstalledLicense>) -> Result<(), Self::Error>;
 }
 
 /// Everything the cluster replicates, held in memory: the model of the stored tables.
@@ -66,6 +71,8 @@ pub struct State {
     /// Keyed by (namespace, path), the order the store keeps them in.
     pub variables: BTreeMap<(String, String), Variable>,
     pub variables_index: u64,
+    #[serde(default)]
+    pub license: Option<Row<InstalledLicense>>,
 }
 
 impl Tables for State {
@@ -107,6 +114,15 @@ impl Tables for State {
         self.variables_index = index;
         Ok(())
     }
+
+    fn license(&self) -> Result<Option<Row<InstalledLicense>>, Infallible> {
+        Ok(self.license.clone())
+    }
+
+    fn set_license(&mut self, row: Row<InstalledLicense>) -> Result<(), Infallible> {
+        self.license = Some(row);
+        Ok(())
+    }
 }
 
 /// One replicated write. Each variant is one raft log entry; entries are stored by variant
@@ -137,6 +153,13 @@ pub enum Command {
     RestoreRows { id: String, table: String, rows: Vec<(Vec<u8>, Vec<u8>)> },
     /// Replaces every replicated table with what restore `id` staged, if all `rows` arrived.
     RestoreCommit { id: String, rows: u64 },
+    /// Installs the temporary license of a new cluster, only if no license is installed
+    /// (written by the first leader; its times come from the leader's clock).
+    LicenseInit { license: InstalledLicense },
+    /// Installs a license the leader has verified: over none or the temporary one always, over
+    /// a signed one only if it was not issued earlier, unless `force`
+    /// ([`license::may_replace`]). A refusal writes nothing and applies as `updated: false`.
+    LicenseSet { license: InstalledLicense, force: bool },
 }
 
 /// A row a command may write, for deciding which commands can share one raft entry.
@@ -146,6 +169,7 @@ pub enum RowKey {
     Scheduler,
     /// A variable, by namespace and path.
     Variable(String, String),
+    License,
     /// Every row (a restore replaces whole tables).
     All,
 }
@@ -163,6 +187,7 @@ impl Command {
             Command::RestoreBegin { .. } | Command::RestoreRows { .. } | Command::RestoreCommit { .. } => {
                 vec![RowKey::All]
             }
+            Command::LicenseInit { .. } | Command::LicenseSet { .. } => vec![RowKey::License],
         }
     }
 }
@@ -259,6 +284,22 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
             }
             variable = Some(outcome);
             delete
+        }
+        Command::LicenseInit { license } => {
+            let absent = tables.license()?.is_none();
+            if absent {
+                tables.set_license(Row { value: license.clone(), create_index: index, modify_index: index })?;
+            }
+            absent
+        }
+        Command::LicenseSet { license, force } => {
+            let current = tables.license()?;
+            let replace = license::may_replace(current.as_ref(), license, *force);
+            if replace {
+                let create_index = current.as_ref().map_or(index, |r| r.create_index);
+                tables.set_license(Row { value: license.clone(), create_index, modify_index: index })?;
+            }
+            replace
         }
     };
     Ok(Applied { updated, index, variable, batch: Vec::new() })

@@ -27,11 +27,12 @@ use crate::state::Applied;
 use crate::state::Command;
 
 /// The staging table of each replicated table, in the order of `REPLICATED`.
-pub(crate) const STAGING: [RowTable; 4] = [
+pub(crate) const STAGING: [RowTable; 5] = [
     RowTable::new("staging_sm_autopilot"),
     RowTable::new("staging_sm_scheduler"),
     RowTable::new("staging_sm_variables"),
     RowTable::new("staging_sm_table_index"),
+    RowTable::new("staging_sm_license"),
 ];
 
 /// The restore in progress, under [`PROGRESS_KEY`].
