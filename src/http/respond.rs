@@ -90,6 +90,8 @@ pub fn op_status_text(e: &OpError) -> (u16, String) {
         // Nomad's validation errors are plain errors: 500 with their text (Go `%q` for a path).
         OpError::InvalidVariable(VarInvalid::InvalidPath(path)) => (500, format!("invalid path {}", go_quote(path))),
         OpError::InvalidVariable(invalid) => (500, invalid.to_string()),
+        // A refused license is the request's fault, and nothing changed.
+        OpError::InvalidLicense(invalid) => (400, invalid.to_string()),
         OpError::Forwarded(inner) => match op_status_text(inner) {
             (500, text) => (500, format!("rpc error: {text}")),
             coded => coded,

@@ -90,6 +90,10 @@ pub struct ServerConfig {
     pub raft_snapshot_threshold: u64,
     /// `raft_trailing_logs`: entries kept behind a snapshot for followers that lag.
     pub raft_trailing_logs: u64,
+    /// `license_path`: the license file to install (Nomad's key).
+    pub license_path: Option<PathBuf>,
+    /// `license_public_keys`: base64 ed25519 keys whose license signatures are trusted.
+    pub license_public_keys: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +105,8 @@ impl Default for ServerConfig {
             default_scheduler_config: None,
             raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
             raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
+            license_path: None,
+            license_public_keys: Vec::new(),
         }
     }
 }
@@ -289,6 +295,8 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             default_scheduler_config: server.default_scheduler_config.map(file::SchedulerBlock::resolve),
             raft_snapshot_threshold: server.raft_snapshot_threshold.unwrap_or(d.server.raft_snapshot_threshold),
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
+            license_path: server.license_path,
+            license_public_keys: server.license_public_keys,
         },
         autopilot: f.autopilot.unwrap_or(d.autopilot),
         acl_enabled: f.acl.and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
