@@ -47,6 +47,7 @@ pub async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Operator(Operator::Snapshot(s)) => Ok(super::snapshot::execute(g, s).await?),
         Command::Server(Server::Members(_)) => server_members(g).await,
         Command::Var(v) => super::var::execute(g, v).await,
+        Command::License(l) => super::license::execute(g, l).await,
     }
 }
 
