@@ -13,6 +13,7 @@ mod t50_durability;
 mod t60_bad_input;
 mod t70_cli;
 mod t80_agent_cli;
+mod t87_license;
 mod t90_embedding;
 mod t95_variables;
 mod t97_snapshot_archive;
