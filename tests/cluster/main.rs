@@ -12,6 +12,7 @@ mod t50_snapshot_install;
 mod t60_storage_fault;
 mod t70_variables;
 mod t80_snapshot;
+mod t87_license;
 
 /// Loopback block of this test binary (127.30.x.y).
 pub const BLOCK: u8 = 30;
