@@ -44,11 +44,11 @@ use actix::Addr;
 
 use crate::autopilot::Autopilot;
 use crate::config_store::ConfigStore;
-use crate::license::LicenseActor;
-pub use crate::license::LicenseSettings;
 pub use crate::error::OpError;
 pub use crate::error::PeerRef;
 pub use crate::forward::RpcError;
+use crate::license::LicenseActor;
+pub use crate::license::LicenseSettings;
 use crate::membership::Membership;
 use crate::node::LeaderContact;
 pub use crate::node::RaftConfiguration;

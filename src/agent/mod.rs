@@ -97,9 +97,10 @@ fn license_settings(config: &AgentConfig) -> Result<LicenseSettings, AgentError>
     let path = from_env("NOMAD_LICENSE_PATH").map(PathBuf::from).or_else(|| config.server.license_path.clone());
     settings.configured = match (from_env("NOMAD_LICENSE"), path) {
         (Some(text), _) => Some(text),
-        (None, Some(path)) => Some(std::fs::read_to_string(&path).map_err(|e| {
-            AgentError::License(format!("failed to read license file {}: {e}", path.display()))
-        })?),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| AgentError::License(format!("failed to read license file {}: {e}", path.display())))?,
+        ),
         (None, None) => None,
     };
     if let Some(text) = &settings.configured {

@@ -40,7 +40,7 @@ pub enum License {
     /// Write a new ed25519 key pair for signing licenses
     Keygen(Keygen),
     /// Sign a new license with a private key and print it
-    Issue(Issue),
+    Issue(Box<Issue>),
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +144,7 @@ pub async fn execute(g: &GlobalOpts, command: License) -> Result<String, CliErro
         License::Put(a) => put(g, a).await,
         License::Inspect(a) => inspect(a),
         License::Keygen(a) => keygen(a),
-        License::Issue(a) => issue(a),
+        License::Issue(a) => issue(*a),
     }
 }
 
@@ -188,8 +188,8 @@ fn inspect(a: Inspect) -> Result<String, CliError> {
         keys.push(PublicKey::parse(&value).map_err(|e| fail(format!("Error parsing public key: {e}")))?);
     }
     let now = unix_now();
-    let verified = document::verify(&text, &keys, &a.product, now)
-        .map_err(|e| fail(format!("Error validating license: {e}")))?;
+    let verified =
+        document::verify(&text, &keys, &a.product, now).map_err(|e| fail(format!("Error validating license: {e}")))?;
     let value = serde_json::to_value(&verified.license)?;
     if a.json {
         return Ok(format::json(&value)?);
@@ -230,7 +230,8 @@ fn write_new(path: &str, content: &str, mode: u32) -> Result<(), CliError> {
 }
 
 fn issue(a: Issue) -> Result<String, CliError> {
-    let key_path = a.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| fail("Missing -key: the private key file"))?;
+    let key_path =
+        a.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| fail("Missing -key: the private key file"))?;
     let customer =
         a.customer.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| fail("Missing -customer: the CustomerID"))?;
     let key_text = std::fs::read_to_string(key_path)
@@ -252,7 +253,8 @@ fn issue(a: Issue) -> Result<String, CliError> {
     let termination = expiration.saturating_add(duration("termination-grace", &a.termination_grace)?.max(0));
     let mut flags = std::collections::BTreeMap::new();
     for f in &a.flags {
-        let (k, v) = f.split_once('=').ok_or_else(|| fail(format!("Invalid -flag {}: expected key=value", go_quote(f))))?;
+        let (k, v) =
+            f.split_once('=').ok_or_else(|| fail(format!("Invalid -flag {}: expected key=value", go_quote(f))))?;
         let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
         flags.insert(k.to_string(), value);
     }
@@ -316,7 +318,8 @@ fn license_info(lic: &Value, now: i64) -> (String, bool) {
     ];
     let mut out = format::key_values(&rows);
     let list = |out: &mut String, title: &str, key: &str| {
-        let items: Vec<&str> = lic[key].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let items: Vec<&str> =
+            lic[key].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         if !items.is_empty() {
             out.push_str(title);
             out.push('\n');

@@ -145,7 +145,8 @@ fn signed_licenses_install_and_refusals_change_nothing() {
     let before = (current["License"]["LicenseID"].clone(), current["Index"].clone());
 
     // Refusals: 400 with the reason, and the installed license is untouched.
-    let expired = issue(k, "vendor", "expired.lic", &["-issued=2020-01-01T00:00:00Z", "-ttl=24h", "-termination-grace=876000h"]);
+    let expired =
+        issue(k, "vendor", "expired.lic", &["-issued=2020-01-01T00:00:00Z", "-ttl=24h", "-termination-grace=876000h"]);
     let terminated = issue(k, "vendor", "terminated.lic", &["-issued=2020-01-01T00:00:00Z", "-ttl=24h"]);
     let wrong_key = issue(k, "other", "wrong-key.lic", &[]);
     let wrong_product = issue(k, "vendor", "wrong-product.lic", &["-product=acme-db"]);
@@ -183,7 +184,11 @@ fn signed_licenses_install_and_refusals_change_nothing() {
     let older = issue(k, "vendor", "older.lic", &["-issued=2024-01-01T00:00:00Z", "-ttl=876000h"]);
     let r = a.put(L, &older);
     assert_eq!(r.status, 400);
-    assert!(r.text().starts_with("license was issued at 2024-01-01T00:00:00Z, before the installed license"), "{}", r.text());
+    assert!(
+        r.text().starts_with("license was issued at 2024-01-01T00:00:00Z, before the installed license"),
+        "{}",
+        r.text()
+    );
     assert_eq!(read(&a)["License"]["LicenseID"], fresh_id.as_str());
     let r = a.put(&format!("{L}?force=bogus"), &older);
     assert_eq!(r.status, 400);
@@ -198,7 +203,10 @@ fn signed_licenses_install_and_refusals_change_nothing() {
     assert_eq!(err.trim(), "Error parsing arguments: Missing LICENSE argument");
     let (code, _, err) = cli_in(k, &a.http(), &["license", "put", "wrong-key.lic"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("Error putting license: Unexpected response code: 400 (invalid license signature"), "{err}");
+    assert!(
+        err.starts_with("Error putting license: Unexpected response code: 400 (invalid license signature"),
+        "{err}"
+    );
     let (code, out, err) = cli_in(k, &a.http(), &["license", "put", "fresh.lic"]);
     assert_eq!((code, out.as_str()), (0, "Successfully applied license\n"), "{err}");
     assert_eq!(read(&a)["License"]["LicenseID"], fresh_id.as_str());
@@ -230,7 +238,8 @@ fn signed_licenses_install_and_refusals_change_nothing() {
     let (code, _, err) = cli_in(k, "", &["license", "inspect", "-public-key=other.pub", "latest.lic"]);
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "Error validating license: invalid license signature: no configured public key verifies it");
-    let (code, _, err) = cli_in(k, "", &["license", "inspect", "-public-key=vendor.pub", "-product=acme-db", "latest.lic"]);
+    let (code, _, err) =
+        cli_in(k, "", &["license", "inspect", "-public-key=vendor.pub", "-product=acme-db", "latest.lic"]);
     assert_eq!(code, 1);
     assert!(err.contains("license is for product \"raftwarden\""), "{err}");
 
@@ -252,7 +261,8 @@ fn an_invalid_configured_license_stops_the_agent() {
     let vendor = keygen(k, "vendor");
     keygen(k, "other");
     issue(k, "other", "wrong-key.lic", &[]);
-    let hcl = format!("{}server {{\n  license_path = \"{}\"\n}}\n", keys_hcl(&[&vendor]), k.join("wrong-key.lic").display());
+    let hcl =
+        format!("{}server {{\n  license_path = \"{}\"\n}}\n", keys_hcl(&[&vendor]), k.join("wrong-key.lic").display());
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("a.hcl");
     let ip = net().ip(1);

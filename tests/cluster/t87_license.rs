@@ -48,10 +48,7 @@ fn a_license_installed_through_a_follower_reaches_every_server_and_survives_a_le
     let other = offline(k, &["license", "issue", "-key=license.key", "-customer=mallory", "-ttl=24h"]);
     let (_, foreign_signature) = other.trim().split_once('.').unwrap();
     let r = c.agents[f].put(L, &format!("{payload}.{foreign_signature}"));
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (400, "invalid license signature: no configured public key verifies it")
-    );
+    assert_eq!((r.status, r.text().as_str()), (400, "invalid license signature: no configured public key verifies it"));
     assert_eq!(license_id(&c.agents[leader]), temporary);
 
     // A good one through the follower: every server shows it, stale reads included.

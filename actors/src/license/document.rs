@@ -317,8 +317,7 @@ pub fn format_rfc3339(unix_secs: i64) -> String {
 /// dropped.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
-    {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let num = |from: usize, to: usize| -> Option<i64> {
@@ -450,8 +449,20 @@ mod tests {
         let mut sig = B64.decode(signature).unwrap();
         sig[3] ^= 1;
         let cases: Vec<(&str, String, &[PublicKey], &str, LicenseInvalid)> = vec![
-            ("tampered payload", format!("{tampered_payload}.{signature}"), &keys, DEFAULT_PRODUCT, LicenseInvalid::BadSignature),
-            ("tampered signature", format!("{payload}.{}", B64.encode(&sig)), &keys, DEFAULT_PRODUCT, LicenseInvalid::BadSignature),
+            (
+                "tampered payload",
+                format!("{tampered_payload}.{signature}"),
+                &keys,
+                DEFAULT_PRODUCT,
+                LicenseInvalid::BadSignature,
+            ),
+            (
+                "tampered signature",
+                format!("{payload}.{}", B64.encode(&sig)),
+                &keys,
+                DEFAULT_PRODUCT,
+                LicenseInvalid::BadSignature,
+            ),
             ("wrong key", good.clone(), &other_keys, DEFAULT_PRODUCT, LicenseInvalid::BadSignature),
             ("no keys", good.clone(), &[], DEFAULT_PRODUCT, LicenseInvalid::NoPublicKeys),
             (
@@ -506,11 +517,15 @@ mod tests {
             ("missing fields", signed_json("{}")),
             (
                 "bad time",
-                signed_json(r#"{"LicenseID":"x","CustomerID":"c","IssueTime":"yesterday","StartTime":"2020-01-01T00:00:00Z","ExpirationTime":"2020-01-01T00:00:00Z","TerminationTime":"2020-01-01T00:00:00Z","Product":"raftwarden"}"#),
+                signed_json(
+                    r#"{"LicenseID":"x","CustomerID":"c","IssueTime":"yesterday","StartTime":"2020-01-01T00:00:00Z","ExpirationTime":"2020-01-01T00:00:00Z","TerminationTime":"2020-01-01T00:00:00Z","Product":"raftwarden"}"#,
+                ),
             ),
             (
                 "expires before it starts",
-                signed_json(r#"{"LicenseID":"x","CustomerID":"c","IssueTime":"2020-01-01T00:00:00Z","StartTime":"2020-01-02T00:00:00Z","ExpirationTime":"2020-01-01T00:00:00Z","TerminationTime":"2020-01-03T00:00:00Z","Product":"raftwarden"}"#),
+                signed_json(
+                    r#"{"LicenseID":"x","CustomerID":"c","IssueTime":"2020-01-01T00:00:00Z","StartTime":"2020-01-02T00:00:00Z","ExpirationTime":"2020-01-01T00:00:00Z","TerminationTime":"2020-01-03T00:00:00Z","Product":"raftwarden"}"#,
+                ),
             ),
         ] {
             match verify(&text, &keys, DEFAULT_PRODUCT, NOW) {
@@ -569,7 +584,14 @@ mod tests {
         }
         assert_eq!(parse_rfc3339("2017-03-06T23:07:51.123456789+01:00"), Some(1_488_838_071));
         assert_eq!(parse_rfc3339("2017-03-06T17:07:51-05:00"), Some(1_488_838_071));
-        for bad in ["", "2017-03-06", "2017-02-30T00:00:00Z", "2017-03-06T22:07:51", "2017-03-06T22:07:51.Z", "2017-13-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "2017-03-06",
+            "2017-02-30T00:00:00Z",
+            "2017-03-06T22:07:51",
+            "2017-03-06T22:07:51.Z",
+            "2017-13-01T00:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }

@@ -135,7 +135,9 @@ impl LeaderOp for PutLicense {
         let license = InstalledLicense::signed(&self.text, &verified);
         Box::pin(async move {
             match ctx.proposer.propose(Command::LicenseSet { license, force: self.force }).await {
-                Attempt::Done(Ok(applied)) if applied.updated => Attempt::Done(Ok(LicenseWrite { index: applied.index })),
+                Attempt::Done(Ok(applied)) if applied.updated => {
+                    Attempt::Done(Ok(LicenseWrite { index: applied.index }))
+                }
                 Attempt::Done(Ok(_)) => {
                     let current = match ctx.reader.license() {
                         Ok(row) => row.and_then(|r| r.value.license().ok()).map(|l| l.issue_time),
@@ -162,7 +164,8 @@ pub(crate) fn leader_command(ctx: &ServerContext, now: i64) -> Result<Option<Com
     if let Some(text) = &settings.configured {
         match document::verify(text, &settings.public_keys, &settings.product, now) {
             Ok(v) => {
-                let newer = current.as_ref().is_none_or(|r| r.value.is_temporary() || v.times.issue > r.value.issue_time);
+                let newer =
+                    current.as_ref().is_none_or(|r| r.value.is_temporary() || v.times.issue > r.value.issue_time);
                 if newer {
                     let license = InstalledLicense::signed(text, &v);
                     return Ok(Some(Command::LicenseSet { license, force: false }));
