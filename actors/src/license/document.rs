@@ -225,7 +225,7 @@ pub fn decode_unverified(text: &str) -> Result<License, LicenseInvalid> {
     decode_payload(&split(text)?.payload)
 }
 
-/// A license that passed [`verify`]: the document and the exact payload JSON that was signed.
+/// A license that passed [`verify`]: the document and its times.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     pub license: License,

@@ -447,6 +447,30 @@ http_api_response_headers {
     }
 
     #[test]
+    fn license_keys_and_path() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let key = "8Fy2dV3yrcy1nOeZAN6dAtg3+CesKy4bspr9CCgiJr8=";
+        let f = write(
+            d.path(),
+            "x.hcl",
+            &format!(
+                "data_dir = \"/x\"\nserver {{\n enabled = true\n license_path = \"/etc/l.lic\"\n}}\n\
+                 server {{\n license_public_keys = [\"{key}\"]\n}}\n"
+            ),
+        );
+        let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
+        assert_eq!(c.server.license_path, Some(PathBuf::from("/etc/l.lic")));
+        assert_eq!(c.server.license_public_keys, vec![key]);
+        let bad = write(
+            d.path(),
+            "bad.hcl",
+            "data_dir = \"/x\"\nserver {\n enabled = true\n license_public_keys = [\"AAAA\"]\n}\n",
+        );
+        let err = load(&args(&[&format!("-config={}", bad.display())])).unwrap_err().to_string();
+        assert!(err.contains("server.license_public_keys: public key has 3 bytes, expected 32"), "{err}");
+    }
+
+    #[test]
     fn errors_name_file_key_and_reason() {
         let d = tempfile::tempdir().expect("temp dir");
         let cases = [
