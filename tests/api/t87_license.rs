@@ -279,3 +279,52 @@ fn an_invalid_configured_license_stops_the_agent() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("license: the configured license is not valid: invalid license signature"), "{err}");
 }
+
+/// An application embedding the actors licenses its own product: the product name and the
+/// trusted keys come from its `Settings`, and a license for another product is refused.
+#[test]
+fn an_embedding_application_licenses_its_own_product() {
+    use raftwarden_actors::license::document::{self, PrivateKey};
+    use raftwarden_actors::license::{GetLicense, LicenseSettings, PutLicense};
+    use raftwarden_actors::OpError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = PrivateKey::from_seed([7; 32]);
+    actix_rt::System::new().block_on(async {
+        let rpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let rpc_addr = rpc.local_addr().unwrap().to_string();
+        let mut settings = raftwarden_actors::Settings::new("embedded", dir.path(), &rpc_addr, "127.0.0.1:1");
+        settings.license =
+            LicenseSettings { product: "acme-db".into(), public_keys: vec![vendor.public_key()], configured: None };
+        let server = raftwarden_actors::start(settings).await.unwrap();
+        let rpc_server = raftwarden::http::rpc::serve_rpc(rpc, server.clone(), 1).unwrap();
+        actix_rt::spawn(rpc_server);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let temporary = loop {
+            if let Ok(Ok(read)) = server.license().send(GetLicense).await {
+                break read.license;
+            }
+            assert!(std::time::Instant::now() < deadline, "no temporary license");
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!((temporary.product.as_str(), temporary.is_temporary()), ("acme-db", true));
+
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let mut license = document::temporary("acme-db", "acme-1".into(), now);
+        license.customer_id = "initech".into();
+        license.flags.clear();
+        let put = |license: &document::License| PutLicense { text: document::sign(license, &vendor), force: false };
+        let written = server.license().send(put(&license)).await.unwrap().unwrap();
+        let read = server.license().send(GetLicense).await.unwrap().unwrap();
+        assert_eq!((read.license.license_id.as_str(), read.index), ("acme-1", written.index));
+
+        license.product = "raftwarden".into();
+        match server.license().send(put(&license)).await.unwrap() {
+            Err(OpError::InvalidLicense(document::LicenseInvalid::WrongProduct { want, got })) => {
+                assert_eq!((want.as_str(), got.as_str()), ("acme-db", "raftwarden"))
+            }
+            other => panic!("{other:?}"),
+        }
+        server.shutdown().await;
+    });
+}
