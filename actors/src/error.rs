@@ -101,6 +101,10 @@ pub enum OpError {
     /// An ACL write the leader refused as invalid (Nomad's 400s); the text says why.
     #[error("{0}")]
     AclInvalid(String),
+    /// A license was refused (malformed, untrusted signature, wrong product, expired, older
+    /// than the installed one); nothing changed.
+    #[error("{0}")]
+    InvalidLicense(crate::license::document::LicenseInvalid),
     /// The error the leader answered a forwarded operation with.
     #[error("rpc error: {0}")]
     Forwarded(Box<OpError>),

@@ -65,6 +65,7 @@ pub mod paths {
     /// Resolves the caller's secret on the leader (the secret travels in the body, never in a
     /// log line).
     pub const ACL_RESOLVE: &str = "/v1/internal/acl/resolve";
+    pub const PUT_LICENSE: &str = "/v1/internal/license/put";
 }
 
 /// How long an operation waits for a leader before failing with `No cluster leader` (Nomad's
@@ -315,6 +316,7 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
         paths::ACL_GET_TOKEN => relay::<_, a::GetToken>(&server.acl, body).await,
         paths::ACL_LIST_TOKENS => relay::<_, a::ListTokens>(&server.acl, body).await,
         paths::ACL_RESOLVE => relay::<_, a::ResolveToken>(&server.acl, body).await,
+        paths::PUT_LICENSE => relay::<_, crate::license::PutLicense>(&server.license, body).await,
         other => Err(RpcError::UnknownPath(other.to_string())),
     }
 }

@@ -14,6 +14,7 @@
 //! contact clocks, identity); [`forward`] both halves of server-to-server calls; [`membership`]
 //! the membership actor with [`membership::formation`] (a pure bootstrap decision) and
 //! [`membership::transfer`]; [`config_store`] the config tables; [`variables`] Nomad's variables; [`autopilot`] health;
+//! [`license`] the signed license document and its actor;
 //! [`error`] what can go wrong (no HTTP status numbers: the HTTP layer maps them).
 //!
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
@@ -26,6 +27,7 @@ pub mod config_store;
 pub mod error;
 pub mod forward;
 pub mod gossip;
+pub mod license;
 pub mod liveness;
 pub mod membership;
 pub mod metrics;
@@ -49,6 +51,8 @@ use crate::config_store::ConfigStore;
 pub use crate::error::OpError;
 pub use crate::error::PeerRef;
 pub use crate::forward::RpcError;
+use crate::license::LicenseActor;
+pub use crate::license::LicenseSettings;
 use crate::membership::Membership;
 use crate::node::LeaderContact;
 pub use crate::node::RaftConfiguration;
@@ -126,6 +130,8 @@ pub struct Settings {
     pub raft_trailing_logs: u64,
     /// The ACL system (Nomad's `acl { }` block).
     pub acl: AclSettings,
+    /// The product this server licenses, the keys it trusts and the configured license.
+    pub license: LicenseSettings,
 }
 
 /// Nomad's `acl { }` agent block, as far as the server uses it.
@@ -168,6 +174,7 @@ impl Settings {
             raft_snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
             raft_trailing_logs: DEFAULT_TRAILING_LOGS,
             acl: AclSettings::default(),
+            license: LicenseSettings::default(),
         }
     }
 }
@@ -206,6 +213,7 @@ pub struct Server {
     variables: Addr<Variables>,
     snapshots: Addr<Snapshots>,
     acl: Addr<Acl>,
+    license: Addr<LicenseActor>,
 }
 
 /// Starts one server's actors on the current actix `System`.
@@ -274,9 +282,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let variables = Variables::new(ctx.clone()).start();
     let snapshots = Snapshots::new(ctx.clone()).start();
     let acl = Acl::new(ctx.clone()).start();
+    let license = LicenseActor::new(ctx.clone()).start();
     gossip.retry_join(ctx.settings.retry_join.clone());
     actix::spawn(metrics::sample(ctx.clone(), autopilot.clone()));
-    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl })
+    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license })
 }
 
 async fn start_gossip(
@@ -387,6 +396,11 @@ impl Server {
         &self.acl
     }
 
+    /// The license actor: the installed license, installs, expiry warnings.
+    pub fn license(&self) -> &Addr<LicenseActor> {
+        &self.license
+    }
+
     /// This server as the cluster knows it: raft ID, `<name>.<region>`, addresses, version.
     pub fn identity(&self) -> &ServerNode {
         &self.ctx.me
@@ -432,6 +446,7 @@ impl Server {
         let _ = self.autopilot.send(membership::Stop).await;
         let _ = self.config_store.send(membership::Stop).await;
         let _ = self.snapshots.send(membership::Stop).await;
+        let _ = self.license.send(membership::Stop).await;
         self.ctx.proposer.stop();
         let _ = self.variables.send(membership::Stop).await;
         let _ = self.acl.send(membership::Stop).await;

@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+use raftwarden_actors::license::document as license;
+use raftwarden_actors::license::document::PublicKey;
 use raftwarden_actors::membership::GetLeader;
+use raftwarden_actors::LicenseSettings;
 use raftwarden_actors::RaftTiming;
 use raftwarden_actors::Settings;
 
@@ -35,6 +38,8 @@ pub enum AgentError {
     RaftStopped(String),
     #[error("failed to prepare data dir {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error("license: {0}")]
+    License(String),
 }
 
 fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentError> {
@@ -75,6 +80,36 @@ pub fn with_default_port(addr: &str, port: u16) -> String {
     } else {
         format!("{addr}:{port}")
     }
+}
+
+/// The license keys and file of the configuration. The file is Nomad's: the `NOMAD_LICENSE`
+/// environment variable (the license text), else `NOMAD_LICENSE_PATH`, else
+/// `server { license_path }`. A license file that does not verify stops the agent, as it
+/// stops a Nomad Enterprise server.
+fn license_settings(config: &AgentConfig) -> Result<LicenseSettings, AgentError> {
+    let mut settings = LicenseSettings::default();
+    for key in &config.server.license_public_keys {
+        let key = PublicKey::parse(key).map_err(|e| AgentError::License(format!("server.license_public_keys: {e}")))?;
+        settings.public_keys.push(key);
+    }
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let path = from_env("NOMAD_LICENSE_PATH").map(PathBuf::from).or_else(|| config.server.license_path.clone());
+    settings.configured = match (from_env("NOMAD_LICENSE"), path) {
+        (Some(text), _) => Some(text),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| AgentError::License(format!("failed to read license file {}: {e}", path.display())))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(text) = &settings.configured {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        license::verify(text, &settings.public_keys, &settings.product, now)
+            .map_err(|e| AgentError::License(format!("the configured license is not valid: {e}")))?;
+    }
+    Ok(settings)
 }
 
 /// Why the agent is asked to stop: the signal decides whether it first leaves the gossip pool
@@ -147,6 +182,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
             token_min_ttl: config.acl_token_min_ttl,
             token_max_ttl: config.acl_token_max_ttl,
         },
+        license: license_settings(&config)?,
     };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;

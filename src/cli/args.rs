@@ -79,6 +79,9 @@ pub enum Command {
     /// Variable commands: get, put, list, purge
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Var(super::var::Var),
+    /// License commands: get, put, inspect, and keygen/issue for the license's signer
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    License(super::license::License),
 }
 
 #[derive(Debug, Subcommand)]

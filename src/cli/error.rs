@@ -78,6 +78,14 @@ pub enum CliError {
     #[error(transparent)]
     Snapshot(#[from] super::snapshot::SnapshotError),
 
+    /// A `license` command's own message (Nomad's texts where Nomad has the command).
+    #[error("{0}")]
+    License(String),
+    /// The license text of `license get` for a license that has expired: printed to stdout
+    /// like a valid one, but the command exits 1, as Nomad's does.
+    #[error("{0}")]
+    Expired(String),
+
     #[error("Failed to start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }

@@ -16,6 +16,7 @@ mod client;
 mod commands;
 mod error;
 mod format;
+mod license;
 mod render;
 mod snapshot;
 pub(crate) mod snapshot_agent;
@@ -44,6 +45,10 @@ pub fn run(args: Vec<String>) -> i32 {
         Ok(out) => {
             print!("{out}");
             0
+        }
+        Err(CliError::Expired(out)) => {
+            print!("{out}");
+            1
         }
         Err(e) => {
             eprintln!("{e}");

@@ -13,6 +13,7 @@ pub mod acl;
 pub mod agent;
 pub mod auth;
 pub mod decode;
+pub mod license;
 pub mod metrics;
 pub mod operator;
 pub mod query;
@@ -141,7 +142,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         "/v1/operator/autopilot/configuration" => operator::autopilot_configuration(r, &body).await,
         "/v1/operator/autopilot/health" => operator::autopilot_health(r).await,
         "/v1/operator/scheduler/configuration" => operator::scheduler_configuration(r, &body).await,
-        "/v1/operator/license" => operator::license(&req),
+        "/v1/operator/license" => license::license(r, &body).await,
         "/v1/operator/utilization" => operator::utilization(&req),
         "/v1/status/leader" => operator::status_leader(r).await,
         "/v1/status/peers" => operator::status_peers(r).await,

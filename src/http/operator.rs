@@ -231,15 +231,6 @@ pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
     }
 }
 
-/// The open-source license endpoint: no license to show (204), none to set (501).
-pub fn license(r: &HttpRequest) -> Reply {
-    match *r.method() {
-        Method::GET => Ok(HttpResponse::NoContent().finish()),
-        Method::PUT => Err(ApiError::coded(501, "Nomad Enterprise only endpoint")),
-        _ => Err(ApiError::coded(405, "Invalid method")),
-    }
-}
-
 pub fn utilization(r: &HttpRequest) -> Reply {
     match *r.method() {
         Method::POST => Err(ApiError::coded(501, "Nomad Enterprise only endpoint")),

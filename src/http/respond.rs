@@ -95,6 +95,8 @@ pub fn op_status_text(e: &OpError) -> (u16, String) {
         | OpError::AclBadResetIndex { .. }
         | OpError::AclInvalid(_) => (400, e.to_string()),
         OpError::PermissionDenied | OpError::TokenNotFound | OpError::TokenExpired => (403, e.to_string()),
+        // A refused license is the request's fault, and nothing changed.
+        OpError::InvalidLicense(invalid) => (400, invalid.to_string()),
         OpError::Forwarded(inner) => match op_status_text(inner) {
             (500, text) => (500, format!("rpc error: {text}")),
             coded => coded,

@@ -16,6 +16,7 @@ mod t66_metrics;
 mod t70_cli;
 mod t80_agent_cli;
 mod t85_acl;
+mod t87_license;
 mod t90_embedding;
 mod t95_variables;
 mod t97_snapshot_archive;

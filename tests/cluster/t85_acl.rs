@@ -89,6 +89,13 @@ fn every_endpoint_by_every_kind_of_token_through_a_follower() {
             [403, 403, 403, 403, 403, 403, 200],
         ),
         ("GET", "/v1/acl/token/self", None, [200, 403, 200, 200, 200, 200, 200]),
+        ("GET", "/v1/operator/license", None, [403, 403, 200, 200, 403, 403, 200]),
+        ("PUT", "/v1/operator/license", Some("not a license"), [403, 403, 403, 400, 403, 403, 400]),
+        ("GET", "/v1/agent/members", None, [403, 403, 403, 403, 403, 403, 200]),
+        ("GET", "/v1/agent/self", None, [403, 403, 403, 403, 403, 403, 200]),
+        ("PUT", "/v1/agent/force-leave?node=nosuch", None, [403, 403, 403, 403, 403, 403, 200]),
+        ("GET", "/v1/agent/health", None, [200, 200, 200, 200, 200, 200, 200]),
+        ("GET", "/v1/metrics", None, [200, 200, 200, 200, 200, 200, 200]),
         ("GET", "/v1/status/leader", None, [200, 200, 200, 200, 200, 200, 200]),
         ("GET", "/v1/status/peers", None, [200, 200, 200, 200, 200, 200, 200]),
     ];

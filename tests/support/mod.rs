@@ -152,11 +152,12 @@ impl Agent {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
+    /// The HTTP API answers (`/v1/status/leader` answers 200 from any server, leader or not).
     fn ping(&self) -> bool {
         client()
-            .get(format!("{}/v1/operator/license", self.http()))
+            .get(format!("{}/v1/status/leader", self.http()))
             .send()
-            .map(|r| r.status().as_u16() == 204)
+            .map(|r| r.status().as_u16() == 200)
             .unwrap_or(false)
     }
 

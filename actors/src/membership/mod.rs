@@ -351,8 +351,8 @@ impl Handler<Stop> for Membership {
     }
 }
 
-/// On every leadership gain: make sure the config rows exist (the first leader writes the
-/// defaults through raft).
+/// On every leadership gain: make sure the config rows and a license exist (the first leader
+/// writes the defaults and a temporary license through raft; see [`crate::license`]).
 async fn leader_duties(ctx: Arc<ServerContext>) {
     let mut metrics = ctx.raft.metrics();
     let mut handled_term = None;
@@ -391,12 +391,20 @@ pub(crate) async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(),
     let storage = |e: crate::raft::StorageError| OpError::Storage(e.to_string());
     let missing =
         ctx.reader.autopilot().map_err(storage)?.is_none() || ctx.reader.scheduler().map_err(storage)?.is_none();
+    let mut commands = Vec::new();
     if missing {
-        let cmd = Command::InitDefaults {
+        commands.push(Command::InitDefaults {
             autopilot: ctx.settings.autopilot_defaults.clone(),
             scheduler: ctx.settings.scheduler_defaults.clone(),
-        };
-        ctx.raft.client_write(cmd).await.map_err(|e| OpError::Raft(e.to_string()))?;
+        });
     }
+    commands.extend(crate::license::leader_command(ctx, crate::license::unix_now())?);
+    // One entry for all of them: whoever can read the config rows can read the license too.
+    let cmd = match commands.len() {
+        0 => return Ok(()),
+        1 => commands.remove(0),
+        _ => Command::Batch(commands),
+    };
+    ctx.raft.client_write(cmd).await.map_err(|e| OpError::Raft(e.to_string()))?;
     Ok(())
 }

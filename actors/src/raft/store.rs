@@ -67,6 +67,7 @@ use crate::state::AclPolicy;
 use crate::state::AclToken;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
+use crate::state::InstalledLicense;
 use crate::state::Row;
 use crate::state::SchedulerConfig;
 use crate::state::Tables;
@@ -113,13 +114,17 @@ const ACL_TOKENS: RowTable = TableDefinition::new("sm_acl_tokens");
 /// and the secret is never a key.
 const ACL_SECRETS: RowTable = TableDefinition::new("sm_acl_secrets");
 
+/// The installed license, one row.
+const LICENSE: RowTable = TableDefinition::new("sm_license");
+
 /// Every replicated table: what a snapshot holds and what installing one replaces.
-const REPLICATED: [RowTable; 7] = [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX, ACL_POLICIES, ACL_TOKENS, ACL_SECRETS];
+const REPLICATED: [RowTable; 8] =
+    [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX, ACL_POLICIES, ACL_TOKENS, ACL_SECRETS, LICENSE];
 
 /// Every table a raft snapshot carries: the replicated ones and a snapshot restore in progress
 /// (a follower that installs a raft snapshot half-way through a restore must hold the rows
 /// staged so far, or it could not commit the restore with the others).
-const SNAPSHOT_TABLES: [RowTable; 15] = [
+const SNAPSHOT_TABLES: [RowTable; 17] = [
     AUTOPILOT,
     SCHEDULER,
     VARIABLES,
@@ -127,6 +132,7 @@ const SNAPSHOT_TABLES: [RowTable; 15] = [
     ACL_POLICIES,
     ACL_TOKENS,
     ACL_SECRETS,
+    LICENSE,
     restore::STAGING[0],
     restore::STAGING[1],
     restore::STAGING[2],
@@ -134,6 +140,7 @@ const SNAPSHOT_TABLES: [RowTable; 15] = [
     restore::STAGING[4],
     restore::STAGING[5],
     restore::STAGING[6],
+    restore::STAGING[7],
     restore::PROGRESS,
 ];
 
@@ -233,6 +240,11 @@ impl StateReader {
 
     pub fn scheduler(&self) -> Result<Option<Row<SchedulerConfig>>, StorageError> {
         self.row(SCHEDULER, CONFIG_ROW)
+    }
+
+    /// The installed license, or `None` before the first leader wrote one.
+    pub fn license(&self) -> Result<Option<Row<InstalledLicense>>, StorageError> {
+        self.row(LICENSE, CONFIG_ROW)
     }
 
     /// One variable, or `None`.
@@ -773,6 +785,14 @@ impl Tables for TxnTables<'_> {
     fn set_acl_index(&mut self, tokens: bool, index: u64) -> Result<(), StorageError> {
         let row = if tokens { ACL_TOKEN_INDEX_ROW } else { ACL_POLICY_INDEX_ROW };
         self.put(TABLE_INDEX, row, &index)
+    }
+
+    fn license(&self) -> Result<Option<Row<InstalledLicense>>, StorageError> {
+        self.get(LICENSE, CONFIG_ROW)
+    }
+
+    fn set_license(&mut self, row: Row<InstalledLicense>) -> Result<(), StorageError> {
+        self.put(LICENSE, CONFIG_ROW, &row)
     }
 }
 

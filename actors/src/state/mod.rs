@@ -11,12 +11,14 @@
 
 pub mod acl;
 mod config;
+pub mod license;
 pub mod variables;
 
 pub use config::AutopilotConfig;
 pub use config::PreemptionConfig;
 pub use config::SchedulerAlgorithm;
 pub use config::SchedulerConfig;
+pub use license::InstalledLicense;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -74,6 +76,8 @@ pub trait Tables {
     fn set_acl_bootstrap(&mut self, index: u64) -> Result<(), Self::Error>;
     /// The raft index of the last change of the policies (`tokens = false`) or tokens table.
     fn set_acl_index(&mut self, tokens: bool, index: u64) -> Result<(), Self::Error>;
+    fn license(&self) -> Result<Option<Row<InstalledLicense>>, Self::Error>;
+    fn set_license(&mut self, row: Row<InstalledLicense>) -> Result<(), Self::Error>;
 }
 
 /// Everything the cluster replicates, held in memory: the model of the stored tables.
@@ -89,6 +93,8 @@ pub struct State {
     pub acl_bootstrap: Option<u64>,
     pub acl_policies_index: u64,
     pub acl_tokens_index: u64,
+    #[serde(default)]
+    pub license: Option<Row<InstalledLicense>>,
 }
 
 impl Tables for State {
@@ -176,6 +182,15 @@ impl Tables for State {
         }
         Ok(())
     }
+
+    fn license(&self) -> Result<Option<Row<InstalledLicense>>, Infallible> {
+        Ok(self.license.clone())
+    }
+
+    fn set_license(&mut self, row: Row<InstalledLicense>) -> Result<(), Infallible> {
+        self.license = Some(row);
+        Ok(())
+    }
 }
 
 /// One replicated write. Each variant is one raft log entry; entries are stored by variant
@@ -217,6 +232,13 @@ pub enum Command {
     AclTokenUpsert { tokens: Vec<AclToken> },
     /// Deletes tokens by accessor ID; absent ones are skipped.
     AclTokenDelete { accessors: Vec<String> },
+    /// Installs the temporary license of a new cluster, only if no license is installed
+    /// (written by the first leader; its times come from the leader's clock).
+    LicenseInit { license: InstalledLicense },
+    /// Installs a license the leader has verified: over none or the temporary one always, over
+    /// a signed one only if it was not issued earlier, unless `force`
+    /// ([`license::may_replace`]). A refusal writes nothing and applies as `updated: false`.
+    LicenseSet { license: InstalledLicense, force: bool },
 }
 
 /// A row a command may write, for deciding which commands can share one raft entry.
@@ -228,6 +250,7 @@ pub enum RowKey {
     Variable(String, String),
     /// The ACL tables (ACL writes are rare: one per entry is plenty).
     Acl,
+    License,
     /// Every row (a restore replaces whole tables).
     All,
 }
@@ -250,6 +273,7 @@ impl Command {
             | Command::AclPolicyDelete { .. }
             | Command::AclTokenUpsert { .. }
             | Command::AclTokenDelete { .. } => vec![RowKey::Acl],
+            Command::LicenseInit { .. } | Command::LicenseSet { .. } => vec![RowKey::License],
         }
     }
 }
@@ -404,6 +428,22 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
             tables.set_acl_index(true, index)?;
             acl = Some(AclOutcome::Done);
             true
+        }
+        Command::LicenseInit { license } => {
+            let absent = tables.license()?.is_none();
+            if absent {
+                tables.set_license(Row { value: license.clone(), create_index: index, modify_index: index })?;
+            }
+            absent
+        }
+        Command::LicenseSet { license, force } => {
+            let current = tables.license()?;
+            let replace = license::may_replace(current.as_ref(), license, *force);
+            if replace {
+                let create_index = current.as_ref().map_or(index, |r| r.create_index);
+                tables.set_license(Row { value: license.clone(), create_index, modify_index: index })?;
+            }
+            replace
         }
     };
     Ok(Applied { updated, index, variable, acl, batch: Vec::new() })

@@ -99,6 +99,12 @@ pub struct ServerBlock {
     pub server_join: Option<ServerJoinBlock>,
     #[serde(default, deserialize_with = "de::blocks")]
     pub default_scheduler_config: Option<SchedulerBlock>,
+    /// Nomad's `license_path`: the license file a new cluster's first leader installs.
+    #[serde(default, deserialize_with = "de::path")]
+    pub license_path: Option<PathBuf>,
+    /// Base64 ed25519 public keys whose license signatures this server trusts.
+    #[serde(default, deserialize_with = "de::strings")]
+    pub license_public_keys: Vec<String>,
 }
 
 impl ServerBlock {
@@ -306,6 +312,8 @@ impl Merge for ServerBlock {
             raft_trailing_logs: later.raft_trailing_logs.or(self.raft_trailing_logs),
             server_join: block(self.server_join, later.server_join),
             default_scheduler_config: block(self.default_scheduler_config, later.default_scheduler_config),
+            license_path: later.license_path.or(self.license_path),
+            license_public_keys: append(self.license_public_keys, later.license_public_keys),
         }
     }
 }

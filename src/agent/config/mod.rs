@@ -91,6 +91,10 @@ pub struct ServerConfig {
     pub raft_snapshot_threshold: u64,
     /// `raft_trailing_logs`: entries kept behind a snapshot for followers that lag.
     pub raft_trailing_logs: u64,
+    /// `license_path`: the license file to install (Nomad's key).
+    pub license_path: Option<PathBuf>,
+    /// `license_public_keys`: base64 ed25519 keys whose license signatures are trusted.
+    pub license_public_keys: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +106,8 @@ impl Default for ServerConfig {
             default_scheduler_config: None,
             raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
             raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
+            license_path: None,
+            license_public_keys: Vec::new(),
         }
     }
 }
@@ -306,6 +312,8 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             default_scheduler_config: server.default_scheduler_config.map(file::SchedulerBlock::resolve),
             raft_snapshot_threshold: server.raft_snapshot_threshold.unwrap_or(d.server.raft_snapshot_threshold),
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
+            license_path: server.license_path,
+            license_public_keys: server.license_public_keys,
         },
         autopilot: f.autopilot.unwrap_or(d.autopilot),
         acl_enabled: f.acl.as_ref().and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
@@ -458,6 +466,30 @@ http_api_response_headers {
         let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
         assert!(c.server.enabled);
         assert_eq!(c.server.bootstrap_expect, 3);
+    }
+
+    #[test]
+    fn license_keys_and_path() {
+        let d = tempfile::tempdir().expect("temp dir");
+        let key = "8Fy2dV3yrcy1nOeZAN6dAtg3+CesKy4bspr9CCgiJr8=";
+        let f = write(
+            d.path(),
+            "x.hcl",
+            &format!(
+                "data_dir = \"/x\"\nserver {{\n enabled = true\n license_path = \"/etc/l.lic\"\n}}\n\
+                 server {{\n license_public_keys = [\"{key}\"]\n}}\n"
+            ),
+        );
+        let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
+        assert_eq!(c.server.license_path, Some(PathBuf::from("/etc/l.lic")));
+        assert_eq!(c.server.license_public_keys, vec![key]);
+        let bad = write(
+            d.path(),
+            "bad.hcl",
+            "data_dir = \"/x\"\nserver {\n enabled = true\n license_public_keys = [\"AAAA\"]\n}\n",
+        );
+        let err = load(&args(&[&format!("-config={}", bad.display())])).unwrap_err().to_string();
+        assert!(err.contains("server.license_public_keys: public key has 3 bytes, expected 32"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub fn validate(mut cfg: AgentConfig) -> Result<AgentConfig, ConfigError> {
     if !cfg.dev && cfg.data_dir.is_none() {
         return invalid("data_dir is required for a server (set data_dir or use -dev)".into());
     }
+    for key in &cfg.server.license_public_keys {
+        if let Err(e) = raftwarden_actors::license::document::PublicKey::parse(key) {
+            return invalid(format!("server.license_public_keys: {e}"));
+        }
+    }
     if cfg.server.bootstrap_expect == 0 {
         cfg.server.bootstrap_expect = 1;
     }

@@ -27,7 +27,7 @@ use crate::state::Applied;
 use crate::state::Command;
 
 /// The staging table of each replicated table, in the order of `REPLICATED`.
-pub(crate) const STAGING: [RowTable; 7] = [
+pub(crate) const STAGING: [RowTable; 8] = [
     RowTable::new("staging_sm_autopilot"),
     RowTable::new("staging_sm_scheduler"),
     RowTable::new("staging_sm_variables"),
@@ -35,6 +35,7 @@ pub(crate) const STAGING: [RowTable; 7] = [
     RowTable::new("staging_sm_acl_policies"),
     RowTable::new("staging_sm_acl_tokens"),
     RowTable::new("staging_sm_acl_secrets"),
+    RowTable::new("staging_sm_license"),
 ];
 
 /// The restore in progress, under [`PROGRESS_KEY`].
