@@ -79,6 +79,9 @@ pub enum Command {
     /// Variable commands: get, put, list, purge
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Var(super::var::Var),
+    /// ACL commands: bootstrap, policy, token
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    Acl(super::acl::Acl),
 }
 
 #[derive(Debug, Subcommand)]

@@ -56,6 +56,7 @@ pub async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Server(Server::Join(a)) => server_join(g, a).await,
         Command::Server(Server::ForceLeave(a)) => server_force_leave(g, a).await,
         Command::Var(v) => super::var::execute(g, v).await,
+        Command::Acl(a) => super::acl::execute(g, a).await,
     }
 }
 
