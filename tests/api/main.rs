@@ -14,6 +14,7 @@ mod t60_bad_input;
 mod t70_cli;
 mod t80_agent_cli;
 mod t85_acl;
+mod t86_acl_python;
 mod t88_acl_cli;
 mod t90_embedding;
 mod t95_variables;
