@@ -15,6 +15,7 @@ mod t70_cli;
 mod t80_agent_cli;
 mod t85_acl;
 mod t86_acl_python;
+mod t87_acl_scheduled_snapshots;
 mod t88_acl_cli;
 mod t90_embedding;
 mod t95_variables;
