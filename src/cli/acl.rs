@@ -68,7 +68,7 @@ pub struct Bootstrap {
     #[command(flatten)]
     pub output: Output,
     /// File holding the operator-generated bootstrap secret ("-" reads stdin)
-    #[arg(value_name = "path", allow_hyphen_values = true)]
+    #[arg(value_name = "path")]
     pub args: Vec<String>,
 }
 
@@ -78,7 +78,7 @@ pub struct PolicyApply {
     #[arg(long, value_name = "description", default_value = "", allow_hyphen_values = true)]
     pub description: String,
     /// <name> <path>: the policy's name and its rules file ("-" reads stdin)
-    #[arg(value_name = "arg", allow_hyphen_values = true)]
+    #[arg(value_name = "arg")]
     pub args: Vec<String>,
 }
 
@@ -88,14 +88,14 @@ pub struct Listing {
     #[command(flatten)]
     pub output: Output,
     /// Nomad takes no arguments; any given is reported as an error
-    #[arg(hide = true, allow_hyphen_values = true)]
+    #[arg(hide = true)]
     pub args: Vec<String>,
 }
 
 /// Commands whose only input is their positional arguments.
 #[derive(Debug, Args)]
 pub struct Positional {
-    #[arg(value_name = "arg", allow_hyphen_values = true)]
+    #[arg(value_name = "arg")]
     pub args: Vec<String>,
 }
 
@@ -120,7 +120,7 @@ pub struct TokenCreate {
     #[command(flatten)]
     pub output: Output,
     /// Nomad takes no arguments; any given is reported as an error
-    #[arg(hide = true, allow_hyphen_values = true)]
+    #[arg(hide = true)]
     pub args: Vec<String>,
 }
 
@@ -140,7 +140,7 @@ pub struct TokenUpdate {
     #[arg(long = "policy", value_name = "policy", action = ArgAction::Append)]
     pub policies: Vec<String>,
     /// <token_accessor_id>
-    #[arg(value_name = "token_accessor_id", allow_hyphen_values = true)]
+    #[arg(value_name = "token_accessor_id")]
     pub args: Vec<String>,
 }
 
