@@ -224,6 +224,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
             path: schedule.path,
             stale: false,
         };
+        // As Nomad's snapshot agent: the configured token, else NOMAD_TOKEN.
+        let token = schedule.token.or_else(|| std::env::var("NOMAD_TOKEN").ok().filter(|t| !t.trim().is_empty()));
         let (membership, me) = (server.membership().clone(), server.identity().id.clone());
         let leads = move || {
             let (membership, me) = (membership.clone(), me.clone());
@@ -232,7 +234,13 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
         let stopped = async move {
             let _ = schedule_stopped.await;
         };
-        actix_rt::spawn(crate::cli::snapshot_agent::run_in_server(http_addr.to_string(), settings, leads, stopped));
+        actix_rt::spawn(crate::cli::snapshot_agent::run_in_server(
+            http_addr.to_string(),
+            token,
+            settings,
+            leads,
+            stopped,
+        ));
     }
 
     let (stop, fault) = tokio::select! {

@@ -82,6 +82,9 @@ pub enum Command {
     /// License commands: get, put, inspect, and keygen/issue for the license's signer
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     License(super::license::License),
+    /// ACL commands: bootstrap, policy, token
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    Acl(super::acl::Acl),
 }
 
 #[derive(Debug, Subcommand)]

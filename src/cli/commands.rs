@@ -57,6 +57,7 @@ pub async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Server(Server::ForceLeave(a)) => server_force_leave(g, a).await,
         Command::Var(v) => super::var::execute(g, v).await,
         Command::License(l) => super::license::execute(g, l).await,
+        Command::Acl(a) => super::acl::execute(g, a).await,
     }
 }
 

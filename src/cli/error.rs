@@ -8,6 +8,10 @@ pub enum CliError {
     #[error("Error initializing client: {0}")]
     Client(#[source] ClientError),
 
+    /// An `acl` command's own message (Nomad's texts, decided in `cli::acl`).
+    #[error("{0}")]
+    Acl(String),
+
     /// A `var` command's own message (Nomad's texts, decided in `cli::var`).
     #[error("{0}")]
     Var(String),

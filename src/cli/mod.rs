@@ -1,5 +1,5 @@
-//! The Nomad-compatible command line: `raftwarden operator raft|autopilot|scheduler ...` and
-//! `raftwarden server members`, with Nomad's flags, output texts and exit codes.
+//! The Nomad-compatible command line: `raftwarden operator raft|autopilot|scheduler ...`,
+//! `raftwarden server members`, `raftwarden acl ...`, with Nomad's flags, output texts and exit codes.
 //!
 //! ```text
 //! argv (Go flag syntax) ─> argv::rewrite ─> clap (args) ─> commands (async, one HTTP client)
@@ -10,6 +10,7 @@
 //! Success prints to stdout and exits 0; every error, usage text included, goes to stderr and
 //! exits 1 (0 for an explicit `-help`).
 
+mod acl;
 pub(crate) mod args;
 pub(crate) mod argv;
 mod client;

@@ -12,6 +12,11 @@
 //! ```hcl
 //! address = "http://127.0.0.1:4646"   # else -address / NOMAD_ADDR
 //! token   = "..."                     # else -token / NOMAD_TOKEN
+//! nomad {                             # Nomad's snapshot agent spelling; wins over the above
+//!   address = "http://127.0.0.1:4646"
+//!   token   = "..."                   # with ACLs on: snapshot-save or management
+//!   region  = "global"
+//! }
 //! snapshot {
 //!   interval = "1h"
 //!   retain   = 24
@@ -82,7 +87,17 @@ struct ConfigFile {
     address: Option<String>,
     token: Option<String>,
     region: Option<String>,
+    nomad: Option<NomadBlock>,
     snapshot: Option<SnapshotBlock>,
+}
+
+/// Nomad's snapshot agent config: how to reach the API, and with which token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NomadBlock {
+    address: Option<String>,
+    token: Option<String>,
+    region: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,10 +130,11 @@ fn load(path: &str, global: &GlobalOpts) -> Result<(AgentSettings, GlobalOpts), 
         crate::agent::hcl1::parse(&text).map_err(|e| parse_error(e.to_string()))?
     };
     let file: ConfigFile = serde_path_to_error::deserialize(value).map_err(|e| parse_error(e.to_string()))?;
+    let nomad = file.nomad.unwrap_or_default();
     let opts = GlobalOpts {
-        address: file.address.or_else(|| global.address.clone()),
-        token: file.token.or_else(|| global.token.clone()),
-        region: file.region.or_else(|| global.region.clone()),
+        address: nomad.address.or(file.address).or_else(|| global.address.clone()),
+        token: nomad.token.or(file.token).or_else(|| global.token.clone()),
+        region: nomad.region.or(file.region).or_else(|| global.region.clone()),
     };
     Ok((resolve(file.snapshot.unwrap_or_default())?, opts))
 }
@@ -222,9 +238,11 @@ pub async fn run(global: &GlobalOpts, args: AgentArgs) -> Result<String, AgentEr
 
 /// The server's own scheduled snapshots (`snapshot { interval retain path }` in the server
 /// config): the agent's rounds, run every `interval` by whichever server leads at that moment
-/// (`leads`), against this server's own HTTP API at `http_addr`. Ends with `shutdown`.
+/// (`leads`), against this server's own HTTP API at `http_addr`, every request carrying
+/// `token` (with ACLs on it needs `snapshot-save` or management). Ends with `shutdown`.
 pub async fn run_in_server<L, F>(
     http_addr: String,
+    token: Option<String>,
     settings: AgentSettings,
     leads: L,
     shutdown: impl std::future::Future<Output = ()>,
@@ -232,7 +250,7 @@ pub async fn run_in_server<L, F>(
     L: Fn() -> F,
     F: std::future::Future<Output = bool>,
 {
-    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token: None, region: None };
+    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token, region: None };
     let client = match Client::new(&opts) {
         Ok(c) => c,
         Err(e) => return log("ERROR", &format!("scheduled snapshots disabled: {e}")),
@@ -493,5 +511,21 @@ mod tests {
         std::fs::write(&path, "snapshot { bogus = 1 }\n").unwrap();
         let e = load(path.to_str().unwrap(), &global).unwrap_err().to_string();
         assert!(e.contains("unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn nomad_block_wins_over_top_level_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.hcl");
+        std::fs::write(
+            &path,
+            "token = \"top\"\nnomad {\n address = \"http://127.0.0.1:8\"\n token = \"inner\"\n}\nsnapshot { path = \"/x\" }\n",
+        )
+        .unwrap();
+        let global = GlobalOpts { address: None, token: Some("flag".into()), region: Some("r".into()) };
+        let (_, opts) = load(path.to_str().unwrap(), &global).unwrap();
+        assert_eq!(opts.address.as_deref(), Some("http://127.0.0.1:8"));
+        assert_eq!(opts.token.as_deref(), Some("inner"));
+        assert_eq!(opts.region.as_deref(), Some("r"));
     }
 }

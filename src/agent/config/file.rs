@@ -274,8 +274,8 @@ impl Merge for AgentFile {
     }
 }
 
-/// `snapshot { interval retain path }`: snapshots the server saves on a schedule.
-#[derive(Debug, Default, Deserialize)]
+/// `snapshot { interval retain path token }`: snapshots the server saves on a schedule.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotBlock {
     #[serde(default, deserialize_with = "de::duration")]
@@ -284,6 +284,21 @@ pub struct SnapshotBlock {
     pub retain: Option<u64>,
     #[serde(default, deserialize_with = "de::path")]
     pub path: Option<PathBuf>,
+    /// The ACL token the saves are made with (needs `snapshot-save` or management).
+    #[serde(default, deserialize_with = "de::string")]
+    pub token: Option<String>,
+}
+
+/// Never prints the token.
+impl fmt::Debug for SnapshotBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotBlock")
+            .field("interval", &self.interval)
+            .field("retain", &self.retain)
+            .field("path", &self.path)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Merge for SnapshotBlock {
@@ -292,6 +307,7 @@ impl Merge for SnapshotBlock {
             interval: later.interval.or(self.interval),
             retain: later.retain.or(self.retain),
             path: later.path.or(self.path),
+            token: later.token.or(self.token),
         }
     }
 }

@@ -148,17 +148,33 @@ pub struct AgentConfig {
     /// leave over gossip before stopping (peers list the server `left`, not `failed`).
     pub leave_on_terminate: bool,
     pub leave_on_interrupt: bool,
-    /// `snapshot { interval retain path }`: scheduled snapshots, when the block is present.
+    /// `snapshot { interval retain path token }`: scheduled snapshots, when the block is present.
     pub snapshot: Option<SnapshotSchedule>,
 }
 
 /// Snapshots saved on a schedule: every `interval`, into `path`, keeping the newest `retain`
 /// (0 keeps all). Defaults are Nomad Enterprise's: every hour, keep 30.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SnapshotSchedule {
     pub interval: std::time::Duration,
     pub retain: u64,
     pub path: PathBuf,
+    /// The ACL token every request of the schedule carries (`token` in the block), as Nomad's
+    /// snapshot agent has one in its `nomad {}` block; `None` falls back to the agent's
+    /// `NOMAD_TOKEN` environment variable when the schedule starts.
+    pub token: Option<String>,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for SnapshotSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotSchedule")
+            .field("interval", &self.interval)
+            .field("retain", &self.retain)
+            .field("path", &self.path)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl SnapshotSchedule {
@@ -177,7 +193,8 @@ impl SnapshotSchedule {
             }
         };
         let path = b.path.ok_or_else(|| ConfigError::Invalid("snapshot.path is required".into()))?;
-        Ok(Self { interval, retain: b.retain.unwrap_or(Self::DEFAULT_RETAIN), path })
+        let token = b.token.filter(|t| !t.trim().is_empty());
+        Ok(Self { interval, retain: b.retain.unwrap_or(Self::DEFAULT_RETAIN), path, token })
     }
 }
 
@@ -634,14 +651,21 @@ http_api_response_headers {
         let f = write(
             d.path(),
             "s.hcl",
-            &format!("{base}snapshot {{\n interval = \"15m\"\n retain = 5\n path = \"/b\"\n}}\n"),
+            &format!("{base}snapshot {{\n interval = \"15m\"\n retain = 5\n path = \"/b\"\n token = \"s3cr3t\"\n}}\n"),
         );
         let c = load(&args(&[&format!("-config={}", f.display())])).unwrap();
-        let want = SnapshotSchedule { interval: std::time::Duration::from_secs(900), retain: 5, path: "/b".into() };
+        let want = SnapshotSchedule {
+            interval: std::time::Duration::from_secs(900),
+            retain: 5,
+            path: "/b".into(),
+            token: Some("s3cr3t".into()),
+        };
         assert_eq!(c.snapshot, Some(want));
+        assert!(!format!("{:?}", c.snapshot).contains("s3cr3t"), "Debug never prints the token");
         let f = write(d.path(), "d.hcl", &format!("{base}snapshot {{ path = \"/b\" }}\n"));
         let c = load(&args(&[&format!("-config={}", f.display())])).unwrap().snapshot.unwrap();
         assert_eq!((c.interval, c.retain), (SnapshotSchedule::DEFAULT_INTERVAL, SnapshotSchedule::DEFAULT_RETAIN));
+        assert_eq!(c.token, None);
         for (text, want) in [
             ("snapshot { retain = 2 }", "snapshot.path is required"),
             ("snapshot {\n path = \"/b\"\n interval = \"-1s\"\n}", "snapshot.interval must be positive"),
