@@ -119,6 +119,7 @@ fn load(path: &str, global: &GlobalOpts) -> Result<(AgentSettings, GlobalOpts), 
         address: file.address.or_else(|| global.address.clone()),
         token: file.token.or_else(|| global.token.clone()),
         region: file.region.or_else(|| global.region.clone()),
+        ..GlobalOpts::default()
     };
     Ok((resolve(file.snapshot.unwrap_or_default())?, opts))
 }
@@ -232,7 +233,7 @@ pub async fn run_in_server<L, F>(
     L: Fn() -> F,
     F: std::future::Future<Output = bool>,
 {
-    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token: None, region: None };
+    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), ..GlobalOpts::default() };
     let client = match Client::new(&opts) {
         Ok(c) => c,
         Err(e) => return log("ERROR", &format!("scheduled snapshots disabled: {e}")),
@@ -482,7 +483,8 @@ mod tests {
             "address = \"http://127.0.0.1:9\"\nsnapshot {\n interval = \"250ms\"\n retain = 2\n path = \"/x\"\n stale = true\n}\n",
         )
         .unwrap();
-        let global = GlobalOpts { address: Some("http://other:1".into()), token: Some("t".into()), region: None };
+        let global =
+            GlobalOpts { address: Some("http://other:1".into()), token: Some("t".into()), ..GlobalOpts::default() };
         let (c, opts) = load(path.to_str().unwrap(), &global).unwrap();
         assert_eq!(
             c,
