@@ -262,7 +262,10 @@ id-a  alpha.global  10.0.0.1:4647  alive       0.1.0    true    true   true     
         let voters = json!({"Voters": ["id-a", "id-b"]});
         assert!(autopilot_health(&voters).contains("Voters:  \n\tid-a\nid-b\nServers: \n"));
         let text = autopilot_health(&json!({"Healthy": false}));
-        assert!(text.starts_with("Healthy: false\nFailureTolerance: \nLeader: \nVoters:  \n\t\nServers: \nID  "), "{text}");
+        assert!(
+            text.starts_with("Healthy: false\nFailureTolerance: \nLeader: \nVoters:  \n\t\nServers: \nID  "),
+            "{text}"
+        );
     }
 
     #[test]

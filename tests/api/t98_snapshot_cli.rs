@@ -401,7 +401,10 @@ fn snapshot_agent_rounds_retention_and_failures() {
         err.contains("[ERROR] snapshot agent: snapshot failed: Failed to download snapshot file: mismatch checksum"),
         "{err}"
     );
-    assert!(err.ends_with("Last snapshot round failed: Failed to download snapshot file: mismatch checksum\n"), "{err}");
+    assert!(
+        err.ends_with("Last snapshot round failed: Failed to download snapshot file: mismatch checksum\n"),
+        "{err}"
+    );
     let status: serde_json::Value =
         serde_json::from_slice(&std::fs::read(backups.join("agent-status.json")).unwrap()).unwrap();
     assert_eq!((status["Rounds"].as_u64(), status["Failures"].as_u64()), (Some(2), Some(2)), "{status}");
