@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use clap::ArgAction;
 use clap::Args;
+use clap::CommandFactory;
 use clap::Parser;
 use clap::Subcommand;
 
@@ -66,6 +67,47 @@ pub struct GlobalOpts {
         allow_hyphen_values = true
     )]
     pub region: Option<String>,
+    /// The target namespace for queries and actions bound to a namespace
+    #[arg(
+        long,
+        global = true,
+        env = "NOMAD_NAMESPACE",
+        value_name = "namespace",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    pub namespace: Option<String>,
+    /// Disables colored command output (this CLI never colours its output)
+    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub no_color: bool,
+    /// Forces colored command output (accepted for compatibility; output is never coloured)
+    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub force_color: bool,
+    /// Path to a PEM CA certificate (only used with https, which this build does not support)
+    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
+    pub ca_cert: Option<String>,
+    /// Path to a directory of PEM CA certificates (https only)
+    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
+    pub ca_path: Option<String>,
+    /// Path to a PEM client certificate (https only)
+    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
+    pub client_cert: Option<String>,
+    /// Path to the client certificate's private key (https only)
+    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
+    pub client_key: Option<String>,
+    /// Server name to use as the SNI host (https only)
+    #[arg(long, global = true, value_name = "name", allow_hyphen_values = true)]
+    pub tls_server_name: Option<String>,
+    /// Do not verify the server's certificate (https only)
+    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub tls_skip_verify: bool,
+    /// Same as -tls-skip-verify
+    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +189,9 @@ pub struct ListPeers {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           default_value = "false", value_name = "bool", value_parser = go_bool)]
     pub stale: bool,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +199,9 @@ pub struct RemovePeer {
     /// Raft ID of the server to remove
     #[arg(long, value_name = "id", allow_hyphen_values = true)]
     pub peer_id: Option<String>,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +212,9 @@ pub struct TransferLeadership {
     /// Raft address (ip:port) of the server to transfer leadership to
     #[arg(long, value_name = "ip:port", allow_hyphen_values = true)]
     pub peer_address: Option<String>,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 /// `-json` / `-t`: print the response object instead of the text form.
@@ -182,6 +233,9 @@ pub struct Output {
 pub struct GetConfig {
     #[command(flatten)]
     pub output: Output,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -190,19 +244,21 @@ pub struct Health {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
           default_value = "false", value_name = "bool", value_parser = go_bool)]
     pub json: bool,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Default, Args)]
 pub struct AutopilotSetConfig {
     /// Remove dead servers automatically when new ones are added
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub cleanup_dead_servers: Option<bool>,
     /// Log entries a server may trail the leader by and still be healthy
-    #[arg(long, value_name = "n")]
+    #[arg(long, value_name = "n", allow_hyphen_values = true, value_parser = go_uint)]
     pub max_trailing_logs: Option<u64>,
     /// Minimum number of servers before autopilot prunes dead servers
-    #[arg(long, value_name = "n")]
+    #[arg(long, value_name = "n", allow_hyphen_values = true, value_parser = go_uint)]
     pub min_quorum: Option<u64>,
     /// Time without leader contact before a server is unhealthy, e.g. 200ms
     #[arg(long, value_name = "duration", allow_hyphen_values = true, value_parser = go_duration)]
@@ -211,58 +267,54 @@ pub struct AutopilotSetConfig {
     #[arg(long, value_name = "duration", allow_hyphen_values = true, value_parser = go_duration)]
     pub server_stabilization_time: Option<i64>,
     /// (Enterprise in Nomad) Enable redundancy zones
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub enable_redundancy_zones: Option<bool>,
     /// (Enterprise in Nomad) Disable upgrade migrations
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub disable_upgrade_migration: Option<bool>,
     /// (Enterprise in Nomad) Enable custom upgrades
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub enable_custom_upgrades: Option<bool>,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Default, Args)]
 pub struct SchedulerSetConfig {
     /// Only update if the current ModifyIndex equals this value (0 = no check)
-    #[arg(long, value_name = "n")]
-    pub check_index: Option<u64>,
-    /// binpack or spread
-    #[arg(long, value_name = "algorithm", value_parser = ["binpack", "spread"])]
+    #[arg(long, value_name = "n", allow_hyphen_values = true)]
+    pub check_index: Option<String>,
+    /// binpack or spread (the server checks the value)
+    #[arg(long, value_name = "algorithm", allow_hyphen_values = true)]
     pub scheduler_algorithm: Option<String>,
     /// Let tasks exceed their reserved memory when the client has spare memory
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub memory_oversubscription: Option<bool>,
     /// Reject job registration, dispatch and scale for non-management tokens
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub reject_job_registration: Option<bool>,
     /// Pause the eval broker
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub pause_eval_broker: Option<bool>,
     /// Enable preemption for batch jobs
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub preempt_batch_scheduler: Option<bool>,
     /// Enable preemption for service jobs
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub preempt_service_scheduler: Option<bool>,
     /// Enable preemption for system batch jobs
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub preempt_sysbatch_scheduler: Option<bool>,
     /// Enable preemption for system jobs
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "bool",
-          value_parser = go_bool)]
+    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
     pub preempt_system_scheduler: Option<bool>,
     /// Nodes to check for feasibility per placement (0 = default 100)
-    #[arg(long, value_name = "n")]
+    #[arg(long, value_name = "n", allow_hyphen_values = true, value_parser = go_uint)]
     pub node_limit_for_feasibility_checks: Option<u64>,
+    /// Words after the flags, which Nomad ignores
+    #[arg(hide = true)]
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -300,9 +352,160 @@ pub struct ForceLeave {
     pub node: Vec<String>,
 }
 
-/// Parses argv (without the program name) written in Go flag syntax.
-pub fn parse(args: &[String]) -> Result<Cli, clap::Error> {
-    parse_go_style("raftwarden", args)
+/// Why a command line did not parse, reported as Nomad's CLI (`hashicorp/cli` with its help
+/// writer on stdout, and Go's `flag` package) reports it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseFailure {
+    /// `-h`, `-help` or `--help` anywhere before `--`: the command's help on stdout, exit 0.
+    Help(String),
+    /// No command, or an unknown one: the top-level help on stdout, exit 127.
+    NoCommand(String),
+    /// A command group without one of its commands: the group's help on stdout, exit 1.
+    Group(String),
+    /// A flag Go's `flag` package rejects: its message on stderr, the command's help on stdout,
+    /// then the command's own line about it (if it prints one) on stderr; exit 1.
+    Flag { message: String, help: String, then: Option<String> },
+    /// Anything else: clap's text on stderr, exit 1.
+    Other(String),
+}
+
+impl ParseFailure {
+    /// Prints the failure as Nomad does and returns the exit code.
+    pub fn report(&self) -> i32 {
+        match self {
+            ParseFailure::Help(help) => {
+                print!("{help}");
+                0
+            }
+            ParseFailure::NoCommand(help) => {
+                print!("{help}");
+                127
+            }
+            ParseFailure::Group(help) => {
+                print!("{help}");
+                1
+            }
+            ParseFailure::Flag { message, help, then } => {
+                eprintln!("{message}");
+                print!("{help}");
+                if let Some(line) = then {
+                    eprintln!("{line}");
+                }
+                1
+            }
+            ParseFailure::Other(text) => {
+                eprint!("{text}");
+                1
+            }
+        }
+    }
+}
+
+/// Parses argv (without the program name) written in Go flag syntax. As in Go, a command's
+/// flags end at its first argument.
+pub fn parse(args: &[String]) -> Result<Cli, ParseFailure> {
+    let root = Cli::command();
+    let path = command_path(&root, args);
+    let before_terminator = args.iter().take_while(|a| *a != "--");
+    if before_terminator.clone().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) {
+        return Err(ParseFailure::Help(help_of(&path)));
+    }
+    let value_flags = value_flags(&root);
+    let takes_value = |name: &str| value_flags.contains(name);
+    let words = if path.is_empty() {
+        argv::rewrite(args, takes_value)
+    } else {
+        let mut words = path.clone();
+        words.extend(argv::rewrite_flags_then_args(&args[path.len()..], takes_value));
+        words
+    };
+    Cli::try_parse_from(std::iter::once("raftwarden".to_string()).chain(words)).map_err(|e| classify(&e, &path))
+}
+
+/// The leading words of `args` that name a command and its subcommands.
+fn command_path(root: &clap::Command, args: &[String]) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut cmd = root;
+    for word in args {
+        let Some(sub) = cmd.find_subcommand(word) else { break };
+        path.push(word.clone());
+        cmd = sub;
+    }
+    path
+}
+
+/// The help text of the command named by `path` (the top level when empty).
+fn help_of(path: &[String]) -> String {
+    let args = std::iter::once("raftwarden".to_string()).chain(path.iter().cloned()).chain(["--help".to_string()]);
+    match Cli::try_parse_from(args) {
+        Err(e) => argv::go_style(&e.render().to_string()),
+        Ok(_) => String::new(),
+    }
+}
+
+/// clap's error as Nomad's CLI would have reported the same command line.
+fn classify(e: &clap::Error, path: &[String]) -> ParseFailure {
+    use clap::error::ContextKind;
+    use clap::error::ContextValue;
+    use clap::error::ErrorKind;
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    // clap names a flag with its placeholder (`--peer-id <id>`, `--stale[=<bool>]`); Go with
+    // the name as typed without its dashes or value.
+    let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+    let name = arg.trim_start_matches('-').split([' ', '=', '[']).next().unwrap_or_default().to_string();
+    let flag = |message: String| ParseFailure::Flag {
+        message: message.clone(),
+        help: help_of(path),
+        then: then_line(path, &message),
+    };
+    match e.kind() {
+        ErrorKind::DisplayHelp => ParseFailure::Help(help_of(path)),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        | ErrorKind::MissingSubcommand
+        | ErrorKind::InvalidSubcommand => {
+            if path.is_empty() {
+                ParseFailure::NoCommand(help_of(path))
+            } else {
+                ParseFailure::Group(help_of(path))
+            }
+        }
+        ErrorKind::UnknownArgument if arg.starts_with('-') => flag(format!("flag provided but not defined: -{name}")),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation if !name.is_empty() => {
+            match context(ContextKind::InvalidValue).filter(|v| !v.is_empty()) {
+                None => flag(format!("flag needs an argument: -{name}")),
+                // Go's bool flags (our `-flag[=<bool>]` switches) say only "parse error".
+                Some(value) if arg.contains("[=") => {
+                    flag(format!("invalid boolean value {} for -{name}: parse error", go::quote(&value)))
+                }
+                Some(value) => {
+                    let reason =
+                        std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_else(|| "parse error".into());
+                    flag(format!("invalid value {} for flag -{name}: {reason}", go::quote(&value)))
+                }
+            }
+        }
+        _ => ParseFailure::Other(argv::go_style(&e.render().to_string())),
+    }
+}
+
+/// What a command prints on stderr after Go's flag error and its help: most print
+/// `Failed to parse args: <error>`, `var put` where to get help, the others nothing.
+fn then_line(path: &[String], message: &str) -> Option<String> {
+    match path.join(" ").as_str() {
+        "operator raft list-peers"
+        | "operator raft remove-peer"
+        | "operator raft transfer-leadership"
+        | "operator autopilot get-config"
+        | "operator autopilot set-config"
+        | "operator autopilot health"
+        | "operator snapshot save"
+        | "operator snapshot restore" => Some(format!("Failed to parse args: {message}")),
+        "var put" => Some("For additional help try 'raftwarden var put -help'".into()),
+        _ => None,
+    }
 }
 
 /// Parses argv (without the program name) written in Go flag syntax into any clap grammar;
@@ -334,6 +537,75 @@ pub(crate) fn go_bool(s: &str) -> Result<bool, String> {
     go::parse_bool(s).ok_or_else(|| format!("parse error: strconv.ParseBool: parsing {}: invalid syntax", go::quote(s)))
 }
 
+/// A boolean flag that takes a value (Nomad's `flaghelper.BoolValue`): `-flag true` and
+/// `-flag=true`, never `-flag` alone; errors carry `strconv`'s text.
+pub(crate) fn go_bool_value(s: &str) -> Result<bool, String> {
+    go::parse_bool(s).ok_or_else(|| format!("strconv.ParseBool: parsing {}: invalid syntax", go::quote(s)))
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` (Nomad's `flaghelper.UintValue`): decimal, `0x`, `0o`,
+/// `0b` or leading-`0` octal, with `_` between digits; `strconv`'s error texts.
+pub(crate) fn go_uint(s: &str) -> Result<u64, String> {
+    let fail = |why: &str| format!("strconv.ParseUint: parsing {}: {why}", go::quote(s));
+    if s.is_empty() {
+        return Err(fail("invalid syntax"));
+    }
+    let lower = s.to_ascii_lowercase();
+    let (digits, radix) = match lower.as_bytes() {
+        [b'0', b'b', _, ..] => (&s[2..], 2),
+        [b'0', b'o', _, ..] => (&s[2..], 8),
+        [b'0', b'x', _, ..] => (&s[2..], 16),
+        [b'0', ..] => (&s[1..], 8),
+        _ => (s, 10),
+    };
+    let mut n: u64 = 0;
+    let mut underscores = false;
+    for c in digits.chars() {
+        if c == '_' {
+            underscores = true;
+            continue;
+        }
+        let d = c.to_digit(36).filter(|&d| d < radix).ok_or_else(|| fail("invalid syntax"))?;
+        n = n
+            .checked_mul(u64::from(radix))
+            .and_then(|n| n.checked_add(u64::from(d)))
+            .ok_or_else(|| fail("value out of range"))?;
+    }
+    if underscores && !underscore_ok(s) {
+        return Err(fail("invalid syntax"));
+    }
+    Ok(n)
+}
+
+/// Go's `underscoreOK`: underscores only between digits, or after a base prefix.
+fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
+}
+
 /// Go's `time.ParseDuration`, in nanoseconds.
 fn go_duration(s: &str) -> Result<i64, go::duration::DurationError> {
     go::duration::parse(s)
@@ -341,17 +613,15 @@ fn go_duration(s: &str) -> Result<i64, go::duration::DurationError> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Cli, clap::Error> {
+    fn p(args: &[&str]) -> Result<Cli, ParseFailure> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         parse(&args)
     }
 
     fn ok(args: &[&str]) -> Cli {
-        p(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        p(args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"))
     }
 
     #[test]
@@ -365,7 +635,10 @@ mod tests {
         for n in ["address", "token", "region", "peer-id", "peer-address", "t", "check-index", "min-quorum"] {
             assert!(names.contains(n), "{n}");
         }
-        for n in ["stale", "json", "cleanup-dead-servers", "pause-eval-broker"] {
+        for n in ["cleanup-dead-servers", "pause-eval-broker", "namespace", "ca-cert"] {
+            assert!(names.contains(n), "{n}");
+        }
+        for n in ["stale", "json", "no-color", "tls-skip-verify"] {
             assert!(!names.contains(n), "{n}");
         }
     }
@@ -376,7 +649,10 @@ mod tests {
         assert_eq!(cli.global.address.as_deref(), Some("http://x:1"));
         assert_eq!(cli.global.token.as_deref(), Some("abc"));
         assert_eq!(cli.global.region.as_deref(), Some("r1"));
-        assert!(matches!(cli.command, Command::Operator(Operator::Raft(Raft::ListPeers(ListPeers { stale: false })))));
+        assert!(matches!(
+            cli.command,
+            Command::Operator(Operator::Raft(Raft::ListPeers(ListPeers { stale: false, .. })))
+        ));
     }
 
     #[test]
@@ -387,8 +663,10 @@ mod tests {
             assert_eq!(lp.stale, want, "{args:?}");
         }
         assert!(p(&["operator", "raft", "list-peers", "-stale=maybe"]).is_err());
-        // Go never lets a switch take the next word.
-        assert!(p(&["operator", "raft", "list-peers", "-stale", "false"]).is_err());
+        // Go never lets a switch take the next word: `false` is the first argument.
+        let cli = ok(&["operator", "raft", "list-peers", "-stale", "false"]);
+        let Command::Operator(Operator::Raft(Raft::ListPeers(lp))) = cli.command else { panic!() };
+        assert!(lp.stale && lp.extra == ["false"]);
     }
 
     #[test]
@@ -417,6 +695,7 @@ mod tests {
             "-last-contact-threshold=123ms",
             "-server-stabilization-time=1m30s",
             "-enable-redundancy-zones",
+            "true",
         ]);
         let Command::Operator(Operator::Autopilot(Autopilot::SetConfig(s))) = cli.command else { panic!() };
         assert_eq!(s.cleanup_dead_servers, Some(false));
@@ -428,7 +707,22 @@ mod tests {
         assert_eq!(s.disable_upgrade_migration, None);
         assert_eq!(s.enable_custom_upgrades, None);
         let err = p(&["operator", "autopilot", "set-config", "-last-contact-threshold=12x"]).unwrap_err();
-        assert!(err.to_string().contains("time: unknown unit"), "{err}");
+        let ParseFailure::Flag { message, .. } = err else { panic!("{err:?}") };
+        assert!(
+            message.starts_with("invalid value \"12x\" for flag -last-contact-threshold: time: unknown unit"),
+            "{message}"
+        );
+        // Nomad's set-config booleans take a value: alone they are an error, as in Go.
+        let err = p(&["operator", "autopilot", "set-config", "-cleanup-dead-servers"]).unwrap_err();
+        let ParseFailure::Flag { message, then, .. } = err else { panic!("{err:?}") };
+        assert_eq!(message, "flag needs an argument: -cleanup-dead-servers");
+        assert_eq!(then.as_deref(), Some("Failed to parse args: flag needs an argument: -cleanup-dead-servers"));
+        let err = p(&["operator", "autopilot", "set-config", "-min-quorum=0x1_0", "-max-trailing-logs=x"]).unwrap_err();
+        let ParseFailure::Flag { message, .. } = err else { panic!("{err:?}") };
+        assert_eq!(
+            message,
+            "invalid value \"x\" for flag -max-trailing-logs: strconv.ParseUint: parsing \"x\": invalid syntax"
+        );
         assert!(p(&["operator", "autopilot", "set-config", "-max-trailing-logs=-1"]).is_err());
     }
 
@@ -442,33 +736,89 @@ mod tests {
             "-scheduler-algorithm=spread",
             "-preempt-system-scheduler=false",
             "-memory-oversubscription",
+            "true",
             "-node-limit-for-feasibility-checks=200",
         ]);
         let Command::Operator(Operator::Scheduler(Scheduler::SetConfig(s))) = cli.command else { panic!() };
-        assert_eq!(s.check_index, Some(7));
+        assert_eq!(s.check_index.as_deref(), Some("7"));
         assert_eq!(s.scheduler_algorithm.as_deref(), Some("spread"));
         assert_eq!(s.preempt_system_scheduler, Some(false));
         assert_eq!(s.memory_oversubscription, Some(true));
         assert_eq!(s.pause_eval_broker, None);
         assert_eq!(s.node_limit_for_feasibility_checks, Some(200));
-        assert!(p(&["operator", "scheduler", "set-config", "-scheduler-algorithm=random"]).is_err());
+        // The server, not the CLI, checks the algorithm, as in Nomad.
+        assert!(p(&["operator", "scheduler", "set-config", "-scheduler-algorithm=random"]).is_ok());
     }
 
     #[test]
     fn usage_errors() {
-        use clap::error::ErrorKind;
-        let kind = |args: &[&str]| p(args).map(|_| ()).unwrap_err().kind();
-        assert_eq!(kind(&["operator", "scheduler", "get-config", "-yaml"]), ErrorKind::UnknownArgument);
+        let fail = |args: &[&str]| p(args).map(|_| ()).unwrap_err();
+        let flag_message = |args: &[&str]| match fail(args) {
+            ParseFailure::Flag { message, help, then } => {
+                assert!(help.contains("Usage: raftwarden"), "{help}");
+                (message, then)
+            }
+            other => panic!("{args:?}: {other:?}"),
+        };
         assert_eq!(
-            kind(&["operator", "scheduler", "set-config", "-scheduler-algorithmm=spread"]),
-            ErrorKind::UnknownArgument
+            flag_message(&["operator", "scheduler", "get-config", "-yaml"]),
+            ("flag provided but not defined: -yaml".into(), None)
         );
-        assert_eq!(kind(&["operator", "raft", "list-peers", "extra"]), ErrorKind::UnknownArgument);
-        assert_eq!(kind(&["operator", "nothing"]), ErrorKind::InvalidSubcommand);
-        assert_eq!(kind(&["operator", "raft", "list-peers", "-help"]), ErrorKind::DisplayHelp);
-        assert_eq!(kind(&["operator", "raft", "list-peers", "-h"]), ErrorKind::DisplayHelp);
-        assert_eq!(kind(&["operator", "raft"]), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
-        assert_eq!(kind(&[]), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
-        assert_eq!(kind(&["operator", "raft", "remove-peer", "-peer-id"]), ErrorKind::InvalidValue);
+        assert_eq!(
+            flag_message(&["operator", "scheduler", "set-config", "--scheduler-algorithmm=spread"]).0,
+            "flag provided but not defined: -scheduler-algorithmm"
+        );
+        assert_eq!(
+            flag_message(&["operator", "raft", "remove-peer", "-peer-id"]),
+            (
+                "flag needs an argument: -peer-id".into(),
+                Some("Failed to parse args: flag needs an argument: -peer-id".into())
+            )
+        );
+        assert_eq!(
+            flag_message(&["operator", "raft", "list-peers", "-stale=maybe"]).0,
+            "invalid boolean value \"maybe\" for -stale: parse error"
+        );
+        // Flags end at the first argument; commands that take none ignore them, as in Nomad.
+        let cli = ok(&["operator", "raft", "list-peers", "extra", "-yaml"]);
+        let Command::Operator(Operator::Raft(Raft::ListPeers(lp))) = cli.command else { panic!() };
+        assert_eq!(lp.extra, ["extra", "-yaml"]);
+        assert!(!lp.stale);
+        // Help: stdout, exit 0 for -help anywhere; 1 for a group; 127 for no or an unknown command.
+        for args in
+            [&["operator", "raft", "list-peers", "-help"][..], &["operator", "raft", "list-peers", "-yaml", "-h"]]
+        {
+            let ParseFailure::Help(help) = fail(args) else { panic!("{args:?}") };
+            assert!(help.contains("Usage: raftwarden operator raft list-peers"), "{help}");
+        }
+        assert!(
+            matches!(fail(&["operator", "nothing"]), ParseFailure::Group(h) if h.contains("Usage: raftwarden operator"))
+        );
+        assert!(matches!(fail(&["operator", "raft"]), ParseFailure::Group(_)));
+        assert!(matches!(fail(&[]), ParseFailure::NoCommand(_)));
+        assert!(matches!(fail(&["nothing"]), ParseFailure::NoCommand(h) if h.contains("Usage: raftwarden")));
+    }
+
+    #[test]
+    fn go_unsigned_integers() {
+        let ok = [
+            ("0", 0),
+            ("10", 10),
+            ("010", 8),
+            ("0x1f", 31),
+            ("0X1F", 31),
+            ("0b101", 5),
+            ("0o17", 15),
+            ("1_000", 1000),
+            ("0x_1", 1),
+        ];
+        for (s, want) in ok {
+            assert_eq!(go_uint(s), Ok(want), "{s}");
+        }
+        for s in ["", "-1", "+1", "1_", "_1", "1__0", "0x", "09", "1e3", " 1"] {
+            assert_eq!(go_uint(s), Err(format!("strconv.ParseUint: parsing {}: invalid syntax", go::quote(s))), "{s}");
+        }
+        assert!(go_uint("18446744073709551616").unwrap_err().ends_with("value out of range"));
+        assert_eq!(go_uint("18446744073709551615"), Ok(u64::MAX));
     }
 }

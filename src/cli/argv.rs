@@ -10,10 +10,28 @@
 /// Rewrites `args`; `takes_value(name)` says whether the flag `name` consumes the next word
 /// when written without `=` (false for switches such as `-stale` and for unknown names).
 pub fn rewrite(args: &[String], takes_value: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
+    rewrite_words(args, takes_value, false)
+}
+
+/// Like [`rewrite`], for the words after a command's name, with Go's rule that flags end at the
+/// first argument that is not one (`-` alone included): from there on every word is an
+/// argument, so `--` is inserted before it. `list-peers extra -stale` has the argument `extra`
+/// and the argument `-stale`, as in Nomad.
+pub fn rewrite_flags_then_args(args: &[String], takes_value: impl Fn(&str) -> bool) -> Vec<String> {
+    rewrite_words(args, takes_value, true)
+}
+
+fn rewrite_words(args: &[String], takes_value: impl Fn(&str) -> bool, args_end_flags: bool) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 1);
     let mut words = args.iter();
     while let Some(arg) = words.next() {
         if arg == "--" {
+            out.push(arg.clone());
+            out.extend(words.by_ref().cloned());
+            break;
+        }
+        if args_end_flags && (arg.len() < 2 || !arg.starts_with('-')) {
+            out.push("--".into());
             out.push(arg.clone());
             out.extend(words.by_ref().cloned());
             break;
@@ -102,6 +120,25 @@ mod tests {
             (&["-token"], &["--token"]),
             // Non-ASCII one-letter names count letters, not bytes.
             (&["-é"], &["-é"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(rw(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn flags_end_at_the_first_argument() {
+        let rw = |args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            rewrite_flags_then_args(&args, |name| matches!(name, "address" | "t"))
+        };
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["-json", "-t", "x", "-stale"], &["--json", "-t", "x", "--stale"]),
+            (&["-json", "extra", "-stale"], &["--json", "--", "extra", "-stale"]),
+            (&["-address", "a", "path", "k=v"], &["--address", "a", "--", "path", "k=v"]),
+            (&["-", "-x"], &["--", "-", "-x"]),
+            (&["--", "-x"], &["--", "-x"]),
+            (&[], &[]),
         ];
         for (input, want) in cases {
             assert_eq!(rw(input), *want, "input {input:?}");

@@ -214,7 +214,11 @@ mod tests {
     use super::*;
 
     fn client(address: Option<&str>, region: Option<&str>) -> Result<Client, ClientError> {
-        Client::new(&GlobalOpts { address: address.map(String::from), token: None, region: region.map(String::from) })
+        Client::new(&GlobalOpts {
+            address: address.map(String::from),
+            region: region.map(String::from),
+            ..GlobalOpts::default()
+        })
     }
 
     #[test]

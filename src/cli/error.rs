@@ -22,9 +22,9 @@ pub enum CliError {
     MissingPeerId,
     #[error("Error removing peer: {0}")]
     RemovePeer(#[source] ClientError),
-    #[error("Missing peer id or address required")]
+    #[error("Error transferring leadership to peer: an address or id is required for the destination peer")]
     MissingPeerIdOrAddress,
-    #[error("Must specify only one of -peer-id or -peer-address")]
+    #[error("Error transferring leadership to peer: cannot give both an address and id")]
     PeerIdAndAddress,
     #[error("Error transferring leadership to peer: {0}")]
     TransferLeadership(#[source] ClientError),
@@ -47,6 +47,8 @@ pub enum CliError {
         "Error performing check index set: check-index {given} does not match does not match current state value {current}"
     )]
     CheckIndex { given: u64, current: u64 },
+    #[error("Error parsing check-index value {}: {reason}", crate::go::quote(.value))]
+    CheckIndexSyntax { value: String, reason: String },
     #[error("Error setting scheduler configuration: {0}")]
     SchedulerSet(#[source] ClientError),
     #[error("Scheduler configuration could not be atomically updated, please try again")]
@@ -92,4 +94,11 @@ pub enum CliError {
 
     #[error("Failed to start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+}
+
+impl CliError {
+    /// Whether Nomad prints this failure on stdout (`Ui.Output`) rather than stderr.
+    pub fn is_output(&self) -> bool {
+        matches!(self, CliError::AutopilotNotUpdated | CliError::SchedulerNotUpdated)
+    }
 }

@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 
-/// Go `columnize`: cells trimmed, empty cells shown as `empty`, each column padded to its widest
-/// cell (in characters, as Go's `%-*s` counts runes) and joined by `glue`. Unlike columnize, no
-/// line keeps trailing spaces. Every line ends with a newline.
+/// Go `columnize`: cells trimmed, empty cells shown as `empty`, each column but the last padded
+/// to its widest cell (in characters, as Go's `%-*s` counts runes) and joined by `glue`; an
+/// empty last cell leaves the padding and glue before it, as in Go. Every line ends with a
+/// newline.
 pub fn columnize(rows: &[Vec<String>], glue: &str, empty: &str) -> String {
     let rows: Vec<Vec<&str>> = rows
         .iter()
@@ -42,7 +43,7 @@ pub fn columnize(rows: &[Vec<String>], glue: &str, empty: &str) -> String {
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        out.push_str(line.trim_end());
+        out.push_str(&line);
         out.push('\n');
     }
     out
@@ -227,9 +228,9 @@ mod tests {
     }
 
     #[test]
-    fn columnize_has_no_trailing_spaces_and_fills_empty_cells() {
+    fn columnize_keeps_go_trailing_spaces_and_fills_empty_cells() {
         let table = rows(&[&["A", "B"], &["long", ""]]);
-        assert_eq!(columnize(&table, "  ", ""), "A     B\nlong\n");
+        assert_eq!(columnize(&table, "  ", ""), "A     B\nlong  \n");
         assert_eq!(columnize(&table, "  ", "<none>"), "A     B\nlong  <none>\n");
         // Widths count characters, not bytes.
         let table = rows(&[&["µs", "x"], &["ab", "y"]]);

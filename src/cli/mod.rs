@@ -7,8 +7,9 @@
 //!                                                            └─> render / format: tables, -json, -t
 //! ```
 //!
-//! Success prints to stdout and exits 0; every error, usage text included, goes to stderr and
-//! exits 1 (0 for an explicit `-help`).
+//! Success prints to stdout and exits 0; errors go to stderr and exit 1. Help goes to stdout, as
+//! Nomad's CLI writes it: exit 0 for `-help`, 1 for a command group without its command, 127
+//! for an unknown command; a bad flag prints Go's message on stderr and the help on stdout.
 
 mod acl;
 pub(crate) mod args;
@@ -31,11 +32,7 @@ use error::CliError;
 pub fn run(args: Vec<String>) -> i32 {
     let cli = match args::parse(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            eprint!("{}", argv::go_style(&e.render().to_string()));
-            // clap's code is 0 for -help and 2 for usage errors; Nomad's CLI uses 1 for the latter.
-            return if e.exit_code() == 0 { 0 } else { 1 };
-        }
+        Err(failure) => return failure.report(),
     };
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -49,6 +46,11 @@ pub fn run(args: Vec<String>) -> i32 {
         }
         Err(CliError::Expired(out)) => {
             print!("{out}");
+            1
+        }
+        // Nomad prints these outcomes with `Ui.Output`, yet exits 1.
+        Err(e) if e.is_output() => {
+            println!("{e}");
             1
         }
         Err(e) => {

@@ -65,22 +65,13 @@ pub fn autopilot_config(config: &Value) -> String {
     .collect()
 }
 
-/// `operator autopilot health`.
+/// `operator autopilot health`, as Nomad's `formatAutopilotState` prints it: its header lines
+/// keep their trailing spaces, the voter list is a one-column table whose cells lose the tab
+/// put before each (so only the first voter is indented), and the text ends with an empty line.
 pub fn autopilot_health(health: &Value) -> String {
-    let mut out = format!(
-        "Healthy: {}\nFailureTolerance: {}\nLeader: {}\nVoters:\n",
-        cell(&health["Healthy"]),
-        cell(&health["FailureTolerance"]),
-        cell(&health["Leader"]),
-    );
-    let voters: Vec<String> = health["Voters"].as_array().into_iter().flatten().map(cell).collect();
-    if voters.is_empty() {
-        out.push_str("\t<none>\n");
-    }
-    for id in voters {
-        out.push_str(&format!("\t{id}\n"));
-    }
-    out.push_str("Servers:\n");
+    let voters: Vec<Vec<String>> = health["Voters"].as_array().into_iter().flatten().map(|v| vec![cell(v)]).collect();
+    let mut voters = format::columnize(&voters, "  ", "<none>");
+    voters.pop();
     let columns = [
         "ID",
         "Name",
@@ -107,8 +98,13 @@ pub fn autopilot_health(health: &Value) -> String {
                 .collect(),
         );
     }
-    out.push_str(&format::columnize(&rows, "  ", "<none>"));
-    out
+    format!(
+        "Healthy: {}\nFailureTolerance: {}\nLeader: {}\nVoters:  \n\t{voters}\nServers: \n{}\n",
+        cell(&health["Healthy"]),
+        cell(&health["FailureTolerance"]),
+        cell(&health["Leader"]),
+        format::columnize(&rows, "  ", "<none>"),
+    )
 }
 
 /// `operator scheduler get-config`: Nomad's `formatKV` table.
@@ -255,16 +251,19 @@ EnableCustomUpgrades = false
 Healthy: true
 FailureTolerance: 0
 Leader: id-a
-Voters:
+Voters:  
 \tid-a
-Servers:
+Servers: 
 ID    Name          Address        SerfStatus  Version  Leader  Voter  Healthy  LastContact  LastTerm  LastIndex  StableSince
 id-a  alpha.global  10.0.0.1:4647  alive       0.1.0    true    true   true     0s           2         10         2026-11-24 22:45:06 +0000 UTC
+
 "
         );
+        let voters = json!({"Voters": ["id-a", "id-b"]});
+        assert!(autopilot_health(&voters).contains("Voters:  \n\tid-a\nid-b\nServers: \n"));
         let text = autopilot_health(&json!({"Healthy": false}));
         assert!(
-            text.starts_with("Healthy: false\nFailureTolerance: \nLeader: \nVoters:\n\t<none>\nServers:\nID  "),
+            text.starts_with("Healthy: false\nFailureTolerance: \nLeader: \nVoters:  \n\t\nServers: \nID  "),
             "{text}"
         );
     }

@@ -77,7 +77,7 @@ pub enum SnapshotError {
         "This command takes one argument: <filename>\nFor additional help try 'raftwarden operator snapshot inspect -help'"
     )]
     InspectArgs,
-    #[error("Error opening snapshot file: open {path}: {source}")]
+    #[error("Error opening snapshot file: open {path}: {}", crate::go::os_error(.source))]
     Open { path: String, source: std::io::Error },
     #[error("Error inspecting snapshot: failed to read snapshot: {0}")]
     Inspect(#[source] archive::InspectError),
@@ -192,29 +192,28 @@ pub fn inspection_json(i: &Inspection) -> Value {
     json!({ "Meta": meta, "Stats": stats })
 }
 
-/// The human form: a key/value list (Created, ID, Size, Index, Term, Version), a blank line,
-/// then `Type Count Size` per table and a `Total` row.
+/// The human form, as Nomad prints it: a `k = v` list (Created, ID, Size, Index, Term,
+/// Version), an empty line, then `Type Count Size` per table, a blank spacer row and the
+/// `Total` of records and bytes.
 pub fn render_inspection(i: &Inspection) -> String {
     let created = i.meta.created_unix_ms().map(iso8601_utc).unwrap_or_default();
-    let head: Vec<Vec<String>> = [
+    let head = format::key_values(&[
         ("Created", created),
         ("ID", i.meta.id.clone()),
         ("Size", human_bytes(i.meta.size)),
         ("Index", i.meta.index.to_string()),
         ("Term", i.meta.term.to_string()),
         ("Version", i.meta.version.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| vec![k.to_string(), v])
-    .collect();
-    let rule = || vec!["----".to_string(), "-----".to_string(), "----".to_string()];
-    let mut table = vec![vec!["Type".to_string(), "Count".to_string(), "Size".to_string()], rule()];
+    ]);
+    let row = |cells: [String; 3]| cells.to_vec();
+    let mut table = vec![row(["Type".into(), "Count".into(), "Size".into()])];
     for (name, count, size) in sorted_stats(i) {
-        table.push(vec![name.to_string(), count.to_string(), human_bytes(size)]);
+        table.push(row([name.to_string(), count.to_string(), human_bytes(size)]));
     }
-    table.push(rule());
-    table.push(vec!["Total".to_string(), "-".to_string(), human_bytes(i.state_size)]);
-    format!("{}\n{}", format::columnize(&head, "  ", ""), format::columnize(&table, "  ", "<none>"))
+    let total_count: u64 = i.tables.iter().map(|t| t.count).sum();
+    table.push(row([String::new(), String::new(), String::new()]));
+    table.push(row(["Total".into(), total_count.to_string(), human_bytes(i.state_size)]));
+    format!("{head}\n{}", format::columnize(&table, "  ", ""))
 }
 
 /// go-humanize's `IBytes`: `512 B`, `1.5 KiB`, `15 MiB`.

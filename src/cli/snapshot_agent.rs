@@ -135,6 +135,7 @@ fn load(path: &str, global: &GlobalOpts) -> Result<(AgentSettings, GlobalOpts), 
         address: nomad.address.or(file.address).or_else(|| global.address.clone()),
         token: nomad.token.or(file.token).or_else(|| global.token.clone()),
         region: nomad.region.or(file.region).or_else(|| global.region.clone()),
+        ..GlobalOpts::default()
     };
     Ok((resolve(file.snapshot.unwrap_or_default())?, opts))
 }
@@ -250,7 +251,7 @@ pub async fn run_in_server<L, F>(
     L: Fn() -> F,
     F: std::future::Future<Output = bool>,
 {
-    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token, region: None };
+    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token, ..GlobalOpts::default() };
     let client = match Client::new(&opts) {
         Ok(c) => c,
         Err(e) => return log("ERROR", &format!("scheduled snapshots disabled: {e}")),
@@ -500,7 +501,8 @@ mod tests {
             "address = \"http://127.0.0.1:9\"\nsnapshot {\n interval = \"250ms\"\n retain = 2\n path = \"/x\"\n stale = true\n}\n",
         )
         .unwrap();
-        let global = GlobalOpts { address: Some("http://other:1".into()), token: Some("t".into()), region: None };
+        let global =
+            GlobalOpts { address: Some("http://other:1".into()), token: Some("t".into()), ..GlobalOpts::default() };
         let (c, opts) = load(path.to_str().unwrap(), &global).unwrap();
         assert_eq!(
             c,
@@ -522,7 +524,8 @@ mod tests {
             "token = \"top\"\nnomad {\n address = \"http://127.0.0.1:8\"\n token = \"inner\"\n}\nsnapshot { path = \"/x\" }\n",
         )
         .unwrap();
-        let global = GlobalOpts { address: None, token: Some("flag".into()), region: Some("r".into()) };
+        let global =
+            GlobalOpts { address: None, token: Some("flag".into()), region: Some("r".into()), ..GlobalOpts::default() };
         let (_, opts) = load(path.to_str().unwrap(), &global).unwrap();
         assert_eq!(opts.address.as_deref(), Some("http://127.0.0.1:8"));
         assert_eq!(opts.token.as_deref(), Some("inner"));

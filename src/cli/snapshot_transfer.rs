@@ -33,11 +33,11 @@ const CHANNEL_DEPTH: usize = 16;
 /// Bytes per read of a file being restored.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Why a save failed, with the texts of Nomad's `operator snapshot save` (its typos included:
-/// scripts match them).
+/// Why a save failed, with the texts of Nomad's `operator snapshot save` (as of Nomad 1.7, which
+/// fixed its "Filed to" typos).
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
-    #[error("Failed to create file: open {path}: {source}")]
+    #[error("Failed to create file: open {path}: {}", crate::go::os_error(.source))]
     Create { path: String, source: std::io::Error },
     #[error("Failed to get snapshot file: {0}")]
     Get(#[source] ClientError),
@@ -45,9 +45,9 @@ pub enum SaveError {
     /// `api` package).
     #[error("Failed to get snapshot file: {0}")]
     Digest(&'static str),
-    #[error("Filed to download snapshot file: {0}")]
+    #[error("Failed to download snapshot file: {0}")]
     Download(String),
-    #[error("Filed to finalize snapshot file: {0}")]
+    #[error("Failed to finalize snapshot file: {0}")]
     Finalize(#[source] std::io::Error),
 }
 
@@ -55,7 +55,7 @@ pub enum SaveError {
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
     /// Go prints the error with `%q`.
-    #[error("Error opening snapshot file: {}", go_quote(&format!("open {path}: {source}")))]
+    #[error("Error opening snapshot file: {}", go_quote(&format!("open {path}: {}", crate::go::os_error(.source))))]
     Open { path: String, source: std::io::Error },
     #[error("Failed to get restore snapshot: {0}")]
     Put(#[source] ClientError),

@@ -54,7 +54,7 @@ pub fn scheduler(response: &Value, flags: &SchedulerSetConfig) -> Result<(Value,
     let mut config = response.get("SchedulerConfig").cloned().unwrap_or(Value::Null);
     let fields = object(&mut config, SCHEDULER_CONFIGURATION, "SchedulerConfig")?;
     let current = modify_index(fields, SCHEDULER_CONFIGURATION)?;
-    if let Some(given) = flags.check_index.filter(|&i| i != 0) {
+    if let Some(given) = check_index(flags.check_index.as_deref())?.filter(|&i| i != 0) {
         if given != current {
             return Err(CliError::CheckIndex { given, current });
         }
@@ -91,6 +91,19 @@ pub fn scheduler(response: &Value, flags: &SchedulerSetConfig) -> Result<(Value,
         }
     }
     Ok((config, current))
+}
+
+/// Nomad's `parseCheckIndex`: empty means no check, otherwise a base-10 `strconv.ParseUint`.
+pub fn check_index(raw: Option<&str>) -> Result<Option<u64>, CliError> {
+    let Some(value) = raw.filter(|v| !v.is_empty()) else { return Ok(None) };
+    let fail = |why: &str| CliError::CheckIndexSyntax {
+        value: value.to_string(),
+        reason: format!("strconv.ParseUint: parsing {}: {why}", crate::go::quote(value)),
+    };
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(fail("invalid syntax"));
+    }
+    value.parse().map(Some).map_err(|_| fail("value out of range"))
 }
 
 fn object<'a>(v: &'a mut Value, endpoint: &'static str, what: &str) -> Result<&'a mut Map<String, Value>, CliError> {
@@ -137,6 +150,7 @@ mod tests {
             enable_redundancy_zones: Some(true),
             disable_upgrade_migration: Some(true),
             enable_custom_upgrades: Some(true),
+            extra: Vec::new(),
         };
         assert_eq!(autopilot(&mut config, &flags).unwrap(), 9);
         assert_eq!(
@@ -180,7 +194,7 @@ mod tests {
     #[test]
     fn scheduler_applies_every_flag() {
         let flags = SchedulerSetConfig {
-            check_index: Some(7),
+            check_index: Some("7".into()),
             scheduler_algorithm: Some("spread".into()),
             memory_oversubscription: Some(true),
             reject_job_registration: Some(true),
@@ -190,6 +204,7 @@ mod tests {
             preempt_sysbatch_scheduler: Some(true),
             preempt_system_scheduler: Some(false),
             node_limit_for_feasibility_checks: Some(200),
+            extra: Vec::new(),
         };
         let (body, cas) = scheduler(&scheduler_response(), &flags).unwrap();
         assert_eq!(cas, 7);
@@ -207,15 +222,24 @@ mod tests {
 
     #[test]
     fn scheduler_check_index() {
-        let with = |check_index| SchedulerSetConfig { check_index, ..Default::default() };
-        let err = scheduler(&scheduler_response(), &with(Some(1_000_000))).unwrap_err();
+        let with =
+            |check_index: &str| SchedulerSetConfig { check_index: Some(check_index.into()), ..Default::default() };
+        let err = scheduler(&scheduler_response(), &with("1000000")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "Error performing check index set: check-index 1000000 does not match does not match current state value 7"
         );
         // As in Nomad, 0 means "no check".
-        assert!(scheduler(&scheduler_response(), &with(Some(0))).is_ok());
-        assert!(scheduler(&scheduler_response(), &with(Some(7))).is_ok());
+        assert!(scheduler(&scheduler_response(), &with("0")).is_ok());
+        assert!(scheduler(&scheduler_response(), &with("")).is_ok());
+        assert!(scheduler(&scheduler_response(), &with("7")).is_ok());
+        let err = scheduler(&scheduler_response(), &with("x7")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Error parsing check-index value \"x7\": strconv.ParseUint: parsing \"x7\": invalid syntax"
+        );
+        let err = scheduler(&scheduler_response(), &with("99999999999999999999")).unwrap_err();
+        assert!(err.to_string().ends_with(": value out of range"), "{err}");
     }
 
     #[test]

@@ -28,18 +28,8 @@ pub enum Var {
     Purge(VarPurge),
 }
 
-/// `-namespace`, as Nomad's client flag set has it.
-#[derive(Debug, Args)]
-pub struct Namespace {
-    /// The target namespace for queries and actions bound to a namespace
-    #[arg(long, env = "NOMAD_NAMESPACE", value_name = "namespace", hide_env_values = true, default_value = "default")]
-    pub namespace: String,
-}
-
 #[derive(Debug, Args)]
 pub struct VarGet {
-    #[command(flatten)]
-    pub ns: Namespace,
     /// Print only the value of the given item, without a trailing newline
     #[arg(long, value_name = "item key")]
     pub item: Option<String>,
@@ -53,8 +43,6 @@ pub struct VarGet {
 
 #[derive(Debug, Args)]
 pub struct VarPut {
-    #[command(flatten)]
-    pub ns: Namespace,
     /// Act only if the variable's modify index matches (0: only if it does not exist)
     #[arg(long = "check-index", value_name = "index")]
     pub check_index: Option<String>,
@@ -71,8 +59,6 @@ pub struct VarPut {
 
 #[derive(Debug, Args)]
 pub struct VarList {
-    #[command(flatten)]
-    pub ns: Namespace,
     /// Output the variables in JSON format
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
     pub json: bool,
@@ -87,8 +73,6 @@ pub struct VarList {
 
 #[derive(Debug, Args)]
 pub struct VarPurge {
-    #[command(flatten)]
-    pub ns: Namespace,
     /// Purge only if the variable's modify index matches
     #[arg(long = "check-index", value_name = "index")]
     pub check_index: Option<String>,
@@ -103,6 +87,11 @@ fn usage(text: &str) -> CliError {
 
 fn client(g: &GlobalOpts) -> Result<Client, CliError> {
     Client::new(g).map_err(CliError::Client)
+}
+
+/// `-namespace` or `NOMAD_NAMESPACE` (the global flag), `default` when neither is given.
+fn namespace(g: &GlobalOpts) -> String {
+    g.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into())
 }
 
 fn var_path(path: &str) -> String {
@@ -176,16 +165,17 @@ pub async fn execute(g: &GlobalOpts, cmd: Var) -> Result<String, CliError> {
 }
 
 async fn get(g: &GlobalOpts, a: VarGet) -> Result<String, CliError> {
+    let ns = namespace(g);
     let Some(path) = a.path else { return Err(usage("This command takes one argument: <path>")) };
     let out = a.out.unwrap_or_else(|| if is_terminal() { "table" } else { "json" }.into());
     if !matches!(out.as_str(), "json" | "table" | "none") {
         return Err(usage("Invalid value for \"-out\"; valid values are [json, none, table] (hcl and go-template are not implemented)"));
     }
-    if a.ns.namespace == "*" {
+    if ns == "*" {
         return Err(usage(WILDCARD));
     }
     let (status, body) = client(g)?
-        .raw(Method::GET, &var_path(&path), &[("namespace", &a.ns.namespace)], None)
+        .raw(Method::GET, &var_path(&path), &[("namespace", &ns)], None)
         .await
         .map_err(|e| usage(&format!("Error retrieving variable: {e}")))?;
     match status {
@@ -238,6 +228,7 @@ fn cas_conflict(check_index: u64, conflict: &Value) -> CliError {
 }
 
 async fn put(g: &GlobalOpts, a: VarPut) -> Result<String, CliError> {
+    let ns = namespace(g);
     let Some(path) = a.path else { return Err(usage("Not enough arguments (expected >1, got 0)")) };
     let cas = check_index(&a.check_index)?;
     if a.force && cas.is_some() {
@@ -246,11 +237,11 @@ async fn put(g: &GlobalOpts, a: VarPut) -> Result<String, CliError> {
     if !matches!(a.out.as_str(), "json" | "table" | "none") {
         return Err(usage("Invalid value for \"-out\"; valid values are [json, none, table] (hcl and go-template are not implemented)"));
     }
-    if a.ns.namespace == "*" {
+    if ns == "*" {
         return Err(usage(WILDCARD));
     }
     let items = parse_items(&a.items)?;
-    let body = serde_json::json!({ "Namespace": a.ns.namespace, "Path": path, "Items": items });
+    let body = serde_json::json!({ "Namespace": ns, "Path": path, "Items": items });
     // Without -force the write is checked: against -check-index, or "must not exist".
     let check = if a.force { None } else { Some(cas.unwrap_or(0)) };
     let check_text = check.map(|c| c.to_string());
@@ -278,13 +269,14 @@ async fn put(g: &GlobalOpts, a: VarPut) -> Result<String, CliError> {
 }
 
 async fn list(g: &GlobalOpts, a: VarList) -> Result<String, CliError> {
+    let ns = namespace(g);
     if a.prefix.len() > 1 {
         return Err(usage("This command takes flags and either no arguments or one: <prefix>"));
     }
     let prefix = a.prefix.first().cloned().unwrap_or_default();
     let per_page = a.per_page.to_string();
     let query = [
-        ("namespace", a.ns.namespace.as_str()),
+        ("namespace", ns.as_str()),
         ("prefix", prefix.as_str()),
         ("per_page", per_page.as_str()),
         ("next_token", a.page_token.as_str()),
@@ -317,16 +309,17 @@ async fn list(g: &GlobalOpts, a: VarList) -> Result<String, CliError> {
 }
 
 async fn purge(g: &GlobalOpts, a: VarPurge) -> Result<String, CliError> {
+    let ns = namespace(g);
     if a.path.len() != 1 {
         return Err(usage("This command takes one argument: <path>"));
     }
     let path = &a.path[0];
     let cas = check_index(&a.check_index)?;
-    if a.ns.namespace == "*" {
+    if ns == "*" {
         return Err(usage(WILDCARD));
     }
     let cas_text = cas.map(|c| c.to_string());
-    let mut query = vec![("namespace", a.ns.namespace.as_str())];
+    let mut query = vec![("namespace", ns.as_str())];
     if let Some(c) = &cas_text {
         query.push(("cas", c.as_str()));
     }

@@ -23,6 +23,16 @@ pub use self::quote::unicode;
 pub use self::rfc3339::rfc3339;
 pub use self::uuid::check_uuid;
 
+/// An OS error as Go's `syscall.Errno` prints it (`no such file or directory`): the C library's
+/// text with a lower-case first letter and no `(os error N)`; other errors as Rust prints them.
+pub fn os_error(e: &std::io::Error) -> String {
+    let Some(code) = e.raw_os_error() else { return e.to_string() };
+    let text = std::io::Error::from_raw_os_error(code).to_string();
+    let text = text.strip_suffix(&format!(" (os error {code})")).unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// Go's `strconv.ParseBool`: `None` where Go returns `invalid syntax`.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s {
@@ -34,7 +44,15 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
+    use super::os_error;
     use super::parse_bool;
+
+    #[test]
+    fn os_errors_as_go_prints_them() {
+        assert_eq!(os_error(&std::io::Error::from_raw_os_error(2)), "no such file or directory");
+        assert_eq!(os_error(&std::io::Error::from_raw_os_error(13)), "permission denied");
+        assert_eq!(os_error(&std::io::Error::other("plain")), "plain");
+    }
 
     #[test]
     fn parse_bool_like_strconv() {

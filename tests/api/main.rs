@@ -13,6 +13,7 @@ mod t50_durability;
 mod t60_bad_input;
 mod t65_exactness;
 mod t66_metrics;
+mod t67_cli_exactness;
 mod t70_cli;
 mod t80_agent_cli;
 mod t85_acl;

@@ -295,7 +295,7 @@ fn save_checks_the_digest() {
     let file_s = file.to_str().unwrap();
 
     let cases = [
-        ("wrong", "Filed to download snapshot file: mismatch checksum\n"),
+        ("wrong", "Failed to download snapshot file: mismatch checksum\n"),
         ("missing", "Failed to get snapshot file: invalid digest format\n"),
         ("md5", "Failed to get snapshot file: unsupported checksum format\n"),
     ];
@@ -398,10 +398,13 @@ fn snapshot_agent_rounds_retention_and_failures() {
     let (code, _, err) = cli("http://127.0.0.1:1", &["operator", "snapshot", "agent", &config_flag, "-max-rounds=2"]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("[ERROR] snapshot agent: snapshot failed: Filed to download snapshot file: mismatch checksum"),
+        err.contains("[ERROR] snapshot agent: snapshot failed: Failed to download snapshot file: mismatch checksum"),
         "{err}"
     );
-    assert!(err.ends_with("Last snapshot round failed: Filed to download snapshot file: mismatch checksum\n"), "{err}");
+    assert!(
+        err.ends_with("Last snapshot round failed: Failed to download snapshot file: mismatch checksum\n"),
+        "{err}"
+    );
     let status: serde_json::Value =
         serde_json::from_slice(&std::fs::read(backups.join("agent-status.json")).unwrap()).unwrap();
     assert_eq!((status["Rounds"].as_u64(), status["Failures"].as_u64()), (Some(2), Some(2)), "{status}");
