@@ -34,6 +34,7 @@ pub mod metrics;
 mod node;
 mod propose;
 pub mod raft;
+pub mod rfc3339;
 pub mod snapshot;
 pub mod state;
 pub mod variables;

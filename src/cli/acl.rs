@@ -333,8 +333,9 @@ pub fn tokens_table(list: &Value, now_nanos: i64) -> String {
     }
     let mut rows = vec![["Name", "Type", "Global", "Accessor ID", "Expired"].map(String::from).to_vec()];
     for t in &items {
-        let expired =
-            expiry(&t["ExpirationTime"]).and_then(crate::http::acl::parse_rfc3339).is_some_and(|exp| exp < now_nanos);
+        let expired = expiry(&t["ExpirationTime"])
+            .and_then(raftwarden_actors::rfc3339::parse_nanos)
+            .is_some_and(|exp| exp < now_nanos);
         rows.push(vec![
             format::cell(&t["Name"]),
             format::cell(&t["Type"]),
@@ -353,7 +354,7 @@ fn now_nanos() -> i64 {
 
 async fn bootstrap(g: &GlobalOpts, a: Bootstrap) -> Result<String, CliError> {
     if a.args.len() > 1 {
-        return Err(CliError::Usage("This command takes up to one argument", "nomad acl bootstrap"));
+        return Err(CliError::Usage("This command takes up to one argument", "raftwarden acl bootstrap"));
     }
     let secret = match a.args.first().map(String::as_str) {
         None | Some("") => Vec::new(),
@@ -375,7 +376,10 @@ async fn bootstrap(g: &GlobalOpts, a: Bootstrap) -> Result<String, CliError> {
 
 async fn policy_apply(g: &GlobalOpts, a: PolicyApply) -> Result<String, CliError> {
     let [name, path] = a.args.as_slice() else {
-        return Err(CliError::Usage("This command takes two arguments: <name> and <path>", "nomad acl policy apply"));
+        return Err(CliError::Usage(
+            "This command takes two arguments: <name> and <path>",
+            "raftwarden acl policy apply",
+        ));
     };
     let rules = read_input(path).map_err(|e| {
         if path == "-" {
@@ -401,7 +405,7 @@ async fn policy_apply(g: &GlobalOpts, a: PolicyApply) -> Result<String, CliError
 
 async fn policy_list(g: &GlobalOpts, a: Listing) -> Result<String, CliError> {
     if !a.args.is_empty() {
-        return Err(CliError::Usage("This command takes no arguments", "nomad acl policy list"));
+        return Err(CliError::Usage("This command takes no arguments", "raftwarden acl policy list"));
     }
     let list = client(g)?.get(POLICIES, &[]).await.map_err(|e| fail(format!("Error listing ACL policies: {e}")))?;
     match formatted(&a.output, &project_all(&list, POLICY_STUB_FIELDS))? {
@@ -412,7 +416,7 @@ async fn policy_list(g: &GlobalOpts, a: Listing) -> Result<String, CliError> {
 
 async fn policy_info(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
     let [name] = a.args.as_slice() else {
-        return Err(CliError::Usage("This command takes one argument: <name>", "nomad acl policy info"));
+        return Err(CliError::Usage("This command takes one argument: <name>", "raftwarden acl policy info"));
     };
     if name.is_empty() {
         return Err(fail("Error fetching info on ACL policy: missing policy name".into()));
@@ -426,7 +430,7 @@ async fn policy_info(g: &GlobalOpts, a: Positional) -> Result<String, CliError> 
 
 async fn policy_delete(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
     let [name] = a.args.as_slice() else {
-        return Err(CliError::Usage("This command takes one argument: <name>", "nomad acl policy delete"));
+        return Err(CliError::Usage("This command takes one argument: <name>", "raftwarden acl policy delete"));
     };
     if name.is_empty() {
         return Err(fail("Error deleting ACL policy: missing policy name".into()));
@@ -440,7 +444,7 @@ async fn policy_delete(g: &GlobalOpts, a: Positional) -> Result<String, CliError
 
 async fn token_create(g: &GlobalOpts, a: TokenCreate) -> Result<String, CliError> {
     if !a.args.is_empty() {
-        return Err(CliError::Usage("This command takes no arguments", "nomad acl token create"));
+        return Err(CliError::Usage("This command takes no arguments", "raftwarden acl token create"));
     }
     let mut body = json!({
         "Name": a.name,
@@ -463,7 +467,7 @@ async fn token_create(g: &GlobalOpts, a: TokenCreate) -> Result<String, CliError
 
 async fn token_list(g: &GlobalOpts, a: Listing) -> Result<String, CliError> {
     if !a.args.is_empty() {
-        return Err(CliError::Usage("This command takes no arguments", "nomad acl token list"));
+        return Err(CliError::Usage("This command takes no arguments", "raftwarden acl token list"));
     }
     let list = client(g)?.get(TOKENS, &[]).await.map_err(|e| fail(format!("Error listing ACL tokens: {e}")))?;
     match formatted(&a.output, &project_all(&list, TOKEN_STUB_FIELDS))? {
@@ -478,7 +482,10 @@ fn token_path(accessor: &str) -> String {
 
 async fn token_info(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
     let [accessor] = a.args.as_slice() else {
-        return Err(CliError::Usage("This command takes one argument: <token_accessor_id>", "nomad acl token info"));
+        return Err(CliError::Usage(
+            "This command takes one argument: <token_accessor_id>",
+            "raftwarden acl token info",
+        ));
     };
     if accessor.is_empty() {
         return Err(fail("Error fetching token: missing accessor ID".into()));
@@ -490,7 +497,7 @@ async fn token_info(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
 
 async fn token_self(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
     if !a.args.is_empty() {
-        return Err(CliError::Usage("This command takes no arguments", "nomad acl token self"));
+        return Err(CliError::Usage("This command takes no arguments", "raftwarden acl token self"));
     }
     let c = client(g)?;
     let secret = g.token.as_deref().map(str::trim).unwrap_or_default();
@@ -507,7 +514,10 @@ async fn token_self(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
 
 async fn token_update(g: &GlobalOpts, a: TokenUpdate) -> Result<String, CliError> {
     let [accessor] = a.args.as_slice() else {
-        return Err(CliError::Usage("This command takes one argument: <token_accessor_id>", "nomad acl token update"));
+        return Err(CliError::Usage(
+            "This command takes one argument: <token_accessor_id>",
+            "raftwarden acl token update",
+        ));
     };
     if accessor.is_empty() {
         return Err(fail("Error fetching token: missing accessor ID".into()));
@@ -536,7 +546,10 @@ async fn token_update(g: &GlobalOpts, a: TokenUpdate) -> Result<String, CliError
 
 async fn token_delete(g: &GlobalOpts, a: Positional) -> Result<String, CliError> {
     let [accessor] = a.args.as_slice() else {
-        return Err(CliError::Usage("This command takes one argument: <token_accessor_id>", "nomad acl token delete"));
+        return Err(CliError::Usage(
+            "This command takes one argument: <token_accessor_id>",
+            "raftwarden acl token delete",
+        ));
     };
     if accessor.is_empty() {
         return Err(fail("Error deleting token: missing accessor ID".into()));
@@ -639,7 +652,7 @@ mod tests {
 
     #[test]
     fn token_table_marks_expired() {
-        let now = crate::http::acl::parse_rfc3339("2025-01-01T00:00:00Z").unwrap();
+        let now = raftwarden_actors::rfc3339::parse_nanos("2025-01-01T00:00:00Z").unwrap();
         let list = json!([
             {"Name": "old", "Type": "client", "Global": false, "AccessorID": "a", "ExpirationTime": "2024-01-01T00:00:00Z"},
             {"Name": "", "Type": "management", "Global": true, "AccessorID": "b"}

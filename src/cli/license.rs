@@ -239,7 +239,7 @@ fn issue(a: Issue) -> Result<String, CliError> {
     let key = PrivateKey::parse(&key_text).map_err(|e| fail(format!("Error parsing private key: {e}")))?;
     let time = |flag: &str, v: &Option<String>, default: i64| match v {
         None => Ok(default),
-        Some(t) => document::parse_rfc3339(t)
+        Some(t) => raftwarden_actors::rfc3339::parse(t)
             .ok_or_else(|| fail(format!("Invalid -{flag} {}: not an RFC 3339 time", go_quote(t)))),
     };
     let duration = |flag: &str, v: &str| {
@@ -262,10 +262,10 @@ fn issue(a: Issue) -> Result<String, CliError> {
         license_id: a.license_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         customer_id: customer.to_string(),
         installation_id: a.installation,
-        issue_time: document::format_rfc3339(issued),
-        start_time: document::format_rfc3339(start),
-        expiration_time: document::format_rfc3339(expiration),
-        termination_time: document::format_rfc3339(termination),
+        issue_time: raftwarden_actors::rfc3339::format(issued),
+        start_time: raftwarden_actors::rfc3339::format(start),
+        expiration_time: raftwarden_actors::rfc3339::format(expiration),
+        termination_time: raftwarden_actors::rfc3339::format(termination),
         non_production: a.non_production,
         product: a.product,
         flags,
@@ -302,7 +302,7 @@ fn unix_now() -> i64 {
 /// text and whether the license has expired.
 fn license_info(lic: &Value, now: i64) -> (String, bool) {
     let s = |k: &str| lic[k].as_str().unwrap_or_default().to_string();
-    let past = |k: &str| document::parse_rfc3339(&s(k)).is_some_and(|t| t < now);
+    let past = |k: &str| raftwarden_actors::rfc3339::parse(&s(k)).is_some_and(|t| t < now);
     let (expired, terminated) = (past("ExpirationTime"), past("TerminationTime"));
     let time = |k: &str| format::go_time(&s(k));
     let rows = [

@@ -13,6 +13,8 @@ use raftwarden_actors::acl::ListPolicies;
 use raftwarden_actors::acl::ListTokens;
 use raftwarden_actors::acl::UpsertPolicies;
 use raftwarden_actors::acl::UpsertTokens;
+use raftwarden_actors::rfc3339::format_nanos;
+use raftwarden_actors::rfc3339::parse_nanos;
 use raftwarden_actors::state::acl::ANONYMOUS_POLICY;
 use raftwarden_actors::state::AclPolicy;
 use raftwarden_actors::state::AclToken;
@@ -78,56 +80,6 @@ pub async fn dispatch(r: Req<'_>, body: &[u8]) -> Reply {
     }
 }
 
-/// Nomad's JSON of `time.Time` with nanoseconds (RFC 3339, trailing zeros of the fraction
-/// dropped).
-pub fn rfc3339_nano(nanos: i64) -> String {
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let whole = go::rfc3339(u64::try_from(secs).unwrap_or(0));
-    if frac == 0 {
-        return whole;
-    }
-    let digits = format!("{frac:09}");
-    format!("{}.{}Z", whole.trim_end_matches('Z'), digits.trim_end_matches('0'))
-}
-
-/// Parses Go's RFC 3339 (`2024-01-02T03:04:05.123Z`, or with a `+hh:mm` offset) to unix
-/// nanoseconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut frac = 0i64;
-    if let Some(f) = rest.strip_prefix('.') {
-        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
-        rest = &f[digits.len()..];
-        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
-        frac = padded.parse().ok()?;
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
-    Some(secs * 1_000_000_000 + frac)
-}
-
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -167,8 +119,8 @@ impl TokenWire {
             roles: None,
             global: t.global,
             hash: b64(&t.hash),
-            create_time: rfc3339_nano(t.create_time),
-            expiration_time: t.expiration_time.map(rfc3339_nano),
+            create_time: format_nanos(t.create_time),
+            expiration_time: t.expiration_time.map(format_nanos),
             create_index: t.create_index,
             modify_index: t.modify_index,
         }
@@ -205,8 +157,8 @@ impl TokenStub {
             roles: None,
             global: t.global,
             hash: b64(&t.hash),
-            create_time: rfc3339_nano(t.create_time),
-            expiration_time: t.expiration_time.map(rfc3339_nano),
+            create_time: format_nanos(t.create_time),
+            expiration_time: t.expiration_time.map(format_nanos),
             create_index: t.create_index,
             modify_index: t.modify_index,
         }
@@ -484,7 +436,7 @@ async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
     auth::authorize(&r, crate::acl::Requirement::Management).await?;
     let expiration_time = match b.expiration_time.as_deref() {
         None | Some("") => None,
-        Some(t) => Some(parse_rfc3339(t).ok_or_else(|| ApiError::bad_request(format!("invalid ExpirationTime {t}")))?),
+        Some(t) => Some(parse_nanos(t).ok_or_else(|| ApiError::bad_request(format!("invalid ExpirationTime {t}")))?),
     };
     // Go's zero time (`0001-01-01T00:00:00Z`) is "no expiration".
     let expiration_time = expiration_time.filter(|t| *t > 0);
@@ -520,17 +472,6 @@ async fn delete_token(r: Req<'_>, accessor: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_both_ways() {
-        assert_eq!(rfc3339_nano(1_488_838_071_000_000_000), "2017-03-06T22:07:51Z");
-        assert_eq!(rfc3339_nano(1_488_838_071_120_000_000), "2017-03-06T22:07:51.12Z");
-        for n in [0, 1_488_838_071_000_000_000, 1_488_838_071_123_456_789, 951_782_400_000_000_001] {
-            assert_eq!(parse_rfc3339(&rfc3339_nano(n)), Some(n), "{n}");
-        }
-        assert_eq!(parse_rfc3339("2017-03-06T23:07:51+01:00"), Some(1_488_838_071_000_000_000));
-        assert_eq!(parse_rfc3339("nope"), None);
-    }
 
     #[test]
     fn policy_validation_in_nomads_words() {

@@ -13,19 +13,6 @@ use crate::support::*;
 
 const ACL_ON: &str = "acl { enabled = true }\n";
 
-/// One request with an optional `X-Nomad-Token`.
-fn call(a: &Agent, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = client().request(m, format!("{}{}", a.http(), path));
-    if let Some(t) = token {
-        rb = rb.header("X-Nomad-Token", t);
-    }
-    if let Some(b) = body {
-        rb = rb.body(b.to_string());
-    }
-    Resp::from(rb.send().expect("request"))
-}
-
 /// Starts an agent with ACLs on and waits until it leads: an anonymous consistent read is
 /// then refused (403) rather than failing for want of a leader.
 fn acl_agent(dir: &tempfile::TempDir, name: &str) -> Agent {

@@ -85,7 +85,7 @@ fn temporary_license_on_a_fresh_server() {
     assert_eq!(lic["Product"], "raftwarden");
     assert_eq!(lic["Flags"]["temporary"], true);
     assert!(lic["LicenseID"].as_str().unwrap().starts_with("temporary-"), "{lic}");
-    let t = |k: &str| raftwarden_actors::license::document::parse_rfc3339(lic[k].as_str().unwrap()).unwrap();
+    let t = |k: &str| raftwarden_actors::rfc3339::parse(lic[k].as_str().unwrap()).unwrap();
     assert_eq!(t("ExpirationTime") - t("IssueTime"), 6 * 3600, "a 6-hour window: {lic}");
     assert_eq!(t("StartTime"), t("IssueTime"));
     assert_eq!(body["ConfigOutdated"], false);

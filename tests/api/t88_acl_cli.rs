@@ -98,7 +98,7 @@ fn acl_commands_end_to_end() {
         &a,
         None,
         &["acl", "bootstrap", "a", "b"],
-        "This command takes up to one argument\nFor additional help try 'nomad acl bootstrap -help'",
+        "This command takes up to one argument\nFor additional help try 'raftwarden acl bootstrap -help'",
     );
     let boot_file = dir.path().join("boot");
     std::fs::write(&boot_file, format!("{BOOT_SECRET}\n")).unwrap();
@@ -163,7 +163,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "policy", "apply", "ops"],
-        "This command takes two arguments: <name> and <path>\nFor additional help try 'nomad acl policy apply -help'",
+        "This command takes two arguments: <name> and <path>\nFor additional help try 'raftwarden acl policy apply -help'",
     );
     fails(
         &a,
@@ -189,7 +189,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "policy", "list", "extra"],
-        "This command takes no arguments\nFor additional help try 'nomad acl policy list -help'",
+        "This command takes no arguments\nFor additional help try 'raftwarden acl policy list -help'",
     );
     fails(
         &a,
@@ -216,7 +216,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "policy", "info"],
-        "This command takes one argument: <name>\nFor additional help try 'nomad acl policy info -help'",
+        "This command takes one argument: <name>\nFor additional help try 'raftwarden acl policy info -help'",
     );
 
     // Tokens: create with repeated -policy, a TTL, -json; text form; management type.
@@ -253,7 +253,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "token", "create", "extra"],
-        "This command takes no arguments\nFor additional help try 'nomad acl token create -help'",
+        "This command takes no arguments\nFor additional help try 'raftwarden acl token create -help'",
     );
     fails(
         &a,
@@ -307,7 +307,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "token", "info"],
-        "This command takes one argument: <token_accessor_id>\nFor additional help try 'nomad acl token info -help'",
+        "This command takes one argument: <token_accessor_id>\nFor additional help try 'raftwarden acl token info -help'",
     );
     fails(
         &a,
@@ -336,7 +336,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "token", "update", "-name=x"],
-        "This command takes one argument: <token_accessor_id>\nFor additional help try 'nomad acl token update -help'",
+        "This command takes one argument: <token_accessor_id>\nFor additional help try 'raftwarden acl token update -help'",
     );
 
     // Delete, then the token and policy are gone.
@@ -361,6 +361,6 @@ fn acl_commands_end_to_end() {
         &a,
         Some(mgmt),
         &["acl", "policy", "delete"],
-        "This command takes one argument: <name>\nFor additional help try 'nomad acl policy delete -help'",
+        "This command takes one argument: <name>\nFor additional help try 'raftwarden acl policy delete -help'",
     );
 }

@@ -11,18 +11,6 @@ use serde_json::json;
 use crate::net;
 use crate::support::*;
 
-fn call(a: &Agent, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = client().request(m, format!("{}{}", a.http(), path));
-    if let Some(t) = token {
-        rb = rb.header("X-Nomad-Token", t);
-    }
-    if let Some(b) = body {
-        rb = rb.body(b.to_string());
-    }
-    Resp::from(rb.send().expect("request"))
-}
-
 #[test]
 fn every_endpoint_by_every_kind_of_token_through_a_follower() {
     let dir = tempfile::tempdir().unwrap();

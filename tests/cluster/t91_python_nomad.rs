@@ -9,22 +9,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::net;
+use crate::support::python_nomad;
 use crate::support::wait_until;
 use crate::support::Cluster;
 
-fn python() -> Option<PathBuf> {
-    let env = std::env::var_os("RAFTWARDEN_PYENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv"));
-    let bin = env.join("bin/python");
-    bin.exists().then_some(bin)
-}
-
 #[test]
 fn python_nomad_reads_members_leader_peers_and_configuration() {
-    let Some(python) = python() else {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must run this: .ci/run creates target/pyenv");
-        eprintln!("skipped: no python-nomad virtualenv at target/pyenv (run .ci/run, or set RAFTWARDEN_PYENV)");
+    let Some(python) = python_nomad() else {
         return;
     };
     let n = net();

@@ -443,3 +443,32 @@ fn is_zombie(pid: u32) -> bool {
         .map(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')).unwrap_or(false))
         .unwrap_or(true)
 }
+
+/// The python-nomad virtualenv's interpreter: `RAFTWARDEN_PYENV`, else `target/pyenv` (which
+/// `.ci/run` creates). `None` when absent; under `CI=true` absence fails the test, since CI
+/// must run what needs it.
+pub fn python_nomad() -> Option<PathBuf> {
+    let env = std::env::var_os("RAFTWARDEN_PYENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv"));
+    let bin = env.join("bin/python");
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must run this: .ci/run creates target/pyenv");
+    eprintln!("skipped: no python-nomad virtualenv at target/pyenv (run .ci/run, or set RAFTWARDEN_PYENV)");
+    None
+}
+
+/// One request to `a` with an optional `X-Nomad-Token` and body.
+pub fn call(a: &Agent, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+    let mut rb = client().request(m, format!("{}{}", a.http(), path));
+    if let Some(t) = token {
+        rb = rb.header("X-Nomad-Token", t);
+    }
+    if let Some(b) = body {
+        rb = rb.body(b.to_string());
+    }
+    Resp::from(rb.send().expect("request"))
+}
