@@ -103,11 +103,26 @@ fn graceful_leave_force_leave_and_join() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Cluster::start_with(&n, &dir, 3, &[0, 1, 2], "leave_on_terminate = true\n");
     wait_status(&c.agents[0], "s3", Some("alive"), "formed");
+    // Dead-server cleanup off: a server that leaves is removed from raft all the same, as
+    // Nomad's leader removes members serf reports left.
+    let off = r#"{"CleanupDeadServers":false,"LastContactThreshold":"200ms","MaxTrailingLogs":250,"MinQuorum":0,"ServerStabilizationTime":"10s"}"#;
+    let r = c.agents[0].put("/v1/operator/autopilot/configuration", off);
+    assert_eq!((r.status, r.text().as_str()), (200, "true"));
+    let in_raft = |a: &Agent, node: &str| {
+        let v = a.get("/v1/operator/raft/configuration?stale").json_or_null();
+        v["Servers"].as_array().is_some_and(|s| s.iter().any(|s| s["Node"] == node))
+    };
+    assert!(in_raft(&c.agents[0], "s3.global"));
 
-    // SIGTERM with leave_on_terminate: left.
+    // SIGTERM with leave_on_terminate: left, and out of the raft configuration.
     assert_eq!(c.agents[2].terminate(), Some(0));
     wait_status(&c.agents[0], "s3", Some("left"), "SIGTERM with leave_on_terminate");
     wait_status(&c.agents[1], "s3", Some("left"), "SIGTERM with leave_on_terminate");
+    wait_until(
+        Duration::from_secs(20),
+        || !in_raft(&c.agents[0], "s3.global") && !in_raft(&c.agents[1], "s3.global"),
+        || "a server that left stayed in the raft configuration".into(),
+    );
 
     // SIGINT with leave_on_interrupt: left.
     c.agents[2].spec.extra_hcl = "leave_on_interrupt = true\n".into();

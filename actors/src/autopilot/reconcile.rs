@@ -24,8 +24,9 @@ pub enum Action {
 ///
 /// - Every non-voter healthy for at least the stabilization time in force is promoted (no
 ///   odd-number rule: Nomad promotes all stable servers).
-/// - With `CleanupDeadServers`, servers whose status is `left` or `failed` (or unknown) are
-///   removed: all such non-voters; voters one by one, `left` before `failed`, while the voters
+/// - Servers that left gracefully (`left`) are removed whatever the configuration, as Nomad's
+///   leader removes a member serf reports left (`reconcileMember`); with `CleanupDeadServers`,
+///   `failed` (or unknown) ones too. Removed are: all such non-voters; voters one by one, `left` before `failed`, while the voters
 ///   left would still number at least `MinQuorum` and no more than `(voters - 1) / 2` go in one
 ///   pass. Beyond raft-autopilot, no voter is removed while the live voters are short of a
 ///   quorum: such a change could not commit, and hashicorp/raft's leader would have stepped
@@ -37,11 +38,15 @@ pub fn plan(state: &State, cfg: &AutopilotConfig, now: SystemTime) -> Vec<Action
         state.servers.iter().filter(|s| !s.stats.has_vote() && s.is_stable(now, stabilization)).collect();
     promote.sort_by(|a, b| a.stats.id.cmp(&b.stats.id));
     actions.extend(promote.into_iter().map(|s| Action::Promote(s.stats.id.clone())));
-    if !cfg.cleanup_dead_servers {
-        return actions;
-    }
 
-    let dead = |s: &&ServerState| s.stats.status != SerfStatus::Alive && !s.stats.leader;
+    let dead = |s: &&ServerState| {
+        let gone = match s.stats.status {
+            SerfStatus::Alive => false,
+            SerfStatus::Left => true,
+            _ => cfg.cleanup_dead_servers,
+        };
+        gone && !s.stats.leader
+    };
     // `left` first, then the rest, each by ID.
     let order = |a: &&ServerState, b: &&ServerState| {
         (a.stats.status != SerfStatus::Left, &a.stats.id).cmp(&(b.stats.status != SerfStatus::Left, &b.stats.id))
@@ -150,6 +155,18 @@ mod tests {
                 cluster(&[("b", true, ALIVE), ("c", true, FAILED)]),
                 off.clone(),
                 vec![],
+            ),
+            (
+                "3 voters, 1 left, cleanup off: removed all the same (Nomad removes left members)",
+                cluster(&[("b", true, ALIVE), ("c", true, LEFT)]),
+                off.clone(),
+                vec![remove("c", true)],
+            ),
+            (
+                "a left non-voter and a failed one, cleanup off: only the left one goes",
+                cluster(&[("b", true, ALIVE), ("c", false, LEFT), ("d", false, FAILED)]),
+                off.clone(),
+                vec![remove("c", false)],
             ),
             (
                 "3 voters, 2 failed: no quorum of live voters, nothing removed",
