@@ -116,6 +116,11 @@ pub struct Settings {
     /// Gossip (serf) addresses of other servers to join through, `host[:port]` (port 4648 by
     /// default), as Nomad's `retry_join`; retried until one answers.
     pub retry_join: Vec<String>,
+    /// Pause between `retry_join` rounds (Nomad's `server_join.retry_interval`).
+    pub retry_interval: Duration,
+    /// Rounds before giving up, 0 for no limit (Nomad's `server_join.retry_max`); see
+    /// [`Server::retry_join_exhausted`].
+    pub retry_max: u32,
     /// `ip:port` the gossip UDP socket binds (Nomad's `bind_addr` and `ports.serf`); port 0
     /// takes any free port.
     pub serf_bind: String,
@@ -167,6 +172,8 @@ impl Settings {
             http_addr: http_addr.into(),
             bootstrap_expect: 1,
             retry_join: Vec::new(),
+            retry_interval: gossip::RETRY_JOIN_INTERVAL,
+            retry_max: 0,
             serf_bind: serf_bind_near(rpc_addr),
             serf_advertise: None,
             autopilot_defaults: AutopilotConfig::default(),
@@ -215,6 +222,8 @@ pub struct Server {
     snapshots: Addr<Snapshots>,
     acl: Addr<Acl>,
     license: Addr<LicenseActor>,
+    /// Becomes true when `retry_join` gave up after `retry_max` rounds.
+    join_exhausted: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Starts one server's actors on the current actix `System`.
@@ -284,9 +293,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let snapshots = Snapshots::new(ctx.clone()).start();
     let acl = Acl::new(ctx.clone()).start();
     let license = LicenseActor::new(ctx.clone()).start();
-    gossip.retry_join(ctx.settings.retry_join.clone());
+    let join_exhausted =
+        gossip.retry_join(ctx.settings.retry_join.clone(), ctx.settings.retry_interval, ctx.settings.retry_max);
     actix::spawn(metrics::sample(ctx.clone(), autopilot.clone()));
-    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license })
+    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license, join_exhausted })
 }
 
 async fn start_gossip(
@@ -422,6 +432,15 @@ impl Server {
     /// `http::rpc::configure` does).
     pub async fn handle_rpc(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, RpcError> {
         forward::serve(self, path, body).await
+    }
+
+    /// Resolves when `retry_join` gave up: `retry_max` rounds passed without reaching any of
+    /// its addresses (Nomad's agent then exits with 1). Never resolves without a limit.
+    pub async fn retry_join_exhausted(&self) {
+        let mut rx = self.join_exhausted.clone();
+        if rx.wait_for(|exhausted| *exhausted).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Resolves when raft has stopped on its own: a fatal error such as a failed write to the

@@ -40,6 +40,8 @@ pub enum AgentError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("license: {0}")]
     License(String),
+    #[error("max join retry exhausted: no retry_join address answered within server_join.retry_max rounds")]
+    JoinExhausted,
 }
 
 fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentError> {
@@ -170,6 +172,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
         http_addr: http_addr.to_string(),
         bootstrap_expect: config.server.bootstrap_expect.max(1),
         retry_join: config.server.retry_join.clone(),
+        retry_interval: config.server.retry_interval,
+        retry_max: config.server.retry_max,
         serf_bind: serf_bind.to_string(),
         serf_advertise,
         autopilot_defaults: config.autopilot.resolve(),
@@ -245,12 +249,13 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
 
     let (stop, fault) = tokio::select! {
         why = shutdown => (why, None),
-        why = server.raft_stopped() => (Stop::Quiet, Some(why)),
+        why = server.raft_stopped() => (Stop::Quiet, Some(AgentError::RaftStopped(why))),
+        () = server.retry_join_exhausted() => (Stop::Quiet, Some(AgentError::JoinExhausted)),
     };
     let _ = stop_schedule.send(());
     match &fault {
         None => tracing::info!(signal = ?stop, "shutting down"),
-        Some(why) => tracing::error!(error = %why, "raft stopped; shutting down"),
+        Some(why) => tracing::error!(error = %why, "shutting down"),
     }
     if leaves_on(&config, stop) {
         println!("==> Gracefully shutting down agent...");
@@ -267,7 +272,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
             println!("==> raftwarden agent stopped");
             Ok(())
         }
-        Some(why) => Err(AgentError::RaftStopped(why)),
+        Some(why) => Err(why),
     }
 }
 
@@ -314,7 +319,7 @@ fn self_config(config: &AgentConfig, http: SocketAddr, rpc: SocketAddr, serf: So
             "RaftProtocol": 3,
             "RaftSnapshotThreshold": config.server.raft_snapshot_threshold,
             "RaftTrailingLogs": config.server.raft_trailing_logs,
-            "ServerJoin": {"RetryJoin": config.server.retry_join, "StartJoin": [], "RetryMaxAttempts": 0},
+            "ServerJoin": {"RetryJoin": config.server.retry_join, "StartJoin": [], "RetryMaxAttempts": config.server.retry_max, "RetryInterval": config.server.retry_interval.as_nanos() as u64},
         },
         "ACL": {"Enabled": config.acl_enabled},
         "LeaveOnInt": config.leave_on_interrupt,

@@ -112,3 +112,45 @@ fn logs_to_a_pipe_are_plain() {
     assert!(!bytes.contains(&0x1b), "ANSI escape in piped logs: {:?}", String::from_utf8_lossy(&bytes));
     assert!(text().contains("INFO"), "{}", text());
 }
+
+/// `server_join { retry_max retry_interval }`: when no `retry_join` address answers within
+/// `retry_max` rounds, the agent logs Nomad's `max join retry exhausted, exiting` and exits 1.
+#[test]
+fn retry_join_gives_up_after_retry_max_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = net();
+    let cfg = dir.path().join("agent.hcl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"lonely\"\ndata_dir = \"{}\"\nbind_addr = \"{}\"\nserver {{\n  enabled = true\n  bootstrap_expect = 3\n  \
+             server_join {{\n    retry_join = [\"{}\"]\n    retry_max = 2\n    retry_interval = \"200ms\"\n  }}\n}}\n",
+            dir.path().join("data").display(),
+            n.ip(1),
+            n.ip(2),
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut child = Command::new(BIN)
+        .args(["agent", &format!("-config={}", cfg.display())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code();
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the agent kept retrying past retry_max");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("max join retry exhausted, exiting"), "{err}");
+    assert!(err.contains("==> Error starting agent: max join retry exhausted"), "{err}");
+}

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 pub use self::identity::MemberIdentity;
 use self::transport::Command;
@@ -193,14 +194,17 @@ impl Gossip {
         }
     }
 
-    /// `retry_join`: joins through `addrs` every [`RETRY_JOIN_INTERVAL`] until one answers or
-    /// the task stops.
-    pub(crate) fn retry_join(&self, addrs: Vec<String>) {
+    /// `retry_join`: joins through `addrs` every `interval` until one answers, the task stops
+    /// or, with `max` > 0, `max` rounds after the first have failed (as Nomad counts); the
+    /// returned flag then becomes true.
+    pub(crate) fn retry_join(&self, addrs: Vec<String>, interval: Duration, max: u32) -> watch::Receiver<bool> {
+        let (exhausted, rx) = watch::channel(false);
         if addrs.is_empty() {
-            return;
+            return rx;
         }
         let me = self.clone();
         tokio::spawn(async move {
+            let mut attempt = 0u32;
             loop {
                 let out = me.join(&addrs).await;
                 if out.num_joined > 0 {
@@ -210,10 +214,17 @@ impl Gossip {
                 if me.tx.is_closed() {
                     return;
                 }
-                tracing::debug!(error = %out.error, "retry join failed; will retry");
-                tokio::time::sleep(RETRY_JOIN_INTERVAL).await;
+                attempt += 1;
+                if max > 0 && attempt > max {
+                    tracing::error!("max join retry exhausted, exiting");
+                    let _ = exhausted.send(true);
+                    return;
+                }
+                tracing::warn!(error = %out.error, retry = ?interval, "join failed");
+                tokio::time::sleep(interval).await;
             }
         });
+        rx
     }
 
     /// Stops the task (no leave announced: peers will see this server `failed`).

@@ -114,8 +114,7 @@ impl ServerBlock {
     }
 }
 
-/// `server_join { }`: `retry_join` is used; the retry policy is checked and ignored (joining
-/// retries until it succeeds).
+/// `server_join { }`: the addresses to join and the retry policy.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerJoinBlock {

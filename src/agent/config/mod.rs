@@ -85,6 +85,11 @@ pub struct ServerConfig {
     /// `server_join { retry_join = [...] }` and `-retry-join`: gossip (serf) addresses of other
     /// servers, `host[:port]` with port 4648 by default, as Nomad.
     pub retry_join: Vec<String>,
+    /// `server_join { retry_interval }`: pause between join rounds (1 s when unset; Nomad's
+    /// default is 30 s, which only delays servers started together).
+    pub retry_interval: std::time::Duration,
+    /// `server_join { retry_max }`: rounds before the agent gives up and exits 1; 0 = no limit.
+    pub retry_max: u32,
     /// `default_scheduler_config { ... }`; `None` means Nomad's defaults.
     pub default_scheduler_config: Option<SchedulerConfig>,
     /// `raft_snapshot_threshold`: new log entries between raft snapshots.
@@ -103,6 +108,8 @@ impl Default for ServerConfig {
             enabled: false,
             bootstrap_expect: 0,
             retry_join: Vec::new(),
+            retry_interval: raftwarden_actors::gossip::RETRY_JOIN_INTERVAL,
+            retry_max: 0,
             default_scheduler_config: None,
             raft_snapshot_threshold: raftwarden_actors::DEFAULT_SNAPSHOT_THRESHOLD,
             raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
@@ -326,6 +333,12 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             enabled: server.enabled.unwrap_or(d.server.enabled),
             bootstrap_expect: server.bootstrap_expect.unwrap_or(d.server.bootstrap_expect),
             retry_join: server.all_retry_join().cloned().collect(),
+            retry_interval: server
+                .server_join
+                .as_ref()
+                .and_then(|j| j.retry_interval)
+                .map_or(d.server.retry_interval, |ns| std::time::Duration::from_nanos(ns.max(0) as u64)),
+            retry_max: server.server_join.as_ref().and_then(|j| j.retry_max).unwrap_or(d.server.retry_max),
             default_scheduler_config: server.default_scheduler_config.map(file::SchedulerBlock::resolve),
             raft_snapshot_threshold: server.raft_snapshot_threshold.unwrap_or(d.server.raft_snapshot_threshold),
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
