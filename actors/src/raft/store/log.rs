@@ -8,8 +8,11 @@
 //!
 //! An append is one positioned write at the end of the newest segment and one `fdatasync`, so
 //! the disk sees the entry plus a 16-byte header, where a redb commit of the same entry rewrote
-//! B-tree pages (tens of KB per write). The CRC covers the index and the entry. On open, a torn
-//! or corrupt record ends the newest segment and the file is cut there (an append that did not
+//! B-tree pages (tens of KB per write). Segments grow by zero-filled steps of [`PREALLOC_BYTES`]
+//! written ahead of the records: an append then lands inside the file's size, and its
+//! `fdatasync` flushes data only, not the inode too (half the sync's time here). A zero header
+//! marks the end of a segment. The CRC covers the index and the entry. On open, a torn or
+//! corrupt record ends the newest segment and the file is cut there (an append that did not
 //! finish its fsync was never acknowledged); anywhere else it is corruption. A new segment starts
 //! after the newest passes its size or when the next index does not follow its last one (after
 //! a purge past the end of the log); the full one is fsynced first, so only the newest can be
@@ -40,6 +43,12 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 /// Encoded bytes of recent entries kept in memory.
 const CACHE_BYTES: usize = 16 << 20;
 
+/// A segment's file grows by this much zero-filled space at a time.
+const PREALLOC_BYTES: u64 = 1 << 20;
+
+/// Zeros go out a page at a time (see `append`).
+const ZERO_WRITE: usize = 4096;
+
 const HEADER: usize = 16;
 
 /// Larger records are corrupt: an entry is bounded by the proposer's batch limit and the RPC
@@ -55,7 +64,10 @@ fn invalid(what: String) -> io::Error {
 struct Segment {
     path: PathBuf,
     file: Arc<fs::File>,
+    /// Where its records end.
     len: u64,
+    /// The file's size: records, then zeros.
+    allocated: u64,
     /// The index of its last record, purged or not.
     last: Option<u64>,
 }
@@ -111,20 +123,38 @@ fn encode_record(buf: &mut Vec<u8>, entry: &Entry) -> io::Result<u32> {
     Ok(len)
 }
 
+enum Next {
+    Record(u64, Vec<u8>),
+    /// Zeros: the preallocated space after the last record.
+    End,
+    /// Short, or failing its CRC.
+    Torn,
+}
+
 /// One record read back: `Ok(None)` when it is torn, short or fails its CRC.
 fn read_record(r: &mut impl Read, remaining: u64) -> io::Result<Option<(u64, Vec<u8>)>> {
+    match read_next(r, remaining)? {
+        Next::Record(index, body) => Ok(Some((index, body))),
+        Next::End | Next::Torn => Ok(None),
+    }
+}
+
+fn read_next(r: &mut impl Read, remaining: u64) -> io::Result<Next> {
     let mut header = [0u8; HEADER];
     if remaining < HEADER as u64 {
-        return Ok(None);
+        return Ok(Next::Torn);
     }
     r.read_exact(&mut header)?;
+    if header == [0u8; HEADER] {
+        return Ok(Next::End);
+    }
     let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     let (len, crc) = (word(0), word(4));
     let mut index_bytes = [0u8; 8];
     index_bytes.copy_from_slice(&header[8..16]);
     let index = u64::from_le_bytes(index_bytes);
     if len == 0 || len > MAX_RECORD || HEADER as u64 + u64::from(len) > remaining {
-        return Ok(None);
+        return Ok(Next::Torn);
     }
     let mut body = vec![0u8; len as usize];
     r.read_exact(&mut body)?;
@@ -132,9 +162,9 @@ fn read_record(r: &mut impl Read, remaining: u64) -> io::Result<Option<(u64, Vec
     h.update(&index_bytes);
     h.update(&body);
     if h.finalize() != crc {
-        return Ok(None);
+        return Ok(Next::Torn);
     }
-    Ok(Some((index, body)))
+    Ok(Next::Record(index, body))
 }
 
 fn decode_entry(index: u64, body: &[u8]) -> io::Result<Entry> {
@@ -176,16 +206,21 @@ impl LogFiles {
             let file = fs::OpenOptions::new().read(true).write(true).open(&path)?;
             let size = file.metadata()?.len();
             let mut r = BufReader::with_capacity(1 << 20, &file);
-            let (mut offset, mut last) = (0u64, None);
+            let (mut offset, mut last, mut allocated) = (0u64, None, size);
             while offset < size {
-                let Some((index, body)) = read_record(&mut r, size - offset)? else {
-                    if i + 1 != names.len() {
-                        return Err(invalid(format!("raft log segment {} is corrupt at {offset}", path.display())));
+                let (index, body) = match read_next(&mut r, size - offset)? {
+                    Next::Record(index, body) => (index, body),
+                    Next::End => break,
+                    Next::Torn => {
+                        if i + 1 != names.len() {
+                            return Err(invalid(format!("raft log segment {} is corrupt at {offset}", path.display())));
+                        }
+                        tracing::warn!(segment = %path.display(), offset, "cutting a torn raft log tail");
+                        file.set_len(offset)?;
+                        file.sync_all()?;
+                        allocated = offset;
+                        break;
                     }
-                    tracing::warn!(segment = %path.display(), offset, "cutting a torn raft log tail");
-                    file.set_len(offset)?;
-                    file.sync_all()?;
-                    break;
                 };
                 let len = body.len() as u32;
                 if last_purged.is_none_or(|p| index > p) {
@@ -202,7 +237,7 @@ impl LogFiles {
                 offset += HEADER as u64 + u64::from(len);
             }
             drop(r);
-            segments.insert(first, Segment { path, file: Arc::new(file), len: offset, last });
+            segments.insert(first, Segment { path, file: Arc::new(file), len: offset, allocated, last });
         }
         let committed_path = dir.join(COMMITTED_FILE);
         let committed = read_committed(&committed_path);
@@ -306,17 +341,30 @@ impl LogFiles {
             let mut guard = self.lock()?;
             let inner = &mut *guard;
             self.make_room(inner, first)?;
-            let Some((&seg_first, seg)) = inner.segments.last_key_value() else {
+            let Some((&seg_first, seg)) = inner.segments.iter_mut().next_back() else {
                 return Err(io::Error::other("raft log has no segment to append to"));
             };
             let base = seg.len;
-            seg.file.write_all_at(&buf, base)?;
-            let file = seg.file.clone();
-            let last = entries.last().map(|e| e.log_id.index);
-            if let Some(seg) = inner.segments.get_mut(&seg_first) {
-                seg.len = base + buf.len() as u64;
-                seg.last = last;
+            let end = base + buf.len() as u64;
+            if end > seg.allocated {
+                // Zeros ahead, written before the records so that a crash never leaves a record
+                // followed by stale bytes; this append's fdatasync also covers them.
+                let allocated = end.next_multiple_of(PREALLOC_BYTES);
+                // One page per write: a larger write makes the page cache use large folios, and
+                // each later append would then dirty, and its fdatasync write, a whole folio.
+                let page = [0u8; ZERO_WRITE];
+                let mut at = seg.allocated;
+                while at < allocated {
+                    let n = (allocated - at).min(ZERO_WRITE as u64) as usize;
+                    seg.file.write_all_at(&page[..n], at)?;
+                    at += n as u64;
+                }
+                seg.allocated = allocated;
             }
+            seg.file.write_all_at(&buf, base)?;
+            seg.len = end;
+            seg.last = entries.last().map(|e| e.log_id.index);
+            let file = seg.file.clone();
             for (e, (at, len)) in entries.into_iter().zip(placed) {
                 let index = e.log_id.index;
                 inner.locs.insert(index, Loc { log_id: e.log_id, segment: seg_first, offset: base + at, len });
@@ -358,7 +406,7 @@ impl LogFiles {
         let path = self.dir.join(segment_name(first));
         let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
         sync_dir(&self.dir)?;
-        inner.segments.insert(first, Segment { path, file: Arc::new(file), len: 0, last: None });
+        inner.segments.insert(first, Segment { path, file: Arc::new(file), len: 0, allocated: 0, last: None });
         Ok(())
     }
 
@@ -381,8 +429,10 @@ impl LogFiles {
             }
         }
         if let Some(seg) = inner.segments.get_mut(&cut.segment) {
+            // Cut, not zeroed in place: no stale record may follow the next, shorter ones.
             seg.file.set_len(cut.offset)?;
             seg.len = cut.offset;
+            seg.allocated = cut.offset;
             seg.last = (cut.offset > 0).then(|| index - 1);
             seg.file.sync_all()?;
         }
@@ -458,6 +508,11 @@ mod tests {
         log.read(start, end).unwrap().iter().map(|e| (e.log_id.leader_id.term, e.log_id.index)).collect()
     }
 
+    /// Where the newest segment's records end.
+    fn end(log: &LogFiles) -> u64 {
+        log.lock().unwrap().segments.last_key_value().map_or(0, |(_, s)| s.len)
+    }
+
     fn segments(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
@@ -488,9 +543,13 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let log = LogFiles::open(dir.path(), None, 1 << 20).unwrap();
         log.append((1..=3).map(|i| entry(1, i)).collect()).unwrap();
+        let len = end(&log);
+        assert_eq!(fs::metadata(dir.path().join(segment_name(1))).unwrap().len(), PREALLOC_BYTES, "zeros ahead");
+        drop(log);
+        let log = LogFiles::open(dir.path(), None, 1 << 20).unwrap();
+        assert_eq!((indexes(&log, 0, 10).len(), end(&log)), (3, len), "zeros end the records");
         drop(log);
         let seg = dir.path().join(segment_name(1));
-        let len = fs::metadata(&seg).unwrap().len();
         // A half-written fourth record, then a flipped byte inside the third.
         let f = fs::OpenOptions::new().write(true).open(&seg).unwrap();
         f.write_all_at(&[9, 0, 0, 0, 1, 2], len).unwrap();
@@ -509,10 +568,10 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let log = LogFiles::open(dir.path(), None, 10).unwrap();
         log.append(vec![entry(1, 1)]).unwrap();
+        let len = end(&log);
         log.append(vec![entry(1, 2)]).unwrap();
         drop(log);
         let first = dir.path().join(segment_name(1));
-        let len = fs::metadata(&first).unwrap().len();
         fs::OpenOptions::new().write(true).open(&first).unwrap().write_all_at(&[0xff], len - 1).unwrap();
         assert_eq!(LogFiles::open(dir.path(), None, 10).err().map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
     }
