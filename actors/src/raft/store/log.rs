@@ -40,8 +40,9 @@ use super::LogId;
 /// A segment grows to about this size before the next append starts a new one.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 
-/// Encoded bytes of recent entries kept in memory.
-const CACHE_BYTES: usize = 16 << 20;
+/// Encoded bytes of recent entries kept in memory (decoded they take a few times this): far
+/// more than the entries in flight between append, replication and apply.
+const CACHE_BYTES: usize = 4 << 20;
 
 /// A segment's file grows by this much zero-filled space at a time.
 const PREALLOC_BYTES: u64 = 1 << 20;
