@@ -216,6 +216,8 @@ pub fn serve_api(
             .default_service(web::to(fallthrough))
     })
     .workers(workers)
+    // A response is one write: sent at once, not held back for the client's delayed ACK.
+    .tcp_nodelay(true)
     .disable_signals()
     .shutdown_timeout(API_SHUTDOWN_GRACE)
     .listen(listener)?

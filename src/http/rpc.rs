@@ -78,6 +78,7 @@ const RPC_SHUTDOWN_GRACE: u64 = 2;
 pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::io::Result<HttpServerHandle> {
     let http = HttpServer::new(move || App::new().configure(configure(server.clone())))
         .workers(workers)
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(RPC_SHUTDOWN_GRACE)
         .listen(listener)?

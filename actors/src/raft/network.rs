@@ -77,6 +77,7 @@ impl Network {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
         Self { client, contacts }

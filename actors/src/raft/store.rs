@@ -1,17 +1,21 @@
-//! Durable raft storage: one redb database holds the log, the vote, one table per replicated
-//! table and the applied meta; raft snapshots are files in `snapshots/` beside it.
+//! Durable raft storage: the log in append-only segment files ([`log`]); one redb database
+//! holds the vote, one table per replicated table and the applied meta; raft snapshots are
+//! files in `snapshots/` beside it.
 //!
 //! ```text
-//! <server dir>/raft.redb      logs, meta (vote, committed, purged, last applied, membership,
-//!                             current snapshot), sm_autopilot, sm_scheduler, ...
+//! <server dir>/raft.redb      meta (vote, purged, last applied, membership, current snapshot),
+//!                             sm_autopilot, sm_scheduler, ...
+//! <server dir>/raft.log/      <first index>.seg: the log; committed: the committed id (a hint)
 //! <server dir>/snapshots/     <snapshot id>.snap: the current raft snapshot (older ones removed)
 //! ```
 //!
-//! An apply batch is one redb write transaction: the rows its commands change plus the last
-//! applied log id and membership, so an apply costs what it changes, not what the state holds.
-//! Log writes commit with redb's immediate durability (fsync) before openraft is told that they
-//! are done, so an acknowledged write survives `kill -9`. All redb and file work runs on the
-//! blocking pool, never on the thread that drives raft.
+//! An append is written and fdatasynced before openraft is told that it is done, so an
+//! acknowledged write survives `kill -9`; it costs the entry's bytes, not a B-tree commit. An
+//! apply batch is one redb write transaction: the rows its commands change plus the last
+//! applied log id and membership, so an apply costs what it changes, not what the state holds;
+//! it is fsynced about once a second (and before the log is purged), as raft replays the log
+//! from the last durably applied id. All redb and file work runs on the blocking pool, never on
+//! the thread that drives raft (reads of the newest entries come from memory).
 
 // openraft's StorageError is large by its design; boxing it here would only add a conversion.
 #![allow(clippy::result_large_err)]
@@ -30,6 +34,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
+use std::time::Duration;
+use std::time::Instant;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::RaftLogStorage;
@@ -74,6 +80,7 @@ use crate::state::Tables;
 use crate::state::Variable;
 use crate::state::VariableMetadata;
 
+pub(crate) mod log;
 pub(crate) mod restore;
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
@@ -81,7 +88,6 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const KEY_FORMAT: &str = "format";
 const KEY_VOTE: &str = "vote";
-const KEY_COMMITTED: &str = "committed";
 const KEY_PURGED: &str = "last_purged";
 const KEY_LAST_APPLIED: &str = "last_applied";
 const KEY_MEMBERSHIP: &str = "membership";
@@ -94,7 +100,15 @@ const KEY_CURRENT_SNAPSHOT: &str = "current_snapshot";
 const CACHE_BYTES: usize = 32 << 20;
 
 /// Written once into a new store; a store without it was not made by raftwarden.
-const FORMAT: &[u8] = b"raftwarden-raft-v2";
+const FORMAT: &[u8] = b"raftwarden-raft-v3";
+
+/// The layout before the log moved out of redb: the log in the `logs` table.
+const FORMAT_V2: &[u8] = b"raftwarden-raft-v2";
+
+/// At most this long between durable state-machine commits. Applies are not fsynced on their
+/// own (the log is); a durable one now and then bounds the log replay after a crash and lets
+/// redb reuse the pages that the commits in between freed.
+const DURABLE_APPLY_EVERY: Duration = Duration::from_secs(1);
 
 /// One redb table per replicated table. Keys are the row key's bytes (ordered, so a keyed table
 /// such as variables can scan a namespace prefix); values are postcard [`Row`]s.
@@ -512,44 +526,81 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
 
     // Durable: a migration must never be half seen after a crash.
     let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
-    {
+    let log_in_redb = {
         let mut meta = txn.open_table(META).map_err(|e| open_err(e.into()))?;
         let format = meta.get(KEY_FORMAT).map_err(|e| open_err(e.into()))?.map(|v| v.value().to_vec());
-        let migrate = match format {
-            Some(f) if f == FORMAT => false,
-            Some(f) if f == v1::FORMAT => true,
+        let (from_v1, log_in_redb) = match format {
+            Some(f) if f == FORMAT => (false, false),
+            Some(f) if f == FORMAT_V2 => (false, true),
+            Some(f) if f == v1::FORMAT => (true, true),
             Some(_) => return Err(OpenError::Foreign { path: path.to_path_buf() }),
             None => {
                 if meta.iter().map_err(|e| open_err(e.into()))?.next().is_some() {
                     return Err(OpenError::Foreign { path: path.to_path_buf() });
                 }
-                false
+                (false, false)
             }
         };
-        meta.insert(KEY_FORMAT, FORMAT).map_err(|e| open_err(e.into()))?;
+        // A store whose log is still in redb says so until the log files are complete.
+        meta.insert(KEY_FORMAT, if log_in_redb { FORMAT_V2 } else { FORMAT }).map_err(|e| open_err(e.into()))?;
         drop(meta);
-        txn.open_table(LOGS).map_err(|e| open_err(e.into()))?;
         for table in SNAPSHOT_TABLES {
             txn.open_table(table).map_err(|e| open_err(e.into()))?;
         }
-        if migrate {
+        if from_v1 {
             v1::migrate(&txn, &snapshots).map_err(corrupt)?;
         }
-    }
+        log_in_redb
+    };
     txn.commit().map_err(|e| open_err(e.into()))?;
+
+    let log_dir = path.with_extension("log");
+    if log_in_redb {
+        move_log_out_of_redb(&db, &log_dir).map_err(corrupt)?;
+    }
+    let last_purged = get_meta::<LogId>(&db, KEY_PURGED).map_err(corrupt)?;
+    let log = log::LogFiles::open(&log_dir, last_purged.map(|p| p.index), log::SEGMENT_BYTES)
+        .map_err(|e| corrupt(read_err(e)))?;
 
     let current = get_meta::<CurrentSnapshot>(&db, KEY_CURRENT_SNAPSHOT).map_err(corrupt)?.map(|c| c.file);
     snapshots.remove_stale(current.as_deref(), true);
 
     let db = Arc::new(db);
-    let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots) };
-    Ok((LogStore { db, counters: Arc::default() }, sm))
+    let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots), last_durable: Instant::now() };
+    Ok((LogStore { db, log: Arc::new(log), counters: Arc::default() }, sm))
 }
 
-/// The raft log and vote.
+/// Copies a v2 store's log from the `logs` table into log files, then drops the table and
+/// marks the store v3 in one durable commit. A crash before that commit leaves a v2 store,
+/// which the next open migrates again from the start.
+fn move_log_out_of_redb(db: &Database, log_dir: &Path) -> Result<(), StorageError> {
+    let entries = {
+        let txn = db.begin_read().map_err(read_err)?;
+        match txn.open_table(LOGS) {
+            Ok(table) => {
+                let mut out = Vec::new();
+                for item in table.iter().map_err(read_err)? {
+                    let (_, v) = item.map_err(read_err)?;
+                    out.push(decode::<Entry>(v.value()).map_err(read_err)?);
+                }
+                out
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(e) => return Err(read_err(e)),
+        }
+    };
+    log::LogFiles::create(log_dir, &entries).map_err(write_err)?;
+    let txn = begin_write(db, true)?;
+    txn.delete_table(LOGS).map_err(write_err)?;
+    txn.open_table(META).map_err(write_err)?.insert(KEY_FORMAT, FORMAT).map_err(write_err)?;
+    txn.commit().map_err(write_err)
+}
+
+/// The raft log (files, see [`log`]) and the vote (redb).
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    log: Arc<log::LogFiles>,
     counters: Arc<StoreCounters>,
 }
 
@@ -560,23 +611,45 @@ impl LogStore {
     }
 }
 
+/// Runs file work on the blocking pool.
+async fn blocking_io<T, F>(f: F) -> Result<T, StorageError>
+where
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(write_err),
+        Err(join) => Err(write_err(std::io::Error::other(join.to_string()))),
+    }
+}
+
+/// `[start, end)` of a range of log indexes.
+fn index_span(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e.saturating_add(1),
+        Bound::Excluded(&e) => e,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        let bounds: (Bound<u64>, Bound<u64>) = (range.start_bound().cloned(), range.end_bound().cloned());
-        blocking(&self.db, move |db| {
-            let txn = db.begin_read().map_err(read_err)?;
-            let table = txn.open_table(LOGS).map_err(read_err)?;
-            let mut out = Vec::new();
-            for item in table.range::<u64>(bounds).map_err(read_err)? {
-                let (_, v) = item.map_err(read_err)?;
-                out.push(decode::<Entry>(v.value()).map_err(read_err)?);
-            }
-            Ok(out)
-        })
-        .await
+        let (start, end) = index_span(&range);
+        // The entries just appended are in memory: no trip to the blocking pool for them.
+        if let Some(entries) = self.log.cached(start, end).map_err(read_err)? {
+            return Ok(entries);
+        }
+        let log = self.log.clone();
+        blocking_io(move || log.read(start, end)).await
     }
 }
 
@@ -584,17 +657,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        blocking(&self.db, |db| {
-            let last_purged: Option<LogId> = get_meta(db, KEY_PURGED)?;
-            let txn = db.begin_read().map_err(read_err)?;
-            let table = txn.open_table(LOGS).map_err(read_err)?;
-            let last = match table.last().map_err(read_err)? {
-                Some((_, v)) => Some(decode::<Entry>(v.value()).map_err(read_err)?.log_id),
-                None => last_purged,
-            };
-            Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
-        })
-        .await
+        let last_purged: Option<LogId> = blocking(&self.db, |db| get_meta(db, KEY_PURGED)).await?;
+        let last = self.log.last_log_id().map_err(read_err)?.or(last_purged);
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -611,14 +676,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     /// The committed index is a hint for replay at start-up; a stale value only means raft
-    /// re-learns it from the cluster, so it is not fsynced on its own.
+    /// re-learns it from the cluster, so it is kept in memory here and written, without an
+    /// fsync of its own, with the next append.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         self.counters.committed.store(committed.map_or(0, |c| c.index), Ordering::Relaxed);
-        blocking(&self.db, move |db| put_meta(db, KEY_COMMITTED, &committed, false)).await
+        self.log.set_committed(committed).map_err(write_err)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        blocking(&self.db, |db| Ok(get_meta::<Option<LogId>>(db, KEY_COMMITTED)?.flatten())).await
+        self.log.committed().map_err(read_err)
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
@@ -626,21 +692,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut encoded = Vec::new();
-        for e in entries {
-            encoded.push((e.log_id.index, encode(&e).map_err(write_err)?));
-        }
-        let res = blocking(&self.db, move |db| {
-            let txn = db.begin_write().map_err(write_err)?;
-            {
-                let mut table = txn.open_table(LOGS).map_err(write_err)?;
-                for (index, bytes) in &encoded {
-                    table.insert(*index, bytes.as_slice()).map_err(write_err)?;
-                }
-            }
-            txn.commit().map_err(write_err)
-        })
-        .await;
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let log = self.log.clone();
+        let res = blocking_io(move || log.append(entries)).await;
         match res {
             Ok(()) => {
                 self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -655,31 +709,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        blocking(&self.db, move |db| {
-            let txn = db.begin_write().map_err(write_err)?;
-            {
-                let mut table = txn.open_table(LOGS).map_err(write_err)?;
-                table.retain_in::<u64, _>(log_id.index.., |_, _| false).map_err(write_err)?;
-            }
-            txn.commit().map_err(write_err)
-        })
-        .await
+        let log = self.log.clone();
+        blocking_io(move || log.truncate(log_id.index)).await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        blocking(&self.db, move |db| {
-            // Stored bare: `get_log_state` reads it back as a `LogId`.
-            let bytes = encode(&log_id).map_err(write_err)?;
-            let txn = db.begin_write().map_err(write_err)?;
-            {
-                let mut meta = txn.open_table(META).map_err(write_err)?;
-                meta.insert(KEY_PURGED, bytes.as_slice()).map_err(write_err)?;
-                let mut table = txn.open_table(LOGS).map_err(write_err)?;
-                table.retain_in::<u64, _>(..=log_id.index, |_, _| false).map_err(write_err)?;
-            }
-            txn.commit().map_err(write_err)
-        })
-        .await
+        // Recorded durably before any file goes: a crash in between leaves files that the next
+        // open skips. The durable commit also makes every apply before it durable, so the state
+        // never needs an entry that is purged.
+        blocking(&self.db, move |db| put_meta(db, KEY_PURGED, &log_id, true)).await?;
+        let log = self.log.clone();
+        blocking_io(move || log.purge(log_id.index)).await
     }
 }
 
@@ -800,14 +840,14 @@ impl Tables for TxnTables<'_> {
 /// then the last applied log id and (if the batch has one) the membership. Returns the replies
 /// and the number of table rows written.
 ///
-/// Not fsynced: the entries are in the durable log, and raft replays the log from the last
-/// applied id after a crash, so the apply rides on the log's next fsync (one fsync per
-/// acknowledged write). A crash can roll the transaction back, never tear it.
-fn apply_batch(db: &Database, entries: Vec<Entry>) -> Result<(Vec<Applied>, u64), StorageError> {
+/// Not fsynced unless `durable`: the entries are in the durable log, and raft replays the log
+/// from the last durably applied id after a crash. A crash can roll the transaction back, never
+/// tear it.
+fn apply_batch(db: &Database, entries: Vec<Entry>, durable: bool) -> Result<(Vec<Applied>, u64), StorageError> {
     let Some(last) = entries.last().map(|e| e.log_id) else {
         return Ok((Vec::new(), 0));
     };
-    let txn = begin_write(db, false)?;
+    let txn = begin_write(db, durable)?;
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
     let mut tables = TxnTables { txn: &txn, rows_written: 0 };
@@ -1053,6 +1093,8 @@ fn install(db: &Database, dir: &SnapshotDir, meta: &SnapshotMeta, mut src: fs::F
 pub struct StateMachineStore {
     db: Arc<Database>,
     snapshots: Arc<SnapshotDir>,
+    /// When an apply was last committed durably.
+    last_durable: Instant,
 }
 
 impl StateMachineStore {
@@ -1079,7 +1121,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let (replies, _rows_written) = blocking(&self.db, move |db| apply_batch(db, entries)).await?;
+        let durable = self.last_durable.elapsed() >= DURABLE_APPLY_EVERY;
+        let (replies, _rows_written) = blocking(&self.db, move |db| apply_batch(db, entries, durable)).await?;
+        if durable {
+            self.last_durable = Instant::now();
+        }
         Ok(replies)
     }
 
@@ -1294,7 +1340,7 @@ mod tests {
         let db = sm.db.clone();
         let batch = |entries: Vec<Entry>| {
             let db = db.clone();
-            async move { blocking(&db, move |db| apply_batch(db, entries)).await.unwrap() }
+            async move { blocking(&db, move |db| apply_batch(db, entries, false)).await.unwrap() }
         };
 
         let (replies, rows) = batch(vec![membership_entry(1), normal(2, init_defaults())]).await;
@@ -1423,7 +1469,7 @@ mod tests {
                 let mut index = 3;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let entries = vec![normal(index, set_scheduler(index as u32, None))];
-                    blocking(&db, move |db| apply_batch(db, entries)).await.unwrap();
+                    blocking(&db, move |db| apply_batch(db, entries, false)).await.unwrap();
                     index += 1;
                 }
                 index
@@ -1643,6 +1689,43 @@ mod tests {
         drop((log, sm));
         let (_log, sm) = open(&path).unwrap();
         assert_eq!(sm.reader().scheduler().unwrap(), Some(row(9, 2, 5)), "opening a migrated store again is a no-op");
+    }
+
+    /// A v2 store kept its log in redb: the log moves into files, once, and nothing else changes.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn v2_store_log_moves_into_files() {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("raft.redb");
+        let vote = Vote::new_committed(2, 1);
+        let purged = log_id(1, 3);
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(KEY_FORMAT, FORMAT_V2).unwrap();
+                meta.insert(KEY_VOTE, postcard::to_stdvec(&vote).unwrap().as_slice()).unwrap();
+                meta.insert(KEY_PURGED, postcard::to_stdvec(&purged).unwrap().as_slice()).unwrap();
+                let mut logs = txn.open_table(LOGS).unwrap();
+                for i in 4..=6 {
+                    logs.insert(i, postcard::to_stdvec(&normal(i, set_scheduler(i as u32, None))).unwrap().as_slice())
+                        .unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        for round in 0..2 {
+            let (mut log, _sm) = open(&path).unwrap();
+            let state = log.get_log_state().await.unwrap();
+            assert_eq!(state.last_purged_log_id, Some(purged), "round {round}");
+            assert_eq!(state.last_log_id, Some(log_id(1, 6)), "round {round}");
+            let got: Vec<u64> = log.try_get_log_entries(0..100).await.unwrap().iter().map(|e| e.log_id.index).collect();
+            assert_eq!(got, vec![4, 5, 6], "round {round}");
+            assert_eq!(log.read_vote().await.unwrap(), Some(vote));
+            let txn = log.db.begin_read().unwrap();
+            assert!(matches!(txn.open_table(LOGS), Err(redb::TableError::TableDoesNotExist(_))), "the table is gone");
+            assert_eq!(txn.open_table(META).unwrap().get(KEY_FORMAT).unwrap().unwrap().value(), FORMAT);
+        }
     }
 
     #[test]
