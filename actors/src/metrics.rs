@@ -46,7 +46,7 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// Counters the raft store bumps on its own threads, read by [`sample`].
 #[derive(Debug, Default)]
 pub struct StoreCounters {
-    /// Durable log appends (each one redb commit with fsync).
+    /// Durable log appends (each one fdatasync of the log segment).
     pub fsyncs: AtomicU64,
     /// The last committed log index openraft saved.
     pub committed: AtomicU64,
