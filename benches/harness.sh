@@ -3,7 +3,8 @@
 #
 # For 1 and 3 servers of each system (fresh data dirs on the same disk, loopback only, fsync on)
 # it runs plain writes and per-key CAS loops at 1, 16 and 64 clients (each point the median of
-# ROUNDS runs, etcd then raftwarden), then a snapshot save and restore of SNAP_KEYS x 1 KiB. It
+# ROUNDS runs; both systems run side by side and their rounds alternate), then a snapshot save
+# and restore of SNAP_KEYS x 1 KiB. It
 # prints one table (ops/s, p50, p99, p99.9, server CPU per op, peak RSS, ratio to etcd), writes
 # results.json and chart.svg into OUT. Every run is bounded by an op count and seconds; all
 # servers it starts are stopped on exit. Installs Debian's etcd if it is missing.
@@ -60,18 +61,18 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$work"' EXIT
 
-# Server CPU time (ticks) summed over the running servers.
+# Server CPU time (ticks) summed over the given server PIDs.
 cpu_ticks() {
     local t=0 p
-    for p in "${pids[@]}"; do
+    for p in "$@"; do
         [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
     done
     echo "$t"
 }
-# Peak resident memory (KiB) of the largest server.
+# Peak resident memory (KiB) of the largest of the given servers.
 peak_rss() {
     local m=0 p v
-    for p in "${pids[@]}"; do
+    for p in "$@"; do
         v=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
         [ "${v:-0}" -gt "$m" ] && m=$v
     done
@@ -82,6 +83,7 @@ wait_http() { timeout 60 bash -c "until curl -sf $1 >/dev/null 2>&1; do sleep 0.
 # raftwarden: server i on 127.0.0.1, ports 24<i>46/47/48.
 start_raftwarden() {
     local n=$1 i joins=""
+    rw_pids=()
     for i in $(seq 1 "$n"); do joins+="\"127.0.0.1:24${i}48\","; done
     for i in $(seq 1 "$n"); do
         cat >"$work/rw$i.hcl" <<HCL
@@ -97,6 +99,7 @@ server {
 HCL
         "$bin" agent -config="$work/rw$i.hcl" >"$work/rw$i.log" 2>&1 &
         pids+=($!)
+        rw_pids+=($!)
     done
     for i in $(seq 1 "$n"); do wait_http "127.0.0.1:24${i}46/v1/operator/scheduler/configuration"; done
     rw_addrs=()
@@ -106,6 +109,7 @@ HCL
 # etcd: member i on 127.0.0.1, client port 23<i>79, peer port 23<i>80.
 start_etcd() {
     local n=$1 i cluster=""
+    etcd_pids=()
     for i in $(seq 1 "$n"); do cluster+="e$i=http://127.0.0.1:23${i}80,"; done
     for i in $(seq 1 "$n"); do
         etcd --name "e$i" --data-dir "$work/etcd$i" \
@@ -114,6 +118,7 @@ start_etcd() {
             --initial-cluster "${cluster%,}" --initial-cluster-state new \
             --quota-backend-bytes 8589934592 >"$work/etcd$i.log" 2>&1 &
         pids+=($!)
+        etcd_pids+=($!)
     done
     for i in $(seq 1 "$n"); do
         timeout 60 bash -c "until curl -sf -X POST 127.0.0.1:23${i}79/v3/kv/range -d '{\"key\":\"AA==\"}' >/dev/null 2>&1; do sleep 0.2; done"
@@ -126,11 +131,12 @@ start_etcd() {
 measure() {
     local system=$1 servers=$2 mode=$3 clients=$4 round=$5
     shift 5
-    local before after line
-    before=$(cpu_ticks)
+    local before after line spids
+    if [ "$system" = etcd ]; then spids=("${etcd_pids[@]}"); else spids=("${rw_pids[@]}"); fi
+    before=$(cpu_ticks "${spids[@]}")
     line=$("$load" --system "$system" "$@" --mode "$mode" --clients "$clients" --ops "$OPS" --secs "$SECS")
-    after=$(cpu_ticks)
-    python3 - "$line" "$servers" "$round" "$before" "$after" "$(peak_rss)" >>"$results" <<'PY'
+    after=$(cpu_ticks "${spids[@]}")
+    python3 - "$line" "$servers" "$round" "$before" "$after" "$(peak_rss "${spids[@]}")" >>"$results" <<'PY'
 import json, os, sys
 r = json.loads(sys.argv[1]); servers, rnd, before, after, rss = map(int, sys.argv[2:])
 tick = os.sysconf("SC_CLK_TCK")
@@ -141,17 +147,21 @@ PY
     tail -n1 "$results" >&2
 }
 
+# Both systems run side by side (an idle server costs next to nothing) and their rounds
+# alternate, so a change in the shared disk's or CPU's speed during the run falls on both.
 for n in $SERVERS; do
-    for system in etcd raftwarden; do
-        if [ "$system" = etcd ]; then start_etcd "$n"; addrs=("${etcd_addrs[@]}"); else start_raftwarden "$n"; addrs=("${rw_addrs[@]}"); fi
-        for mode in $MODES; do
-            for c in $CLIENTS; do
-                for r in $(seq 1 "$ROUNDS"); do measure "$system" "$n" "$mode" "$c" "$r" "${addrs[@]}"; done
+    start_etcd "$n"
+    start_raftwarden "$n"
+    for mode in $MODES; do
+        for c in $CLIENTS; do
+            for r in $(seq 1 "$ROUNDS"); do
+                measure etcd "$n" "$mode" "$c" "$r" "${etcd_addrs[@]}"
+                measure raftwarden "$n" "$mode" "$c" "$r" "${rw_addrs[@]}"
             done
         done
-        stop_all
-        rm -rf "$work"/rw* "$work"/etcd*
     done
+    stop_all
+    rm -rf "$work"/rw* "$work"/etcd*
 done
 
 # Snapshot save and restore of SNAP_KEYS x 1 KiB, 1 server each.
@@ -161,7 +171,7 @@ snap() {
     shift 2
     "$@" >/dev/null 2>&1
     end=$(date +%s.%N)
-    python3 -c "import json,sys; print(json.dumps({'kind':'snapshot','system':'$system','op':'$what','keys':$SNAP_KEYS,'secs':$end-$start,'peak_rss_mib':$(peak_rss)/1024}))" >>"$results"
+    python3 -c "import json,sys; print(json.dumps({'kind':'snapshot','system':'$system','op':'$what','keys':$SNAP_KEYS,'secs':$end-$start,'peak_rss_mib':$(peak_rss "${pids[@]}")/1024}))" >>"$results"
     tail -n1 "$results" >&2
 }
 if [ "$SNAP_KEYS" -gt 0 ]; then
