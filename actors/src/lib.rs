@@ -26,6 +26,7 @@ pub mod autopilot;
 pub mod config_store;
 pub mod error;
 pub mod forward;
+pub mod go;
 pub mod gossip;
 pub mod license;
 pub mod liveness;

@@ -91,21 +91,17 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = self.url(path, query);
-        let transport = |e: reqwest::Error| ClientError::Transport {
-            method: go_method(&method),
-            url: url.to_string(),
-            cause: error_chain(&e),
+        let body = match body {
+            Some(v) => Some(serde_json::to_vec(v).map_err(|e| ClientError::Transport {
+                method: go_method(&method),
+                url: url.to_string(),
+                cause: e.to_string(),
+            })?),
+            None => None,
         };
-        let mut req = self.http.request(method.clone(), url.clone());
-        if let Some(token) = &self.token {
-            req = req.header("X-Nomad-Token", token);
-        }
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let resp = req.send().await.map_err(transport)?;
+        let resp = self.request(&method, &url, body.map(reqwest::Body::from), true).await?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(transport)?;
+        let bytes = resp.bytes().await.map_err(|e| transport(&method, &url, &e))?;
         Ok((status, bytes.to_vec()))
     }
 
@@ -119,35 +115,41 @@ impl Client {
         body: Option<reqwest::Body>,
     ) -> Result<reqwest::Response, ClientError> {
         let url = self.url(path, query);
-        let transport = |e: reqwest::Error| ClientError::Transport {
-            method: go_method(&method),
-            url: url.to_string(),
-            cause: error_chain(&e),
-        };
-        let mut req = self.http.request(method.clone(), url.clone());
-        if let Some(token) = &self.token {
-            req = req.header("X-Nomad-Token", token);
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
-        let resp = req.send().await.map_err(transport)?;
+        let resp = self.request(&method, &url, body, false).await?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let bytes = resp.bytes().await.map_err(transport)?;
+            let bytes = resp.bytes().await.map_err(|e| transport(&method, &url, &e))?;
             let body = String::from_utf8_lossy(&bytes).trim().to_string();
             return Err(ClientError::Status { status, body });
         }
         Ok(resp)
     }
 
+    /// Sends one request with the caller's token; the response, whatever its status. A `json`
+    /// body is sent as `application/json`.
+    async fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<reqwest::Body>,
+        json: bool,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut req = self.http.request(method.clone(), url.clone());
+        if let Some(token) = &self.token {
+            req = req.header("X-Nomad-Token", token);
+        }
+        if let Some(body) = body {
+            if json {
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
+            req = req.body(body);
+        }
+        req.send().await.map_err(|e| transport(method, url, &e))
+    }
+
     /// The Go-style text of a failure while reading or writing a streamed body.
     pub fn transport_error(&self, method: &Method, path: &str, e: &reqwest::Error) -> ClientError {
-        ClientError::Transport {
-            method: go_method(method),
-            url: self.url(path, &[]).to_string(),
-            cause: error_chain(e),
-        }
+        transport(method, &self.url(path, &[]), e)
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
@@ -183,6 +185,11 @@ fn decode(bytes: &[u8]) -> Result<Value, ClientError> {
 }
 
 /// Go's `url.Error` spells the method `Get`, `Put`, `Delete`.
+/// A failure to send or read, in Go's words (`Put "http://...": dial tcp ...`).
+fn transport(method: &Method, url: &Url, e: &reqwest::Error) -> ClientError {
+    ClientError::Transport { method: go_method(method), url: url.to_string(), cause: error_chain(e) }
+}
+
 fn go_method(m: &Method) -> &'static str {
     match *m {
         Method::GET => "Get",

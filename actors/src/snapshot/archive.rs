@@ -25,6 +25,7 @@
 //! here: write the archive to a file with [`write_archive`], whose [`ArchiveSummary`] carries the
 //! body's SHA-256 ([`ArchiveSummary::digest_header`]), then send the header and the file.
 
+use crate::go::quote_bytes as go_quote;
 use std::io;
 use std::io::BufRead;
 use std::io::BufReader;
@@ -254,40 +255,6 @@ fn go_string(s: &str) -> String {
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A name as Go's `%q` prints it (`strconv.Quote`); bytes that are not UTF-8 become `\xNN`.
-fn go_quote(name: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for chunk in name.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\u{7}' => out.push_str("\\a"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{b}' => out.push_str("\\v"),
-                c if (c as u32) < 0x80 && (c.is_ascii_control()) => out.push_str(&format!("\\x{:02x}", c as u32)),
-                c if c.is_control() || (c.is_whitespace() && c != ' ') => {
-                    if (c as u32) < 0x10000 {
-                        out.push_str(&format!("\\u{:04x}", c as u32));
-                    } else {
-                        out.push_str(&format!("\\U{:08x}", c as u32));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
         }
     }
     out.push('"');
