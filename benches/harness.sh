@@ -147,6 +147,17 @@ PY
     tail -n1 "$results" >&2
 }
 
+# The `--addr URL` pairs given, rotated by round number: client i talks to server (i + round)
+# mod n, so over the rounds a single client meets the leader and the followers of both systems
+# alike, whichever server each system elected (a follower forwards the write to its leader).
+rotated() {
+    local r=$1
+    shift
+    local urls=() i
+    while [ $# -gt 0 ]; do urls+=("$2"); shift 2; done
+    for i in "${!urls[@]}"; do echo --addr "${urls[$(( (i + r) % ${#urls[@]} ))]}"; done
+}
+
 # Both systems run side by side (an idle server costs next to nothing) and their rounds
 # alternate, so a change in the shared disk's or CPU's speed during the run falls on both.
 for n in $SERVERS; do
@@ -155,8 +166,8 @@ for n in $SERVERS; do
     for mode in $MODES; do
         for c in $CLIENTS; do
             for r in $(seq 1 "$ROUNDS"); do
-                measure etcd "$n" "$mode" "$c" "$r" "${etcd_addrs[@]}"
-                measure raftwarden "$n" "$mode" "$c" "$r" "${rw_addrs[@]}"
+                measure etcd "$n" "$mode" "$c" "$r" $(rotated "$r" "${etcd_addrs[@]}")
+                measure raftwarden "$n" "$mode" "$c" "$r" $(rotated "$r" "${rw_addrs[@]}")
             done
         done
     done

@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// The server allocates and frees many small buffers per request (HTTP, JSON, raft entries);
+/// mimalloc's per-thread free lists cost less CPU per write than glibc's malloc. Embedders pick
+/// their own allocator; this is the binary's choice.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {

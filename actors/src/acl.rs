@@ -20,6 +20,7 @@ use crate::error::OpError;
 use crate::forward::on_leader;
 use crate::forward::paths;
 use crate::forward::Attempt;
+use crate::forward::Codec;
 use crate::forward::Forwarded;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
@@ -457,6 +458,7 @@ leader_read!(ListTokens, paths::ACL_LIST_TOKENS, AclRead<Vec<AclToken>>, |ctx, m
 
 impl Remote for ResolveToken {
     const PATH: &'static str = paths::ACL_RESOLVE;
+    const CODEC: Codec = Codec::Postcard;
     type Output = Resolved;
 }
 

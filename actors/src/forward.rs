@@ -3,8 +3,11 @@
 //! state), direct calls to a named peer, and `serve`, which answers every internal RPC path
 //! on the receiving server. Every internal path is listed in [`paths`].
 //!
-//! The transport is JSON over HTTP on the RPC port; the HTTP server itself belongs to whoever
-//! embeds the server (the root package mounts [`crate::Server::handle_rpc`] under its routes).
+//! The transport is HTTP on the RPC port; bodies are postcard for raft traffic and the
+//! operations a busy cluster forwards most (variables, token resolution), JSON for the rest
+//! (see [`Codec`]). The HTTP server itself belongs to
+//! whoever embeds the server (the root package mounts [`crate::Server::handle_rpc`] under its
+//! routes).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -81,11 +84,80 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// (a leader learnt through a peer does not always change local metrics at once).
 const LEADER_POLL: Duration = Duration::from_millis(100);
 
+/// How an internal RPC body is encoded; both ends pick it from the path (the operation type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// Self-describing: for operations whose types postcard cannot carry (a license's free-form
+    /// flags) and the rare ones where the cost does not matter.
+    Json,
+    /// Compact binary (`postcard`): raft traffic and the hot operations. Byte strings stay
+    /// bytes (JSON would spell each byte as a number), and both ends skip the text parsing.
+    Postcard,
+}
+
+impl Codec {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Codec::Json => "application/json",
+            Codec::Postcard => "application/x-postcard",
+        }
+    }
+
+    pub(crate) fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, RpcError> {
+        match self {
+            Codec::Json => serde_json::from_slice(body).map_err(|e| RpcError::BadBody(e.to_string())),
+            Codec::Postcard => postcard::from_bytes(body).map_err(|e| RpcError::BadBody(e.to_string())),
+        }
+    }
+
+    pub(crate) fn encode<T: Serialize>(self, v: &T) -> Result<Vec<u8>, RpcError> {
+        match self {
+            Codec::Json => serde_json::to_vec(v).map_err(|e| RpcError::BadBody(e.to_string())),
+            Codec::Postcard => postcard::to_stdvec(v).map_err(|e| RpcError::BadBody(e.to_string())),
+        }
+    }
+
+    /// An answer to send back. Our RPC types are plain serde structs, so a failure here would
+    /// be a bug: answer it as an error the caller can read rather than an empty body.
+    fn reply<T: Serialize>(self, v: &T) -> Vec<u8> {
+        self.encode(v).unwrap_or_else(|e| {
+            let err = Err::<(), _>(OpError::Internal(format!("encoding a reply: {e}")));
+            self.encode(&err).unwrap_or_default()
+        })
+    }
+}
+
 /// An operation that can travel to another server as itself: its path and its answer.
 pub trait Remote: Serialize + DeserializeOwned + Clone + Send + Unpin + 'static {
     /// The internal RPC path it travels on (one of [`paths`]).
     const PATH: &'static str;
+    /// How its body and answer are encoded.
+    const CODEC: Codec = Codec::Json;
     type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// An answer to an internal RPC: the body and how it is encoded.
+#[derive(Debug)]
+pub struct RpcReply {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl RpcReply {
+    fn new(codec: Codec, body: Vec<u8>) -> Self {
+        Self { content_type: codec.content_type(), body }
+    }
+}
+
+/// Sends one internal RPC body and reads the raw answer.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    codec: Codec,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<reqwest::Response, reqwest::Error> {
+    http.post(url).header(reqwest::header::CONTENT_TYPE, codec.content_type()).body(body).timeout(timeout).send().await
 }
 
 /// A local run of an operation on the server that believes it leads.
@@ -198,12 +270,17 @@ enum Hop {
 /// sent twice).
 async fn hop<R: Remote>(http: &reqwest::Client, leader: &ServerNode, op: &R) -> Result<R::Output, Hop> {
     let url = format!("http://{}{}", leader.rpc_addr, R::PATH);
-    let resp = match http.post(&url).json(op).timeout(FORWARD_TIMEOUT).send().await {
+    let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
+    let resp = match post(http, &url, R::CODEC, body, FORWARD_TIMEOUT).await {
         Ok(r) => r,
         Err(e) if e.is_connect() => return Err(Hop::Retry),
         Err(e) => return Err(Hop::Failed(OpError::Rpc(format!("failed to reach leader: {e}")).forwarded())),
     };
-    match resp.json::<Result<R::Output, OpError>>().await {
+    let answer = match resp.bytes().await {
+        Ok(b) => R::CODEC.decode::<Result<R::Output, OpError>>(&b).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match answer {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(OpError::NotLeader)) => Err(Hop::Retry),
         Ok(Err(e)) => Err(Hop::Failed(e.forwarded())),
@@ -219,15 +296,13 @@ pub(crate) async fn call_peer<R: Remote>(
     timeout: Duration,
 ) -> Result<R::Output, OpError> {
     let url = format!("http://{rpc_addr}{}", R::PATH);
-    let resp = http
-        .post(&url)
-        .json(req)
-        .timeout(timeout)
-        .send()
+    let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
+    let resp = post(http, &url, R::CODEC, body, timeout)
         .await
         .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
-    resp.json::<Result<R::Output, OpError>>()
-        .await
+    let bytes = resp.bytes().await.map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?;
+    R::CODEC
+        .decode::<Result<R::Output, OpError>>(&bytes)
         .map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?
 }
 
@@ -241,32 +316,28 @@ pub enum RpcError {
     BadBody(String),
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, RpcError> {
-    serde_json::from_slice(body).map_err(|e| RpcError::BadBody(e.to_string()))
-}
-
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    // Our RPC types are plain serde structs; a failure here would be a bug. Answer it as an
-    // error the caller can read rather than an empty body.
-    serde_json::to_vec(v).unwrap_or_else(|e| {
-        serde_json::to_vec(&Err::<(), _>(OpError::Internal(format!("encoding a reply: {e}")))).unwrap_or_default()
-    })
-}
+/// Raft traffic (append, vote, snapshot chunks) travels as postcard.
+pub const RAFT_CODEC: Codec = Codec::Postcard;
 
 /// Delivers a forwarded operation to the actor that owns it and encodes its answer.
-async fn relay<A, R>(addr: &Addr<A>, body: &[u8]) -> Result<Vec<u8>, RpcError>
+async fn relay<A, R>(addr: &Addr<A>, body: &[u8]) -> Result<RpcReply, RpcError>
 where
     R: Remote,
     A: Actor + Handler<Forwarded<R>>,
     A::Context: ToEnvelope<A, Forwarded<R>>,
 {
-    let op: R = decode(body)?;
+    let op: R = R::CODEC.decode(body)?;
     let r = addr.send(Forwarded(op)).await.unwrap_or_else(|e| Err(e.into()));
-    Ok(encode(&r))
+    Ok(RpcReply::new(R::CODEC, R::CODEC.reply(&r)))
 }
 
-/// Answers one internal RPC on the receiving server: `path` and JSON `body` in, JSON out.
-pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Vec<u8>, RpcError> {
+fn raft_reply<T: Serialize>(v: &T) -> Result<RpcReply, RpcError> {
+    Ok(RpcReply::new(RAFT_CODEC, RAFT_CODEC.reply(v)))
+}
+
+/// Answers one internal RPC on the receiving server: `path` and `body` in (encoded as the
+/// path's [`Codec`] says), the answer out in the same encoding.
+pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
     use crate::acl as a;
     use crate::autopilot::GetHealth;
     use crate::config_store as cs;
@@ -276,19 +347,19 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
     let membership = &server.membership;
     match path {
         paths::APPEND => {
-            let req: openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig> = decode(body)?;
+            let req: openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig> = RAFT_CODEC.decode(body)?;
             let from_current_leader = req.vote.is_committed();
             let r = ctx.raft.append_entries(req).await;
             if from_current_leader && r.is_ok() {
                 ctx.leader_contact.touch();
             }
-            Ok(encode(&r))
+            raft_reply(&r)
         }
-        paths::VOTE => Ok(encode(&ctx.raft.vote(decode(body)?).await)),
+        paths::VOTE => raft_reply(&ctx.raft.vote(RAFT_CODEC.decode(body)?).await),
         paths::SNAPSHOT => {
-            let req = decode(body)?;
+            let req = RAFT_CODEC.decode(body)?;
             ctx.leader_contact.touch();
-            Ok(encode(&ctx.raft.install_snapshot(req).await))
+            raft_reply(&ctx.raft.install_snapshot(req).await)
         }
         paths::SET_AUTOPILOT => relay::<_, cs::SetAutopilotConfig>(membership, body).await,
         paths::GET_AUTOPILOT => relay::<_, cs::GetAutopilotConfig>(membership, body).await,
@@ -318,5 +389,65 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Ve
         paths::ACL_RESOLVE => relay::<_, a::ResolveToken>(&server.acl, body).await,
         paths::PUT_LICENSE => relay::<_, crate::license::PutLicense>(&server.license, body).await,
         other => Err(RpcError::UnknownPath(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::error::Fatal;
+    use openraft::error::RaftError;
+    use openraft::raft::AppendEntriesResponse;
+    use openraft::StorageError;
+
+    use super::*;
+    use crate::raft::NodeId;
+    use crate::state::VarInvalid;
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(codec: Codec, v: T) {
+        let bytes = codec.encode(&v).expect("encodes");
+        assert_eq!(codec.decode::<T>(&bytes).expect("decodes"), v, "{codec:?}");
+    }
+
+    /// Every error a forwarded operation can answer survives the binary encoding, nested ones
+    /// and those carrying their own error types included.
+    #[test]
+    fn errors_travel_as_postcard() {
+        let errors = [
+            OpError::NoLeader,
+            OpError::NotLeader,
+            OpError::PermissionDenied,
+            OpError::AclBootstrapDone(7),
+            OpError::InvalidVariable(VarInvalid::InvalidPath("a b".into())),
+            OpError::Forwarded(Box::new(OpError::Storage("disk full".into()))),
+        ];
+        for e in errors {
+            round_trip(Codec::Postcard, Err::<u64, _>(e.clone()));
+            round_trip(Codec::Json, Err::<u64, _>(e));
+        }
+    }
+
+    /// A raft answer, fatal storage errors (openraft's `AnyError` inside) included.
+    #[test]
+    fn raft_answers_travel_as_postcard() {
+        type Answer = Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>;
+        let io = std::io::Error::other("no space left on device");
+        let storage: StorageError<NodeId> = openraft::StorageIOError::write_logs(&io).into();
+        let answers: [Answer; 3] = [
+            Ok(AppendEntriesResponse::Success),
+            Ok(AppendEntriesResponse::Conflict),
+            Err(RaftError::Fatal(Fatal::StorageError(storage))),
+        ];
+        for a in answers {
+            let bytes = RAFT_CODEC.encode(&a).expect("encodes");
+            let back: Answer = RAFT_CODEC.decode(&bytes).expect("decodes");
+            assert_eq!(format!("{back:?}"), format!("{a:?}"));
+        }
+    }
+
+    #[test]
+    fn a_truncated_body_is_a_bad_body() {
+        let bytes = Codec::Postcard.encode(&Err::<u64, _>(OpError::Rpc("x".repeat(40)))).expect("encodes");
+        let cut = Codec::Postcard.decode::<Result<u64, OpError>>(&bytes[..bytes.len() / 2]);
+        assert!(matches!(cut, Err(RpcError::BadBody(_))), "{cut:?}");
     }
 }

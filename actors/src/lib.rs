@@ -431,7 +431,7 @@ impl Server {
     /// Answers one internal server-to-server RPC (raft traffic and forwarded operations):
     /// mount it on the RPC port under the paths of [`forward::paths`] (the root package's
     /// `http::rpc::configure` does).
-    pub async fn handle_rpc(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, RpcError> {
+    pub async fn handle_rpc(&self, path: &str, body: &[u8]) -> Result<forward::RpcReply, RpcError> {
         forward::serve(self, path, body).await
     }
 

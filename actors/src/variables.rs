@@ -20,6 +20,7 @@ use crate::error::OpError;
 use crate::forward::on_leader;
 use crate::forward::paths;
 use crate::forward::Attempt;
+use crate::forward::Codec;
 use crate::forward::Forwarded;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
@@ -162,6 +163,7 @@ pub(crate) fn now_nanos() -> i64 {
 
 impl Remote for GetVariable {
     const PATH: &'static str = paths::GET_VARIABLE;
+    const CODEC: Codec = Codec::Postcard;
     type Output = VariableRead;
 }
 
@@ -173,6 +175,7 @@ impl LeaderOp for GetVariable {
 
 impl Remote for ListVariables {
     const PATH: &'static str = paths::LIST_VARIABLES;
+    const CODEC: Codec = Codec::Postcard;
     type Output = VariableList;
 }
 
@@ -184,6 +187,7 @@ impl LeaderOp for ListVariables {
 
 impl Remote for PutVariable {
     const PATH: &'static str = paths::PUT_VARIABLE;
+    const CODEC: Codec = Codec::Postcard;
     type Output = VariableWrite;
 }
 
@@ -209,6 +213,7 @@ impl LeaderOp for PutVariable {
 
 impl Remote for DeleteVariable {
     const PATH: &'static str = paths::DELETE_VARIABLE;
+    const CODEC: Codec = Codec::Postcard;
     type Output = VariableWrite;
 }
 

@@ -1,6 +1,6 @@
 //! The internal RPC server on the rpc port: raft traffic and the calls servers make to each
-//! other (forwarded operations, joins, leadership transfer). JSON over HTTP under
-//! `/v1/internal/`; never part of the public API. What each path means is the actors crate's
+//! other (forwarded operations, joins, leadership transfer). HTTP under `/v1/internal/`, the
+//! bodies postcard or JSON as the actors crate's `forward::Codec` says; never part of the public API. What each path means is the actors crate's
 //! business (`Server::handle_rpc`); this module only carries bytes.
 
 use std::net::TcpListener;
@@ -16,8 +16,7 @@ use raftwarden_actors::Server;
 
 use super::respond;
 
-/// Snapshot chunks travel as JSON byte arrays (openraft's default chunk is 3 MiB, about four
-/// times that as JSON); allow them generously.
+/// Snapshot chunks travel whole (openraft's default chunk is 3 MiB); allow them generously.
 const MAX_RPC_BODY: usize = 256 << 20;
 
 /// The prefix every internal path shares.
@@ -25,7 +24,7 @@ pub const PREFIX: &str = "/v1/internal";
 
 async fn call(req: HttpRequest, body: web::Bytes, server: web::Data<Server>) -> HttpResponse {
     match server.handle_rpc(req.path(), &body).await {
-        Ok(reply) => HttpResponse::Ok().content_type(respond::JSON).body(reply),
+        Ok(reply) => HttpResponse::Ok().content_type(reply.content_type).body(reply.body),
         Err(e @ RpcError::UnknownPath(_)) => respond::error(404, e.to_string()),
         Err(e) => respond::error(400, e.to_string()),
     }

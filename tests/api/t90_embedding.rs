@@ -157,6 +157,13 @@ fn internal_rpc_refuses_unknown_paths_and_malformed_bodies() {
         assert_eq!(r.status().as_u16(), 400);
         assert!(r.text().await.unwrap().starts_with("malformed internal RPC body"));
 
+        // Binary (postcard) paths: raft traffic and forwarded variable writes refuse bodies cut short.
+        for path in ["/v1/internal/raft/append", "/v1/internal/var/put"] {
+            let r = client.post(format!("{rpc}{path}")).body(vec![0x01]).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 400, "{path}");
+            assert!(r.text().await.unwrap().starts_with("malformed internal RPC body"), "{path}");
+        }
+
         // A read forwarded as itself: the reply is the one row, with the leader's freshness.
         let r =
             client.post(format!("{rpc}/v1/internal/scheduler/get")).body(r#"{"stale":false}"#).send().await.unwrap();

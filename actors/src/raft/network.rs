@@ -33,6 +33,7 @@ use super::TypeConfig;
 use crate::forward::paths::APPEND as PATH_APPEND;
 use crate::forward::paths::SNAPSHOT as PATH_SNAPSHOT;
 use crate::forward::paths::VOTE as PATH_VOTE;
+use crate::forward::RAFT_CODEC;
 
 /// A peer that does not accept a connection within this is unreachable for this RPC: well
 /// under the heartbeat-driven election timeout (500 ms minimum), so one dead peer does not
@@ -118,15 +119,25 @@ impl Connection {
         E: std::error::Error + DeserializeOwned,
     {
         let url = format!("{}{}", self.base, path);
-        let resp = self.client.post(&url).json(req).timeout(timeout).send().await.map_err(|e| {
-            if e.is_connect() {
-                RPCError::Unreachable(Unreachable::new(&e))
-            } else {
-                RPCError::Network(NetworkError::new(&e))
-            }
-        })?;
+        let body = RAFT_CODEC.encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let resp = self
+            .client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, RAFT_CODEC.content_type())
+            .body(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                } else {
+                    RPCError::Network(NetworkError::new(&e))
+                }
+            })?;
+        let bytes = resp.bytes().await.map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let result: Result<Resp, RaftError<NodeId, E>> =
-            resp.json().await.map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            RAFT_CODEC.decode(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         self.contacts.touch(self.target);
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
