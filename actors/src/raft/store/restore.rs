@@ -154,12 +154,96 @@ pub(crate) fn replicated_names() -> impl Iterator<Item = &'static str> {
     REPLICATED.iter().map(|t| t.name())
 }
 
+/// Serde for the rows of [`Command::RestoreRows`]: each key and value as one byte string, not
+/// a sequence of numbers. Encoded the same in postcard and JSON (a byte string is a length and
+/// the bytes, or an array of numbers), so older entries decode unchanged; serializing a
+/// sequence of bytes one at a time cost more than anything else in a restore.
+pub(crate) mod raw_rows {
+    use serde::de::SeqAccess;
+    use serde::de::Visitor;
+    use serde::Deserialize;
+    use serde::Deserializer;
+    use serde::Serialize;
+    use serde::Serializer;
+
+    struct Bytes<'a>(&'a [u8]);
+
+    impl Serialize for Bytes<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(rows: &[(Vec<u8>, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(rows.iter().map(|(k, v)| (Bytes(k), Bytes(v))))
+    }
+
+    struct ByteBuf(Vec<u8>);
+
+    struct ByteBufVisitor;
+
+    impl<'de> Visitor<'de> for ByteBufVisitor {
+        type Value = ByteBuf;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a byte string")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+            Ok(ByteBuf(v.to_vec()))
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+            Ok(ByteBuf(v))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some(b) = seq.next_element::<u8>()? {
+                bytes.push(b);
+            }
+            Ok(ByteBuf(bytes))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for ByteBuf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_byte_buf(ByteBufVisitor)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Vec<u8>, Vec<u8>)>, D::Error> {
+        let rows: Vec<(ByteBuf, ByteBuf)> = Deserialize::deserialize(d)?;
+        Ok(rows.into_iter().map(|(k, v)| (k.0, v.0)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rows(id: &str, table: &str) -> Command {
         Command::RestoreRows { id: id.into(), table: table.into(), rows: vec![(b"k".to_vec(), b"v".to_vec())] }
+    }
+
+    #[test]
+    fn rows_encode_as_byte_strings_and_decode_what_sequences_of_numbers_encoded() {
+        #[derive(Serialize, Deserialize)]
+        struct Old {
+            id: String,
+            table: String,
+            rows: Vec<(Vec<u8>, Vec<u8>)>,
+        }
+        let rows = vec![(b"k1".to_vec(), vec![0u8, 1, 255]), (Vec::new(), b"v".to_vec())];
+        let cmd = Command::RestoreRows { id: "r".into(), table: "sm_variables".into(), rows: rows.clone() };
+        let old = Old { id: "r".into(), table: "sm_variables".into(), rows };
+        let new_bytes = postcard::to_stdvec(&cmd).unwrap();
+        assert_eq!(postcard::to_stdvec(&old).unwrap(), new_bytes[1..].to_vec(), "postcard: same bytes as before");
+        assert_eq!(postcard::from_bytes::<Command>(&new_bytes).unwrap(), cmd);
+        let old_json = serde_json::to_string(&old).unwrap();
+        let new_json = serde_json::to_value(&cmd).unwrap();
+        assert_eq!(new_json["RestoreRows"], serde_json::from_str::<serde_json::Value>(&old_json).unwrap());
+        assert_eq!(serde_json::from_value::<Command>(new_json).unwrap(), cmd);
     }
 
     #[test]
