@@ -5,7 +5,7 @@
 //! save:    redb read txn ─> state.bin (temp file) ─> archive (temp file, SHA-256) ─> caller
 //! restore: archive (temp file) ─> gunzip + SHA-256 ─> state.bin (pipe) ─> rows
 //!          ─> raft: RestoreBegin, RestoreRows x N (~1 MiB each, a few in flight),
-//!             RestoreCommit once every hash verified
+//!             RestoreCommit once every hash verified, RestoreRetire after the answer
 //! ```
 //!
 //! Archive work (tar, gzip, SHA-256) runs on the blocking pool, never on the raft or web
@@ -337,11 +337,18 @@ async fn restore_here(ctx: Arc<ServerContext>, archive: File) -> Result<(), OpEr
         // An archive with no rows at all still replaces every table.
         staging.write(Command::RestoreBegin { id: id.clone() }).await?;
     }
-    staging.write(Command::RestoreCommit { id, rows: staging.rows }).await?;
+    staging.write(Command::RestoreCommit { id: id.clone(), rows: staging.rows }).await?;
     // As Nomad's leader re-runs its leadership actions on the restored state: rows the archive
     // did not hold are written with their defaults.
     crate::membership::write_defaults_if_missing(&ctx).await.map_err(|e| failed(&e))?;
     tracing::info!(rows = staging.rows, ?staged_at, took = ?started.elapsed(), "snapshot restored");
+    // The replaced tables are dropped after the answer: the restored state is live already.
+    // Should this server lose its leadership first, the next restore's commit drops them.
+    actix::spawn(async move {
+        if let Err(e) = propose_restore(ctx, Command::RestoreRetire { id }).await {
+            tracing::warn!(error = %e, "cannot drop the tables a snapshot restore replaced");
+        }
+    });
     Ok(())
 }
 
