@@ -9,6 +9,12 @@
 //! every row arrived. Until then the live tables serve reads and writes as usual; a restore cut
 //! short (the leader died) changes nothing, and the next restore starts over. Raft snapshots
 //! carry the staging tables, so a follower that installs one half-way through still commits.
+//!
+//! The leader proposes rows before the archive's last hash has verified (the archive streams
+//! through), and the commit only after: an archive that fails verification leaves its rows in
+//! the staging tables, never in the live ones, until the next restore clears them. The commit
+//! sets the tables it replaces aside ([`RETIRED`]); [`Command::RestoreRetire`], proposed after
+//! the client has its answer, drops them.
 
 use redb::ReadableTable;
 use redb::TableHandle;
@@ -198,6 +204,9 @@ pub(crate) mod raw_rows {
     use serde::Serialize;
     use serde::Serializer;
 
+    /// Rows of one table: (key, value).
+    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
     struct Bytes<'a>(&'a [u8]);
 
     impl Serialize for Bytes<'_> {
@@ -244,7 +253,7 @@ pub(crate) mod raw_rows {
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Vec<u8>, Vec<u8>)>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Rows, D::Error> {
         let rows: Vec<(ByteBuf, ByteBuf)> = Deserialize::deserialize(d)?;
         Ok(rows.into_iter().map(|(k, v)| (k.0, v.0)).collect())
     }
