@@ -1136,8 +1136,8 @@ pub enum InspectError {
 }
 
 /// A `Write` half and a `Read` half joined by a bounded channel of chunks.
-struct PipeWriter(std::sync::mpsc::SyncSender<Vec<u8>>);
-struct PipeReader {
+pub(crate) struct PipeWriter(std::sync::mpsc::SyncSender<Vec<u8>>);
+pub(crate) struct PipeReader {
     rx: std::sync::mpsc::Receiver<Vec<u8>>,
     chunk: Vec<u8>,
     at: usize,
@@ -1174,6 +1174,12 @@ impl Read for PipeReader {
     }
 }
 
+/// A pipe that holds at most `chunks` writes: a state stream between two threads.
+pub(crate) fn pipe(chunks: usize) -> (PipeWriter, PipeReader) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(chunks);
+    (PipeWriter(tx), PipeReader { rx, chunk: Vec::new(), at: 0, read: 0 })
+}
+
 /// Counts rows and bytes per table of a state stream.
 fn table_stats(src: &mut impl Read) -> io::Result<Vec<TableStats>> {
     let (mut r, _header) = snapfile::Reader::new(src, io::sink())?;
@@ -1197,16 +1203,15 @@ fn table_stats(src: &mut impl Read) -> io::Result<Vec<TableStats>> {
 /// and the rows and bytes of each table. Memory stays flat: the state passes through a bounded
 /// pipe to a second thread that parses it.
 pub fn inspect(input: impl Read) -> Result<Inspection, InspectError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (tx, mut pipe) = pipe(4);
     let (archive, stats) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || {
-            let mut pipe = PipeReader { rx, chunk: Vec::new(), at: 0, read: 0 };
             let stats = table_stats(&mut pipe);
             // Keep draining so the archive is still verified to its end.
             let _ = io::copy(&mut pipe, &mut io::sink());
             (stats, pipe.read)
         });
-        let archive = read_archive(input, PipeWriter(tx));
+        let archive = read_archive(input, tx);
         let stats = parser.join().unwrap_or_else(|_| (Err(io::Error::other("state parser panicked")), 0));
         (archive, stats)
     });

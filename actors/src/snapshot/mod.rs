@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! save:    redb read txn ─> state.bin (temp file) ─> archive (temp file, SHA-256) ─> caller
-//! restore: archive (temp file) ─> verify every hash ─> state.bin (temp file)
-//!          ─> raft: RestoreBegin, RestoreRows x N (~1 MiB each), RestoreCommit
+//! restore: archive (temp file) ─> gunzip + SHA-256 ─> state.bin (pipe) ─> rows
+//!          ─> raft: RestoreBegin, RestoreRows x N (~1 MiB each, a few in flight),
+//!             RestoreCommit once every hash verified, RestoreRetire after the answer
 //! ```
 //!
 //! Archive work (tar, gzip, SHA-256) runs on the blocking pool, never on the raft or web
@@ -30,6 +31,7 @@ use std::time::SystemTime;
 use actix::prelude::*;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
+use tokio::task::JoinSet;
 
 use crate::error::OpError;
 use crate::forward::paths;
@@ -41,8 +43,17 @@ use crate::raft::ServerNode;
 use crate::state::Command;
 
 /// Rows of one restore entry stop growing past this many bytes: one entry stays well under
-/// the RPC body limit, and the leader holds at most one entry's rows in memory.
+/// the RPC body limit, and the leader holds the rows of only a few entries in memory.
 const RESTORE_ENTRY_BYTES: usize = 1 << 20;
+
+/// Restore entries in raft at a time: enough that appends share fsyncs and overlap applies,
+/// few enough that the entries between append and apply stay in the log's memory cache.
+const RESTORE_IN_FLIGHT: usize = 3;
+
+/// `state.bin` passes from the archive reader to the row parser in chunks of this size, at
+/// most this many at a time.
+const STATE_PIPE_CHUNK: usize = 256 << 10;
+const STATE_PIPE_CHUNKS: usize = 4;
 
 /// Raw rows (key, value) of one table, as the store keeps them.
 type RawRows = Vec<(Vec<u8>, Vec<u8>)>;
@@ -277,60 +288,139 @@ async fn send_to(ctx: &ServerContext, leader: &ServerNode, archive: File) -> Res
     answer.map_err(OpError::forwarded)
 }
 
-/// Verifies `archive`, then restores its state through raft.
+/// Verifies `archive` and restores its state through raft, as one pipeline on both cores:
+/// one blocking thread decompresses and hashes the archive, a second parses `state.bin` into
+/// entry-sized groups of rows, and up to [`RESTORE_IN_FLIGHT`] of them are in raft at a time
+/// (their appends share fsyncs and overlap the staging applies). Rows only reach the staging
+/// tables; the commit that makes them live is proposed only once every hash has verified, so
+/// a tampered or truncated archive changes nothing that reads can see.
 async fn restore_here(ctx: Arc<ServerContext>, archive: File) -> Result<(), OpError> {
     let failed = |e: &dyn std::fmt::Display| OpError::RestoreFailed(e.to_string());
-    // Verify every hash and the structure before anything changes.
-    let verify_ctx = ctx.clone();
-    let state = tokio::task::spawn_blocking(move || -> Result<File, OpError> {
-        let mut state = verify_ctx.temp_file().map_err(|e| failed(&e))?;
-        {
-            let mut out = BufWriter::new(&mut state);
-            archive::read_archive(BufReader::new(archive), &mut out).map_err(|e| failed(&e))?;
-            out.into_inner().map_err(|e| failed(&e.into_error()))?;
-        }
-        state.seek(SeekFrom::Start(0)).map_err(|e| failed(&e))?;
-        Ok(state)
-    })
-    .await
-    .map_err(blocking_err)??;
+    let started = Instant::now();
+    let (state_in, state_out) = archive::pipe(STATE_PIPE_CHUNKS);
+    let verify = tokio::task::spawn_blocking(move || -> Result<(), OpError> {
+        let mut out = BufWriter::with_capacity(STATE_PIPE_CHUNK, state_in);
+        archive::read_archive(BufReader::new(archive), &mut out).map_err(|e| failed(&e))?;
+        out.into_inner().map_err(|e| failed(&e.into_error()))?;
+        Ok(())
+    });
+    let (entries, mut next) = tokio::sync::mpsc::channel::<(String, RawRows)>(RESTORE_IN_FLIGHT);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut state = BufReader::with_capacity(STATE_PIPE_CHUNK, state_out);
+        let read = read_entries(&mut state, &entries);
+        // Drain what is left, so the archive is still verified to its end whatever happened
+        // here: its verdict comes first.
+        let _ = std::io::copy(&mut state, &mut std::io::sink());
+        read
+    });
 
-    // Read state.bin off the async threads, one entry's rows at a time.
-    let (entries, mut next) = tokio::sync::mpsc::channel::<(String, RawRows)>(2);
-    let reader = tokio::task::spawn_blocking(move || read_entries(state, &entries));
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let raft_err =
-        |e: &dyn std::fmt::Display| OpError::RestoreFailed(format!("Raft error when restoring snapshot: {e}"));
-    let write = |cmd: Command| {
-        let ctx = ctx.clone();
-        async move {
-            let applied = ctx.raft.client_write(cmd).await.map_err(|e| raft_err(&e))?.data;
-            if applied.updated {
-                Ok(())
-            } else {
-                Err(raft_err(&"another restore began meanwhile"))
-            }
-        }
-    };
-    write(Command::RestoreBegin { id: id.clone() }).await?;
-    let mut total = 0u64;
+    let mut staging = Staging { ctx: ctx.clone(), id: id.clone(), begun: false, rows: 0, in_flight: JoinSet::new() };
+    let mut staged = Ok(());
     while let Some((table, rows)) = next.recv().await {
-        total += rows.len() as u64;
-        write(Command::RestoreRows { id: id.clone(), table, rows }).await?;
+        if let Err(e) = staging.stage(table, rows).await {
+            staged = Err(e);
+            break;
+        }
     }
+    drop(next);
+    if staged.is_ok() {
+        staged = staging.settle().await;
+    }
+    let staged_at = started.elapsed();
+    // The archive's own verdict first (a stream cut short downstream is its consequence), then
+    // raft's, then the state's.
+    verify.await.map_err(blocking_err)??;
+    staged?;
     reader.await.map_err(blocking_err)??;
-    write(Command::RestoreCommit { id, rows: total }).await?;
+    if !staging.begun {
+        // An archive with no rows at all still replaces every table.
+        staging.write(Command::RestoreBegin { id: id.clone() }).await?;
+    }
+    staging.write(Command::RestoreCommit { id: id.clone(), rows: staging.rows }).await?;
     // As Nomad's leader re-runs its leadership actions on the restored state: rows the archive
     // did not hold are written with their defaults.
     crate::membership::write_defaults_if_missing(&ctx).await.map_err(|e| failed(&e))?;
+    tracing::info!(rows = staging.rows, ?staged_at, took = ?started.elapsed(), "snapshot restored");
+    // The replaced tables are dropped after the answer: the restored state is live already.
+    // Should this server lose its leadership first, the next restore's commit drops them.
+    actix::spawn(async move {
+        if let Err(e) = propose_restore(ctx, Command::RestoreRetire { id }).await {
+            tracing::warn!(error = %e, "cannot drop the tables a snapshot restore replaced");
+        }
+    });
     Ok(())
+}
+
+/// The raft side of one restore: its begin, then its rows with a bounded number in flight.
+struct Staging {
+    ctx: Arc<ServerContext>,
+    id: String,
+    begun: bool,
+    rows: u64,
+    in_flight: JoinSet<Result<(), OpError>>,
+}
+
+impl Staging {
+    fn raft_err(e: &dyn std::fmt::Display) -> OpError {
+        OpError::RestoreFailed(format!("Raft error when restoring snapshot: {e}"))
+    }
+
+    async fn write(&self, cmd: Command) -> Result<(), OpError> {
+        propose_restore(self.ctx.clone(), cmd).await
+    }
+
+    /// Proposes one group of rows once fewer than [`RESTORE_IN_FLIGHT`] are in raft. Groups
+    /// may apply in any order: each holds distinct keys, and the commit counts them all.
+    async fn stage(&mut self, table: String, rows: RawRows) -> Result<(), OpError> {
+        if !self.begun {
+            self.write(Command::RestoreBegin { id: self.id.clone() }).await?;
+            self.begun = true;
+        }
+        while self.in_flight.len() >= RESTORE_IN_FLIGHT {
+            self.join_one().await?;
+        }
+        self.rows += rows.len() as u64;
+        let cmd = Command::RestoreRows { id: self.id.clone(), table, rows };
+        self.in_flight.spawn(propose_restore(self.ctx.clone(), cmd));
+        Ok(())
+    }
+
+    /// Waits until every group proposed so far has applied.
+    async fn settle(&mut self) -> Result<(), OpError> {
+        while !self.in_flight.is_empty() {
+            self.join_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> Result<(), OpError> {
+        match self.in_flight.join_next().await {
+            Some(Ok(applied)) => applied,
+            Some(Err(e)) => Err(blocking_err(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Proposes one restore command and waits until it applied as part of this restore.
+async fn propose_restore(ctx: Arc<ServerContext>, cmd: Command) -> Result<(), OpError> {
+    let applied = ctx.raft.client_write(cmd).await.map_err(|e| Staging::raft_err(&e))?.data;
+    if applied.updated {
+        Ok(())
+    } else {
+        Err(Staging::raft_err(&"another restore began meanwhile"))
+    }
 }
 
 /// Reads `state.bin` and sends its rows in entry-sized groups, per table; checks that every
 /// table is one this server replicates and that the file's checksum holds at its end.
-fn read_entries(state: File, entries: &tokio::sync::mpsc::Sender<(String, RawRows)>) -> Result<(), OpError> {
+fn read_entries(
+    state: &mut impl std::io::Read,
+    entries: &tokio::sync::mpsc::Sender<(String, RawRows)>,
+) -> Result<(), OpError> {
     let failed = |e: &dyn std::fmt::Display| OpError::RestoreFailed(e.to_string());
-    let (mut r, _header) = snapfile::Reader::new(BufReader::new(state), std::io::sink()).map_err(|e| failed(&e))?;
+    let (mut r, _header) = snapfile::Reader::new(state, std::io::sink()).map_err(|e| failed(&e))?;
     let known: Vec<&str> = crate::raft::store::restore::replicated_names().collect();
     let mut table: Option<String> = None;
     let (mut rows, mut bytes) = (Vec::new(), 0usize);

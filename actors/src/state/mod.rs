@@ -218,7 +218,12 @@ pub enum Command {
     RestoreBegin { id: String },
     /// Raw rows (key, value) of replicated table `table` from the snapshot being restored,
     /// staged until the commit.
-    RestoreRows { id: String, table: String, rows: Vec<(Vec<u8>, Vec<u8>)> },
+    RestoreRows {
+        id: String,
+        table: String,
+        #[serde(with = "crate::raft::store::restore::raw_rows")]
+        rows: Vec<(Vec<u8>, Vec<u8>)>,
+    },
     /// Replaces every replicated table with what restore `id` staged, if all `rows` arrived.
     RestoreCommit { id: String, rows: u64 },
     /// The one ACL bootstrap: stores the management `token` if no bootstrap happened yet, or
@@ -239,6 +244,9 @@ pub enum Command {
     /// a signed one only if it was not issued earlier, unless `force`
     /// ([`license::may_replace`]). A refusal writes nothing and applies as `updated: false`.
     LicenseSet { license: InstalledLicense, force: bool },
+    /// Drops the tables that restore `id` replaced (kept aside by its commit, so that the
+    /// commit does not wait for their pages to be freed).
+    RestoreRetire { id: String },
 }
 
 /// A row a command may write, for deciding which commands can share one raft entry.
@@ -265,7 +273,10 @@ impl Command {
             Command::VarSet { var, .. } => vec![RowKey::Variable(var.namespace.clone(), var.path.clone())],
             Command::VarDelete { namespace, path, .. } => vec![RowKey::Variable(namespace.clone(), path.clone())],
             Command::Batch(cmds) => cmds.iter().flat_map(Command::rows).collect(),
-            Command::RestoreBegin { .. } | Command::RestoreRows { .. } | Command::RestoreCommit { .. } => {
+            Command::RestoreBegin { .. }
+            | Command::RestoreRows { .. }
+            | Command::RestoreCommit { .. }
+            | Command::RestoreRetire { .. } => {
                 vec![RowKey::All]
             }
             Command::AclBootstrap { .. }
@@ -345,7 +356,10 @@ pub fn apply<T: Tables + ?Sized>(tables: &mut T, cmd: &Command, index: u64) -> R
         },
         // Whole-table replacement is storage work: the raft store applies restores before
         // they get here; the in-memory model keeps its rows.
-        Command::RestoreBegin { .. } | Command::RestoreRows { .. } | Command::RestoreCommit { .. } => false,
+        Command::RestoreBegin { .. }
+        | Command::RestoreRows { .. }
+        | Command::RestoreCommit { .. }
+        | Command::RestoreRetire { .. } => false,
         Command::SetScheduler { config, cas } => {
             match set_row(tables.scheduler()?, config.clone().canonical(), *cas, index) {
                 Some(row) => {

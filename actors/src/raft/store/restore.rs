@@ -9,6 +9,12 @@
 //! every row arrived. Until then the live tables serve reads and writes as usual; a restore cut
 //! short (the leader died) changes nothing, and the next restore starts over. Raft snapshots
 //! carry the staging tables, so a follower that installs one half-way through still commits.
+//!
+//! The leader proposes rows before the archive's last hash has verified (the archive streams
+//! through), and the commit only after: an archive that fails verification leaves its rows in
+//! the staging tables, never in the live ones, until the next restore clears them. The commit
+//! sets the tables it replaces aside ([`RETIRED`]); [`Command::RestoreRetire`], proposed after
+//! the client has its answer, drops them.
 
 use redb::ReadableTable;
 use redb::TableHandle;
@@ -38,6 +44,21 @@ pub(crate) const STAGING: [RowTable; 8] = [
     RowTable::new("staging_sm_license"),
 ];
 
+/// Where a commit puts each replicated table it replaces, in the order of `REPLICATED`, until
+/// [`Command::RestoreRetire`] drops them: freeing a large table's pages reads every one of
+/// them, which the commit (and the client waiting on it) need not wait for. Not replicated:
+/// a raft snapshot does not carry them.
+pub(crate) const RETIRED: [RowTable; 8] = [
+    RowTable::new("retired_sm_autopilot"),
+    RowTable::new("retired_sm_scheduler"),
+    RowTable::new("retired_sm_variables"),
+    RowTable::new("retired_sm_table_index"),
+    RowTable::new("retired_sm_acl_policies"),
+    RowTable::new("retired_sm_acl_tokens"),
+    RowTable::new("retired_sm_acl_secrets"),
+    RowTable::new("retired_sm_license"),
+];
+
 /// The restore in progress, under [`PROGRESS_KEY`].
 pub(crate) const PROGRESS: RowTable = RowTable::new("staging_restore");
 const PROGRESS_KEY: &[u8] = b"restore";
@@ -58,6 +79,8 @@ pub(crate) enum Step {
     Stage(usize),
     /// Replace every replicated table with the staged rows.
     Commit,
+    /// Drop the tables that commits replaced.
+    Retire,
     /// Not the restore in progress (a newer one began, or this one was cut short), or a table
     /// this version does not have: nothing changes.
     Ignore,
@@ -79,6 +102,7 @@ pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step>
                 Step::Ignore
             }
         }
+        Command::RestoreRetire { .. } => Step::Retire,
         _ => return None,
     })
 }
@@ -113,19 +137,33 @@ pub(crate) fn apply(txn: &WriteTransaction, cmd: &Command, index: u64) -> Result
             true
         }
         (Step::Commit, _) => {
-            // Each staging table becomes its live table by name: no row is copied, so the
-            // commit costs the same whatever the state's size.
-            for (live, staging) in REPLICATED.iter().zip(STAGING.iter()) {
-                txn.delete_table(*live).map_err(write_err)?;
+            // Each staging table becomes its live table by name and the live one is set aside:
+            // no row is copied and no page freed, so the commit costs the same whatever the
+            // state's size.
+            drop_retired(txn)?;
+            for ((live, staging), retired) in REPLICATED.iter().zip(STAGING.iter()).zip(RETIRED.iter()) {
+                txn.open_table(*live).map_err(write_err)?;
+                txn.rename_table(*live, *retired).map_err(write_err)?;
                 txn.rename_table(*staging, *live).map_err(write_err)?;
             }
             clear_staging(txn)?;
             set_progress(txn, None)?;
             true
         }
+        (Step::Retire, _) => {
+            drop_retired(txn)?;
+            true
+        }
         _ => false,
     };
     Ok(Some(Applied::at(index, updated)))
+}
+
+fn drop_retired(txn: &WriteTransaction) -> Result<(), StorageError> {
+    for table in RETIRED {
+        txn.delete_table(table).map_err(write_err)?;
+    }
+    Ok(())
 }
 
 fn clear_staging(txn: &WriteTransaction) -> Result<(), StorageError> {
@@ -154,12 +192,167 @@ pub(crate) fn replicated_names() -> impl Iterator<Item = &'static str> {
     REPLICATED.iter().map(|t| t.name())
 }
 
+/// Serde for the rows of [`Command::RestoreRows`]: each key and value as one byte string, not
+/// a sequence of numbers. Encoded the same in postcard and JSON (a byte string is a length and
+/// the bytes, or an array of numbers), so older entries decode unchanged; serializing a
+/// sequence of bytes one at a time cost more than anything else in a restore.
+pub(crate) mod raw_rows {
+    use serde::de::SeqAccess;
+    use serde::de::Visitor;
+    use serde::Deserialize;
+    use serde::Deserializer;
+    use serde::Serialize;
+    use serde::Serializer;
+
+    /// Rows of one table: (key, value).
+    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+    struct Bytes<'a>(&'a [u8]);
+
+    impl Serialize for Bytes<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(rows: &[(Vec<u8>, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(rows.iter().map(|(k, v)| (Bytes(k), Bytes(v))))
+    }
+
+    struct ByteBuf(Vec<u8>);
+
+    struct ByteBufVisitor;
+
+    impl<'de> Visitor<'de> for ByteBufVisitor {
+        type Value = ByteBuf;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a byte string")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+            Ok(ByteBuf(v.to_vec()))
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+            Ok(ByteBuf(v))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some(b) = seq.next_element::<u8>()? {
+                bytes.push(b);
+            }
+            Ok(ByteBuf(bytes))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for ByteBuf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_byte_buf(ByteBufVisitor)
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Rows, D::Error> {
+        let rows: Vec<(ByteBuf, ByteBuf)> = Deserialize::deserialize(d)?;
+        Ok(rows.into_iter().map(|(k, v)| (k.0, v.0)).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rows(id: &str, table: &str) -> Command {
         Command::RestoreRows { id: id.into(), table: table.into(), rows: vec![(b"k".to_vec(), b"v".to_vec())] }
+    }
+
+    /// Applies each command in its own write transaction, as the store does.
+    fn apply_all(db: &redb::Database, cmds: Vec<Command>) -> Vec<bool> {
+        cmds.iter()
+            .enumerate()
+            .map(|(i, cmd)| {
+                let txn = db.begin_write().unwrap();
+                let applied = apply(&txn, cmd, i as u64 + 1).unwrap().unwrap();
+                txn.commit().unwrap();
+                applied.updated
+            })
+            .collect()
+    }
+
+    fn rows_of(db: &redb::Database, table: RowTable) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+        let txn = redb::ReadableDatabase::begin_read(db).unwrap();
+        let table = match txn.open_table(table) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return None,
+            Err(e) => panic!("{e}"),
+        };
+        Some(table.iter().unwrap().map(|r| r.unwrap()).map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).collect())
+    }
+
+    #[test]
+    fn a_commit_sets_the_replaced_tables_aside_and_retire_drops_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("db")).unwrap();
+        let variables = REPLICATED.iter().position(|t| t.name() == "sm_variables").unwrap();
+        let old = vec![(b"old".to_vec(), b"1".to_vec())];
+        {
+            let txn = db.begin_write().unwrap();
+            txn.open_table(REPLICATED[variables]).unwrap().insert(b"old".as_slice(), b"1".as_slice()).unwrap();
+            txn.commit().unwrap();
+        }
+        let new = vec![(b"new".to_vec(), b"2".to_vec())];
+        let updated = apply_all(
+            &db,
+            vec![
+                Command::RestoreBegin { id: "r".into() },
+                Command::RestoreRows { id: "r".into(), table: "sm_variables".into(), rows: new.clone() },
+                Command::RestoreCommit { id: "r".into(), rows: 1 },
+            ],
+        );
+        assert_eq!(updated, vec![true; 3]);
+        assert_eq!(rows_of(&db, REPLICATED[variables]), Some(new.clone()));
+        assert_eq!(rows_of(&db, RETIRED[variables]), Some(old));
+
+        // A second restore before the first one's retire: its commit drops what is set aside.
+        let newer = vec![(b"newer".to_vec(), b"3".to_vec())];
+        let updated = apply_all(
+            &db,
+            vec![
+                Command::RestoreBegin { id: "r2".into() },
+                Command::RestoreRows { id: "r2".into(), table: "sm_variables".into(), rows: newer.clone() },
+                Command::RestoreCommit { id: "r2".into(), rows: 1 },
+            ],
+        );
+        assert_eq!(updated, vec![true; 3]);
+        assert_eq!(rows_of(&db, REPLICATED[variables]), Some(newer.clone()));
+        assert_eq!(rows_of(&db, RETIRED[variables]), Some(new));
+
+        assert_eq!(apply_all(&db, vec![Command::RestoreRetire { id: "r".into() }]), vec![true]);
+        assert_eq!(rows_of(&db, REPLICATED[variables]), Some(newer));
+        for table in RETIRED {
+            assert_eq!(rows_of(&db, table), None, "{} dropped", table.name());
+        }
+    }
+
+    #[test]
+    fn rows_encode_as_byte_strings_and_decode_what_sequences_of_numbers_encoded() {
+        #[derive(Serialize, Deserialize)]
+        struct Old {
+            id: String,
+            table: String,
+            rows: Vec<(Vec<u8>, Vec<u8>)>,
+        }
+        let rows = vec![(b"k1".to_vec(), vec![0u8, 1, 255]), (Vec::new(), b"v".to_vec())];
+        let cmd = Command::RestoreRows { id: "r".into(), table: "sm_variables".into(), rows: rows.clone() };
+        let old = Old { id: "r".into(), table: "sm_variables".into(), rows };
+        let new_bytes = postcard::to_stdvec(&cmd).unwrap();
+        assert_eq!(postcard::to_stdvec(&old).unwrap(), new_bytes[1..].to_vec(), "postcard: same bytes as before");
+        assert_eq!(postcard::from_bytes::<Command>(&new_bytes).unwrap(), cmd);
+        let old_json = serde_json::to_string(&old).unwrap();
+        let new_json = serde_json::to_value(&cmd).unwrap();
+        assert_eq!(new_json["RestoreRows"], serde_json::from_str::<serde_json::Value>(&old_json).unwrap());
+        assert_eq!(serde_json::from_value::<Command>(new_json).unwrap(), cmd);
     }
 
     #[test]
@@ -177,6 +370,13 @@ mod tests {
             ("commit with rows missing", Some(&p), commit("r2", 6), Some(Step::Ignore)),
             ("commit of another restore", Some(&p), commit("r1", 5), Some(Step::Ignore)),
             ("commit with nothing in progress", None, commit("r2", 5), Some(Step::Ignore)),
+            (
+                "retire whatever is in progress",
+                Some(&p),
+                Command::RestoreRetire { id: "r1".into() },
+                Some(Step::Retire),
+            ),
+            ("retire with nothing in progress", None, Command::RestoreRetire { id: "r1".into() }, Some(Step::Retire)),
         ];
         for (why, progress, cmd, want) in cases {
             assert_eq!(decide(progress, &cmd), want, "{why}");
