@@ -16,7 +16,9 @@
 #              each): raftwarden's segment records (16-byte header + postcard entry), read from
 #              raft.log/*.seg; etcd's WAL records (8-byte frame + walpb record + padding: its
 #              entries, hard states and CRC records), read from member/wal/*.wal.
-#   disk/entry the first divided by the second (the target is <= 2 with 64 clients).
+#   disk/entry the first divided by the second and by SERVERS (each server writes the log):
+#              per server, what it writes to disk for each log byte (the target is <= 2 with 64
+#              clients).
 #   fsyncs     fsync, fdatasync, sync_file_range and msync calls, summed over the servers. Every
 #              server runs under `strace -f --seccomp-bpf` tracing only those calls, so only they
 #              stop in the tracer; it still slows each sync a little, on both systems alike.
@@ -235,9 +237,10 @@ done
 stop_all
 
 echo "servers: $SERVERS; $(uptime)"
-python3 - "$results" <<'PY'
+python3 - "$results" "$SERVERS" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+servers = int(sys.argv[2])
 points = {}
 for r in rows:
     points.setdefault((r["mode"], r["clients"], r["system"]), []).append(r)
@@ -257,6 +260,6 @@ for mode, clients in seen:
         entry, disk, fs = (med(rs, k) for k in ("entry_bytes_per_write", "disk_bytes_per_write", "fsyncs_per_write"))
         vs = lambda k, v: "%.2f" % (v / med(etcd, k)) if etcd and med(etcd, k) else "-"
         print("| %s | %d | %s | %.0f | %.0f | %.0f | %.2f | %.3f | %s | %s |" % (
-            mode, clients, system, med(rs, "ops_per_sec"), entry, disk, disk / entry if entry else 0, fs,
+            mode, clients, system, med(rs, "ops_per_sec"), entry, disk, disk / entry / servers if entry else 0, fs,
             vs("disk_bytes_per_write", disk), vs("fsyncs_per_write", fs)))
 PY
