@@ -1,52 +1,265 @@
 #!/usr/bin/env bash
-# Disk cost of a write on one durable server: bytes written and fsync-family calls per write.
+# Disk cost of a write, raftwarden against etcd in one run: bytes written, fsync-family calls
+# and the log bytes each write appends.
 #
-# Starts one release server (fresh data dir, loopback), drives it with examples/loadgen at each
-# client count, and reads the server's /proc/<pid>/io write_bytes and an `strace -c` of its
-# fsync-family and write calls around each run. write_bytes counts pages as they are dirtied:
-# each fdatasync of a partly filled page counts that page (4 KiB) again, which is the floor at
-# one client. strace slows every system call: the ops/s it prints are not the harness figures.
+# Starts a fresh cluster of each system (SERVERS servers, loopback, data on the same disk, fsync
+# on; Debian's etcd, installed if missing) and drives both with examples/loadgen, the client of
+# benches/harness.sh, at each mode and client count; the systems' runs alternate, so a change in
+# the shared disk's speed falls on both. RW_BASE=<binary> adds a third system, another raftwarden
+# build (e.g. the one before a change), measured the same way in the same run. Per write:
 #
-#   benches/write_cost.sh                 # plain puts at 1 and 64 clients, 2000 and 10000 ops
-#   CLIENTS="1 16 64" MODE=cas OPS=5000 benches/write_cost.sh
+#   disk B     /proc/<pid>/io write_bytes, summed over the servers. It counts a page when it is
+#              dirtied: every fsync of a partly filled page makes the next write to it count the
+#              whole 4 KiB page again, which is the floor at one client for any system that
+#              fsyncs each write.
+#   entry B    the bytes of raft log records appended, on one server (the log is the same on
+#              each): raftwarden's segment records (16-byte header + postcard entry), read from
+#              raft.log/*.seg; etcd's WAL records (8-byte frame + walpb record + padding: its
+#              entries, hard states and CRC records), read from member/wal/*.wal.
+#   disk/entry the first divided by the second and by SERVERS (each server writes the log):
+#              per server, what it writes to disk for each log byte (the target is <= 2 with 64
+#              clients).
+#   fsyncs     fsync, fdatasync, sync_file_range and msync calls, summed over the servers. Every
+#              server runs under `strace -f --seccomp-bpf` tracing only those calls, so only they
+#              stop in the tracer; it still slows each sync a little, on both systems alike.
+#   ops/s      loadgen's throughput in that run; with one run per point, and syncs traced, it is
+#              a rough figure (benches/harness.sh measures throughput).
+#
+# The table's last columns divide raftwarden's (and RW_BASE's) disk B and fsyncs by etcd's.
+# Writes are loadgen's applied writes (a CAS loop's first plain write is not counted).
+#
+#   benches/write_cost.sh                                  # 1 server; put and cas; 1 and 64 clients
+#   RW_BASE=/tmp/raftwarden.old SERVERS=3 benches/write_cost.sh
+#
+# Settings (environment): SERVERS (1), CLIENTS ("1 64"), MODES ("put cas"), ROUNDS (1),
+# OPS (writes per run; 2000 with 1 client, 10000 otherwise), RW_BASE (unset), RW_BIN (the
+# raftwarden binary to measure; unset: this checkout's, built in release).
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+SERVERS=${SERVERS:-1}
 CLIENTS=${CLIENTS:-"1 64"}
-MODE=${MODE:-put}
+MODES=${MODES:-"put cas"}
+ROUNDS=${ROUNDS:-1}
 OPS=${OPS:-}
+RW_BASE=${RW_BASE:-}
 command -v strace >/dev/null || apt-get install -y -qq strace >/dev/null
-cargo build --release --quiet --bin raftwarden --example loadgen
+command -v etcd >/dev/null || { apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null; }
+RW_BIN=${RW_BIN:-}
+if [ -z "$RW_BIN" ]; then
+    cargo build --release --quiet --bin raftwarden --example loadgen
+    RW_BIN=target/release/raftwarden
+fi
+load=target/release/examples/loadgen
+[ -x "$load" ] || cargo build --release --quiet --example loadgen
 work=$(mktemp -d -p "$PWD/target" write_cost.XXXXXX)
-cat >"$work/rw.hcl" <<HCL
-name = "rw1"
-data_dir = "$work/rw1"
+results="$work/results.jsonl"
+tracers=()
+servers=()
+# strace ignores SIGTERM while it runs a command: stop the servers, and their tracers exit.
+stop_all() {
+    for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${tracers[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+
+# Runs "$@" in the background under strace, tracing only the fsync family into $1's trace file.
+run_traced() {
+    local name=$1
+    shift
+    strace -f --seccomp-bpf -qq -e signal=none -e trace=fsync,fdatasync,sync_file_range,msync \
+        -o "$work/$name.strace" "$@" >"$work/$name.log" 2>&1 &
+    tracers+=($!)
+}
+
+# The PIDs of the servers that the last $1 tracers run (strace's children; called once the
+# servers answer, as strace briefly forks test children of its own at start).
+traced_pids() {
+    local t p
+    for t in "${tracers[@]: -$1}"; do
+        p=$(awk '{print $1}' "/proc/$t/task/$t/children")
+        servers+=("$p")
+        printf '%s ' "$p"
+    done
+    echo
+}
+
+# start_raftwarden <system name> <binary> <port digit p>: SERVERS servers on 127.0.0.1, ports 2<p><i>46-48.
+start_raftwarden() {
+    local system=$1 bin=$2 p=$3 n=$SERVERS i joins=""
+    for i in $(seq 1 "$n"); do joins+="\"127.0.0.1:2${p}${i}48\","; done
+    local addrs=()
+    for i in $(seq 1 "$n"); do
+        cat >"$work/$system$i.hcl" <<HCL
+name = "$system$i"
+data_dir = "$work/$system$i"
 bind_addr = "127.0.0.1"
-ports { http = 24146 rpc = 24147 serf = 24148 }
+ports { http = 2${p}${i}46 rpc = 2${p}${i}47 serf = 2${p}${i}48 }
 server {
   enabled = true
-  bootstrap_expect = 1
+  bootstrap_expect = $n
+  server_join { retry_join = [${joins%,}] }
 }
 HCL
-target/release/raftwarden agent -config="$work/rw.hcl" >"$work/rw.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
-timeout 60 bash -c "until curl -sf 127.0.0.1:24146/v1/operator/scheduler/configuration >/dev/null 2>&1; do sleep 0.2; done"
+        run_traced "$system$i" "$bin" agent -config="$work/$system$i.hcl"
+        addrs+=("http://127.0.0.1:2${p}${i}46")
+    done
+    for i in $(seq 1 "$n"); do
+        timeout 60 bash -c "until curl -sf 127.0.0.1:2${p}${i}46/v1/operator/scheduler/configuration >/dev/null 2>&1; do sleep 0.2; done"
+    done
+    traced_pids "$n" >"$work/$system.pids"
+    printf '%s\n' "${addrs[*]}" >"$work/$system.addrs"
+    echo "$work/${system}1/server/raft.log" >"$work/$system.logdir"
+}
 
-written() { awk '/^write_bytes/ {print $2}' "/proc/$pid/io"; }
-for c in $CLIENTS; do
-    ops=${OPS:-$([ "$c" -eq 1 ] && echo 2000 || echo 10000)}
-    strace -f -c -o "$work/strace" -e trace=fsync,fdatasync,sync_file_range,pwrite64,write,writev -p "$pid" 2>/dev/null &
-    tracer=$!
-    sleep 1
-    before=$(written)
-    line=$(target/release/examples/loadgen --system raftwarden --addr http://127.0.0.1:24146 --mode "$MODE" \
-        --clients "$c" --ops "$ops" --secs 120)
-    after=$(written)
+# start_etcd: SERVERS members on 127.0.0.1, client ports 26<i>79, peer ports 26<i>80.
+start_etcd() {
+    local n=$SERVERS i cluster=""
+    for i in $(seq 1 "$n"); do cluster+="e$i=http://127.0.0.1:26${i}80,"; done
+    local addrs=()
+    for i in $(seq 1 "$n"); do
+        run_traced "etcd$i" etcd --name "e$i" --data-dir "$work/etcd$i" \
+            --listen-client-urls "http://127.0.0.1:26${i}79" --advertise-client-urls "http://127.0.0.1:26${i}79" \
+            --listen-peer-urls "http://127.0.0.1:26${i}80" --initial-advertise-peer-urls "http://127.0.0.1:26${i}80" \
+            --initial-cluster "${cluster%,}" --initial-cluster-state new --quota-backend-bytes 8589934592
+        addrs+=("http://127.0.0.1:26${i}79")
+    done
+    for i in $(seq 1 "$n"); do
+        timeout 60 bash -c "until curl -sf -X POST 127.0.0.1:26${i}79/v3/kv/range -d '{\"key\":\"AA==\"}' >/dev/null 2>&1; do sleep 0.2; done"
+    done
+    traced_pids "$n" >"$work/etcd.pids"
+    printf '%s\n' "${addrs[*]}" >"$work/etcd.addrs"
+    echo "$work/etcd1/member/wal" >"$work/etcd.logdir"
+}
+
+# Bytes of log records in a raftwarden log or etcd WAL directory, as "<records bytes> <last index>"
+# (the index only for raftwarden). `since` counts only raftwarden records after that index, so a
+# purge during a run does not hide what it appended.
+log_bytes() {
+    python3 - "$1" "${2:-0}" <<'PY'
+import glob, os, struct, sys
+d, since = sys.argv[1], int(sys.argv[2])
+total, last = 0, since
+if d.endswith("wal"):
+    # etcd: frame u64 LE = record length (low 56 bits), pad length in bits 56-58 when bit 63 is set.
+    for path in sorted(glob.glob(os.path.join(d, "*.wal"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        at = 0
+        while at + 8 <= len(data):
+            (frame,) = struct.unpack_from("<Q", data, at)
+            if frame == 0:
+                break
+            n = frame & 0x00FFFFFFFFFFFFFF
+            pad = (frame >> 56) & 0x7 if frame >> 63 else 0
+            if at + 8 + n + pad > len(data):
+                break
+            total += 8 + n + pad
+            at += 8 + n + pad
+else:
+    # raftwarden: len u32 | crc u32 | index u64 | body; a zero header ends a segment.
+    for path in sorted(glob.glob(os.path.join(d, "*.seg"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        at = 0
+        while at + 16 <= len(data):
+            n, _crc, index = struct.unpack_from("<IIQ", data, at)
+            if n == 0 or at + 16 + n > len(data):
+                break
+            if index > since:
+                total += 16 + n
+                last = max(last, index)
+            at += 16 + n
+print(total, last)
+PY
+}
+
+sum_written() {
+    local t=0 p
+    for p in "$@"; do t=$((t + $(awk '/^write_bytes/ {print $2}' "/proc/$p/io"))); done
+    echo "$t"
+}
+sum_syncs() {
+    cat "$@" 2>/dev/null | grep -cE '^[0-9]+ +(fsync|fdatasync|sync_file_range|msync)\(' || true
+}
+
+# measure <system> <mode> <clients> <round>
+measure() {
+    local system=$1 mode=$2 clients=$3 round=$4 pids addrs dir ops kind=raftwarden
+    read -r -a pids <"$work/$system.pids"
+    read -r -a addrs <"$work/$system.addrs"
+    dir=$(cat "$work/$system.logdir")
+    [ "$system" = etcd ] && kind=etcd
+    ops=${OPS:-$([ "$clients" -eq 1 ] && echo 2000 || echo 10000)}
+    local args=() a
+    for a in "${addrs[@]}"; do args+=(--addr "$a"); done
+    local traces=("$work/$system"[0-9]*.strace)
+    local bytes0 syncs0 log0 index0 line bytes1 syncs1 log1
+    read -r log0 index0 < <(log_bytes "$dir" 0)
+    bytes0=$(sum_written "${pids[@]}")
+    syncs0=$(sum_syncs "${traces[@]}")
+    line=$("$load" --system "$kind" "${args[@]}" --mode "$mode" --clients "$clients" --ops "$ops" --secs 120)
+    # etcd's backend commits every 100 ms: let the last one land in this run.
     sleep 0.5
-    kill -INT "$tracer"
-    wait "$tracer" 2>/dev/null || true
-    done_ops=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ops"])' "$line")
-    echo "== $MODE, $c clients, $done_ops writes (under strace: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f ops/s" % r["ops_per_sec"])' "$line"))"
-    echo "bytes written per write: $(( (after - before) / done_ops ))"
-    awk -v n="$done_ops" '$NF ~ /^(fsync|fdatasync|sync_file_range|pwrite64|write|writev)$/ { printf "%s per write: %.3f\n", $NF, $4 / n }' "$work/strace"
+    bytes1=$(sum_written "${pids[@]}")
+    syncs1=$(sum_syncs "${traces[@]}")
+    if [ "$kind" = etcd ]; then
+        read -r log1 _ < <(log_bytes "$dir" 0)
+        log1=$((log1 - log0))
+    else
+        read -r log1 _ < <(log_bytes "$dir" "$index0")
+    fi
+    python3 - "$line" "$system" "$round" "$((bytes1 - bytes0))" "$((syncs1 - syncs0))" "$log1" >>"$results" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+system, rnd, written, syncs, logged = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+n = max(r["ops"], 1)
+r.update(system=system, round=rnd, disk_bytes_per_write=written / n, fsyncs_per_write=syncs / n,
+         entry_bytes_per_write=logged / n)
+print(json.dumps(r))
+PY
+    tail -n1 "$results" >&2
+}
+
+systems=(etcd raftwarden)
+start_etcd
+start_raftwarden raftwarden "$RW_BIN" 7
+if [ -n "$RW_BASE" ]; then
+    start_raftwarden raftwarden-base "$RW_BASE" 8
+    systems+=(raftwarden-base)
+fi
+for mode in $MODES; do
+    for c in $CLIENTS; do
+        for r in $(seq 1 "$ROUNDS"); do
+            for s in "${systems[@]}"; do measure "$s" "$mode" "$c" "$r"; done
+        done
+    done
 done
+stop_all
+
+echo "servers: $SERVERS; $(uptime)"
+python3 - "$results" "$SERVERS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+servers = int(sys.argv[2])
+points = {}
+for r in rows:
+    points.setdefault((r["mode"], r["clients"], r["system"]), []).append(r)
+med = lambda rs, k: statistics.median(x[k] for x in rs)
+print("| mode | clients | system | ops/s | entry B/write | disk B/write | disk/entry | fsyncs/write | disk vs etcd | fsyncs vs etcd |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+seen = []
+for (mode, clients, system) in points:
+    if (mode, clients) not in seen:
+        seen.append((mode, clients))
+for mode, clients in seen:
+    etcd = points.get((mode, clients, "etcd"))
+    for system in ("etcd", "raftwarden", "raftwarden-base"):
+        rs = points.get((mode, clients, system))
+        if not rs:
+            continue
+        entry, disk, fs = (med(rs, k) for k in ("entry_bytes_per_write", "disk_bytes_per_write", "fsyncs_per_write"))
+        vs = lambda k, v: "%.2f" % (v / med(etcd, k)) if etcd and med(etcd, k) else "-"
+        print("| %s | %d | %s | %.0f | %.0f | %.0f | %.2f | %.3f | %s | %s |" % (
+            mode, clients, system, med(rs, "ops_per_sec"), entry, disk, disk / entry / servers if entry else 0, fs,
+            vs("disk_bytes_per_write", disk), vs("fsyncs_per_write", fs)))
+PY

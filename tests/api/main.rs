@@ -10,6 +10,7 @@ mod t20_autopilot;
 mod t30_scheduler;
 mod t40_common_http;
 mod t50_durability;
+mod t51_replay;
 mod t60_bad_input;
 mod t65_exactness;
 mod t66_metrics;

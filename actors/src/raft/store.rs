@@ -13,8 +13,9 @@
 //! acknowledged write survives `kill -9`; it costs the entry's bytes, not a B-tree commit. An
 //! apply batch is one redb write transaction: the rows its commands change plus the last
 //! applied log id and membership, so an apply costs what it changes, not what the state holds;
-//! it is fsynced about once a second (and before the log is purged), as raft replays the log
-//! from the last durably applied id. All redb and file work runs on the blocking pool, never on
+//! it is fsynced once the log has grown by [`DURABLE_APPLY_LOG_BYTES`] since the last durable
+//! one (and before the log is purged), as raft replays the log from the last durably applied
+//! id. All redb and file work runs on the blocking pool, never on
 //! the thread that drives raft (reads of the newest entries come from memory).
 
 // openraft's StorageError is large by its design; boxing it here would only add a conversion.
@@ -34,8 +35,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
-use std::time::Duration;
-use std::time::Instant;
 
 use openraft::storage::LogFlushed;
 use openraft::storage::RaftLogStorage;
@@ -105,10 +104,20 @@ const FORMAT: &[u8] = b"raftwarden-raft-v3";
 /// The layout before the log moved out of redb: the log in the `logs` table.
 const FORMAT_V2: &[u8] = b"raftwarden-raft-v2";
 
-/// At most this long between durable state-machine commits. Applies are not fsynced on their
-/// own (the log is); a durable one now and then bounds the log replay after a crash and lets
-/// redb reuse the pages that the commits in between freed.
-const DURABLE_APPLY_EVERY: Duration = Duration::from_secs(1);
+/// Log bytes appended between durable state-machine commits. Applies are not fsynced on their
+/// own (the log is); a durable one now and then bounds the log replay after a crash (at most
+/// this much log, a second or two of applying) and lets redb reuse the pages that the commits
+/// in between freed. Each durable commit writes every B-tree page changed since the last one,
+/// so they follow the log's growth, not the clock: a page a busy table rewrites many times is
+/// then written to the disk once per this many log bytes, not once a second (a durable commit
+/// a second cost more disk writes than the log itself).
+const DURABLE_APPLY_LOG_BYTES: u64 = 16 << 20;
+
+/// Whether an apply commits durably, the log having grown by `appended` bytes since the last
+/// durable commit.
+fn apply_durably(appended: u64) -> bool {
+    appended >= DURABLE_APPLY_LOG_BYTES
+}
 
 /// One redb table per replicated table. Keys are the row key's bytes (ordered, so a keyed table
 /// such as variables can scan a namespace prefix); values are postcard [`Row`]s.
@@ -566,8 +575,14 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     snapshots.remove_stale(current.as_deref(), true);
 
     let db = Arc::new(db);
-    let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots), last_durable: Instant::now() };
-    Ok((LogStore { db, log: Arc::new(log), counters: Arc::default() }, sm))
+    // Where the state machine was durable: a crash right after open, and every crash after
+    // that, replays at most DURABLE_APPLY_LOG_BYTES of log, restarts or not.
+    let last_applied = get_meta::<Option<LogId>>(&db, KEY_LAST_APPLIED).map_err(corrupt)?.flatten();
+    let pending = log.bytes_after(last_applied.map(|l| l.index)).map_err(|e| corrupt(read_err(e)))?;
+    let durable_at = log.appended_bytes().saturating_sub(pending);
+    let log = Arc::new(log);
+    let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots), log: log.clone(), durable_at };
+    Ok((LogStore { db, log, counters: Arc::default() }, sm))
 }
 
 /// Copies a v2 store's log from the `logs` table into log files, then drops the table and
@@ -1093,8 +1108,10 @@ fn install(db: &Database, dir: &SnapshotDir, meta: &SnapshotMeta, mut src: fs::F
 pub struct StateMachineStore {
     db: Arc<Database>,
     snapshots: Arc<SnapshotDir>,
-    /// When an apply was last committed durably.
-    last_durable: Instant,
+    /// The log, whose growth paces the durable commits.
+    log: Arc<log::LogFiles>,
+    /// The log's [`log::LogFiles::appended_bytes`] at the last durable apply.
+    durable_at: u64,
 }
 
 impl StateMachineStore {
@@ -1121,10 +1138,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let durable = self.last_durable.elapsed() >= DURABLE_APPLY_EVERY;
+        let appended = self.log.appended_bytes();
+        let durable = apply_durably(appended.saturating_sub(self.durable_at));
         let (replies, _rows_written) = blocking(&self.db, move |db| apply_batch(db, entries, durable)).await?;
         if durable {
-            self.last_durable = Instant::now();
+            self.durable_at = appended;
         }
         Ok(replies)
     }
@@ -1277,6 +1295,15 @@ mod tests {
     use super::*;
     use crate::raft::ServerNode;
     use crate::state::Command;
+
+    #[test]
+    fn applies_commit_durably_as_the_log_grows() {
+        let cases =
+            [(0, false), (1 << 20, false), (DURABLE_APPLY_LOG_BYTES - 1, false), (DURABLE_APPLY_LOG_BYTES, true)];
+        for (appended, durable) in cases {
+            assert_eq!(apply_durably(appended), durable, "{appended} bytes since the last durable apply");
+        }
+    }
 
     /// openraft's conformance suite builds each case on a fresh store in its own directory.
     struct RedbStoreBuilder;

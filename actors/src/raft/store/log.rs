@@ -8,10 +8,11 @@
 //!
 //! An append is one positioned write at the end of the newest segment and one `fdatasync`, so
 //! the disk sees the entry plus a 16-byte header, where a redb commit of the same entry rewrote
-//! B-tree pages (tens of KB per write). Segments grow by zero-filled steps of [`PREALLOC_BYTES`]
-//! written ahead of the records: an append then lands inside the file's size, and its
-//! `fdatasync` flushes data only, not the inode too (half the sync's time here). A zero header
-//! marks the end of a segment. The CRC covers the index and the entry. On open, a torn or
+//! B-tree pages (tens of KB per write). Segments grow by steps of [`PREALLOC_BYTES`] allocated
+//! ahead of the records with `fallocate`: an append then lands inside the file's size, so its
+//! `fdatasync` need not flush a new size, and the space reads as zeros without being written
+//! (zeros written ahead cost one more disk write of every log byte; they are still the fallback
+//! where the file system cannot allocate). A zero header marks the end of a segment. The CRC covers the index and the entry. On open, a torn or
 //! corrupt record ends the newest segment and the file is cut there (an append that did not
 //! finish its fsync was never acknowledged); anywhere else it is corruption. A new segment starts
 //! after the newest passes its size or when the next index does not follow its last one (after
@@ -30,6 +31,8 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
@@ -44,11 +47,14 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 /// more than the entries in flight between append, replication and apply.
 const CACHE_BYTES: usize = 4 << 20;
 
-/// A segment's file grows by this much zero-filled space at a time.
+/// A segment's file grows by this much space, reading as zeros, at a time.
 const PREALLOC_BYTES: u64 = 1 << 20;
 
-/// Zeros go out a page at a time (see `append`).
+/// Zeros, where they must be written, go out a page at a time (see [`grow`]).
 const ZERO_WRITE: usize = 4096;
+
+/// Linux's "operation not supported", what `fallocate` fails with on a file system without it.
+const EOPNOTSUPP: i32 = 95;
 
 const HEADER: usize = 16;
 
@@ -99,6 +105,9 @@ pub(crate) struct LogFiles {
     dir: PathBuf,
     segment_bytes: u64,
     inner: Mutex<Inner>,
+    /// Record bytes (headers included) that the log held when it was opened plus those
+    /// appended since: how far it has grown, which the state machine's durable commits follow.
+    appended: AtomicU64,
 }
 
 fn segment_name(first: u64) -> String {
@@ -107,6 +116,33 @@ fn segment_name(first: u64) -> String {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
+}
+
+/// Extends a segment's file from `from` to `to` bytes of space that reads as zeros, before any
+/// record goes there, so that a crash never leaves a record followed by stale bytes; the next
+/// append's fdatasync also makes the new size durable.
+///
+/// `fallocate` reserves the blocks without writing them. Where the file system cannot, zeros
+/// are written, one page per write: a larger write makes the page cache use large folios, and
+/// each later append would then dirty, and its fdatasync write, a whole folio.
+fn grow(file: &fs::File, from: u64, to: u64) -> io::Result<()> {
+    match fs4::fs_std::FileExt::allocate(file, to) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::Unsupported || e.raw_os_error() == Some(EOPNOTSUPP) => {}
+        Err(e) => return Err(e),
+    }
+    let page = [0u8; ZERO_WRITE];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZERO_WRITE as u64) as usize;
+        file.write_all_at(&page[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+fn record_bytes<'a>(locs: impl Iterator<Item = &'a Loc>) -> u64 {
+    locs.map(|l| HEADER as u64 + u64::from(l.len)).sum()
 }
 
 /// Appends one framed record for `entry` to `buf`; returns the length of its body.
@@ -253,7 +289,8 @@ impl LogFiles {
             committed_saved: committed,
             committed_file,
         };
-        Ok(Self { dir: dir.to_path_buf(), segment_bytes, inner: Mutex::new(inner) })
+        let held = record_bytes(inner.locs.values());
+        Ok(Self { dir: dir.to_path_buf(), segment_bytes, inner: Mutex::new(inner), appended: AtomicU64::new(held) })
     }
 
     /// Writes a new log holding `entries` into `dir` (replacing whatever is there) and syncs it:
@@ -287,6 +324,17 @@ impl LogFiles {
 
     fn lock(&self) -> io::Result<MutexGuard<'_, Inner>> {
         self.inner.lock().map_err(|_| io::Error::other("raft log lock poisoned"))
+    }
+
+    /// See [`LogFiles::appended`]; only ever grows.
+    pub(crate) fn appended_bytes(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
+    }
+
+    /// Record bytes (headers included) of the entries after `index` (all of them for `None`).
+    pub(crate) fn bytes_after(&self, index: Option<u64>) -> io::Result<u64> {
+        let start = index.map_or(0, |i| i.saturating_add(1));
+        Ok(record_bytes(self.lock()?.locs.range(start..).map(|(_, l)| l)))
     }
 
     /// The id of the newest entry, if any entry is left after the last purge.
@@ -348,18 +396,8 @@ impl LogFiles {
             let base = seg.len;
             let end = base + buf.len() as u64;
             if end > seg.allocated {
-                // Zeros ahead, written before the records so that a crash never leaves a record
-                // followed by stale bytes; this append's fdatasync also covers them.
                 let allocated = end.next_multiple_of(PREALLOC_BYTES);
-                // One page per write: a larger write makes the page cache use large folios, and
-                // each later append would then dirty, and its fdatasync write, a whole folio.
-                let page = [0u8; ZERO_WRITE];
-                let mut at = seg.allocated;
-                while at < allocated {
-                    let n = (allocated - at).min(ZERO_WRITE as u64) as usize;
-                    seg.file.write_all_at(&page[..n], at)?;
-                    at += n as u64;
-                }
+                grow(&seg.file, seg.allocated, allocated)?;
                 seg.allocated = allocated;
             }
             seg.file.write_all_at(&buf, base)?;
@@ -381,7 +419,9 @@ impl LogFiles {
             Self::save_committed(inner)?;
             file
         };
-        file.sync_data()
+        file.sync_data()?;
+        self.appended.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Makes the newest segment one that an append starting at `first` can go to: a new one
@@ -606,6 +646,23 @@ mod tests {
         drop(log);
         let log = LogFiles::open(dir.path(), Some(50), 100).unwrap();
         assert_eq!(indexes(&log, 0, 100), vec![(3, 51)]);
+    }
+
+    #[test]
+    fn appended_bytes_follow_the_records_across_a_reopen() {
+        let dir = TempDir::new().unwrap();
+        let log = LogFiles::open(dir.path(), None, 1 << 20).unwrap();
+        assert_eq!(log.appended_bytes(), 0);
+        log.append((1..=3).map(|i| entry(1, i)).collect()).unwrap();
+        let three = log.appended_bytes();
+        assert_eq!(three, end(&log), "headers and bodies, not the space allocated ahead");
+        assert_eq!(log.bytes_after(Some(1)).unwrap(), three / 3 * 2, "records of equal size");
+        drop(log);
+        let log = LogFiles::open(dir.path(), None, 1 << 20).unwrap();
+        assert_eq!(log.appended_bytes(), three, "what the log holds counts at open");
+        assert_eq!((log.bytes_after(None).unwrap(), log.bytes_after(Some(3)).unwrap()), (three, 0));
+        log.append(vec![entry(1, 4)]).unwrap();
+        assert_eq!(log.appended_bytes(), three / 3 * 4);
     }
 
     #[test]
