@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 cargo build --release --quiet --bin raftwarden --example loadgen
-bin=target/release/raftwarden
+bin=${RW_BIN:-target/release/raftwarden}
 load=target/release/examples/loadgen
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"

@@ -102,6 +102,8 @@ async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>) {
     let mut waiting: VecDeque<Pending> = VecDeque::new();
     // Writes that arrived while the last entry was being committed.
     let mut arrived = 0;
+    // Writes in the last entry.
+    let mut last_group = 0;
     loop {
         if waiting.is_empty() {
             match pending.recv().await {
@@ -113,9 +115,13 @@ async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>) {
             waiting.push_back(p);
         }
         if arrived >= LINGER_FROM {
-            linger(&mut pending, &mut waiting).await;
+            // The writers the last entry answered usually write again at once: wait for them
+            // (and no more), so a steady set of writers lands in one entry each round.
+            let target = (last_group + arrived).min(GROUP_TARGET);
+            linger(&mut pending, &mut waiting, target).await;
         }
         let n = batch_len(waiting.iter().map(|p| (p.command.rows(), p.size)));
+        last_group = n;
         let batch: Vec<Pending> = waiting.drain(..n).collect();
         // One entry in flight at a time: while it commits, the next batch gathers.
         submit(&raft, batch).await;
@@ -128,10 +134,11 @@ async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>) {
 }
 
 /// Gathers more writes before the next entry goes, under load (see [`LINGER_FROM`]): until
-/// [`GROUP_TARGET`] wait, no write came for [`ARRIVAL_GAP`], or [`MAX_LINGER`] passed.
-async fn linger(pending: &mut mpsc::UnboundedReceiver<Pending>, waiting: &mut VecDeque<Pending>) {
+/// `target` wait (at most [`GROUP_TARGET`]), no write came for [`ARRIVAL_GAP`], or
+/// [`MAX_LINGER`] passed.
+async fn linger(pending: &mut mpsc::UnboundedReceiver<Pending>, waiting: &mut VecDeque<Pending>, target: usize) {
     let deadline = Instant::now() + MAX_LINGER;
-    while waiting.len() < GROUP_TARGET {
+    while waiting.len() < target {
         let until = deadline.min(Instant::now() + ARRIVAL_GAP);
         match tokio::time::timeout_at(until, pending.recv()).await {
             Ok(Some(p)) => waiting.push_back(p),
@@ -221,7 +228,7 @@ mod tests {
         let (queue, mut pending) = mpsc::unbounded_channel();
         let mut waiting: VecDeque<Pending> = (0..GROUP_TARGET).map(write).collect();
         let started = Instant::now();
-        linger(&mut pending, &mut waiting).await;
+        linger(&mut pending, &mut waiting, GROUP_TARGET).await;
         assert!(started.elapsed() < ARRIVAL_GAP, "enough writes wait: no lingering");
 
         waiting.clear();
@@ -229,13 +236,18 @@ mod tests {
             queue.send(write(i)).map_err(|_| "closed").unwrap();
         }
         let started = Instant::now();
-        linger(&mut pending, &mut waiting).await;
+        linger(&mut pending, &mut waiting, GROUP_TARGET).await;
         assert_eq!(waiting.len(), 5, "what had arrived joins");
         assert!(started.elapsed() >= ARRIVAL_GAP, "then it waits for a gap");
 
+        // The writers the last entry answered are all back: no wait for more.
+        let started = Instant::now();
+        linger(&mut pending, &mut waiting, 5).await;
+        assert!(started.elapsed() < ARRIVAL_GAP, "the target is met: no lingering");
+
         drop(queue);
         let started = Instant::now();
-        linger(&mut pending, &mut waiting).await;
+        linger(&mut pending, &mut waiting, GROUP_TARGET).await;
         assert!(started.elapsed() < ARRIVAL_GAP, "a closed queue ends it");
     }
 
