@@ -14,7 +14,9 @@
 #   benches/harness.sh --addr http://10.0.0.5:4646 [--addr ...]   # load-test an existing cluster
 #
 # Settings (environment): SERVERS ("1 3"), CLIENTS ("1 16 64"), MODES ("put cas"), ROUNDS (3),
-# SECS (5, per run), OPS (50000, per run), SNAP_KEYS (100000), OUT (target/harness).
+# SECS (5, per run), OPS (50000, per run), SNAP_KEYS (100000), OUT (target/harness), RW_BIN
+# (target/release/raftwarden: the raftwarden build to measure). In round r, client i talks to
+# server (i + r) mod n.
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 SERVERS=${SERVERS:-"1 3"}
