@@ -83,6 +83,16 @@ traced_pids() {
     echo
 }
 
+# record_cluster <system name> <log dir> <addr>...: the started servers' PIDs (the newest SERVERS
+# traced processes), their addresses and the log directory whose records count as entry bytes.
+record_cluster() {
+    local system=$1 logdir=$2
+    shift 2
+    traced_pids "$SERVERS" >"$work/$system.pids"
+    printf '%s\n' "$*" >"$work/$system.addrs"
+    echo "$logdir" >"$work/$system.logdir"
+}
+
 # start_raftwarden <system name> <binary> <port digit p>: SERVERS servers on 127.0.0.1, ports 2<p><i>46-48.
 start_raftwarden() {
     local system=$1 bin=$2 p=$3 n=$SERVERS i joins=""
@@ -106,9 +116,7 @@ HCL
     for i in $(seq 1 "$n"); do
         timeout 60 bash -c "until curl -sf 127.0.0.1:2${p}${i}46/v1/operator/scheduler/configuration >/dev/null 2>&1; do sleep 0.2; done"
     done
-    traced_pids "$n" >"$work/$system.pids"
-    printf '%s\n' "${addrs[*]}" >"$work/$system.addrs"
-    echo "$work/${system}1/server/raft.log" >"$work/$system.logdir"
+    record_cluster "$system" "$work/${system}1/server/raft.log" "${addrs[@]}"
 }
 
 # start_etcd: SERVERS members on 127.0.0.1, client ports 26<i>79, peer ports 26<i>80.
@@ -126,9 +134,7 @@ start_etcd() {
     for i in $(seq 1 "$n"); do
         timeout 60 bash -c "until curl -sf -X POST 127.0.0.1:26${i}79/v3/kv/range -d '{\"key\":\"AA==\"}' >/dev/null 2>&1; do sleep 0.2; done"
     done
-    traced_pids "$n" >"$work/etcd.pids"
-    printf '%s\n' "${addrs[*]}" >"$work/etcd.addrs"
-    echo "$work/etcd1/member/wal" >"$work/etcd.logdir"
+    record_cluster etcd "$work/etcd1/member/wal" "${addrs[@]}"
 }
 
 # Bytes of log records in a raftwarden log or etcd WAL directory, as "<records bytes> <last index>"
