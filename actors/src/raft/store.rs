@@ -72,6 +72,7 @@ use crate::state::AclPolicy;
 use crate::state::AclToken;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
+use crate::state::Command;
 use crate::state::InstalledLicense;
 use crate::state::Row;
 use crate::state::SchedulerConfig;
@@ -113,10 +114,32 @@ const FORMAT_V2: &[u8] = b"raftwarden-raft-v2";
 /// a second cost more disk writes than the log itself).
 const DURABLE_APPLY_LOG_BYTES: u64 = 16 << 20;
 
+/// Log bytes between durable commits while a snapshot restore stages its rows. Staged rows
+/// only add pages (no page is rewritten that a durable commit would save writing twice), and
+/// each durable commit in the middle of a restore waits for the disk to take everything staged
+/// so far: a 100 MB restore spent a quarter of its time in them. Replaying staged rows after a
+/// crash costs about what staging them did, so a restore of up to this size commits durably
+/// at most once, and a larger one still bounds the replay.
+const DURABLE_RESTORE_LOG_BYTES: u64 = 256 << 20;
+
 /// Whether an apply commits durably, the log having grown by `appended` bytes since the last
-/// durable commit.
-fn apply_durably(appended: u64) -> bool {
-    appended >= DURABLE_APPLY_LOG_BYTES
+/// durable commit, `restored` of them rows that a snapshot restore staged (counted from the
+/// rows' sizes, so slightly fewer than their log bytes).
+fn apply_durably(appended: u64, restored: u64) -> bool {
+    appended.saturating_sub(restored) >= DURABLE_APPLY_LOG_BYTES || appended >= DURABLE_RESTORE_LOG_BYTES
+}
+
+/// The bytes of the rows that `entries` stage for a snapshot restore.
+fn restore_row_bytes(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .map(|e| match &e.payload {
+            EntryPayload::Normal(Command::RestoreRows { rows, .. }) => {
+                rows.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+            }
+            _ => 0,
+        })
+        .sum()
 }
 
 /// One redb table per replicated table. Keys are the row key's bytes (ordered, so a keyed table
@@ -581,7 +604,13 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let pending = log.bytes_after(last_applied.map(|l| l.index)).map_err(|e| corrupt(read_err(e)))?;
     let durable_at = log.appended_bytes().saturating_sub(pending);
     let log = Arc::new(log);
-    let sm = StateMachineStore { db: db.clone(), snapshots: Arc::new(snapshots), log: log.clone(), durable_at };
+    let sm = StateMachineStore {
+        db: db.clone(),
+        snapshots: Arc::new(snapshots),
+        log: log.clone(),
+        durable_at,
+        restored_since_durable: 0,
+    };
     Ok((LogStore { db, log, counters: Arc::default() }, sm))
 }
 
@@ -1112,6 +1141,8 @@ pub struct StateMachineStore {
     log: Arc<log::LogFiles>,
     /// The log's [`log::LogFiles::appended_bytes`] at the last durable apply.
     durable_at: u64,
+    /// Bytes of snapshot-restore rows applied since the last durable apply.
+    restored_since_durable: u64,
 }
 
 impl StateMachineStore {
@@ -1139,10 +1170,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let appended = self.log.appended_bytes();
-        let durable = apply_durably(appended.saturating_sub(self.durable_at));
+        self.restored_since_durable += restore_row_bytes(&entries);
+        let durable = apply_durably(appended.saturating_sub(self.durable_at), self.restored_since_durable);
         let (replies, _rows_written) = blocking(&self.db, move |db| apply_batch(db, entries, durable)).await?;
         if durable {
             self.durable_at = appended;
+            self.restored_since_durable = 0;
         }
         Ok(replies)
     }
@@ -1294,15 +1327,42 @@ mod tests {
 
     use super::*;
     use crate::raft::ServerNode;
-    use crate::state::Command;
 
     #[test]
     fn applies_commit_durably_as_the_log_grows() {
-        let cases =
-            [(0, false), (1 << 20, false), (DURABLE_APPLY_LOG_BYTES - 1, false), (DURABLE_APPLY_LOG_BYTES, true)];
-        for (appended, durable) in cases {
-            assert_eq!(apply_durably(appended), durable, "{appended} bytes since the last durable apply");
+        let (normal, restore) = (DURABLE_APPLY_LOG_BYTES, DURABLE_RESTORE_LOG_BYTES);
+        let cases = [
+            (0, 0, false),
+            (1 << 20, 0, false),
+            (normal - 1, 0, false),
+            (normal, 0, true),
+            // Restore rows count toward the larger bound only.
+            (normal + (1 << 20), 2 << 20, false),
+            (normal + (2 << 20), 2 << 20, true),
+            (restore - 1, restore - 1, false),
+            (restore, restore, true),
+            // A count of rows larger than the log's growth (a replay after a restart).
+            (normal, restore, false),
+        ];
+        for (appended, restored, durable) in cases {
+            assert_eq!(apply_durably(appended, restored), durable, "{appended} bytes, {restored} of restore rows");
         }
+    }
+
+    #[test]
+    fn restore_rows_are_counted_by_their_bytes() {
+        let entry = |index, cmd| Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
+            payload: EntryPayload::Normal(cmd),
+        };
+        let rows = vec![(b"key".to_vec(), vec![7u8; 100]), (Vec::new(), b"v".to_vec())];
+        let entries = vec![
+            entry(1, Command::RestoreBegin { id: "r".into() }),
+            entry(2, Command::RestoreRows { id: "r".into(), table: "sm_variables".into(), rows }),
+            entry(3, Command::RestoreCommit { id: "r".into(), rows: 2 }),
+        ];
+        assert_eq!(restore_row_bytes(&entries), 104);
+        assert_eq!(restore_row_bytes(&[]), 0);
     }
 
     /// openraft's conformance suite builds each case on a fresh store in its own directory.
