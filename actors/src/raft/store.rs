@@ -45,6 +45,7 @@ use openraft::RaftLogReader;
 use openraft::RaftSnapshotBuilder;
 use openraft::StorageIOError;
 use openraft::Vote;
+use redb::backends::FileBackend;
 use redb::Database;
 use redb::ReadableDatabase;
 use redb::ReadableTable;
@@ -79,9 +80,11 @@ use crate::state::SchedulerConfig;
 use crate::state::Tables;
 use crate::state::Variable;
 use crate::state::VariableMetadata;
+use write_behind::WriteBehind;
 
 pub(crate) mod log;
-pub(crate) mod restore;
+pub mod restore;
+mod write_behind;
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -134,9 +137,7 @@ fn restore_row_bytes(entries: &[Entry]) -> u64 {
     entries
         .iter()
         .map(|e| match &e.payload {
-            EntryPayload::Normal(Command::RestoreRows { rows, .. }) => {
-                rows.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
-            }
+            EntryPayload::Normal(Command::RestoreRows { rows, .. }) => rows.byte_len() as u64,
             _ => 0,
         })
         .sum()
@@ -537,12 +538,19 @@ fn applied_meta(
     Ok((last_applied, membership))
 }
 
+/// Opens (or creates) the redb file at `path`, its writes going out on a thread of their own.
+fn create_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+    let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    let backend = WriteBehind::new(FileBackend::new(file)?)?;
+    Database::builder().set_cache_size(CACHE_BYTES).create_with_backend(backend)
+}
+
 /// Opens (or creates) the store at `path` and returns its two openraft halves. Snapshot files
 /// live in `snapshots/` beside `path`. A store in the v1 layout is migrated on open.
 pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let open_err = |e: redb::Error| OpenError::Open { path: path.to_path_buf(), source: e };
     let corrupt = |e: StorageError| OpenError::Corrupt { path: path.to_path_buf(), what: e.to_string() };
-    let db = match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
+    let db = match create_db(path) {
         Ok(db) => db,
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse { path: path.to_path_buf() }),
         Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -1355,7 +1363,7 @@ mod tests {
             log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
             payload: EntryPayload::Normal(cmd),
         };
-        let rows = vec![(b"key".to_vec(), vec![7u8; 100]), (Vec::new(), b"v".to_vec())];
+        let rows = [(b"key".to_vec(), vec![7u8; 100]), (Vec::new(), b"v".to_vec())].into_iter().collect();
         let entries = vec![
             entry(1, Command::RestoreBegin { id: "r".into() }),
             entry(2, Command::RestoreRows { id: "r".into(), table: "sm_variables".into(), rows }),

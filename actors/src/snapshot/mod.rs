@@ -39,8 +39,10 @@ use crate::forward::HOLD_TIMEOUT;
 use crate::membership::Stop;
 use crate::node::ServerContext;
 use crate::raft::snapfile;
+use crate::raft::store::restore::RowSetBuilder;
 use crate::raft::ServerNode;
 use crate::state::Command;
+use crate::state::RestoreRowSet;
 
 /// Rows of one restore entry stop growing past this many bytes: one entry stays well under
 /// the RPC body limit, and the leader holds the rows of only a few entries in memory.
@@ -54,9 +56,6 @@ const RESTORE_IN_FLIGHT: usize = 3;
 /// most this many at a time.
 const STATE_PIPE_CHUNK: usize = 256 << 10;
 const STATE_PIPE_CHUNKS: usize = 4;
-
-/// Raw rows (key, value) of one table, as the store keeps them.
-type RawRows = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// While waiting for a leader, re-check this often.
 const LEADER_POLL: Duration = Duration::from_millis(100);
@@ -304,7 +303,7 @@ async fn restore_here(ctx: Arc<ServerContext>, archive: File) -> Result<(), OpEr
         out.into_inner().map_err(|e| failed(&e.into_error()))?;
         Ok(())
     });
-    let (entries, mut next) = tokio::sync::mpsc::channel::<(String, RawRows)>(RESTORE_IN_FLIGHT);
+    let (entries, mut next) = tokio::sync::mpsc::channel::<(String, RestoreRowSet)>(RESTORE_IN_FLIGHT);
     let reader = tokio::task::spawn_blocking(move || {
         let mut state = BufReader::with_capacity(STATE_PIPE_CHUNK, state_out);
         let read = read_entries(&mut state, &entries);
@@ -372,7 +371,7 @@ impl Staging {
 
     /// Proposes one group of rows once fewer than [`RESTORE_IN_FLIGHT`] are in raft. Groups
     /// may apply in any order: each holds distinct keys, and the commit counts them all.
-    async fn stage(&mut self, table: String, rows: RawRows) -> Result<(), OpError> {
+    async fn stage(&mut self, table: String, rows: RestoreRowSet) -> Result<(), OpError> {
         if !self.begun {
             self.write(Command::RestoreBegin { id: self.id.clone() }).await?;
             self.begun = true;
@@ -417,16 +416,18 @@ async fn propose_restore(ctx: Arc<ServerContext>, cmd: Command) -> Result<(), Op
 /// table is one this server replicates and that the file's checksum holds at its end.
 fn read_entries(
     state: &mut impl std::io::Read,
-    entries: &tokio::sync::mpsc::Sender<(String, RawRows)>,
+    entries: &tokio::sync::mpsc::Sender<(String, RestoreRowSet)>,
 ) -> Result<(), OpError> {
     let failed = |e: &dyn std::fmt::Display| OpError::RestoreFailed(e.to_string());
     let (mut r, _header) = snapfile::Reader::new(state, std::io::sink()).map_err(|e| failed(&e))?;
     let known: Vec<&str> = crate::raft::store::restore::replicated_names().collect();
     let mut table: Option<String> = None;
-    let (mut rows, mut bytes) = (Vec::new(), 0usize);
-    let send = |table: &Option<String>, rows: &mut RawRows| -> Result<(), OpError> {
+    // An entry ends at the row that takes it past RESTORE_ENTRY_BYTES: room for that row too
+    // (most rows are small; a larger one grows the buffer once).
+    let mut rows = RowSetBuilder::with_capacity(RESTORE_ENTRY_BYTES + (64 << 10), 1024);
+    let send = |table: &Option<String>, rows: &mut RowSetBuilder| -> Result<(), OpError> {
         if let (Some(t), false) = (table, rows.is_empty()) {
-            entries.blocking_send((t.clone(), std::mem::take(rows))).map_err(|_| failed(&"the restore stopped"))?;
+            entries.blocking_send((t.clone(), rows.finish())).map_err(|_| failed(&"the restore stopped"))?;
         }
         Ok(())
     };
@@ -434,7 +435,6 @@ fn read_entries(
         match r.next().map_err(|e| failed(&e))? {
             snapfile::Record::Table(name) => {
                 send(&table, &mut rows)?;
-                bytes = 0;
                 if !known.contains(&name.as_str()) {
                     return Err(failed(&format!("snapshot has unknown table {name:?}")));
                 }
@@ -444,11 +444,9 @@ fn read_entries(
                 if table.is_none() {
                     return Err(failed(&"snapshot row outside a table"));
                 }
-                bytes += r.key.len() + r.value.len();
-                rows.push((std::mem::take(&mut r.key), std::mem::take(&mut r.value)));
-                if bytes >= RESTORE_ENTRY_BYTES {
+                rows.push(&r.key, &r.value);
+                if rows.byte_len() >= RESTORE_ENTRY_BYTES {
                     send(&table, &mut rows)?;
-                    bytes = 0;
                 }
             }
             snapfile::Record::End => {

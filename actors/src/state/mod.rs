@@ -14,6 +14,7 @@ mod config;
 pub mod license;
 pub mod variables;
 
+pub use crate::raft::store::restore::RestoreRowSet;
 pub use config::AutopilotConfig;
 pub use config::PreemptionConfig;
 pub use config::SchedulerAlgorithm;
@@ -218,12 +219,7 @@ pub enum Command {
     RestoreBegin { id: String },
     /// Raw rows (key, value) of replicated table `table` from the snapshot being restored,
     /// staged until the commit.
-    RestoreRows {
-        id: String,
-        table: String,
-        #[serde(with = "crate::raft::store::restore::raw_rows")]
-        rows: Vec<(Vec<u8>, Vec<u8>)>,
-    },
+    RestoreRows { id: String, table: String, rows: RestoreRowSet },
     /// Replaces every replicated table with what restore `id` staged, if all `rows` arrived.
     RestoreCommit { id: String, rows: u64 },
     /// The one ACL bootstrap: stores the management `token` if no bootstrap happened yet, or

@@ -62,6 +62,9 @@ const HEADER: usize = 16;
 /// body limit, far below this.
 const MAX_RECORD: u32 = 1 << 30;
 
+/// The append buffer is kept between appends up to this capacity.
+const SCRATCH_KEPT_BYTES: usize = 8 << 20;
+
 const COMMITTED_FILE: &str = "committed";
 
 fn invalid(what: String) -> io::Error {
@@ -108,6 +111,8 @@ pub(crate) struct LogFiles {
     /// Record bytes (headers included) that the log held when it was opened plus those
     /// appended since: how far it has grown, which the state machine's durable commits follow.
     appended: AtomicU64,
+    /// See [`LogFiles::take_scratch`].
+    scratch: Mutex<Vec<u8>>,
 }
 
 fn segment_name(first: u64) -> String {
@@ -145,18 +150,29 @@ fn record_bytes<'a>(locs: impl Iterator<Item = &'a Loc>) -> u64 {
     locs.map(|l| HEADER as u64 + u64::from(l.len)).sum()
 }
 
-/// Appends one framed record for `entry` to `buf`; returns the length of its body.
+/// Appends one framed record for `entry` to `buf`; returns the length of its body. The body is
+/// serialized in place, after room for its header: no copy of it, and no buffer of its own.
 fn encode_record(buf: &mut Vec<u8>, entry: &Entry) -> io::Result<u32> {
-    let body = postcard::to_stdvec(entry).map_err(io::Error::other)?;
-    let len = u32::try_from(body.len()).map_err(|_| invalid("raft log entry too large".into()))?;
+    let start = buf.len();
+    buf.resize(start + HEADER, 0);
+    let body_len = match postcard::to_io(entry, &mut *buf) {
+        Ok(_) => buf.len() - start - HEADER,
+        Err(e) => {
+            buf.truncate(start);
+            return Err(io::Error::other(e));
+        }
+    };
+    let Ok(len) = u32::try_from(body_len) else {
+        buf.truncate(start);
+        return Err(invalid("raft log entry too large".into()));
+    };
     let index = entry.log_id.index.to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&index);
-    crc.update(&body);
-    buf.extend_from_slice(&len.to_le_bytes());
-    buf.extend_from_slice(&crc.finalize().to_le_bytes());
-    buf.extend_from_slice(&index);
-    buf.extend_from_slice(&body);
+    crc.update(&buf[start + HEADER..]);
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&crc.finalize().to_le_bytes());
+    buf[start + 8..start + HEADER].copy_from_slice(&index);
     Ok(len)
 }
 
@@ -290,7 +306,13 @@ impl LogFiles {
             committed_file,
         };
         let held = record_bytes(inner.locs.values());
-        Ok(Self { dir: dir.to_path_buf(), segment_bytes, inner: Mutex::new(inner), appended: AtomicU64::new(held) })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            inner: Mutex::new(inner),
+            appended: AtomicU64::new(held),
+            scratch: Mutex::default(),
+        })
     }
 
     /// Writes a new log holding `entries` into `dir` (replacing whatever is there) and syncs it:
@@ -379,7 +401,7 @@ impl LogFiles {
         let Some(first) = entries.first().map(|e| e.log_id.index) else {
             return Ok(());
         };
-        let mut buf = Vec::new();
+        let mut buf = self.take_scratch();
         let mut placed = Vec::with_capacity(entries.len());
         for e in &entries {
             let at = buf.len() as u64;
@@ -421,7 +443,26 @@ impl LogFiles {
         };
         file.sync_data()?;
         self.appended.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.return_scratch(buf);
         Ok(())
+    }
+
+    /// The buffer appends encode into, empty. Kept between appends: a fresh one for each large
+    /// append (a snapshot restore's entries are a megabyte each) cost more in growing it, and in
+    /// the kernel zeroing its new pages, than encoding the entries into it.
+    fn take_scratch(&self) -> Vec<u8> {
+        let mut buf = self.scratch.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    fn return_scratch(&self, mut buf: Vec<u8>) {
+        if buf.capacity() > SCRATCH_KEPT_BYTES {
+            buf = Vec::new();
+        }
+        if let Ok(mut s) = self.scratch.lock() {
+            *s = buf;
+        }
     }
 
     /// Makes the newest segment one that an append starting at `first` can go to: a new one
