@@ -121,8 +121,25 @@ fn failure(state: &State) -> io::Result<()> {
     }
 }
 
+/// Marks the queue failed if the worker stops without being told to (a panic), so that nobody
+/// waits for it forever.
+struct Stopped<'a>(&'a Shared);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut state = self.0.lock();
+            state.busy = false;
+            state.failed = Some((io::ErrorKind::Other, "the page writer thread stopped".into()));
+            drop(state);
+            self.0.changed.notify_all();
+        }
+    }
+}
+
 /// The worker: takes everything queued and writes it, until closing with nothing queued.
 fn write_out<B: StorageBackend>(inner: &B, shared: &Shared) {
+    let _stopped = Stopped(shared);
     // Runs are joined in this buffer, kept for the thread's life: a fresh one for each batch
     // cost more (the kernel zeroing its pages) than copying the pages into it.
     let mut run = Vec::with_capacity(RUN_BYTES + 4096);
@@ -155,10 +172,12 @@ fn write_out<B: StorageBackend>(inner: &B, shared: &Shared) {
     }
 }
 
-/// Writes a batch, joining runs of adjacent writes. Writes that overlap (a region rewritten
-/// within the batch) go one by one, oldest first, so the newest bytes win.
+/// Writes a batch, joining runs of adjacent writes. Of a region written more than once in the
+/// batch only the newest write goes out; writes that overlap otherwise go one by one, oldest
+/// first, so the newest bytes win.
 fn write_batch<B: StorageBackend>(inner: &B, batch: &[Write], run: &mut Vec<u8>) -> io::Result<()> {
-    let mut order: Vec<&Write> = batch.iter().collect();
+    let mut seen = std::collections::HashSet::with_capacity(batch.len());
+    let mut order: Vec<&Write> = batch.iter().rev().filter(|w| seen.insert((w.offset, w.data.len()))).collect();
     order.sort_by_key(|w| w.offset);
     if order.windows(2).any(|pair| pair[1].offset < pair[0].end()) {
         return batch.iter().try_for_each(|w| inner.write(w.offset, &w.data));
