@@ -295,37 +295,44 @@ impl<K: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(K, V)> for RestoreRowSet {
 
 /// Builds a [`RestoreRowSet`] row by row.
 #[derive(Default)]
-pub struct RowSetBuilder(Packed);
+pub(crate) struct RowSetBuilder {
+    rows: Packed,
+    /// The bytes and rows each set gets room for when its first row arrives.
+    room: (usize, usize),
+}
 
 impl RowSetBuilder {
-    /// A builder with room for `bytes` of keys and values and `rows` rows: a set built up to a
-    /// known size then takes one allocation, not a dozen growing ones (each on fresh pages
-    /// that the kernel zeroes).
-    pub fn with_capacity(bytes: usize, rows: usize) -> Self {
-        Self(Packed { bytes: buffer_for(bytes), ends: Vec::with_capacity(rows) })
+    /// A builder whose sets have room for `bytes` of keys and values and `rows` rows: a set
+    /// built up to a known size then takes one allocation, not a dozen growing ones (each on
+    /// fresh pages that the kernel zeroes).
+    pub(crate) fn with_capacity(bytes: usize, rows: usize) -> Self {
+        Self { rows: Packed::default(), room: (bytes, rows) }
     }
 
-    pub fn push(&mut self, key: &[u8], value: &[u8]) {
-        let p = &mut self.0;
+    pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
+        let p = &mut self.rows;
+        if p.ends.is_empty() && p.bytes.capacity() == 0 {
+            p.bytes = buffer_for(self.room.0);
+            p.ends.reserve(self.room.1);
+        }
         p.bytes.extend_from_slice(key);
         let key_end = p.bytes.len();
         p.bytes.extend_from_slice(value);
         p.ends.push((key_end, p.bytes.len()));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.ends.is_empty()
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.ends.is_empty()
     }
 
     /// The bytes of every key and value pushed so far.
-    pub fn byte_len(&self) -> usize {
-        self.0.bytes.len()
+    pub(crate) fn byte_len(&self) -> usize {
+        self.rows.bytes.len()
     }
 
-    /// The rows pushed so far; the builder starts again empty, with the room it had.
-    pub fn finish(&mut self) -> RestoreRowSet {
-        let room = Self::with_capacity(self.0.bytes.capacity(), self.0.ends.capacity());
-        RestoreRowSet(Arc::new(std::mem::replace(&mut self.0, room.0)))
+    /// The rows pushed so far; the builder starts again empty.
+    pub(crate) fn finish(&mut self) -> RestoreRowSet {
+        RestoreRowSet(Arc::new(std::mem::take(&mut self.rows)))
     }
 }
 
@@ -571,9 +578,10 @@ mod tests {
         let before = spare_now();
         drop(copy);
         assert_eq!(spare_now(), before + 1, "the last reference gives the buffer back");
-        let next = RowSetBuilder::with_capacity(10, 1);
-        assert!(next.0.bytes.capacity() >= SPARE_MIN_BYTES * 3, "and the next builder takes it");
-        assert!(next.0.bytes.is_empty());
+        let mut next = RowSetBuilder::with_capacity(10, 1);
+        next.push(b"k", b"v");
+        assert!(next.rows.bytes.capacity() >= SPARE_MIN_BYTES * 3, "and the next builder takes it");
+        assert_eq!(next.rows.bytes.len(), 2);
         drop(next);
         drop(b);
     }
