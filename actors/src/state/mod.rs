@@ -260,6 +260,17 @@ pub enum RowKey {
 }
 
 impl Command {
+    /// Whether this is a step of a snapshot restore: storage work on whole tables.
+    pub fn is_restore(&self) -> bool {
+        matches!(
+            self,
+            Command::RestoreBegin { .. }
+                | Command::RestoreRows { .. }
+                | Command::RestoreCommit { .. }
+                | Command::RestoreRetire { .. }
+        )
+    }
+
     /// Every row this command may write.
     pub fn rows(&self) -> Vec<RowKey> {
         match self {
