@@ -23,9 +23,11 @@ use openraft::raft::InstallSnapshotRequest;
 use openraft::raft::InstallSnapshotResponse;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
+use openraft::Vote;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::LogId;
 use super::NodeId;
 use super::ServerNode;
 use super::TypeConfig;
@@ -47,6 +49,44 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A snapshot chunk may take longer than openraft's per-RPC deadline on a slow disk; never give
 /// it less than this.
 const MIN_SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An append-entries without entries that a replication stream sends this soon after its peer
+/// acknowledged everything up to the request's `prev_log_id` is answered here, not sent (see
+/// [`skips_commit_notice`]).
+const COMMIT_NOTICE_WINDOW: Duration = Duration::from_millis(10);
+
+/// The last append-entries a connection's peer accepted: under which vote, up to which log id,
+/// and when the answer came.
+#[derive(Clone, Copy, Debug)]
+struct Acked {
+    vote: Vote<NodeId>,
+    last: Option<LogId>,
+    at: Instant,
+}
+
+/// Whether `req` is a commit notice that need not go out.
+///
+/// openraft 0.9 follows every commit with an append-entries without entries, only to tell the
+/// followers the new commit index, and a replication stream waits for its answer before it
+/// sends the next entries. At one client that doubles the raft RPCs: a follower's RPC thread,
+/// its raft thread and the leader each wake up once more per write, about a quarter of the
+/// context switches of a write, and the next write's entries can wait behind the notice.
+///
+/// Such a request is answered here with success when the same connection's peer accepted
+/// everything up to the request's `prev_log_id`, under the same vote, within
+/// [`COMMIT_NOTICE_WINDOW`]: its answer would say nothing newer. The follower learns the commit
+/// index with the next entries, which carry it, or with the next heartbeat (every 100 ms) when
+/// writes stop; raft's safety never depends on a follower learning it sooner. Requests that
+/// prove leadership (openraft's linearizable-read check) use a connection of their own, which
+/// has no acknowledgement to go on, so they always go out; so does every heartbeat once the
+/// window has passed, which keeps followers' election timers and `LastContact` fed.
+fn skips_commit_notice(acked: Option<&Acked>, req: &AppendEntriesRequest<TypeConfig>, now: Instant) -> bool {
+    let Some(acked) = acked else { return false };
+    req.entries.is_empty()
+        && acked.vote == req.vote
+        && acked.last == req.prev_log_id
+        && now.saturating_duration_since(acked.at) < COMMIT_NOTICE_WINDOW
+}
 
 /// When each peer last answered one of our raft RPCs; autopilot reads it for `LastContact`.
 #[derive(Clone, Default)]
@@ -98,6 +138,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             contacts: self.contacts.clone(),
             target,
             base: format!("http://{}", node.rpc_addr),
+            acked: None,
         }
     }
 }
@@ -107,6 +148,8 @@ pub struct Connection {
     contacts: Contacts,
     target: NodeId,
     base: String,
+    /// The peer's last acceptance of an append-entries on this connection.
+    acked: Option<Acked>,
 }
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, ServerNode, RaftError<NodeId, E>>>;
@@ -149,7 +192,16 @@ impl RaftNetwork<TypeConfig> for Connection {
         req: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>, openraft::error::Infallible> {
-        self.call(PATH_APPEND, &req, option.hard_ttl()).await
+        if skips_commit_notice(self.acked.as_ref(), &req, Instant::now()) {
+            return Ok(AppendEntriesResponse::Success);
+        }
+        let (vote, last) = (req.vote, req.entries.last().map(|e| e.log_id).or(req.prev_log_id));
+        let res = self.call(PATH_APPEND, &req, option.hard_ttl()).await;
+        self.acked = match &res {
+            Ok(AppendEntriesResponse::Success) => Some(Acked { vote, last, at: Instant::now() }),
+            _ => None,
+        };
+        res
     }
 
     async fn install_snapshot(
@@ -166,5 +218,51 @@ impl RaftNetwork<TypeConfig> for Connection {
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>, openraft::error::Infallible> {
         self.call(PATH_VOTE, &req, option.hard_ttl()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::CommittedLeaderId;
+    use openraft::EntryPayload;
+
+    use super::*;
+    use crate::raft::Entry;
+
+    fn log_id(index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(2, 1), index)
+    }
+
+    fn vote(term: u64) -> Vote<NodeId> {
+        Vote::new_committed(term, 1)
+    }
+
+    fn request(term: u64, prev: u64, entries: usize) -> AppendEntriesRequest<TypeConfig> {
+        let entries =
+            (1..=entries as u64).map(|i| Entry { log_id: log_id(prev + i), payload: EntryPayload::Blank }).collect();
+        AppendEntriesRequest {
+            vote: vote(term),
+            prev_log_id: Some(log_id(prev)),
+            entries,
+            leader_commit: Some(log_id(prev)),
+        }
+    }
+
+    #[test]
+    fn only_a_commit_notice_right_after_an_ack_is_answered_locally() {
+        let now = Instant::now();
+        let acked = Acked { vote: vote(2), last: Some(log_id(7)), at: now };
+        assert!(skips_commit_notice(Some(&acked), &request(2, 7, 0), now));
+        assert!(skips_commit_notice(Some(&acked), &request(2, 7, 0), now + COMMIT_NOTICE_WINDOW / 2));
+        // The window has passed: a heartbeat goes out.
+        assert!(!skips_commit_notice(Some(&acked), &request(2, 7, 0), now + COMMIT_NOTICE_WINDOW));
+        // Entries always go out.
+        assert!(!skips_commit_notice(Some(&acked), &request(2, 7, 1), now));
+        // Not what the peer acknowledged: another vote, another log position.
+        assert!(!skips_commit_notice(Some(&acked), &request(3, 7, 0), now));
+        assert!(!skips_commit_notice(Some(&acked), &request(2, 6, 0), now));
+        assert!(!skips_commit_notice(Some(&acked), &request(2, 8, 0), now));
+        // A connection with nothing acknowledged (as openraft's leadership check uses) sends.
+        assert!(!skips_commit_notice(None, &request(2, 7, 0), now));
     }
 }
