@@ -140,9 +140,9 @@ const IN_PLACE_ENTRIES: usize = 8;
 ///
 /// openraft awaits each append (and the state machine each apply) before it goes on, so the
 /// blocking pool buys no overlap for a small one; it only costs two thread wake-ups, the pool
-/// thread's and the raft thread's again. At one client a write takes three such trips on the
-/// leader and two on a follower, and on a busy two-core host each wake-up costs more than the
-/// fsync it waits for (0.15 ms). A few entries of writes (a group commit is one entry) take
+/// thread's and the raft thread's again. A write takes two such trips (append, apply) on every
+/// server, and on a busy two-core host a wake-up costs about as much as the fsync it waits for
+/// (0.15 ms). A few entries of writes (a group commit is one entry) take
 /// well under a millisecond; a snapshot restore's steps (megabyte chunks of rows, whole tables
 /// cleared or dropped) and longer runs of entries still go to the pool, so the raft thread
 /// never stalls on a long write.
