@@ -153,9 +153,10 @@ const IN_PLACE_ENTRIES: usize = 8;
 ///   longer runs of entries, so the raft thread never stalls on a long write.
 fn runs_in_place(entries: &[Entry]) -> bool {
     entries.len() <= IN_PLACE_ENTRIES
-        && !entries.iter().any(
-            |e| matches!(&e.payload, EntryPayload::Normal(cmd) if cmd.is_restore() || matches!(cmd, Command::Batch(_))),
-        )
+        && entries.iter().all(|e| match &e.payload {
+            EntryPayload::Normal(cmd) => !cmd.is_restore() && !matches!(cmd, Command::Batch(_)),
+            EntryPayload::Blank | EntryPayload::Membership(_) => true,
+        })
 }
 
 /// The bytes of the rows that `entries` stage for a snapshot restore.
