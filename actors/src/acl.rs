@@ -16,24 +16,25 @@ use actix::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::clock::now_nanos;
+use crate::context::ServerContext;
 use crate::error::OpError;
+use crate::forward::client_ops;
+use crate::forward::leader_actor;
+use crate::forward::leader_read;
 use crate::forward::on_leader;
-use crate::forward::paths;
-use crate::forward::Attempt;
-use crate::forward::Codec;
-use crate::forward::Forwarded;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 use crate::forward::Origin;
-use crate::forward::Remote;
-use crate::node::ServerContext;
 use crate::state::acl;
 use crate::state::AclOutcome;
 use crate::state::AclPolicy;
 use crate::state::AclToken;
 use crate::state::Command;
-use crate::variables::linearizable;
-use crate::variables::now_nanos;
+use crate::wire::paths;
+use crate::wire::Attempt;
+use crate::wire::Codec;
+use crate::wire::Forwardable;
 
 /// The file an operator writes the reset index into to allow one more bootstrap (Nomad's
 /// name), in `<data_dir>/server/`.
@@ -153,10 +154,6 @@ impl Resolved {
     }
 }
 
-fn storage(e: crate::raft::StorageError) -> OpError {
-    OpError::Storage(e.to_string())
-}
-
 fn enabled(ctx: &ServerContext) -> Result<(), OpError> {
     if ctx.settings.acl.enabled {
         Ok(())
@@ -173,10 +170,10 @@ fn done<T: 'static>(r: Result<T, OpError>) -> LocalRun<T> {
 fn resolve_local(ctx: &ServerContext, secret: &str, now: i64) -> Result<Resolved, OpError> {
     let reader = &ctx.reader;
     if secret.is_empty() {
-        let policies = reader.acl_policy(acl::ANONYMOUS_POLICY).map_err(storage)?.into_iter().collect();
+        let policies = reader.acl_policy(acl::ANONYMOUS_POLICY)?.into_iter().collect();
         return Ok(Resolved { token: None, policies });
     }
-    let Some(token) = reader.acl_token_by_secret(secret).map_err(storage)? else {
+    let Some(token) = reader.acl_token_by_secret(secret)? else {
         return Err(OpError::TokenNotFound);
     };
     if token.is_expired(now) {
@@ -185,7 +182,7 @@ fn resolve_local(ctx: &ServerContext, secret: &str, now: i64) -> Result<Resolved
     let mut policies = Vec::new();
     if !token.is_management() {
         for name in &token.policies {
-            if let Some(p) = reader.acl_policy(name).map_err(storage)? {
+            if let Some(p) = reader.acl_policy(name)? {
                 policies.push(p);
             }
         }
@@ -199,31 +196,31 @@ fn read<T>(ctx: &ServerContext, value: T, index: u64) -> AclRead<T> {
 }
 
 fn get_policy(ctx: &ServerContext, name: &str) -> Result<AclRead<Option<AclPolicy>>, OpError> {
-    let policy = ctx.reader.acl_policy(name).map_err(storage)?;
+    let policy = ctx.reader.acl_policy(name)?;
     let index = match &policy {
         Some(p) => p.modify_index,
-        None => ctx.reader.acl_index(false).map_err(storage)?,
+        None => ctx.reader.acl_index(false)?,
     };
     Ok(read(ctx, policy, index))
 }
 
 fn list_policies(ctx: &ServerContext, prefix: &str) -> Result<AclRead<Vec<AclPolicy>>, OpError> {
-    let (policies, index) = ctx.reader.list_acl_policies(prefix).map_err(storage)?;
+    let (policies, index) = ctx.reader.list_acl_policies(prefix)?;
     // Nomad floors the list index at 1 so that a blocking query can use it.
     Ok(read(ctx, policies, index.max(1)))
 }
 
 fn get_token(ctx: &ServerContext, accessor: &str) -> Result<AclRead<Option<AclToken>>, OpError> {
-    let token = ctx.reader.acl_token(accessor).map_err(storage)?;
+    let token = ctx.reader.acl_token(accessor)?;
     let index = match &token {
         Some(t) => t.modify_index,
-        None => ctx.reader.acl_index(true).map_err(storage)?,
+        None => ctx.reader.acl_index(true)?,
     };
     Ok(read(ctx, token, index))
 }
 
 fn list_tokens(ctx: &ServerContext, prefix: &str) -> Result<AclRead<Vec<AclToken>>, OpError> {
-    let (tokens, index) = ctx.reader.list_acl_tokens(prefix).map_err(storage)?;
+    let (tokens, index) = ctx.reader.list_acl_tokens(prefix)?;
     Ok(read(ctx, tokens, index))
 }
 
@@ -271,7 +268,7 @@ fn reset_index_file(ctx: &ServerContext) -> u64 {
     }
 }
 
-impl Remote for Bootstrap {
+impl Forwardable for Bootstrap {
     const PATH: &'static str = paths::ACL_BOOTSTRAP;
     type Output = TokenWrite;
 }
@@ -285,7 +282,7 @@ impl LeaderOp for Bootstrap {
         }
         let mut reset_index = 0;
         match ctx.reader.acl_bootstrap() {
-            Err(e) => return done(Err(storage(e))),
+            Err(e) => return done(Err(e.into())),
             Ok(None) => {}
             Ok(Some(reset)) => {
                 let specified = reset_index_file(&ctx);
@@ -317,7 +314,7 @@ impl LeaderOp for Bootstrap {
     }
 }
 
-impl Remote for UpsertPolicies {
+impl Forwardable for UpsertPolicies {
     const PATH: &'static str = paths::ACL_UPSERT_POLICIES;
     type Output = u64;
 }
@@ -338,7 +335,7 @@ impl LeaderOp for UpsertPolicies {
     }
 }
 
-impl Remote for DeletePolicies {
+impl Forwardable for DeletePolicies {
     const PATH: &'static str = paths::ACL_DELETE_POLICIES;
     type Output = u64;
 }
@@ -355,7 +352,7 @@ impl LeaderOp for DeletePolicies {
     }
 }
 
-impl Remote for UpsertTokens {
+impl Forwardable for UpsertTokens {
     const PATH: &'static str = paths::ACL_UPSERT_TOKENS;
     type Output = TokenWrite;
 }
@@ -384,7 +381,7 @@ impl LeaderOp for UpsertTokens {
                 None
             } else {
                 match ctx.reader.acl_token(&token.accessor_id) {
-                    Err(e) => return done(Err(storage(e))),
+                    Err(e) => return done(Err(e.into())),
                     Ok(None) => {
                         let e = format!("cannot find token {}", token.accessor_id);
                         return done(Err(OpError::AclInvalid(e)));
@@ -403,7 +400,7 @@ impl LeaderOp for UpsertTokens {
     }
 }
 
-impl Remote for DeleteTokens {
+impl Forwardable for DeleteTokens {
     const PATH: &'static str = paths::ACL_DELETE_TOKENS;
     type Output = u64;
 }
@@ -419,7 +416,7 @@ impl LeaderOp for DeleteTokens {
         let mut missing = Vec::new();
         for accessor in &self.accessors {
             match ctx.reader.acl_token(accessor) {
-                Err(e) => return done(Err(storage(e))),
+                Err(e) => return done(Err(e.into())),
                 Ok(None) => missing.push(accessor.clone()),
                 Ok(Some(_)) => {}
             }
@@ -434,7 +431,7 @@ impl LeaderOp for DeleteTokens {
 
 macro_rules! leader_read {
     ($op:ty, $path:expr, $out:ty, |$ctx:ident, $msg:ident| $body:expr) => {
-        impl Remote for $op {
+        impl Forwardable for $op {
             const PATH: &'static str = $path;
             type Output = $out;
         }
@@ -442,7 +439,7 @@ macro_rules! leader_read {
         impl LeaderOp for $op {
             fn run(self, ctx: Arc<ServerContext>) -> LocalRun<$out> {
                 let $msg = self;
-                linearizable(ctx, move |$ctx| $body)
+                leader_read(ctx, move |$ctx| $body)
             }
         }
     };
@@ -456,7 +453,7 @@ leader_read!(ListPolicies, paths::ACL_LIST_POLICIES, AclRead<Vec<AclPolicy>>, |c
 leader_read!(GetToken, paths::ACL_GET_TOKEN, AclRead<Option<AclToken>>, |ctx, msg| get_token(ctx, &msg.accessor));
 leader_read!(ListTokens, paths::ACL_LIST_TOKENS, AclRead<Vec<AclToken>>, |ctx, msg| list_tokens(ctx, &msg.prefix));
 
-impl Remote for ResolveToken {
+impl Forwardable for ResolveToken {
     const PATH: &'static str = paths::ACL_RESOLVE;
     const CODEC: Codec = Codec::Postcard;
     type Output = Resolved;
@@ -486,23 +483,7 @@ impl Actor for Acl {
     type Context = Context<Self>;
 }
 
-macro_rules! on_leader_handler {
-    ($op:ty, $out:ty) => {
-        impl Handler<$op> for Acl {
-            type Result = ResponseFuture<Result<$out, OpError>>;
-
-            fn handle(&mut self, msg: $op, _: &mut Self::Context) -> Self::Result {
-                Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-            }
-        }
-    };
-}
-
-on_leader_handler!(Bootstrap, TokenWrite);
-on_leader_handler!(UpsertPolicies, u64);
-on_leader_handler!(DeletePolicies, u64);
-on_leader_handler!(UpsertTokens, TokenWrite);
-on_leader_handler!(DeleteTokens, u64);
+client_ops!(Acl => Bootstrap, UpsertPolicies, DeletePolicies, UpsertTokens, DeleteTokens);
 
 macro_rules! read_handler {
     ($op:ty, $out:ty, |$ctx:ident, $msg:ident| $local:expr) => {
@@ -541,20 +522,4 @@ impl Handler<ResolveToken> for Acl {
     }
 }
 
-/// ACL operations forwarded by a peer run here when this server leads, and are refused
-/// otherwise.
-impl<R: LeaderOp> Handler<Forwarded<R>> for Acl {
-    type Result = ResponseFuture<Result<R::Output, OpError>>;
-
-    fn handle(&mut self, msg: Forwarded<R>, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
-    }
-}
-
-impl Handler<crate::membership::Stop> for Acl {
-    type Result = ();
-
-    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+leader_actor!(Acl);

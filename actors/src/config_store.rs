@@ -11,21 +11,22 @@ use actix::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::context::ServerContext;
 use crate::error::OpError;
+use crate::forward::client_ops;
+use crate::forward::leader_actor;
+use crate::forward::leader_read;
 use crate::forward::on_leader;
-use crate::forward::paths;
-use crate::forward::Attempt;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 use crate::forward::Origin;
-use crate::forward::Remote;
-use crate::node::ServerContext;
-use crate::raft::StorageError;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
 use crate::state::Command;
 use crate::state::Row;
 use crate::state::SchedulerConfig;
+use crate::wire::paths;
+use crate::wire::Forwardable;
 
 /// A config row together with how fresh the answer is.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -72,21 +73,17 @@ trait Table: Sized + 'static {
     fn read(ctx: &ServerContext) -> Result<Option<Row<Self>>, OpError>;
 }
 
-fn storage(e: StorageError) -> OpError {
-    OpError::Storage(e.to_string())
-}
-
 impl Table for AutopilotConfig {
     const NAME: &'static str = "autopilot";
     fn read(ctx: &ServerContext) -> Result<Option<Row<Self>>, OpError> {
-        ctx.reader.autopilot().map_err(storage)
+        Ok(ctx.reader.autopilot()?)
     }
 }
 
 impl Table for SchedulerConfig {
     const NAME: &'static str = "scheduler";
     fn read(ctx: &ServerContext) -> Result<Option<Row<Self>>, OpError> {
-        ctx.reader.scheduler().map_err(storage)
+        Ok(ctx.reader.scheduler()?)
     }
 }
 
@@ -97,45 +94,33 @@ fn local_read<T: Table>(ctx: &ServerContext) -> Result<Fetched<T>, OpError> {
     Ok(Fetched { row, known_leader, last_contact_ms })
 }
 
-/// On the leader: confirm leadership (so no newer leader can have committed writes this one has
-/// not applied), then read.
-fn linearizable_read<T: Table>(ctx: Arc<ServerContext>) -> LocalRun<Fetched<T>> {
-    Box::pin(async move {
-        match ctx.raft.ensure_linearizable().await {
-            Ok(_) => Attempt::Done(local_read(&ctx)),
-            Err(openraft::error::RaftError::APIError(_)) => Attempt::NotLeader,
-            Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
-        }
-    })
-}
-
 fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<Applied> {
     Box::pin(async move { ctx.proposer.propose(command).await })
 }
 
-impl Remote for GetAutopilotConfig {
+impl Forwardable for GetAutopilotConfig {
     const PATH: &'static str = paths::GET_AUTOPILOT;
     type Output = Fetched<AutopilotConfig>;
 }
 
 impl LeaderOp for GetAutopilotConfig {
     fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output> {
-        linearizable_read(ctx)
+        leader_read(ctx, local_read)
     }
 }
 
-impl Remote for GetSchedulerConfig {
+impl Forwardable for GetSchedulerConfig {
     const PATH: &'static str = paths::GET_SCHEDULER;
     type Output = Fetched<SchedulerConfig>;
 }
 
 impl LeaderOp for GetSchedulerConfig {
     fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output> {
-        linearizable_read(ctx)
+        leader_read(ctx, local_read)
     }
 }
 
-impl Remote for SetAutopilotConfig {
+impl Forwardable for SetAutopilotConfig {
     const PATH: &'static str = paths::SET_AUTOPILOT;
     type Output = Applied;
 }
@@ -146,7 +131,7 @@ impl LeaderOp for SetAutopilotConfig {
     }
 }
 
-impl Remote for SetSchedulerConfig {
+impl Forwardable for SetSchedulerConfig {
     const PATH: &'static str = paths::SET_SCHEDULER;
     type Output = Applied;
 }
@@ -184,14 +169,6 @@ impl Handler<GetAutopilotConfig> for ConfigStore {
     }
 }
 
-impl Handler<SetAutopilotConfig> for ConfigStore {
-    type Result = ResponseFuture<Result<Applied, OpError>>;
-
-    fn handle(&mut self, msg: SetAutopilotConfig, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
 impl Handler<GetSchedulerConfig> for ConfigStore {
     type Result = ResponseFuture<Result<Fetched<SchedulerConfig>, OpError>>;
 
@@ -204,18 +181,5 @@ impl Handler<GetSchedulerConfig> for ConfigStore {
     }
 }
 
-impl Handler<SetSchedulerConfig> for ConfigStore {
-    type Result = ResponseFuture<Result<Applied, OpError>>;
-
-    fn handle(&mut self, msg: SetSchedulerConfig, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
-impl Handler<crate::membership::Stop> for ConfigStore {
-    type Result = ();
-
-    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+client_ops!(ConfigStore => SetAutopilotConfig, SetSchedulerConfig);
+leader_actor!(ConfigStore);

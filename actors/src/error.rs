@@ -77,7 +77,9 @@ pub enum OpError {
     /// Restoring a snapshot archive failed; nothing was restored (its text).
     #[error("failed to restore from snapshot: {0}")]
     RestoreFailed(String),
-    /// An actor of this server is gone (it is shutting down).
+    /// Something that should not happen did: an actor of this server is gone (it is shutting
+    /// down), the write queue stopped, an answer could not be encoded, or a command applied
+    /// without the outcome its kind promises.
     #[error("internal error: {0}")]
     Internal(String),
     /// ACLs are off: the ACL endpoints have nothing to serve.
@@ -125,5 +127,12 @@ impl From<actix::MailboxError> for OpError {
     /// A stopped actor is an internal error, never a panic.
     fn from(e: actix::MailboxError) -> Self {
         OpError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::raft::StorageError> for OpError {
+    /// Reading the local store failed: its text, as Nomad's state store errors travel.
+    fn from(e: crate::raft::StorageError) -> Self {
+        OpError::Storage(e.to_string())
     }
 }

@@ -2,45 +2,63 @@
 //!
 //! ```text
 //! caller (HTTP handler, host app)
-//!   └─> ConfigStore / Variables / Membership / Autopilot   (actix Addr, one typed message per operation)
+//!   └─> Membership / ConfigStore / Variables / Acl / LicenseActor / Autopilot / Snapshots
+//!       (actix Addr, one typed message per operation)
 //!         └─> forward::on_leader: this server leads? run here : send the operation itself to
-//!             the leader over internal RPC (forward::paths), which runs it and answers
-//!               └─> openraft: append (group commit), replicate, commit, apply everywhere
+//!             the leader over internal RPC (wire::paths); the leader's rpc_server::serve hands
+//!             it to the same actor, which runs it and answers
+//!               └─> propose (group commit) ─> openraft: append, replicate, commit, apply
 //!                     └─> state::apply(cmd, index) over the rows it touches (CAS decided here)
 //!                           └─> redb: one table per replicated table, written in the apply txn
 //! ```
 //!
-//! Layout: [`node`](crate) holds the server context the actors share (raft handle, reader,
-//! contact clocks, identity); [`forward`] both halves of server-to-server calls; [`membership`]
-//! the membership actor with [`membership::formation`] (a pure bootstrap decision) and
-//! [`membership::transfer`]; [`config_store`] the config tables; [`variables`] Nomad's variables; [`autopilot`] health;
-//! [`license`] the signed license document and its actor;
-//! [`error`] what can go wrong (no HTTP status numbers: the HTTP layer maps them).
+//! The modules form layers that only point down (`docs/architecture.md` walks them):
+//!
+//! ```text
+//! top       lib (start, Server), rpc_server (internal path -> actor), leader_duties,
+//!           metrics::sample
+//! actors    membership, config_store, variables, acl, license, autopilot, snapshot
+//!           (no actor imports another)
+//! forward   forward (route, on_leader, call_peer, leader_read), defaults
+//! context   context (ServerContext, Stop, remove_server), propose, settings, identity
+//! io        raft::{network, store}, metrics (the sinks), gossip
+//! shared    wire (paths, Codec, Forwardable), error
+//! pure      state, license::document, autopilot::{health, reconcile}, go, rfc3339, clock,
+//!           liveness
+//! ```
 //!
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
 //! caller's actix `System`, and returns a [`Server`]; [`Server::shutdown`] stops all of it.
-//! Nothing is global, so one process can run several servers (tests do).
+//! Nothing is global, so one process can run several servers (tests do); the one process-wide
+//! value is a pool of spare buffers the snapshot restore reuses (`raft::store::restore`),
+//! which holds no state.
 
 pub mod acl;
 pub mod autopilot;
+mod clock;
 pub mod config_store;
+mod context;
+mod defaults;
 pub mod error;
 pub mod forward;
 pub mod go;
 pub mod gossip;
+mod identity;
+mod leader_duties;
 pub mod license;
 pub mod liveness;
 pub mod membership;
 pub mod metrics;
-mod node;
 mod propose;
 pub mod raft;
 pub mod rfc3339;
+mod rpc_server;
+pub mod settings;
 pub mod snapshot;
 pub mod state;
 pub mod variables;
+pub mod wire;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,166 +68,31 @@ use actix::Addr;
 use crate::acl::Acl;
 use crate::autopilot::Autopilot;
 use crate::config_store::ConfigStore;
+use crate::context::LeaderContact;
+pub use crate::context::RaftConfiguration;
+pub use crate::context::RaftServer;
+use crate::context::ServerContext;
+use crate::context::Stop;
 pub use crate::error::OpError;
 pub use crate::error::PeerRef;
-pub use crate::forward::RpcError;
 use crate::license::LicenseActor;
-pub use crate::license::LicenseSettings;
 use crate::membership::Membership;
-use crate::node::LeaderContact;
-pub use crate::node::RaftConfiguration;
-pub use crate::node::RaftServer;
-use crate::node::ServerContext;
 use crate::raft::network::Contacts;
 use crate::raft::network::Network;
 use crate::raft::ServerNode;
+pub use crate::settings::AclSettings;
+pub use crate::settings::LicenseSettings;
+pub use crate::settings::RaftTiming;
+pub use crate::settings::Settings;
+pub use crate::settings::StartError;
+pub use crate::settings::DEFAULT_SNAPSHOT_THRESHOLD;
+pub use crate::settings::DEFAULT_TRAILING_LOGS;
 use crate::snapshot::Snapshots;
-use crate::state::AutopilotConfig;
-use crate::state::SchedulerConfig;
 use crate::variables::Variables;
+pub use crate::wire::RpcError;
+pub use crate::wire::RpcReply;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Nomad's defaults for `raft_snapshot_threshold` and `raft_trailing_logs`.
-pub const DEFAULT_SNAPSHOT_THRESHOLD: u64 = 8192;
-pub const DEFAULT_TRAILING_LOGS: u64 = 10240;
-
-/// Raft timing.
-#[derive(Clone, Debug)]
-pub struct RaftTiming {
-    /// How often the leader sends heartbeats.
-    pub heartbeat: Duration,
-    /// A follower that hears no leader for a random time in `election_min..election_max`
-    /// campaigns.
-    pub election_min: Duration,
-    pub election_max: Duration,
-    /// How long a follower waits for one snapshot chunk.
-    pub install_snapshot_timeout: Duration,
-}
-
-impl Default for RaftTiming {
-    /// Heartbeat 100 ms and elections after 500-1000 ms of silence: a new leader within about
-    /// two seconds of a crash, and no spurious elections on a loaded 2-core machine (measured:
-    /// tighter timeouts elected new leaders under CPU load without any crash).
-    fn default() -> Self {
-        Self {
-            heartbeat: Duration::from_millis(100),
-            election_min: Duration::from_millis(500),
-            election_max: Duration::from_millis(1000),
-            install_snapshot_timeout: Duration::from_secs(10),
-        }
-    }
-}
-/// Everything needed to start one server.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Node name without the region (`<name>.<region>` is derived).
-    pub name: String,
-    pub region: String,
-    pub datacenter: String,
-    /// The server's data directory; raft state lives under `<data_dir>/server/`.
-    pub data_dir: PathBuf,
-    /// Advertised `ip:port` of this server's RPC listener.
-    pub rpc_addr: String,
-    /// Advertised `ip:port` of this server's HTTP API.
-    pub http_addr: String,
-    pub bootstrap_expect: u32,
-    /// Gossip (serf) addresses of other servers to join through, `host[:port]` (port 4648 by
-    /// default), as Nomad's `retry_join`; retried until one answers.
-    pub retry_join: Vec<String>,
-    /// Pause between `retry_join` rounds (Nomad's `server_join.retry_interval`).
-    pub retry_interval: Duration,
-    /// Rounds before giving up, 0 for no limit (Nomad's `server_join.retry_max`); see
-    /// [`Server::retry_join_exhausted`].
-    pub retry_max: u32,
-    /// `ip:port` the gossip UDP socket binds (Nomad's `bind_addr` and `ports.serf`); port 0
-    /// takes any free port.
-    pub serf_bind: String,
-    /// `ip:port` other members reach the gossip socket at (Nomad's `advertise.serf`); `None`:
-    /// the bound address (loopback when bound to all interfaces).
-    pub serf_advertise: Option<String>,
-    pub autopilot_defaults: AutopilotConfig,
-    pub scheduler_defaults: SchedulerConfig,
-    pub timing: RaftTiming,
-    /// Take a raft snapshot after this many new log entries (Nomad's `raft_snapshot_threshold`).
-    pub raft_snapshot_threshold: u64,
-    /// Log entries kept behind a snapshot for slow followers (Nomad's `raft_trailing_logs`).
-    pub raft_trailing_logs: u64,
-    /// The ACL system (Nomad's `acl { }` block).
-    pub acl: AclSettings,
-    /// The product this server licenses, the keys it trusts and the configured license.
-    pub license: LicenseSettings,
-}
-
-/// Nomad's `acl { }` agent block, as far as the server uses it.
-#[derive(Clone, Debug)]
-pub struct AclSettings {
-    /// ACLs enforced; when off every request is allowed and the ACL endpoints answer
-    /// `ACL support disabled`.
-    pub enabled: bool,
-    /// Bounds of a new token's expiration (Nomad's `token_min_expiration_ttl` and
-    /// `token_max_expiration_ttl`).
-    pub token_min_ttl: Duration,
-    pub token_max_ttl: Duration,
-}
-
-impl Default for AclSettings {
-    /// Off, with Nomad's expiration bounds: one minute to one day.
-    fn default() -> Self {
-        Self { enabled: false, token_min_ttl: Duration::from_secs(60), token_max_ttl: Duration::from_secs(24 * 3600) }
-    }
-}
-
-impl Settings {
-    /// A single server (`bootstrap_expect = 1`) in region `global` with Nomad's defaults: the
-    /// starting point for embedding and for tests; adjust fields as needed.
-    pub fn new(name: &str, data_dir: impl Into<PathBuf>, rpc_addr: &str, http_addr: &str) -> Self {
-        Self {
-            name: name.into(),
-            region: "global".into(),
-            datacenter: "dc1".into(),
-            data_dir: data_dir.into(),
-            rpc_addr: rpc_addr.into(),
-            http_addr: http_addr.into(),
-            bootstrap_expect: 1,
-            retry_join: Vec::new(),
-            retry_interval: gossip::RETRY_JOIN_INTERVAL,
-            retry_max: 0,
-            serf_bind: serf_bind_near(rpc_addr),
-            serf_advertise: None,
-            autopilot_defaults: AutopilotConfig::default(),
-            scheduler_defaults: SchedulerConfig::default(),
-            timing: RaftTiming::default(),
-            raft_snapshot_threshold: DEFAULT_SNAPSHOT_THRESHOLD,
-            raft_trailing_logs: DEFAULT_TRAILING_LOGS,
-            acl: AclSettings::default(),
-            license: LicenseSettings::default(),
-        }
-    }
-}
-
-/// Gossip on the RPC listener's IP, on any free port: embedded servers and tests need not pick
-/// a serf port.
-fn serf_bind_near(rpc_addr: &str) -> String {
-    let ip = rpc_addr.parse::<std::net::SocketAddr>().map_or(std::net::IpAddr::from([127, 0, 0, 1]), |a| a.ip());
-    std::net::SocketAddr::new(ip, 0).to_string()
-}
-
-/// Why a server could not start.
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("data_dir {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
-    #[error("data_dir {path} is not a raftwarden data directory ({reason}); refusing to use it")]
-    Foreign { path: PathBuf, reason: String },
-    #[error(transparent)]
-    Store(#[from] raft::store::OpenError),
-    #[error("raft: {0}")]
-    Raft(String),
-    #[error(transparent)]
-    Gossip(#[from] gossip::GossipError),
-}
 
 /// One running server: its actors and what it is. Cheap to clone; every clone is the same
 /// server.
@@ -230,7 +113,7 @@ pub struct Server {
 /// Starts one server's actors on the current actix `System`.
 pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let server_dir = settings.data_dir.join("server");
-    let id = node::load_identity(&server_dir)?;
+    let id = identity::load_identity(&server_dir)?;
     let (log_store, sm_store) = raft::store::open(&server_dir.join("raft.redb"))?;
     let store_counters = log_store.counters();
     let reader = sm_store.reader();
@@ -296,7 +179,9 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let license = LicenseActor::new(ctx.clone()).start();
     let join_exhausted =
         gossip.retry_join(ctx.settings.retry_join.clone(), ctx.settings.retry_interval, ctx.settings.retry_max);
-    actix::spawn(metrics::sample(ctx.clone(), autopilot.clone()));
+    // Both loops end when raft stops (Server::shutdown).
+    actix::spawn(leader_duties::run(ctx.clone()));
+    actix::spawn(metrics::sample::sample(ctx.clone(), autopilot.clone()));
     Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license, join_exhausted })
 }
 
@@ -366,13 +251,13 @@ impl Server {
     }
 
     /// Saves this server's own state as an archive: the leader's side of a save that a
-    /// follower forwarded (internal path `forward::paths::SNAPSHOT_SAVE`).
+    /// follower forwarded (internal path `wire::paths::SNAPSHOT_SAVE`).
     pub async fn save_snapshot_here(&self) -> Result<snapshot::SavedArchive, OpError> {
         self.snapshots.send(snapshot::SaveHere).await?
     }
 
     /// Restores an archive on this server, which must lead: the leader's side of a restore
-    /// that a follower forwarded (internal path `forward::paths::SNAPSHOT_RESTORE`).
+    /// that a follower forwarded (internal path `wire::paths::SNAPSHOT_RESTORE`).
     pub async fn restore_snapshot_here(&self, archive: std::fs::File) -> Result<(), OpError> {
         self.snapshots.send(snapshot::RestoreHere(archive)).await?
     }
@@ -429,10 +314,10 @@ impl Server {
     }
 
     /// Answers one internal server-to-server RPC (raft traffic and forwarded operations):
-    /// mount it on the RPC port under the paths of [`forward::paths`] (the root package's
+    /// mount it on the RPC port under the paths of [`wire::paths`] (the root package's
     /// `http::rpc::configure` does).
-    pub async fn handle_rpc(&self, path: &str, body: &[u8]) -> Result<forward::RpcReply, RpcError> {
-        forward::serve(self, path, body).await
+    pub async fn handle_rpc(&self, path: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
+        rpc_server::serve(self, path, body).await
     }
 
     /// Resolves when `retry_join` gave up: `retry_max` rounds passed without reaching any of
@@ -459,18 +344,19 @@ impl Server {
         }
     }
 
-    /// Stops everything this server started: its actors with their loops (formation, leader
-    /// duties, health sampling), then raft (flushed, tasks ended). Other servers in the same
+    /// Stops everything this server started: its actors with their loops (formation, health
+    /// passes), then raft (flushed, tasks ended), which ends the leader duties and the metrics
+    /// sampler. Other servers in the same
     /// process are untouched.
     pub async fn shutdown(&self) {
-        let _ = self.membership.send(membership::Stop).await;
-        let _ = self.autopilot.send(membership::Stop).await;
-        let _ = self.config_store.send(membership::Stop).await;
-        let _ = self.snapshots.send(membership::Stop).await;
-        let _ = self.license.send(membership::Stop).await;
+        let _ = self.membership.send(Stop).await;
+        let _ = self.autopilot.send(Stop).await;
+        let _ = self.config_store.send(Stop).await;
+        let _ = self.snapshots.send(Stop).await;
+        let _ = self.license.send(Stop).await;
         self.ctx.proposer.stop();
-        let _ = self.variables.send(membership::Stop).await;
-        let _ = self.acl.send(membership::Stop).await;
+        let _ = self.variables.send(Stop).await;
+        let _ = self.acl.send(Stop).await;
         self.ctx.gossip.stop();
         if let Err(e) = self.ctx.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");

@@ -25,13 +25,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::error::OpError;
-use crate::forward::Attempt;
 use crate::raft::NodeId;
 use crate::raft::Raft;
 use crate::raft::ServerNode;
 use crate::state::Applied;
 use crate::state::Command;
 use crate::state::RowKey;
+use crate::wire::Attempt;
 
 /// The most commands in one entry: bounds the entry a follower receives and applies at once.
 const MAX_BATCH: usize = 256;

@@ -9,30 +9,31 @@
 //! forwards the read itself and gets back one variable or one page, never the table.
 
 use std::sync::Arc;
-use std::time::SystemTime;
-use std::time::UNIX_EPOCH;
 
 use actix::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::clock::now_nanos;
+use crate::context::ServerContext;
 use crate::error::OpError;
+use crate::forward::client_ops;
+use crate::forward::leader_actor;
+use crate::forward::leader_read;
 use crate::forward::on_leader;
-use crate::forward::paths;
-use crate::forward::Attempt;
-use crate::forward::Codec;
-use crate::forward::Forwarded;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 use crate::forward::Origin;
-use crate::forward::Remote;
-use crate::node::ServerContext;
 use crate::state::variables;
 use crate::state::variables::DEFAULT_NAMESPACE;
 use crate::state::Command;
 use crate::state::VarOutcome;
 use crate::state::Variable;
 use crate::state::VariableMetadata;
+use crate::wire::paths;
+use crate::wire::Attempt;
+use crate::wire::Codec;
+use crate::wire::Forwardable;
 
 /// Reads one variable, from the leader unless `stale`.
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
@@ -104,15 +105,11 @@ pub struct VariableList {
     pub last_contact_ms: u64,
 }
 
-fn storage(e: crate::raft::StorageError) -> OpError {
-    OpError::Storage(e.to_string())
-}
-
 fn local_get(ctx: &ServerContext, namespace: &str, path: &str) -> Result<VariableRead, OpError> {
-    let variable = ctx.reader.variable(namespace, path).map_err(storage)?;
+    let variable = ctx.reader.variable(namespace, path)?;
     let index = match &variable {
         Some(v) => v.modify_index,
-        None => ctx.reader.variables_index().map_err(storage)?,
+        None => ctx.reader.variables_index()?,
     };
     let (known_leader, last_contact_ms) = ctx.freshness();
     Ok(VariableRead { variable, index, known_leader, last_contact_ms })
@@ -121,24 +118,9 @@ fn local_get(ctx: &ServerContext, namespace: &str, path: &str) -> Result<Variabl
 fn local_list(ctx: &ServerContext, op: &ListVariables) -> Result<VariableList, OpError> {
     let namespace = (op.namespace != variables::ALL_NAMESPACES).then_some(op.namespace.as_str());
     let (variables, next_token, index) =
-        ctx.reader.list_variables(namespace, &op.prefix, op.per_page, &op.next_token).map_err(storage)?;
+        ctx.reader.list_variables(namespace, &op.prefix, op.per_page, &op.next_token)?;
     let (known_leader, last_contact_ms) = ctx.freshness();
     Ok(VariableList { variables, next_token, index, known_leader, last_contact_ms })
-}
-
-/// On the leader: confirm leadership (so no newer leader can have committed writes this one has
-/// not applied), then read.
-pub(crate) fn linearizable<T: 'static>(
-    ctx: Arc<ServerContext>,
-    read: impl FnOnce(&ServerContext) -> Result<T, OpError> + 'static,
-) -> LocalRun<T> {
-    Box::pin(async move {
-        match ctx.raft.ensure_linearizable().await {
-            Ok(_) => Attempt::Done(read(&ctx)),
-            Err(openraft::error::RaftError::APIError(_)) => Attempt::NotLeader,
-            Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),
-        }
-    })
 }
 
 fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<VariableWrite> {
@@ -155,13 +137,7 @@ fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<VariableWrite> {
     })
 }
 
-/// The leader's clock in unix nanoseconds: stamped into the command, so that apply stays
-/// deterministic on every server.
-pub(crate) fn now_nanos() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-impl Remote for GetVariable {
+impl Forwardable for GetVariable {
     const PATH: &'static str = paths::GET_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
     type Output = VariableRead;
@@ -169,11 +145,11 @@ impl Remote for GetVariable {
 
 impl LeaderOp for GetVariable {
     fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableRead> {
-        linearizable(ctx, move |ctx| local_get(ctx, &self.namespace, &self.path))
+        leader_read(ctx, move |ctx| local_get(ctx, &self.namespace, &self.path))
     }
 }
 
-impl Remote for ListVariables {
+impl Forwardable for ListVariables {
     const PATH: &'static str = paths::LIST_VARIABLES;
     const CODEC: Codec = Codec::Postcard;
     type Output = VariableList;
@@ -181,11 +157,11 @@ impl Remote for ListVariables {
 
 impl LeaderOp for ListVariables {
     fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableList> {
-        linearizable(ctx, move |ctx| local_list(ctx, &self))
+        leader_read(ctx, move |ctx| local_list(ctx, &self))
     }
 }
 
-impl Remote for PutVariable {
+impl Forwardable for PutVariable {
     const PATH: &'static str = paths::PUT_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
     type Output = VariableWrite;
@@ -211,7 +187,7 @@ impl LeaderOp for PutVariable {
     }
 }
 
-impl Remote for DeleteVariable {
+impl Forwardable for DeleteVariable {
     const PATH: &'static str = paths::DELETE_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
     type Output = VariableWrite;
@@ -267,36 +243,5 @@ impl Handler<ListVariables> for Variables {
     }
 }
 
-impl Handler<PutVariable> for Variables {
-    type Result = ResponseFuture<Result<VariableWrite, OpError>>;
-
-    fn handle(&mut self, msg: PutVariable, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
-impl Handler<DeleteVariable> for Variables {
-    type Result = ResponseFuture<Result<VariableWrite, OpError>>;
-
-    fn handle(&mut self, msg: DeleteVariable, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
-/// Variable operations forwarded by a peer run here when this server leads, and are refused
-/// otherwise.
-impl<R: LeaderOp> Handler<Forwarded<R>> for Variables {
-    type Result = ResponseFuture<Result<R::Output, OpError>>;
-
-    fn handle(&mut self, msg: Forwarded<R>, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
-    }
-}
-
-impl Handler<crate::membership::Stop> for Variables {
-    type Result = ();
-
-    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+client_ops!(Variables => PutVariable, DeleteVariable);
+leader_actor!(Variables);

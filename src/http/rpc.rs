@@ -1,7 +1,8 @@
 //! The internal RPC server on the rpc port: raft traffic and the calls servers make to each
 //! other (forwarded operations, joins, leadership transfer). HTTP under `/v1/internal/`, the
-//! bodies postcard or JSON as the actors crate's `forward::Codec` says; never part of the public API. What each path means is the actors crate's
-//! business (`Server::handle_rpc`); this module only carries bytes.
+//! bodies postcard or JSON as the actors crate's `wire::Codec` says; never part of the public
+//! API. What each path means is the actors crate's business (`Server::handle_rpc`, paths in
+//! `wire::paths`); this module only carries bytes.
 
 use std::net::TcpListener;
 
@@ -11,6 +12,7 @@ use actix_web::App;
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
 use actix_web::HttpServer;
+use raftwarden_actors::wire::paths;
 use raftwarden_actors::RpcError;
 use raftwarden_actors::Server;
 
@@ -30,9 +32,10 @@ async fn call(req: HttpRequest, body: web::Bytes, server: web::Data<Server>) -> 
     }
 }
 
-/// The snapshot paths, relative to [`PREFIX`]: raw archive bytes rather than JSON.
-const SNAPSHOT_SAVE: &str = "/snapshot/save";
-const SNAPSHOT_RESTORE: &str = "/snapshot/restore";
+/// An internal path relative to [`PREFIX`], as the scope mounts it.
+fn in_scope(path: &'static str) -> &'static str {
+    path.strip_prefix(PREFIX).unwrap_or(path)
+}
 
 /// The leader's archive for a follower that forwarded a save; an error is JSON like any call.
 async fn snapshot_save(server: web::Data<Server>) -> HttpResponse {
@@ -62,8 +65,9 @@ pub fn configure(server: Server) -> impl FnOnce(&mut web::ServiceConfig) {
             web::scope(PREFIX)
                 .app_data(web::Data::new(server))
                 .app_data(web::PayloadConfig::new(MAX_RPC_BODY))
-                .route(SNAPSHOT_SAVE, web::post().to(snapshot_save))
-                .route(SNAPSHOT_RESTORE, web::post().to(snapshot_restore))
+                // The snapshot paths carry raw archive bytes rather than JSON.
+                .route(in_scope(paths::SNAPSHOT_SAVE), web::post().to(snapshot_save))
+                .route(in_scope(paths::SNAPSHOT_RESTORE), web::post().to(snapshot_restore))
                 .default_service(web::to(call)),
         );
     }

@@ -37,20 +37,21 @@ pub use self::health::Tracker;
 pub use self::health::FAILED_AFTER;
 pub use self::reconcile::plan;
 pub use self::reconcile::Action;
+use crate::context::remove_server;
+use crate::context::stops_on_request;
+use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::error::PeerRef;
-use crate::forward::paths;
 use crate::forward::route;
 use crate::forward::Forwarded;
 use crate::forward::Origin;
-use crate::forward::Remote;
 use crate::forward::Routed;
 use crate::forward::HOLD_TIMEOUT;
-use crate::membership::Stop;
-use crate::node::ServerContext;
 use crate::raft::NodeId;
 use crate::raft::RaftMetrics;
 use crate::state::AutopilotConfig;
+use crate::wire::paths;
+use crate::wire::Forwardable;
 
 /// How often the leader samples health and reconciles the configuration. raft-autopilot (in
 /// Nomad) updates health every 2 s and reconciles every 10 s; one finer pass for both keeps
@@ -66,7 +67,7 @@ const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 #[rtype(result = "Result<HealthReply, OpError>")]
 pub struct GetHealth;
 
-impl Remote for GetHealth {
+impl Forwardable for GetHealth {
     const PATH: &'static str = paths::HEALTH;
     type Output = HealthReply;
 }
@@ -218,7 +219,7 @@ async fn apply(ctx: Arc<ServerContext>, actions: Vec<Action>) {
                 }
                 Action::Remove { .. } => {
                     tracing::info!(server = %node, "autopilot: removing dead server");
-                    crate::membership::remove_server(&ctx, nid).await
+                    remove_server(&ctx, nid).await
                 }
             }
         };
@@ -293,10 +294,4 @@ impl Handler<Forwarded<GetHealth>> for Autopilot {
     }
 }
 
-impl Handler<Stop> for Autopilot {
-    type Result = ();
-
-    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+stops_on_request!(Autopilot);

@@ -5,7 +5,8 @@
 //!
 //! The license itself is one replicated row (`sm_license`). A new cluster's first leader
 //! installs the license of the agent configuration (`server { license_path }`) if it verifies,
-//! else a temporary license valid for six hours ([`document::temporary`]). An install is
+//! else a temporary license valid for six hours ([`document::temporary`]; the leader's side is
+//! [`crate::defaults`]). An install is
 //! verified on the leader against its configured public keys, product and clock, then becomes
 //! one raft command; whether it may replace the installed one (not issued earlier, unless
 //! forced) is decided when that command is applied. A read answers from this server's own
@@ -15,8 +16,6 @@ pub mod document;
 
 use std::sync::Arc;
 use std::time::Duration;
-use std::time::SystemTime;
-use std::time::UNIX_EPOCH;
 
 use actix::prelude::*;
 use serde::Deserialize;
@@ -25,42 +24,22 @@ use serde::Serialize;
 use self::document::Expiry;
 use self::document::License;
 use self::document::LicenseInvalid;
-use self::document::PublicKey;
+use crate::clock::unix_now;
+use crate::context::ServerContext;
 use crate::error::OpError;
-use crate::forward::on_leader;
-use crate::forward::paths;
-use crate::forward::Attempt;
-use crate::forward::Forwarded;
+use crate::forward::client_ops;
+use crate::forward::leader_actor;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
-use crate::forward::Origin;
-use crate::forward::Remote;
-use crate::node::ServerContext;
+pub use crate::settings::LicenseSettings;
 use crate::state::Command;
 use crate::state::InstalledLicense;
+use crate::wire::paths;
+use crate::wire::Attempt;
+use crate::wire::Forwardable;
 
 /// How often each server looks at how long its license has left.
 const EXPIRY_CHECK: Duration = Duration::from_secs(5);
-
-/// What a server licenses and whom it trusts to sign licenses.
-#[derive(Clone, Debug)]
-pub struct LicenseSettings {
-    /// The product a license must name: [`document::DEFAULT_PRODUCT`] unless an application
-    /// embedding the actors licenses its own.
-    pub product: String,
-    /// Keys whose signatures are trusted. Without any, the cluster runs on its temporary
-    /// license and every install is refused.
-    pub public_keys: Vec<PublicKey>,
-    /// The license file of the agent configuration (`server { license_path }`): installed by a
-    /// leader when it verifies and is newer than the installed license.
-    pub configured: Option<String>,
-}
-
-impl Default for LicenseSettings {
-    fn default() -> Self {
-        Self { product: document::DEFAULT_PRODUCT.into(), public_keys: Vec::new(), configured: None }
-    }
-}
 
 /// `GET /v1/operator/license`: the installed license as this server has it.
 #[derive(Message, Clone, Debug)]
@@ -95,17 +74,8 @@ pub struct LicenseWrite {
     pub index: u64,
 }
 
-fn storage(e: crate::raft::StorageError) -> OpError {
-    OpError::Storage(e.to_string())
-}
-
-/// The wall clock in unix seconds.
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn local_read(ctx: &ServerContext) -> Result<LicenseRead, OpError> {
-    let row = ctx.reader.license().map_err(storage)?.ok_or_else(|| OpError::NotInitialized("license".into()))?;
+    let row = ctx.reader.license()?.ok_or_else(|| OpError::NotInitialized("license".into()))?;
     let license = row.value.license().map_err(OpError::InvalidLicense)?;
     let config_outdated = ctx
         .settings
@@ -118,7 +88,7 @@ fn local_read(ctx: &ServerContext) -> Result<LicenseRead, OpError> {
     Ok(LicenseRead { license, config_outdated, index: row.modify_index, known_leader, last_contact_ms })
 }
 
-impl Remote for PutLicense {
+impl Forwardable for PutLicense {
     const PATH: &'static str = paths::PUT_LICENSE;
     type Output = LicenseWrite;
 }
@@ -141,7 +111,7 @@ impl LeaderOp for PutLicense {
                 Attempt::Done(Ok(_)) => {
                     let current = match ctx.reader.license() {
                         Ok(row) => row.and_then(|r| r.value.license().ok()).map(|l| l.issue_time),
-                        Err(e) => return Attempt::Done(Err(storage(e))),
+                        Err(e) => return Attempt::Done(Err(e.into())),
                     };
                     Attempt::Done(Err(OpError::InvalidLicense(LicenseInvalid::Older {
                         new: verified.license.issue_time,
@@ -153,37 +123,6 @@ impl LeaderOp for PutLicense {
             }
         })
     }
-}
-
-/// What a leader writes about the license when it takes office, if anything: the configured
-/// license when it verifies and is newer than the installed one; else, on a cluster without a
-/// license, a temporary one from this leader's clock.
-pub(crate) fn leader_command(ctx: &ServerContext, now: i64) -> Result<Option<Command>, OpError> {
-    let current = ctx.reader.license().map_err(storage)?;
-    let settings = &ctx.settings.license;
-    if let Some(text) = &settings.configured {
-        match document::verify(text, &settings.public_keys, &settings.product, now) {
-            Ok(v) => {
-                let newer =
-                    current.as_ref().is_none_or(|r| r.value.is_temporary() || v.times.issue > r.value.issue_time);
-                if newer {
-                    let license = InstalledLicense::signed(text, &v);
-                    return Ok(Some(Command::LicenseSet { license, force: false }));
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "the license of the agent configuration is not installed"),
-        }
-    }
-    if current.is_none() {
-        let id = format!("temporary-{}", uuid::Uuid::new_v4());
-        let license = document::temporary(&settings.product, id, now);
-        tracing::warn!(
-            expires = %license.expiration_time,
-            "no license installed: running on a temporary license valid for 6 hours"
-        );
-        return Ok(Some(Command::LicenseInit { license: InstalledLicense::temporary(&license, now) }));
-    }
-    Ok(None)
 }
 
 /// The license actor.
@@ -241,26 +180,5 @@ impl Handler<GetLicense> for LicenseActor {
     }
 }
 
-impl Handler<PutLicense> for LicenseActor {
-    type Result = ResponseFuture<Result<LicenseWrite, OpError>>;
-
-    fn handle(&mut self, msg: PutLicense, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
-impl Handler<Forwarded<PutLicense>> for LicenseActor {
-    type Result = ResponseFuture<Result<LicenseWrite, OpError>>;
-
-    fn handle(&mut self, msg: Forwarded<PutLicense>, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
-    }
-}
-
-impl Handler<crate::membership::Stop> for LicenseActor {
-    type Result = ();
-
-    fn handle(&mut self, _: crate::membership::Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+client_ops!(LicenseActor => PutLicense);
+leader_actor!(LicenseActor);

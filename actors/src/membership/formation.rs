@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::GetStatus;
 use super::Join;
+use crate::context::ServerContext;
 use crate::forward::call_peer;
-use crate::node::ServerContext;
 use crate::raft::ServerNode;
 
 /// A peer that does not answer its status within this is skipped for this round.

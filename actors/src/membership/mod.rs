@@ -1,7 +1,6 @@
 //! The membership actor: the raft membership API of one server. openraft's core owns the log
 //! and the configuration; this actor answers configuration reads, removes peers, adds joining
-//! servers, moves leadership ([`transfer`]), forms the cluster ([`formation`]) and, on every
-//! leadership gain, makes sure the config rows exist.
+//! servers, moves leadership ([`transfer`]) and forms the cluster ([`formation`]).
 //!
 //! State it owns: until when a leadership transfer elsewhere holds this server's elections.
 
@@ -9,14 +8,12 @@ pub mod formation;
 pub mod transfer;
 
 use std::collections::BTreeMap;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
 use actix::prelude::*;
 use openraft::ChangeMembers;
-use openraft::ServerState;
 use serde::Deserialize;
 use serde::Serialize;
 
@@ -24,30 +21,27 @@ pub use self::formation::Status;
 pub use self::transfer::PeerAddr;
 pub use self::transfer::Transfer;
 pub use self::transfer::TransferLeadership;
+use crate::context::remove_server;
+use crate::context::RaftConfiguration;
+use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::error::PeerRef;
+use crate::forward::client_ops;
+use crate::forward::leader_actor;
 use crate::forward::on_leader;
-use crate::forward::paths;
-use crate::forward::Attempt;
 use crate::forward::Forwarded;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 use crate::forward::Origin;
-use crate::forward::Remote;
-use crate::node::RaftConfiguration;
-use crate::node::ServerContext;
 use crate::propose::raft_outcome;
-use crate::raft::NodeId;
 use crate::raft::ServerNode;
-use crate::state::Command;
+use crate::wire::paths;
+use crate::wire::Attempt;
+use crate::wire::Forwardable;
 
 /// The longest a peer may hold this server's elections; a transfer whose leader dies half-way
 /// must not leave this server unable to campaign for long.
 const MAX_ELECTION_HOLD: Duration = Duration::from_secs(30);
-
-/// After a failed write of the default config rows, try again after this pause (the failure is
-/// usually a leadership change in progress).
-const DEFAULTS_RETRY: Duration = Duration::from_millis(200);
 
 /// `GET /v1/operator/raft/configuration`: the raft configuration, from the leader unless `stale`.
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
@@ -96,12 +90,7 @@ pub struct HoldElections {
     pub millis: u64,
 }
 
-/// Stops the actor and the loops it runs (formation, leader duties).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Stop;
-
-impl Remote for GetRaftConfiguration {
+impl Forwardable for GetRaftConfiguration {
     const PATH: &'static str = paths::RAFT_CONFIGURATION;
     type Output = RaftConfiguration;
 }
@@ -118,7 +107,7 @@ impl LeaderOp for GetRaftConfiguration {
     }
 }
 
-impl Remote for RemovePeer {
+impl Forwardable for RemovePeer {
     const PATH: &'static str = paths::REMOVE_PEER;
     type Output = ();
 }
@@ -138,23 +127,7 @@ impl LeaderOp for RemovePeer {
     }
 }
 
-/// What a membership change can fail with.
-type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, ServerNode>>;
-
-/// Removes a server from the raft configuration, voter or non-voter.
-pub(crate) async fn remove_server(ctx: &ServerContext, nid: NodeId) -> Result<(), ChangeError> {
-    let is_voter = ctx.metrics().membership_config.membership().voter_ids().any(|v| v == nid);
-    // Removing a voter drops its node record too (retain = false); a learner has no vote to
-    // drop, only the record.
-    let change = if is_voter {
-        ChangeMembers::RemoveVoters(BTreeSet::from([nid]))
-    } else {
-        ChangeMembers::RemoveNodes(BTreeSet::from([nid]))
-    };
-    ctx.raft.change_membership(change, false).await.map(|_| ())
-}
-
-impl Remote for Join {
+impl Forwardable for Join {
     const PATH: &'static str = paths::JOIN;
     type Output = ();
 }
@@ -165,17 +138,17 @@ impl LeaderOp for Join {
     }
 }
 
-impl Remote for GetStatus {
+impl Forwardable for GetStatus {
     const PATH: &'static str = paths::STATUS;
     type Output = Status;
 }
 
-impl Remote for Elect {
+impl Forwardable for Elect {
     const PATH: &'static str = paths::ELECT;
     type Output = ();
 }
 
-impl Remote for HoldElections {
+impl Forwardable for HoldElections {
     const PATH: &'static str = paths::HOLD_ELECTIONS;
     type Output = ();
 }
@@ -233,9 +206,8 @@ impl Actor for Membership {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Both loops live as long as the actor: stopping it (Server::shutdown) ends them.
+        // Formation lives as long as the actor: stopping it (Server::shutdown) ends it.
         ctx.spawn(actix::fut::wrap_future(formation::form_cluster(self.ctx.clone())));
-        ctx.spawn(actix::fut::wrap_future(leader_duties(self.ctx.clone())));
     }
 }
 
@@ -251,22 +223,6 @@ impl Handler<GetRaftConfiguration> for Membership {
     }
 }
 
-impl Handler<RemovePeer> for Membership {
-    type Result = ResponseFuture<Result<(), OpError>>;
-
-    fn handle(&mut self, msg: RemovePeer, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
-impl Handler<Join> for Membership {
-    type Result = ResponseFuture<Result<(), OpError>>;
-
-    fn handle(&mut self, msg: Join, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Client, msg))
-    }
-}
-
 impl Handler<TransferLeadership> for Membership {
     type Result = ResponseFuture<Result<Transfer, OpError>>;
 
@@ -278,15 +234,6 @@ impl Handler<TransferLeadership> for Membership {
                 other => other,
             }
         })
-    }
-}
-
-/// Operations forwarded by a peer run here when this server leads, and are refused otherwise.
-impl<R: LeaderOp> Handler<Forwarded<R>> for Membership {
-    type Result = ResponseFuture<Result<R::Output, OpError>>;
-
-    fn handle(&mut self, msg: Forwarded<R>, _: &mut Self::Context) -> Self::Result {
-        Box::pin(on_leader(self.ctx.clone(), Origin::Peer, msg.0))
     }
 }
 
@@ -343,68 +290,5 @@ impl Handler<Forwarded<HoldElections>> for Membership {
     }
 }
 
-impl Handler<Stop> for Membership {
-    type Result = ();
-
-    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
-
-/// On every leadership gain: make sure the config rows and a license exist (the first leader
-/// writes the defaults and a temporary license through raft; see [`crate::license`]).
-async fn leader_duties(ctx: Arc<ServerContext>) {
-    let mut metrics = ctx.raft.metrics();
-    let mut handled_term = None;
-    loop {
-        let (is_leader, term) = {
-            let m = metrics.borrow();
-            (m.state == ServerState::Leader, m.current_term)
-        };
-        if is_leader && handled_term != Some(term) {
-            match write_defaults_if_missing(&ctx).await {
-                Ok(()) => handled_term = Some(term),
-                Err(e) => {
-                    tracing::warn!(error = %e, "writing default configuration failed; will retry");
-                    tokio::time::sleep(DEFAULTS_RETRY).await;
-                    continue;
-                }
-            }
-        }
-        if metrics.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-pub(crate) async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(), OpError> {
-    ctx.raft.ensure_linearizable().await.map_err(|e| OpError::Raft(e.to_string()))?;
-    // openraft writes the bootstrap configuration at log index 0, which Nomad's clients read
-    // as "no configuration" (hashicorp/raft numbers entries from 1). Committing the same
-    // configuration again gives it a real index; adding no voters cannot race a join.
-    if ctx.metrics().membership_config.log_id().is_some_and(|l| l.index == 0) {
-        ctx.raft
-            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::new()), true)
-            .await
-            .map_err(|e| OpError::Raft(e.to_string()))?;
-    }
-    let storage = |e: crate::raft::StorageError| OpError::Storage(e.to_string());
-    let missing =
-        ctx.reader.autopilot().map_err(storage)?.is_none() || ctx.reader.scheduler().map_err(storage)?.is_none();
-    let mut commands = Vec::new();
-    if missing {
-        commands.push(Command::InitDefaults {
-            autopilot: ctx.settings.autopilot_defaults.clone(),
-            scheduler: ctx.settings.scheduler_defaults.clone(),
-        });
-    }
-    commands.extend(crate::license::leader_command(ctx, crate::license::unix_now())?);
-    // One entry for all of them: whoever can read the config rows can read the license too.
-    let cmd = match commands.len() {
-        0 => return Ok(()),
-        1 => commands.remove(0),
-        _ => Command::Batch(commands),
-    };
-    ctx.raft.client_write(cmd).await.map_err(|e| OpError::Raft(e.to_string()))?;
-    Ok(())
-}
+leader_actor!(Membership);
+client_ops!(Membership => RemovePeer, Join);

@@ -15,15 +15,15 @@ use serde::Serialize;
 
 use super::Elect;
 use super::HoldElections;
+use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::error::PeerRef;
 use crate::forward::call_peer;
-use crate::forward::paths;
-use crate::forward::Attempt;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
-use crate::forward::Remote;
-use crate::node::ServerContext;
+use crate::wire::paths;
+use crate::wire::Attempt;
+use crate::wire::Forwardable;
 
 /// How long the other followers hold their elections: longer than [`TRANSFER_DEADLINE`] so
 /// none of them campaigns while the target does, and short enough that a leader dying
@@ -63,7 +63,7 @@ pub struct Transfer {
     pub noop: bool,
 }
 
-impl Remote for TransferLeadership {
+impl Forwardable for TransferLeadership {
     const PATH: &'static str = paths::TRANSFER;
     type Output = Transfer;
 }

@@ -1,6 +1,6 @@
 //! Server-to-server RPC client: raft traffic and internal calls over HTTP on the RPC port.
 //!
-//! The receiving side is `forward::serve`; the paths are listed in `forward::paths`.
+//! The receiving side is `rpc_server::serve`; the paths are listed in `wire::paths`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,10 +32,10 @@ use super::NodeId;
 use super::ServerNode;
 use super::TypeConfig;
 
-use crate::forward::paths::APPEND as PATH_APPEND;
-use crate::forward::paths::SNAPSHOT as PATH_SNAPSHOT;
-use crate::forward::paths::VOTE as PATH_VOTE;
-use crate::forward::RAFT_CODEC;
+use crate::wire::paths::APPEND as PATH_APPEND;
+use crate::wire::paths::SNAPSHOT as PATH_SNAPSHOT;
+use crate::wire::paths::VOTE as PATH_VOTE;
+use crate::wire::RAFT_CODEC;
 
 /// A peer that does not accept a connection within this is unreachable for this RPC: well
 /// under the heartbeat-driven election timeout (500 ms minimum), so one dead peer does not

@@ -33,16 +33,17 @@ use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
+use crate::context::stops_on_request;
+use crate::context::ServerContext;
+use crate::defaults::write_defaults_if_missing;
 use crate::error::OpError;
-use crate::forward::paths;
 use crate::forward::HOLD_TIMEOUT;
-use crate::membership::Stop;
-use crate::node::ServerContext;
 use crate::raft::snapfile;
 use crate::raft::store::restore::RowSetBuilder;
 use crate::raft::ServerNode;
 use crate::state::Command;
 use crate::state::RestoreRowSet;
+use crate::wire::paths;
 
 /// Rows of one restore entry stop growing past this many bytes: one entry stays well under
 /// the RPC body limit, and the leader holds the rows of only a few entries in memory.
@@ -162,13 +163,7 @@ impl Handler<RestoreHere> for Snapshots {
     }
 }
 
-impl Handler<Stop> for Snapshots {
-    type Result = ();
-
-    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
+stops_on_request!(Snapshots);
 
 /// `None` when this server leads, else the leader; waits up to the hold time for one.
 async fn leader_or_me(ctx: &ServerContext) -> Result<Option<ServerNode>, OpError> {
@@ -339,7 +334,7 @@ async fn restore_here(ctx: Arc<ServerContext>, archive: File) -> Result<(), OpEr
     staging.write(Command::RestoreCommit { id: id.clone(), rows: staging.rows }).await?;
     // As Nomad's leader re-runs its leadership actions on the restored state: rows the archive
     // did not hold are written with their defaults.
-    crate::membership::write_defaults_if_missing(&ctx).await.map_err(|e| failed(&e))?;
+    write_defaults_if_missing(&ctx).await.map_err(|e| failed(&e))?;
     tracing::info!(rows = staging.rows, ?staged_at, took = ?started.elapsed(), "snapshot restored");
     // The replaced tables are dropped after the answer: the restored state is live already.
     // Should this server lose its leadership first, the next restore's commit drops them.

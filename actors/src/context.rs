@@ -3,18 +3,18 @@
 //! HTTP client for internal RPC. Crate-private: embedders reach a server through
 //! [`crate::Server`]'s methods and the actors' messages.
 //!
-//! Also the data-dir identity: the permanent raft ID of a server lives in
-//! `<data_dir>/server/node-id`, guarded by a format marker so that a foreign directory is never
-//! adopted.
+//! Also what every actor's life shares: the [`Stop`] message that ends it, and the one raft
+//! membership change two actors make ([`remove_server`]).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
+use actix::Message;
+use openraft::ChangeMembers;
 use openraft::ServerState;
 use serde::Deserialize;
 use serde::Serialize;
@@ -25,8 +25,7 @@ use crate::raft::NodeId;
 use crate::raft::Raft;
 use crate::raft::RaftMetrics;
 use crate::raft::ServerNode;
-use crate::Settings;
-use crate::StartError;
+use crate::settings::Settings;
 
 /// When this server last heard from a leader (touched when append-entries of the current
 /// leader arrive).
@@ -162,53 +161,38 @@ pub struct RaftConfiguration {
     pub index: u64,
 }
 
-/// Marker written into `<data_dir>/server/` so that a foreign directory is never adopted.
-const FORMAT_FILE: &str = "raftwarden-format";
-const FORMAT: &str = "raftwarden-data-v1\n";
+/// Stops an actor and the loops it runs (`Server::shutdown` sends it to every actor).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Stop;
 
-/// Loads (or on first start creates) this server's permanent raft ID in `<server_dir>/node-id`.
-pub(crate) fn load_identity(server_dir: &Path) -> Result<uuid::Uuid, StartError> {
-    let io = |e| StartError::DataDir { path: server_dir.to_path_buf(), source: e };
-    std::fs::create_dir_all(server_dir).map_err(io)?;
-    let marker = server_dir.join(FORMAT_FILE);
-    let id_file = server_dir.join("node-id");
-    let has_entries = std::fs::read_dir(server_dir).map_err(io)?.next().is_some();
-    match std::fs::read_to_string(&marker) {
-        Ok(s) if s == FORMAT => {}
-        Ok(s) => return Err(foreign(server_dir, format!("unknown format marker {:?}", s.trim()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !has_entries => {
-            write_durably(&marker, FORMAT.as_bytes()).map_err(io)?;
+/// The [`Stop`] handler every actor has.
+macro_rules! stops_on_request {
+    ($actor:ty) => {
+        impl ::actix::Handler<$crate::context::Stop> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _: $crate::context::Stop, ctx: &mut Self::Context) {
+                ::actix::ActorContext::stop(ctx);
+            }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(foreign(server_dir, format!("it has files but no {FORMAT_FILE} marker")))
-        }
-        Err(e) => return Err(io(e)),
-    }
-    match std::fs::read_to_string(&id_file) {
-        Ok(s) => uuid::Uuid::parse_str(s.trim()).map_err(|e| foreign(&id_file, format!("node-id is not a UUID: {e}"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let id = uuid::Uuid::new_v4();
-            write_durably(&id_file, id.to_string().as_bytes()).map_err(io)?;
-            Ok(id)
-        }
-        Err(e) => Err(io(e)),
-    }
+    };
 }
+pub(crate) use stops_on_request;
 
-fn foreign(path: &Path, reason: String) -> StartError {
-    StartError::Foreign { path: PathBuf::from(path), reason }
-}
+/// What a membership change can fail with.
+pub(crate) type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, ServerNode>>;
 
-/// Write to a temp file, fsync, rename, fsync the directory: the file is whole or absent.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+/// Removes a server from the raft configuration, voter or non-voter (an operator's
+/// `DELETE /v1/operator/raft/peer`, or autopilot removing a dead server).
+pub(crate) async fn remove_server(ctx: &ServerContext, nid: NodeId) -> Result<(), ChangeError> {
+    let is_voter = ctx.metrics().membership_config.membership().voter_ids().any(|v| v == nid);
+    // Removing a voter drops its node record too (retain = false); a learner has no vote to
+    // drop, only the record.
+    let change = if is_voter {
+        ChangeMembers::RemoveVoters(BTreeSet::from([nid]))
+    } else {
+        ChangeMembers::RemoveNodes(BTreeSet::from([nid]))
+    };
+    ctx.raft.change_membership(change, false).await.map(|_| ())
 }

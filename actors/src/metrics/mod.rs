@@ -9,41 +9,34 @@
 //! ```
 //!
 //! [`sample`] runs on every server and, once a second, turns raft's metrics, the store's
-//! counters and (on the leader) autopilot's health into gauges and counters. Names follow
+//! counters and (on the leader) autopilot's health into gauges and counters. It sits in a
+//! child module because it polls an actor: the sinks here are what the store and the
+//! actors write to, below all of them. Names follow
 //! Nomad's where Nomad has the metric (`nomad.raft.lastIndex`,
 //! `nomad.nomad.autopilot.healthy`); every metric carries the `host` label, as Nomad's default
 //! telemetry (`disable_hostname = false`) does. Nothing here is global: each server owns its
 //! sinks, so several servers in one process report apart.
 
+pub(crate) mod sample;
+
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Duration;
 use std::time::SystemTime;
 
-use actix::Addr;
 use metrics::Recorder;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::PrometheusRecorder;
-use openraft::ServerState;
-
-use crate::autopilot::Autopilot;
-use crate::autopilot::GetHealth;
-use crate::node::ServerContext;
 
 /// go-metrics' in-memory sink as Nomad configures it by default: 10 s intervals, one minute
 /// kept.
 const INTERVAL_SECS: u64 = 10;
 const RETAINED_INTERVALS: usize = 6;
 
-/// How often [`sample`] emits the raft and autopilot gauges.
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-/// Counters the raft store bumps on its own threads, read by [`sample`].
+/// Counters the raft store bumps on its own threads, read by the sampler (`metrics::sample`).
 #[derive(Debug, Default)]
 pub struct StoreCounters {
     /// Durable log appends (each one fdatasync of the log segment).
@@ -301,107 +294,12 @@ pub struct Summary {
     pub samples: Vec<Aggregate>,
 }
 
-/// Samples this server's raft and autopilot state into `metrics` every second until raft
-/// stops. Counts leader changes as they happen (not at the tick), so none is missed.
-pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) {
-    let metrics = ctx.metrics.clone();
-    let mut watch = ctx.raft.metrics();
-    let mut tick = tokio::time::interval(SAMPLE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = Transitions::default();
-    let mut fsyncs_reported = 0;
-    loop {
-        tokio::select! {
-            changed = watch.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let (state, leader) = {
-                    let m = watch.borrow();
-                    (m.state, m.current_leader)
-                };
-                for event in seen.observe(state, leader) {
-                    metrics.incr_counter(event, &[], 1);
-                }
-            }
-            _ = tick.tick() => {
-                let fsyncs = ctx.store_counters.fsyncs.load(Ordering::Relaxed);
-                if fsyncs > fsyncs_reported {
-                    metrics.incr_counter("nomad.raft.fsync", &[], fsyncs - fsyncs_reported);
-                    fsyncs_reported = fsyncs;
-                }
-                emit_raft_gauges(&ctx);
-                if ctx.is_leader() {
-                    // Nomad's leader alone reports autopilot's state (its `NotifyState`).
-                    if let Ok(Ok(h)) = autopilot.send(GetHealth).await {
-                        metrics.set_gauge("nomad.nomad.autopilot.healthy", &[], if h.healthy { 1.0 } else { 0.0 });
-                        metrics.set_gauge("nomad.nomad.autopilot.failure_tolerance", &[], h.failure_tolerance as f32);
-                    }
-                }
-                metrics.upkeep();
-            }
-        }
-    }
-}
-
-fn emit_raft_gauges(ctx: &ServerContext) {
-    let metrics = &ctx.metrics;
-    let m = ctx.raft.metrics().borrow().clone();
-    let last_index = m.last_log_index.unwrap_or_default();
-    metrics.set_gauge("nomad.raft.term", &[], m.current_term as f32);
-    metrics.set_gauge("nomad.raft.lastIndex", &[], last_index as f32);
-    metrics.set_gauge("nomad.raft.commitIndex", &[], ctx.store_counters.committed.load(Ordering::Relaxed) as f32);
-    metrics.set_gauge("nomad.raft.appliedIndex", &[], m.last_applied.map_or(0, |l| l.index) as f32);
-    metrics.set_gauge("nomad.raft.peers", &[], m.membership_config.membership().voter_ids().count() as f32);
-    if let Some(replication) = &m.replication {
-        let membership = m.membership_config.membership();
-        for (id, matched) in replication.iter() {
-            if *id == ctx.node_id {
-                continue;
-            }
-            let Some(node) = membership.get_node(id) else { continue };
-            let lag = replication_lag(last_index, matched.map(|l| l.index));
-            metrics.set_gauge("nomad.raft.replication.lag", &[("peer_id", &node.id)], lag as f32);
-        }
-    }
-}
-
 /// How many entries a follower lacks: everything after what it has matched (all of the log if
 /// it matched nothing yet; openraft's first entry has index 0).
 pub fn replication_lag(last_index: u64, matched: Option<u64>) -> u64 {
     match matched {
         Some(m) => last_index.saturating_sub(m),
         None => last_index + 1,
-    }
-}
-
-/// Raft role and leader changes as a server sees them, turned into counter names.
-#[derive(Default)]
-struct Transitions {
-    state: Option<ServerState>,
-    leader: Option<u64>,
-}
-
-impl Transitions {
-    /// `nomad.raft.state.leader` / `.candidate` when this server enters that role (hashicorp
-    /// raft's counters), `nomad.raft.leader.changes` when the leader it knows becomes another.
-    fn observe(&mut self, state: ServerState, leader: Option<u64>) -> Vec<&'static str> {
-        let mut events = Vec::new();
-        if self.state != Some(state) {
-            match state {
-                ServerState::Leader => events.push("nomad.raft.state.leader"),
-                ServerState::Candidate => events.push("nomad.raft.state.candidate"),
-                _ => {}
-            }
-            self.state = Some(state);
-        }
-        if let Some(l) = leader {
-            if self.leader != Some(l) {
-                events.push("nomad.raft.leader.changes");
-                self.leader = Some(l);
-            }
-        }
-        events
     }
 }
 
@@ -449,17 +347,6 @@ mod tests {
         i.set_gauge("a", vec![("peer_id".into(), "1".into())], 1.0);
         let names: Vec<String> = i.summary().gauges.iter().map(|g| format!("{}{:?}", g.name, g.labels)).collect();
         assert_eq!(names, ["a[(\"peer_id\", \"1\")]", "a[(\"peer_id\", \"2\")]", "b[]"]);
-    }
-
-    #[test]
-    fn transitions() {
-        let mut t = Transitions::default();
-        assert_eq!(t.observe(ServerState::Follower, None), Vec::<&str>::new());
-        assert_eq!(t.observe(ServerState::Candidate, None), ["nomad.raft.state.candidate"]);
-        assert_eq!(t.observe(ServerState::Leader, Some(1)), ["nomad.raft.state.leader", "nomad.raft.leader.changes"]);
-        assert_eq!(t.observe(ServerState::Leader, Some(1)), Vec::<&str>::new());
-        assert_eq!(t.observe(ServerState::Follower, None), Vec::<&str>::new());
-        assert_eq!(t.observe(ServerState::Follower, Some(2)), ["nomad.raft.leader.changes"]);
     }
 
     #[test]
