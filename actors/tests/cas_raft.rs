@@ -3,6 +3,7 @@
 //! results compared with a register model; then the server is restarted on the same dir and
 //! the state must be identical.
 
+use std::future::Future;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -15,15 +16,31 @@ fn settings(dir: &std::path::Path) -> raftwarden_actors::Settings {
     raftwarden_actors::Settings::new("prop", dir, "127.0.0.1:1", "127.0.0.1:2")
 }
 
-async fn ready(server: &raftwarden_actors::Server) -> (u32, u64) {
+/// Polls `f` until it returns `Some`, failing with `what` after 30 s: the shape of
+/// `eventually` in the root crate's `tests/support`, which this crate cannot import. Messages
+/// in process are cheap, so it polls more often.
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(Ok(f)) = server.config_store().send(GetSchedulerConfig { stale: false }).await {
-            return (f.row.value.node_limit_for_feasibility_checks, f.row.modify_index);
+        if let Some(v) = f().await {
+            return v;
         }
-        assert!(Instant::now() < deadline, "server never became ready");
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The scheduler configuration's node limit and modify index, once a consistent read answers.
+async fn ready(server: &raftwarden_actors::Server) -> (u32, u64) {
+    eventually("the server to become ready", || async {
+        let f = server.config_store().send(GetSchedulerConfig { stale: false }).await.ok()?.ok()?;
+        Some((f.row.value.node_limit_for_feasibility_checks, f.row.modify_index))
+    })
+    .await
 }
 
 #[derive(Clone, Debug)]

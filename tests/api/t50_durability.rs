@@ -85,7 +85,6 @@ fn foreign_or_corrupt_data_dir_is_refused() {
     // Our layout, but the raft store is garbage.
     let mut a = single(&n, &dir, "alpha");
     a.kill9();
-    std::thread::sleep(Duration::from_millis(100));
     let store = dir.path().join("alpha/server/raft.redb");
     std::fs::write(&store, vec![0xAB; 8192]).unwrap();
     let out = Command::new(BIN)

@@ -2,10 +2,10 @@
 //! service with its own routes, the operator API and the internal RPC mounted next to them)
 //! answers both kinds of route; two servers in one process start and stop independently.
 
-use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
-use std::time::Instant;
+
+use crate::support::eventually;
 
 #[path = "../../examples/embed.rs"]
 #[allow(dead_code)]
@@ -21,22 +21,6 @@ async fn start(dir: &std::path::Path) -> embed::Embedded {
 
 fn base(e: &embed::Embedded) -> String {
     format!("http://{}", e.server.identity().http_addr)
-}
-
-/// Polls `f` until it returns `Some`, failing with `what` after 30 s.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn get(client: &reqwest::Client, url: String) -> Option<(u16, String)> {

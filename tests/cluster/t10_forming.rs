@@ -103,12 +103,23 @@ fn servers_started_apart_do_not_bootstrap_alone() {
         s
     };
     let first = Agent::start(spec(1));
-    std::thread::sleep(Duration::from_secs(3));
+    holds_for(
+        Duration::from_secs(3),
+        || first.get("/v1/status/leader").text() == "\"\"",
+        || format!("a lone server elected a leader: {}", first.get("/v1/status/leader").text()),
+    );
     assert_eq!(first.get("/v1/status/leader").text(), "\"\"", "a lone server must not elect itself");
     let r = first.get("/v1/operator/raft/configuration");
     assert_eq!((r.status, r.text().as_str()), (500, "No cluster leader"));
     let second = Agent::start(spec(2));
-    std::thread::sleep(Duration::from_secs(2));
+    holds_for(
+        Duration::from_secs(2),
+        || [&first, &second].iter().all(|a| a.get("/v1/status/leader").text() == "\"\""),
+        || {
+            let leader = |a: &Agent| a.get("/v1/status/leader").text();
+            format!("two of three elected a leader: {} / {}", leader(&first), leader(&second))
+        },
+    );
     assert_eq!(second.get("/v1/status/leader").text(), "\"\"", "two of three expected must still wait");
     let third = Agent::start(spec(3));
     let c = Cluster { agents: vec![first, second, third] };

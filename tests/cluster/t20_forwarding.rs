@@ -53,6 +53,8 @@ fn follower_forwards_writes_and_serves_stale_reads() {
     let other = (leader + 2) % 3;
     c.agents[leader].kill9();
     c.agents[other].kill9();
+    // LastContact is the time since the leader was last heard: fixed gaps between the reads
+    // are what it must report, so they are slept, not polled.
     std::thread::sleep(Duration::from_millis(300));
     let first = c.agents[f].get(&format!("{S}?stale"));
     assert_eq!(first.status, 200);

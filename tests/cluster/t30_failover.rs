@@ -69,9 +69,10 @@ impl Writer {
     /// After an unanswered or failed write: the state must be the last acknowledged write or
     /// a later write of ours, never older.
     fn resync(&mut self, c: &Cluster, live: &[usize]) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some((value, index)) = read_state(c, live) {
+        wait_until(
+            Duration::from_secs(30),
+            || {
+                let Some((value, index)) = read_state(c, live) else { return false };
                 assert!(
                     value >= self.acked_value && index >= self.acked_index,
                     "acknowledged write lost: state {value}@{index}, acknowledged {}@{}",
@@ -80,11 +81,10 @@ impl Writer {
                 );
                 self.acked_value = value;
                 self.acked_index = index;
-                return;
-            }
-            assert!(Instant::now() < deadline, "cluster never answered a consistent read");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                true
+            },
+            || "cluster never answered a consistent read".into(),
+        );
     }
 }
 

@@ -1,5 +1,6 @@
-//! Black-box test support: start real `raftwarden` agent processes on loopback addresses and
-//! talk to them over real HTTP.
+//! Black-box test support: start real `raftwarden` agent processes on loopback addresses,
+//! talk to them over real HTTP, and wait on conditions (`wait_until`, `holds_for`, the async
+//! `eventually`, all on one polling loop) rather than for fixed times.
 //!
 //! Every agent gets its own loopback IP (127.<block>.<test>.<n>) with the standard ports, so
 //! tests run in parallel without racing for free ports, and a restarted agent keeps its
@@ -175,23 +176,21 @@ impl Agent {
 
     /// SIGTERM and wait for a clean exit; returns the exit status code.
     pub fn terminate(&mut self) -> Option<i32> {
-        self.signal_and_wait("-TERM")
+        self.signal_and_wait(libc::SIGTERM)
     }
 
     /// SIGINT (Ctrl-C) and wait for a clean exit; returns the exit status code.
     pub fn interrupt(&mut self) -> Option<i32> {
-        self.signal_and_wait("-INT")
+        self.signal_and_wait(libc::SIGINT)
     }
 
-    fn signal_and_wait(&mut self, signal: &str) -> Option<i32> {
+    fn signal_and_wait(&mut self, signal: libc::c_int) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg(signal).arg(c.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: a plain system call naming a child of ours that is not reaped yet, so its pid
+        // cannot belong to another process.
+        unsafe { libc::kill(c.id() as libc::pid_t, signal) };
+        if let Some(st) = wait_child(&mut c, Duration::from_secs(20)) {
+            return st.code();
         }
         let _ = c.kill();
         let _ = c.wait();
@@ -216,19 +215,21 @@ impl Agent {
     /// Waits for the process to exit on its own; its exit code, or None if it is still running
     /// at the deadline.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                self.child = None;
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        let st = wait_child(self.child.as_mut()?, timeout)?;
+        self.child = None;
+        st.code()
     }
 
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Whether the process is still running (without needing `&mut`).
+    pub fn child_running(&self) -> bool {
+        match self.pid() {
+            Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid),
+            None => false,
+        }
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -304,16 +305,70 @@ pub fn client() -> reqwest::blocking::Client {
         .expect("client")
 }
 
-/// Polls `cond` until it holds or the deadline passes (then panics with `why`).
-pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool, why: impl Fn() -> String) {
+/// How often the waiting helpers below look again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Polls `cond` until it holds (true) or `timeout` passes (false): the one polling loop the
+/// helpers below share.
+pub fn poll(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
+    loop {
         if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Polls `cond` until it holds or the deadline passes (then panics with `why`).
+pub fn wait_until(timeout: Duration, cond: impl FnMut() -> bool, why: impl Fn() -> String) {
+    if !poll(timeout, cond) {
+        panic!("timed out: {}", why());
+    }
+}
+
+/// Asserts `cond` holds at every poll for the whole of `window`: a bounded check that
+/// something does not happen (a sleep and one look at the end would miss it happening and
+/// being undone meanwhile).
+pub fn holds_for(window: Duration, mut cond: impl FnMut() -> bool, why: impl Fn() -> String) {
+    let end = Instant::now() + window;
+    loop {
+        assert!(cond(), "{}", why());
+        if Instant::now() >= end {
             return;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(POLL);
     }
-    panic!("timed out: {}", why());
+}
+
+/// The async form of [`wait_until`] for cases that run inside an actix system: polls `f`
+/// until it returns `Some`, failing with `what` after 30 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        actix_rt::time::sleep(POLL).await;
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit: its status, or None while it still runs.
+pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let mut status = None;
+    poll(timeout, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
 }
 
 /// Starts a single-server agent and waits until it leads and has written its defaults.
@@ -409,32 +464,20 @@ impl Cluster {
 
     /// Waits until every running agent agrees on one leader that is itself running.
     pub fn wait_leader(&self, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut views = Vec::new();
-            for (i, a) in self.agents.iter().enumerate() {
-                if a.child_running() {
-                    views.push(self.leader_seen_by(i));
-                }
-            }
-            if let Some(Some(l)) = views.first() {
-                if views.iter().all(|v| *v == Some(*l)) && self.agents[*l].child_running() {
-                    return *l;
-                }
-            }
-            assert!(Instant::now() < deadline, "no agreed leader: {views:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Agent {
-    /// Whether the process is still running (without needing `&mut`).
-    pub fn child_running(&self) -> bool {
-        match self.pid() {
-            Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid),
-            None => false,
-        }
+        let mut views = Vec::new();
+        let mut agreed = None;
+        poll(timeout, || {
+            views = (0..self.agents.len())
+                .filter(|&i| self.agents[i].child_running())
+                .map(|i| self.leader_seen_by(i))
+                .collect();
+            agreed = match views.first() {
+                Some(Some(l)) if views.iter().all(|v| *v == Some(*l)) && self.agents[*l].child_running() => Some(*l),
+                _ => None,
+            };
+            agreed.is_some()
+        });
+        agreed.unwrap_or_else(|| panic!("no agreed leader: {views:?}"))
     }
 }
 
