@@ -1,5 +1,5 @@
 //! Nomad variables (`/v1/var`, `/v1/vars`) against a real agent: shapes, CAS, paging, Nomad's
-//! rules and texts, and the `var` commands.
+//! rules and texts (the `var` commands are in `tests/cli/t95_var_cli.rs`).
 
 use std::collections::BTreeSet;
 
@@ -175,42 +175,4 @@ fn list_with_prefix_and_paging() {
     let wild = a.get("/v1/vars?namespace=*&per_page=6");
     assert_eq!(wild.header("x-nomad-nexttoken").as_deref(), Some("ops.app/z"));
     assert_eq!(a.get("/v1/vars?per_page=x").text(), "Expect a number for `per_page` query string parameter");
-}
-
-/// The `var` commands against the agent: put, get (json, item), list, purge, CAS conflicts.
-#[test]
-fn cli_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = single(&net(), &dir, "alpha");
-    let addr = a.http();
-    let (code, out, err) = cli(&addr, &["var", "put", "app/cli", "user=admin", "pass=x=y"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("Created variable \"app/cli\" with modify index "), "{out}");
-
-    let (code, _, err) = cli(&addr, &["var", "put", "app/cli", "user=other"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("Check-and-Set conflict"), "{err}");
-
-    let (code, out, _) = cli(&addr, &["var", "get", "app/cli"]);
-    assert_eq!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["Items"], serde_json::json!({"pass": "x=y", "user": "admin"}));
-    let index = v["ModifyIndex"].as_u64().unwrap();
-
-    let (code, out, _) = cli(&addr, &["var", "get", "-item=pass", "app/cli"]);
-    assert_eq!((code, out.as_str()), (0, "x=y"));
-
-    let check = format!("-check-index={index}");
-    let (code, _, err) = cli(&addr, &["var", "put", &check, "app/cli", "user=root"]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, _) = cli(&addr, &["var", "list", "app/"]);
-    assert_eq!(code, 0);
-    assert!(out.starts_with("Namespace  Path     Last Updated\ndefault    app/cli  "), "{out}");
-    let (code, out, _) = cli(&addr, &["var", "list", "-json", "nothing"]);
-    assert_eq!((code, out.as_str()), (0, "[]\n"));
-
-    let (code, out, err) = cli(&addr, &["var", "purge", "app/cli"]);
-    assert_eq!((code, out.as_str()), (0, "Successfully purged variable \"app/cli\"!\n"), "{err}");
-    let (code, _, err) = cli(&addr, &["var", "get", "app/cli"]);
-    assert_eq!((code, err.as_str()), (1, "Variable not found\n"));
 }

@@ -131,23 +131,17 @@ fn retry_join_gives_up_after_retry_max_rounds() {
         ),
     )
     .unwrap();
-    let started = std::time::Instant::now();
     let mut child = Command::new(BIN)
         .args(["agent", &format!("-config={}", cfg.display())])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code();
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("the agent kept retrying past retry_max");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = wait_child(&mut child, Duration::from_secs(60)) else {
+        let _ = child.kill();
+        panic!("the agent kept retrying past retry_max");
     };
+    let code = status.code();
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(code, Some(1), "{err}");

@@ -277,6 +277,24 @@ fn autopilot_health_text_layout() {
     assert!(out.ends_with("\n\n") && !out.ends_with("\n\n\n"), "{out:?}");
 }
 
+/// `nomad operator autopilot health -json` prints `json.Marshal` of the reply: one compact
+/// line, not the indented `-json` of the other commands.
+#[test]
+fn autopilot_health_json_is_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "alpha");
+    wait_until(
+        std::time::Duration::from_secs(30),
+        || a.get("/v1/operator/autopilot/health").status == 200,
+        || "never healthy".into(),
+    );
+    let (code, out, err) = cli(&a.http(), &["operator", "autopilot", "health", "-json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("{\"Healthy\":true,\"FailureTolerance\":0,\"Servers\":[{"), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.ends_with("}\n"));
+}
+
 /// Errors from the OS read as Go prints them.
 #[test]
 fn snapshot_open_errors_read_as_go() {
