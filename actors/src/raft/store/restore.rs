@@ -25,12 +25,12 @@ use redb::WriteTransaction;
 use serde::Deserialize;
 use serde::Serialize;
 
-use super::decode;
-use super::encode;
 use super::read_err;
+use super::schema::decode;
+use super::schema::encode;
+use super::schema::RowTable;
+use super::schema::REPLICATED;
 use super::write_err;
-use super::RowTable;
-use super::REPLICATED;
 use crate::raft::StorageError;
 use crate::state::Applied;
 use crate::state::Command;

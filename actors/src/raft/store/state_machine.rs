@@ -1,0 +1,136 @@
+//! openraft's state machine storage: applies batches of committed entries (durably as the log
+//! grows, see [`apply_durably`]), serves the applied meta and hands out snapshots and readers.
+
+use std::fs;
+use std::sync::Arc;
+
+use openraft::storage::RaftStateMachine;
+use redb::Database;
+use redb::ReadableDatabase;
+use tokio::io::AsyncWriteExt;
+
+use super::apply::apply_batch;
+use super::apply_durably;
+use super::blocking;
+use super::log;
+use super::read_err;
+use super::restore_row_bytes;
+use super::runs_in_place;
+use super::schema::applied_meta;
+use super::schema::get_meta;
+use super::schema::CurrentSnapshot;
+use super::schema::KEY_CURRENT_SNAPSHOT;
+use super::schema::META;
+use super::snapshot::install;
+use super::snapshot::SnapshotBuilder;
+use super::snapshot::SnapshotDir;
+use super::write_err;
+use super::StateReader;
+use crate::raft::Entry;
+use crate::raft::LogId;
+use crate::raft::Snapshot;
+use crate::raft::SnapshotMeta;
+use crate::raft::StorageError;
+use crate::raft::StoredMembership;
+use crate::raft::TypeConfig;
+use crate::state::Applied;
+
+/// The applied state machine and its snapshots.
+pub struct StateMachineStore {
+    pub(super) db: Arc<Database>,
+    pub(super) snapshots: Arc<SnapshotDir>,
+    /// The log, whose growth paces the durable commits.
+    pub(super) log: Arc<log::LogFiles>,
+    /// The log's [`log::LogFiles::appended_bytes`] at the last durable apply.
+    pub(super) durable_at: u64,
+    /// Bytes of snapshot-restore rows applied since the last durable apply.
+    pub(super) restored_since_durable: u64,
+}
+
+impl StateMachineStore {
+    /// A handle for local reads of the applied rows.
+    pub fn reader(&self) -> StateReader {
+        StateReader { db: self.db.clone() }
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        blocking(&self.db, |db| {
+            let txn = db.begin_read().map_err(read_err)?;
+            applied_meta(&txn.open_table(META).map_err(read_err)?)
+        })
+        .await
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let appended = self.log.appended_bytes();
+        self.restored_since_durable += restore_row_bytes(&entries);
+        let durable = apply_durably(appended.saturating_sub(self.durable_at), self.restored_since_durable);
+        // A durable commit waits for the disk to take every page changed since the last one:
+        // always on the pool.
+        let (replies, _rows_written) = if !durable && runs_in_place(&entries) {
+            apply_batch(&self.db, entries, false)?
+        } else {
+            blocking(&self.db, move |db| apply_batch(db, entries, durable)).await?
+        };
+        if durable {
+            self.durable_at = appended;
+            self.restored_since_durable = 0;
+        }
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { db: self.db.clone(), snapshots: self.snapshots.clone() }
+    }
+
+    /// An anonymous file in the snapshot directory: it vanishes by itself if the transfer is
+    /// abandoned or the process dies; `install_snapshot` keeps a named copy.
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let dir = self.snapshots.clone();
+        let file = blocking(&self.db, move |_| tempfile::tempfile_in(&dir.path).map_err(write_err)).await?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        mut snapshot: Box<tokio::fs::File>,
+    ) -> Result<(), StorageError> {
+        snapshot.flush().await.map_err(write_err)?;
+        let src = snapshot.into_std().await;
+        let dir = self.snapshots.clone();
+        let meta = meta.clone();
+        blocking(&self.db, move |db| install(db, &dir, &meta, src)).await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        let dir = self.snapshots.clone();
+        let found = blocking(&self.db, move |db| {
+            let _guard = dir.lock();
+            let Some(current) = get_meta::<CurrentSnapshot>(db, KEY_CURRENT_SNAPSHOT)? else {
+                return Ok(None);
+            };
+            let path = dir.path.join(&current.file);
+            match fs::File::open(&path) {
+                Ok(file) => Ok(Some((current.meta, file))),
+                // Raft builds a new snapshot when it needs one and has none.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(file = %path.display(), "the current raft snapshot file is missing");
+                    Ok(None)
+                }
+                Err(e) => Err(read_err(e)),
+            }
+        })
+        .await?;
+        Ok(found.map(|(meta, file)| Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) }))
+    }
+}
