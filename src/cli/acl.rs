@@ -13,14 +13,14 @@ use serde_json::json;
 use serde_json::Map;
 use serde_json::Value;
 
-use super::args::go_bool;
-use super::args::GlobalOpts;
-use super::args::Output;
 use super::client::Client;
 use super::error::CliError;
 use super::format;
+use super::opts::GlobalOpts;
+use super::opts::Output;
 use super::render;
 use crate::go;
+use crate::go::flag::go_bool;
 
 #[derive(Debug, Subcommand)]
 pub enum Acl {

@@ -1,21 +1,26 @@
-//! The command line grammar (clap derive) and [`parse`], which accepts Nomad's Go-style flags
-//! by running them through [`argv::rewrite`] first.
+//! The root of the command line grammar (clap derive): [`Cli`] and its commands, whose own
+//! grammars live with their code (`operator`, `server`, `var`, `license`, `acl`), and [`parse`],
+//! which accepts Nomad's Go-style flags by running them through [`argv::rewrite`] first and
+//! reports a command line that does not parse as Nomad does ([`ParseFailure`]).
 //!
 //! Every boolean flag is a Go `BoolVar`: `-json` alone means true and `-json=false` is
 //! accepted, but `-json false` is not (the `false` would be a stray argument). Boolean flags of
 //! the `set-config` commands are `Option<bool>`: only flags actually given change the
 //! configuration.
 
-use std::collections::BTreeSet;
-
-use clap::ArgAction;
-use clap::Args;
 use clap::CommandFactory;
 use clap::Parser;
 use clap::Subcommand;
 
-use super::argv;
+use super::acl::Acl;
+use super::license::License;
+use super::operator::Operator;
+use super::opts::GlobalOpts;
+use super::server::Server;
+use super::var::Var;
 use crate::go;
+use crate::go::argv;
+use crate::go::flag::value_flags;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,82 +39,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command accepts, as Nomad's `FlagSetClient` does.
-#[derive(Debug, Default, Args)]
-pub struct GlobalOpts {
-    /// Address of the server's HTTP API [default: http://127.0.0.1:4646]
-    #[arg(
-        long,
-        global = true,
-        env = "NOMAD_ADDR",
-        value_name = "addr",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub address: Option<String>,
-    /// ACL token, sent as X-Nomad-Token
-    #[arg(
-        long,
-        global = true,
-        env = "NOMAD_TOKEN",
-        value_name = "token",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub token: Option<String>,
-    /// Region to forward the request to, sent as ?region=
-    #[arg(
-        long,
-        global = true,
-        env = "NOMAD_REGION",
-        value_name = "region",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub region: Option<String>,
-    /// The target namespace for queries and actions bound to a namespace
-    #[arg(
-        long,
-        global = true,
-        env = "NOMAD_NAMESPACE",
-        value_name = "namespace",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub namespace: Option<String>,
-    /// Disables colored command output (this CLI never colours its output)
-    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub no_color: bool,
-    /// Forces colored command output (accepted for compatibility; output is never coloured)
-    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub force_color: bool,
-    /// Path to a PEM CA certificate (only used with https, which this build does not support)
-    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
-    pub ca_cert: Option<String>,
-    /// Path to a directory of PEM CA certificates (https only)
-    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
-    pub ca_path: Option<String>,
-    /// Path to a PEM client certificate (https only)
-    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
-    pub client_cert: Option<String>,
-    /// Path to the client certificate's private key (https only)
-    #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
-    pub client_key: Option<String>,
-    /// Server name to use as the SNI host (https only)
-    #[arg(long, global = true, value_name = "name", allow_hyphen_values = true)]
-    pub tls_server_name: Option<String>,
-    /// Do not verify the server's certificate (https only)
-    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub tls_skip_verify: bool,
-    /// Same as -tls-skip-verify
-    #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub insecure: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Cluster operator commands: raft, autopilot, scheduler
@@ -120,236 +49,13 @@ pub enum Command {
     Server(Server),
     /// Variable commands: get, put, list, purge
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    Var(super::var::Var),
+    Var(Var),
     /// License commands: get, put, inspect, and keygen/issue for the license's signer
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    License(super::license::License),
+    License(License),
     /// ACL commands: bootstrap, policy, token
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    Acl(super::acl::Acl),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Operator {
-    /// Raft peer set commands
-    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    Raft(Raft),
-    /// Autopilot configuration and health
-    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    Autopilot(Autopilot),
-    /// Scheduler configuration
-    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    Scheduler(Scheduler),
-    /// Snapshot archives: save, restore, inspect, and the scheduled snapshot agent
-    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
-    Snapshot(super::snapshot::Snapshot),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Raft {
-    /// Display the current Raft peer configuration
-    ListPeers(ListPeers),
-    /// Remove a server from the Raft configuration
-    RemovePeer(RemovePeer),
-    /// Transfer leadership to another server
-    TransferLeadership(TransferLeadership),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Autopilot {
-    /// Display the current Autopilot configuration
-    GetConfig(GetConfig),
-    /// Modify the current Autopilot configuration
-    SetConfig(AutopilotSetConfig),
-    /// Display the current Autopilot health
-    Health(Health),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Scheduler {
-    /// Display the current scheduler configuration
-    GetConfig(GetConfig),
-    /// Modify the current scheduler configuration
-    SetConfig(SchedulerSetConfig),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Server {
-    /// Display a list of known servers and their status
-    Members(Members),
-    /// Join server nodes together
-    Join(ServerJoin),
-    /// Force a server into the 'left' state
-    ForceLeave(ForceLeave),
-}
-
-#[derive(Debug, Args)]
-pub struct ListPeers {
-    /// Let any server answer, even without a leader
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub stale: bool,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct RemovePeer {
-    /// Raft ID of the server to remove
-    #[arg(long, value_name = "id", allow_hyphen_values = true)]
-    pub peer_id: Option<String>,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct TransferLeadership {
-    /// Raft ID of the server to transfer leadership to
-    #[arg(long, value_name = "id", allow_hyphen_values = true)]
-    pub peer_id: Option<String>,
-    /// Raft address (ip:port) of the server to transfer leadership to
-    #[arg(long, value_name = "ip:port", allow_hyphen_values = true)]
-    pub peer_address: Option<String>,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-/// `-json` / `-t`: print the response object instead of the text form.
-#[derive(Debug, Args)]
-pub struct Output {
-    /// Output the response in JSON format
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub json: bool,
-    /// Format the response with a Go template, e.g. '{{.Field}}'
-    #[arg(short = 't', value_name = "template", allow_hyphen_values = true)]
-    pub template: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct GetConfig {
-    #[command(flatten)]
-    pub output: Output,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct Health {
-    /// Output the autopilot health in JSON format
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub json: bool,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Default, Args)]
-pub struct AutopilotSetConfig {
-    /// Remove dead servers automatically when new ones are added
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub cleanup_dead_servers: Option<bool>,
-    /// Log entries a server may trail the leader by and still be healthy
-    #[arg(long, value_name = "n", allow_hyphen_values = true, value_parser = go_uint)]
-    pub max_trailing_logs: Option<u64>,
-    /// Minimum number of servers before autopilot prunes dead servers
-    #[arg(long, value_name = "n", allow_hyphen_values = true, value_parser = go_uint)]
-    pub min_quorum: Option<u64>,
-    /// Time without leader contact before a server is unhealthy, e.g. 200ms
-    #[arg(long, value_name = "duration", allow_hyphen_values = true, value_parser = go_duration)]
-    pub last_contact_threshold: Option<i64>,
-    /// Time a new server must be healthy before it is promoted, e.g. 10s
-    #[arg(long, value_name = "duration", allow_hyphen_values = true, value_parser = go_duration)]
-    pub server_stabilization_time: Option<i64>,
-    /// (Enterprise in Nomad) Enable redundancy zones
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub enable_redundancy_zones: Option<bool>,
-    /// (Enterprise in Nomad) Disable upgrade migrations
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub disable_upgrade_migration: Option<bool>,
-    /// (Enterprise in Nomad) Enable custom upgrades
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub enable_custom_upgrades: Option<bool>,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Default, Args)]
-pub struct SchedulerSetConfig {
-    /// Only update if the current ModifyIndex equals this value (0 = no check)
-    #[arg(long, value_name = "n", allow_hyphen_values = true)]
-    pub check_index: Option<String>,
-    /// binpack or spread (the server checks the value)
-    #[arg(long, value_name = "algorithm", allow_hyphen_values = true)]
-    pub scheduler_algorithm: Option<String>,
-    /// Let tasks exceed their reserved memory when the client has spare memory
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub memory_oversubscription: Option<bool>,
-    /// Reject job registration, dispatch and scale for non-management tokens
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub reject_job_registration: Option<bool>,
-    /// Pause the eval broker
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub pause_eval_broker: Option<bool>,
-    /// Enable preemption for batch jobs
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub preempt_batch_scheduler: Option<bool>,
-    /// Enable preemption for service jobs
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub preempt_service_scheduler: Option<bool>,
-    /// Enable preemption for system batch jobs
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub preempt_sysbatch_scheduler: Option<bool>,
-    /// Enable preemption for system jobs
-    #[arg(long, value_name = "bool", allow_hyphen_values = true, value_parser = go_bool_value)]
-    pub preempt_system_scheduler: Option<bool>,
-    /// Nodes to check for feasibility per placement (0 = default 100)
-    #[arg(long, value_name = "n", allow_hyphen_values = true, value_parser = go_uint)]
-    pub node_limit_for_feasibility_checks: Option<u64>,
-    /// Words after the flags, which Nomad ignores
-    #[arg(hide = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct Members {
-    /// Show detailed information about each member (same as -verbose)
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub detailed: bool,
-    /// Show detailed information about each member, with its raw tags
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub verbose: bool,
-    #[command(flatten)]
-    pub output: Output,
-    /// Nomad takes no arguments; any given is reported as an error
-    #[arg(hide = true, allow_hyphen_values = true)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ServerJoin {
-    /// Gossip addresses of servers to join, host[:port] (port 4648 by default)
-    #[arg(value_name = "addr", allow_hyphen_values = true)]
-    pub addresses: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ForceLeave {
-    /// Remove the server from the member list at once instead of leaving it `left`
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_name = "bool", value_parser = go_bool)]
-    pub prune: bool,
-    /// The member name, `<name>.<region>`
-    #[arg(value_name = "node", allow_hyphen_values = true)]
-    pub node: Vec<String>,
+    Acl(Acl),
 }
 
 /// Why a command line did not parse, reported as Nomad's CLI (`hashicorp/cli` with its help
@@ -508,112 +214,11 @@ fn then_line(path: &[String], message: &str) -> Option<String> {
     }
 }
 
-/// Parses argv (without the program name) written in Go flag syntax into any clap grammar;
-/// `bin` names the program in clap's texts. The agent's flags use it too.
-pub(crate) fn parse_go_style<P: Parser>(bin: &str, args: &[String]) -> Result<P, clap::Error> {
-    let value_flags = value_flags(&P::command());
-    let rewritten = argv::rewrite(args, |name| value_flags.contains(name));
-    P::try_parse_from(std::iter::once(bin.to_string()).chain(rewritten))
-}
-
-/// Names of the flags, in any command, that take the next word as their value when written
-/// without `=` (boolean flags require `=`, so they never do).
-fn value_flags(cmd: &clap::Command) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for arg in cmd.get_arguments() {
-        if arg.get_action().takes_values() && !arg.is_require_equals_set() {
-            names.extend(arg.get_long().map(str::to_string));
-            names.extend(arg.get_short().map(String::from));
-        }
-    }
-    for sub in cmd.get_subcommands() {
-        names.extend(value_flags(sub));
-    }
-    names
-}
-
-/// Go's `strconv.ParseBool`, with the text Go's `flag` package gives a bad boolean.
-pub(crate) fn go_bool(s: &str) -> Result<bool, String> {
-    go::parse_bool(s).ok_or_else(|| format!("parse error: strconv.ParseBool: parsing {}: invalid syntax", go::quote(s)))
-}
-
-/// A boolean flag that takes a value (Nomad's `flaghelper.BoolValue`): `-flag true` and
-/// `-flag=true`, never `-flag` alone; errors carry `strconv`'s text.
-pub(crate) fn go_bool_value(s: &str) -> Result<bool, String> {
-    go::parse_bool(s).ok_or_else(|| format!("strconv.ParseBool: parsing {}: invalid syntax", go::quote(s)))
-}
-
-/// Go's `strconv.ParseUint(s, 0, 64)` (Nomad's `flaghelper.UintValue`): decimal, `0x`, `0o`,
-/// `0b` or leading-`0` octal, with `_` between digits; `strconv`'s error texts.
-pub(crate) fn go_uint(s: &str) -> Result<u64, String> {
-    let fail = |why: &str| format!("strconv.ParseUint: parsing {}: {why}", go::quote(s));
-    if s.is_empty() {
-        return Err(fail("invalid syntax"));
-    }
-    let lower = s.to_ascii_lowercase();
-    let (digits, radix) = match lower.as_bytes() {
-        [b'0', b'b', _, ..] => (&s[2..], 2),
-        [b'0', b'o', _, ..] => (&s[2..], 8),
-        [b'0', b'x', _, ..] => (&s[2..], 16),
-        [b'0', ..] => (&s[1..], 8),
-        _ => (s, 10),
-    };
-    let mut n: u64 = 0;
-    let mut underscores = false;
-    for c in digits.chars() {
-        if c == '_' {
-            underscores = true;
-            continue;
-        }
-        let d = c.to_digit(36).filter(|&d| d < radix).ok_or_else(|| fail("invalid syntax"))?;
-        n = n
-            .checked_mul(u64::from(radix))
-            .and_then(|n| n.checked_add(u64::from(d)))
-            .ok_or_else(|| fail("value out of range"))?;
-    }
-    if underscores && !underscore_ok(s) {
-        return Err(fail("invalid syntax"));
-    }
-    Ok(n)
-}
-
-/// Go's `underscoreOK`: underscores only between digits, or after a base prefix.
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    for &c in &b[i..] {
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-    }
-    saw != b'_'
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds.
-fn go_duration(s: &str) -> Result<i64, go::duration::DurationError> {
-    go::duration::parse(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::operator::ListPeers;
+    use crate::cli::operator::Raft;
 
     fn p(args: &[&str]) -> Result<Cli, ParseFailure> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -653,101 +258,6 @@ mod tests {
             cli.command,
             Command::Operator(Operator::Raft(Raft::ListPeers(ListPeers { stale: false, .. })))
         ));
-    }
-
-    #[test]
-    fn boolean_switches() {
-        for (args, want) in [(&["-stale"][..], true), (&["-stale=false"], false), (&["-stale=T"], true), (&[], false)] {
-            let cli = ok(&[&["operator", "raft", "list-peers"][..], args].concat());
-            let Command::Operator(Operator::Raft(Raft::ListPeers(lp))) = cli.command else { panic!() };
-            assert_eq!(lp.stale, want, "{args:?}");
-        }
-        assert!(p(&["operator", "raft", "list-peers", "-stale=maybe"]).is_err());
-        // Go never lets a switch take the next word: `false` is the first argument.
-        let cli = ok(&["operator", "raft", "list-peers", "-stale", "false"]);
-        let Command::Operator(Operator::Raft(Raft::ListPeers(lp))) = cli.command else { panic!() };
-        assert!(lp.stale && lp.extra == ["false"]);
-    }
-
-    #[test]
-    fn template_flag_is_short() {
-        for args in [&["-t", "{{.A}}"][..], &["-t={{.A}}"], &["--t", "{{.A}}"]] {
-            let cli = ok(&[&["operator", "scheduler", "get-config"][..], args].concat());
-            let Command::Operator(Operator::Scheduler(Scheduler::GetConfig(g))) = cli.command else { panic!() };
-            assert_eq!(g.output.template.as_deref(), Some("{{.A}}"), "{args:?}");
-            assert!(!g.output.json);
-        }
-        let cli = ok(&["operator", "autopilot", "get-config", "-json"]);
-        let Command::Operator(Operator::Autopilot(Autopilot::GetConfig(g))) = cli.command else { panic!() };
-        assert!(g.output.json);
-    }
-
-    #[test]
-    fn autopilot_set_config_flags() {
-        let cli = ok(&[
-            "operator",
-            "autopilot",
-            "set-config",
-            "-cleanup-dead-servers=false",
-            "-max-trailing-logs=99",
-            "-min-quorum",
-            "3",
-            "-last-contact-threshold=123ms",
-            "-server-stabilization-time=1m30s",
-            "-enable-redundancy-zones",
-            "true",
-        ]);
-        let Command::Operator(Operator::Autopilot(Autopilot::SetConfig(s))) = cli.command else { panic!() };
-        assert_eq!(s.cleanup_dead_servers, Some(false));
-        assert_eq!(s.max_trailing_logs, Some(99));
-        assert_eq!(s.min_quorum, Some(3));
-        assert_eq!(s.last_contact_threshold, Some(123_000_000));
-        assert_eq!(s.server_stabilization_time, Some(90_000_000_000));
-        assert_eq!(s.enable_redundancy_zones, Some(true));
-        assert_eq!(s.disable_upgrade_migration, None);
-        assert_eq!(s.enable_custom_upgrades, None);
-        let err = p(&["operator", "autopilot", "set-config", "-last-contact-threshold=12x"]).unwrap_err();
-        let ParseFailure::Flag { message, .. } = err else { panic!("{err:?}") };
-        assert!(
-            message.starts_with("invalid value \"12x\" for flag -last-contact-threshold: time: unknown unit"),
-            "{message}"
-        );
-        // Nomad's set-config booleans take a value: alone they are an error, as in Go.
-        let err = p(&["operator", "autopilot", "set-config", "-cleanup-dead-servers"]).unwrap_err();
-        let ParseFailure::Flag { message, then, .. } = err else { panic!("{err:?}") };
-        assert_eq!(message, "flag needs an argument: -cleanup-dead-servers");
-        assert_eq!(then.as_deref(), Some("Failed to parse args: flag needs an argument: -cleanup-dead-servers"));
-        let err = p(&["operator", "autopilot", "set-config", "-min-quorum=0x1_0", "-max-trailing-logs=x"]).unwrap_err();
-        let ParseFailure::Flag { message, .. } = err else { panic!("{err:?}") };
-        assert_eq!(
-            message,
-            "invalid value \"x\" for flag -max-trailing-logs: strconv.ParseUint: parsing \"x\": invalid syntax"
-        );
-        assert!(p(&["operator", "autopilot", "set-config", "-max-trailing-logs=-1"]).is_err());
-    }
-
-    #[test]
-    fn scheduler_set_config_flags() {
-        let cli = ok(&[
-            "operator",
-            "scheduler",
-            "set-config",
-            "-check-index=7",
-            "-scheduler-algorithm=spread",
-            "-preempt-system-scheduler=false",
-            "-memory-oversubscription",
-            "true",
-            "-node-limit-for-feasibility-checks=200",
-        ]);
-        let Command::Operator(Operator::Scheduler(Scheduler::SetConfig(s))) = cli.command else { panic!() };
-        assert_eq!(s.check_index.as_deref(), Some("7"));
-        assert_eq!(s.scheduler_algorithm.as_deref(), Some("spread"));
-        assert_eq!(s.preempt_system_scheduler, Some(false));
-        assert_eq!(s.memory_oversubscription, Some(true));
-        assert_eq!(s.pause_eval_broker, None);
-        assert_eq!(s.node_limit_for_feasibility_checks, Some(200));
-        // The server, not the CLI, checks the algorithm, as in Nomad.
-        assert!(p(&["operator", "scheduler", "set-config", "-scheduler-algorithm=random"]).is_ok());
     }
 
     #[test]
@@ -797,28 +307,5 @@ mod tests {
         assert!(matches!(fail(&["operator", "raft"]), ParseFailure::Group(_)));
         assert!(matches!(fail(&[]), ParseFailure::NoCommand(_)));
         assert!(matches!(fail(&["nothing"]), ParseFailure::NoCommand(h) if h.contains("Usage: raftwarden")));
-    }
-
-    #[test]
-    fn go_unsigned_integers() {
-        let ok = [
-            ("0", 0),
-            ("10", 10),
-            ("010", 8),
-            ("0x1f", 31),
-            ("0X1F", 31),
-            ("0b101", 5),
-            ("0o17", 15),
-            ("1_000", 1000),
-            ("0x_1", 1),
-        ];
-        for (s, want) in ok {
-            assert_eq!(go_uint(s), Ok(want), "{s}");
-        }
-        for s in ["", "-1", "+1", "1_", "_1", "1__0", "0x", "09", "1e3", " 1"] {
-            assert_eq!(go_uint(s), Err(format!("strconv.ParseUint: parsing {}: invalid syntax", go::quote(s))), "{s}");
-        }
-        assert!(go_uint("18446744073709551616").unwrap_err().ends_with("value out of range"));
-        assert_eq!(go_uint("18446744073709551615"), Ok(u64::MAX));
     }
 }

@@ -7,7 +7,7 @@ use reqwest::Method;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::args::GlobalOpts;
+use super::opts::GlobalOpts;
 use crate::go::quote as go_quote;
 
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";

@@ -1,6 +1,6 @@
 //! Output building blocks shared by the commands, as Nomad's CLI prints them: Go `columnize`
-//! tables and `k = v` lists, 4-space JSON, Go's `%v`/`%q` printing of values, and the subset of
-//! Go's text/template that `-t` supports.
+//! tables and `k = v` lists, 4-space JSON, Go's `%v`/`%q` printing of values, go-humanize's byte sizes,
+//! and the subset of Go's text/template that `-t` supports.
 
 use serde_json::Value;
 
@@ -112,6 +112,22 @@ pub fn go_time(rfc3339: &str) -> String {
     match rfc3339.strip_suffix('Z').and_then(|t| t.split_once('T')) {
         Some((date, time)) if date.len() == 10 && time.len() >= 8 => format!("{date} {time} +0000 UTC"),
         _ => rfc3339.to_string(),
+    }
+}
+
+/// go-humanize's `IBytes`: `512 B`, `1.5 KiB`, `15 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    if n < 10 {
+        return format!("{n} B");
+    }
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let e = ((n as f64).ln() / 1024f64.ln()).floor() as usize;
+    let e = e.min(units.len() - 1);
+    let val = (n as f64 / 1024f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
+    if val < 10.0 {
+        format!("{val:.1} {}", units[e])
+    } else {
+        format!("{val:.0} {}", units[e])
     }
 }
 
@@ -330,5 +346,22 @@ mod tests {
     fn go_marshal_is_compact_and_escapes_html() {
         let v = serde_json::json!({"B": "<a&b>\u{2028}", "A": 1});
         assert_eq!(go_marshal(&v).unwrap(), r#"{"B":"\u003ca\u0026b\u003e\u2028","A":1}"#);
+    }
+
+    #[test]
+    fn human_bytes_as_go_humanize() {
+        let cases = [
+            (0, "0 B"),
+            (9, "9 B"),
+            (10, "10 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (15 * 1024, "15 KiB"),
+            (64 << 20, "64 MiB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(human_bytes(n), want, "{n}");
+        }
     }
 }

@@ -19,12 +19,12 @@ use raftwarden_actors::license::document::PublicKey;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::args::go_bool;
-use super::args::GlobalOpts;
 use super::client::Client;
 use super::client::ClientError;
 use super::error::CliError;
 use super::format;
+use super::opts::GlobalOpts;
+use crate::go::flag::go_bool;
 use crate::go::quote as go_quote;
 
 const LICENSE: &str = "/v1/operator/license";

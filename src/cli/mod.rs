@@ -1,31 +1,39 @@
-//! The Nomad-compatible command line: `raftwarden operator raft|autopilot|scheduler ...`,
-//! `raftwarden server members`, `raftwarden acl ...`, with Nomad's flags, output texts and exit codes.
+//! The Nomad-compatible command line: `raftwarden operator raft|autopilot|scheduler|snapshot ...`,
+//! `raftwarden server ...`, `var ...`, `license ...` and `acl ...`, with Nomad's flags, output
+//! texts and exit codes.
 //!
 //! ```text
-//! argv (Go flag syntax) ─> argv::rewrite ─> clap (args) ─> commands (async, one HTTP client)
-//!                                                            ├─> update: set-config merges, CAS index
-//!                                                            └─> render / format: tables, -json, -t
+//! argv (Go flag syntax) ─> go::argv ─> clap (args: root grammar) ─> execute ─> one command file
+//!   operator (+ set_config decisions), server, var, license, acl, snapshot (+ transfer, agent)
+//!     each: its grammar, its HTTP calls (client), its texts (render / format), its errors (error)
 //! ```
+//!
+//! Modules point down: `args` (root grammar) ─> command files ─> `render` ─> `error` ─>
+//! `snapshot` ─> `snapshot_agent` ─> `snapshot_transfer` ─> `client` ─> `opts`, and `format` is
+//! used by all and uses none. `error` sits above `snapshot` because `CliError` wraps the snapshot
+//! commands' own `SnapshotError`.
 //!
 //! Success prints to stdout and exits 0; errors go to stderr and exit 1. Help goes to stdout, as
 //! Nomad's CLI writes it: exit 0 for `-help`, 1 for a command group without its command, 127
 //! for an unknown command; a bad flag prints Go's message on stderr and the help on stdout.
 
 mod acl;
-pub(crate) mod args;
-pub(crate) mod argv;
+mod args;
 mod client;
-mod commands;
 mod error;
 mod format;
 mod license;
+mod operator;
+mod opts;
 mod render;
+mod server;
 mod snapshot;
 pub(crate) mod snapshot_agent;
 mod snapshot_transfer;
-mod update;
 mod var;
 
+use args::Cli;
+use args::Command;
 use error::CliError;
 
 /// Runs a CLI command line (without the program name); returns the process exit code.
@@ -38,7 +46,7 @@ pub fn run(args: Vec<String>) -> i32 {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)
-        .and_then(|runtime| runtime.block_on(commands::execute(cli)));
+        .and_then(|runtime| runtime.block_on(execute(cli)));
     match result {
         Ok(out) => {
             print!("{out}");
@@ -57,5 +65,17 @@ pub fn run(args: Vec<String>) -> i32 {
             eprintln!("{e}");
             1
         }
+    }
+}
+
+/// Runs a parsed command line; `Ok` is the text for stdout.
+async fn execute(cli: Cli) -> Result<String, CliError> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Operator(o) => operator::execute(g, o).await,
+        Command::Server(s) => server::execute(g, s).await,
+        Command::Var(v) => var::execute(g, v).await,
+        Command::License(l) => license::execute(g, l).await,
+        Command::Acl(a) => acl::execute(g, a).await,
     }
 }

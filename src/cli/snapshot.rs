@@ -18,15 +18,15 @@ use raftwarden_actors::snapshot::archive::Inspection;
 use serde_json::json;
 use serde_json::Value;
 
-use super::args::go_bool;
-use super::args::GlobalOpts;
 use super::client::Client;
 use super::client::ClientError;
 use super::format;
+use super::opts::GlobalOpts;
 use super::snapshot_agent;
 use super::snapshot_transfer;
 use super::snapshot_transfer::RestoreError;
 use super::snapshot_transfer::SaveError;
+use crate::go::flag::go_bool;
 use crate::go::quote as go_quote;
 
 #[derive(Debug, Subcommand)]
@@ -200,7 +200,7 @@ pub fn render_inspection(i: &Inspection) -> String {
     let head = format::key_values(&[
         ("Created", created),
         ("ID", i.meta.id.clone()),
-        ("Size", human_bytes(i.meta.size)),
+        ("Size", format::human_bytes(i.meta.size)),
         ("Index", i.meta.index.to_string()),
         ("Term", i.meta.term.to_string()),
         ("Version", i.meta.version.to_string()),
@@ -208,28 +208,12 @@ pub fn render_inspection(i: &Inspection) -> String {
     let row = |cells: [String; 3]| cells.to_vec();
     let mut table = vec![row(["Type".into(), "Count".into(), "Size".into()])];
     for (name, count, size) in sorted_stats(i) {
-        table.push(row([name.to_string(), count.to_string(), human_bytes(size)]));
+        table.push(row([name.to_string(), count.to_string(), format::human_bytes(size)]));
     }
     let total_count: u64 = i.tables.iter().map(|t| t.count).sum();
     table.push(row([String::new(), String::new(), String::new()]));
-    table.push(row(["Total".into(), total_count.to_string(), human_bytes(i.state_size)]));
+    table.push(row(["Total".into(), total_count.to_string(), format::human_bytes(i.state_size)]));
     format!("{head}\n{}", format::columnize(&table, "  ", ""))
-}
-
-/// go-humanize's `IBytes`: `512 B`, `1.5 KiB`, `15 MiB`.
-pub(super) fn human_bytes(n: u64) -> String {
-    if n < 10 {
-        return format!("{n} B");
-    }
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let e = ((n as f64).ln() / 1024f64.ln()).floor() as usize;
-    let e = e.min(units.len() - 1);
-    let val = (n as f64 / 1024f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
-    if val < 10.0 {
-        format!("{val:.1} {}", units[e])
-    } else {
-        format!("{val:.0} {}", units[e])
-    }
 }
 
 /// Nomad's `formatTime` (`2006-01-02T15:04:05Z07:00`) of unix milliseconds, in UTC.
@@ -238,26 +222,4 @@ fn iso8601_utc(ms: i64) -> String {
         return String::new();
     }
     crate::go::rfc3339((ms / 1000) as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_bytes_as_go_humanize() {
-        let cases = [
-            (0, "0 B"),
-            (9, "9 B"),
-            (10, "10 B"),
-            (1023, "1023 B"),
-            (1024, "1.0 KiB"),
-            (1536, "1.5 KiB"),
-            (15 * 1024, "15 KiB"),
-            (64 << 20, "64 MiB"),
-        ];
-        for (n, want) in cases {
-            assert_eq!(human_bytes(n), want, "{n}");
-        }
-    }
 }

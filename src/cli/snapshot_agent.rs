@@ -37,9 +37,10 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::GlobalOpts;
 use super::client::Client;
 use super::client::ClientError;
+use super::format::human_bytes;
+use super::opts::GlobalOpts;
 use super::snapshot_transfer;
 use crate::go;
 
@@ -215,7 +216,7 @@ pub async fn run(global: &GlobalOpts, args: AgentArgs) -> Result<String, AgentEr
                         "saved {} (index {}, {}), verified{}",
                         done.file.display(),
                         done.index,
-                        super::snapshot::human_bytes(done.bytes),
+                        human_bytes(done.bytes),
                         pruned_text(&done.pruned)
                     ),
                 );

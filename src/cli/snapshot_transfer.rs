@@ -24,6 +24,7 @@ use tokio::io::AsyncReadExt;
 
 use super::client::Client;
 use super::client::ClientError;
+use super::format::human_bytes;
 use crate::go::quote as go_quote;
 
 pub const SNAPSHOT: &str = "/v1/operator/snapshot";
@@ -243,15 +244,15 @@ impl Progress {
 fn progress_line(label: &str, done: u64, total: Option<u64>, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { (done as f64 / secs) as u64 } else { 0 };
-    let rate = super::snapshot::human_bytes(rate);
+    let rate = human_bytes(rate);
     match total {
         Some(total) if total > 0 => format!(
             "{label}: {} / {} ({}%), {rate}/s",
-            super::snapshot::human_bytes(done),
-            super::snapshot::human_bytes(total),
+            human_bytes(done),
+            human_bytes(total),
             done.saturating_mul(100) / total
         ),
-        _ => format!("{label}: {}, {rate}/s", super::snapshot::human_bytes(done)),
+        _ => format!("{label}: {}, {rate}/s", human_bytes(done)),
     }
 }
 

@@ -6,9 +6,12 @@
 //! - [`parse_bool`], `strconv.ParseBool`;
 //! - [`rfc3339`], `time.Time` in JSON;
 //! - [`json_float`], floats as Nomad's JSON codec writes them;
-//! - [`check_uuid`] and [`check_addr_port`], go-uuid's `ParseUUID` and `netip.ParseAddrPort`.
+//! - [`check_uuid`] and [`check_addr_port`], go-uuid's `ParseUUID` and `netip.ParseAddrPort`;
+//! - `argv` and `flag`, the `flag` package: Go-style argv for clap, and flag value parsers.
 
+pub(crate) mod argv;
 pub mod duration;
+pub(crate) mod flag;
 mod float;
 mod netip;
 mod quote;

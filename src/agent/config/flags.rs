@@ -15,9 +15,9 @@ use super::file::AclBlock;
 use super::file::AgentFile;
 use super::file::ServerBlock;
 use super::ConfigError;
-use crate::cli::args::go_bool;
-use crate::cli::args::parse_go_style;
-use crate::cli::argv::go_style;
+use crate::go::argv::go_style;
+use crate::go::flag::go_bool;
+use crate::go::flag::parse_go_style;
 
 const GENERAL: &str = "General Options";
 const SERVER: &str = "Server Options";

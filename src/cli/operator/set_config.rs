@@ -6,9 +6,9 @@
 use serde_json::Map;
 use serde_json::Value;
 
-use super::args::AutopilotSetConfig;
-use super::args::SchedulerSetConfig;
-use super::error::CliError;
+use super::AutopilotSetConfig;
+use super::SchedulerSetConfig;
+use crate::cli::error::CliError;
 
 pub const AUTOPILOT_CONFIGURATION: &str = "/v1/operator/autopilot/configuration";
 pub const SCHEDULER_CONFIGURATION: &str = "/v1/operator/scheduler/configuration";
