@@ -12,14 +12,16 @@
 pub mod acl;
 mod config;
 pub mod license;
+mod restore;
 pub mod variables;
 
-pub use crate::raft::store::restore::RestoreRowSet;
 pub use config::AutopilotConfig;
 pub use config::PreemptionConfig;
 pub use config::SchedulerAlgorithm;
 pub use config::SchedulerConfig;
 pub use license::InstalledLicense;
+pub use restore::RestoreRowSet;
+pub(crate) use restore::RowSetBuilder;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::read_err;
-use super::restore;
 use super::write_err;
 use crate::raft::LogId;
 use crate::raft::SnapshotMeta;
@@ -59,6 +58,37 @@ pub(super) const LICENSE: RowTable = TableDefinition::new("sm_license");
 pub(super) const REPLICATED: [RowTable; 8] =
     [AUTOPILOT, SCHEDULER, VARIABLES, TABLE_INDEX, ACL_POLICIES, ACL_TOKENS, ACL_SECRETS, LICENSE];
 
+/// The staging table of each replicated table, in the order of `REPLICATED`.
+pub(super) const STAGING: [RowTable; 8] = [
+    RowTable::new("staging_sm_autopilot"),
+    RowTable::new("staging_sm_scheduler"),
+    RowTable::new("staging_sm_variables"),
+    RowTable::new("staging_sm_table_index"),
+    RowTable::new("staging_sm_acl_policies"),
+    RowTable::new("staging_sm_acl_tokens"),
+    RowTable::new("staging_sm_acl_secrets"),
+    RowTable::new("staging_sm_license"),
+];
+
+/// Where a commit puts each replicated table it replaces, in the order of `REPLICATED`, until
+/// [`Command::RestoreRetire`](crate::state::Command::RestoreRetire) drops them: freeing a large table's pages reads every one of
+/// them, which the commit (and the client waiting on it) need not wait for. Not replicated:
+/// a raft snapshot does not carry them.
+pub(super) const RETIRED: [RowTable; 8] = [
+    RowTable::new("retired_sm_autopilot"),
+    RowTable::new("retired_sm_scheduler"),
+    RowTable::new("retired_sm_variables"),
+    RowTable::new("retired_sm_table_index"),
+    RowTable::new("retired_sm_acl_policies"),
+    RowTable::new("retired_sm_acl_tokens"),
+    RowTable::new("retired_sm_acl_secrets"),
+    RowTable::new("retired_sm_license"),
+];
+
+/// The restore in progress, under [`PROGRESS_KEY`].
+pub(super) const PROGRESS: RowTable = RowTable::new("staging_restore");
+pub(super) const PROGRESS_KEY: &[u8] = b"restore";
+
 /// Every table a raft snapshot carries: the replicated ones and a snapshot restore in progress
 /// (a follower that installs a raft snapshot half-way through a restore must hold the rows
 /// staged so far, or it could not commit the restore with the others).
@@ -71,15 +101,15 @@ pub(super) const SNAPSHOT_TABLES: [RowTable; 17] = [
     ACL_TOKENS,
     ACL_SECRETS,
     LICENSE,
-    restore::STAGING[0],
-    restore::STAGING[1],
-    restore::STAGING[2],
-    restore::STAGING[3],
-    restore::STAGING[4],
-    restore::STAGING[5],
-    restore::STAGING[6],
-    restore::STAGING[7],
-    restore::PROGRESS,
+    STAGING[0],
+    STAGING[1],
+    STAGING[2],
+    STAGING[3],
+    STAGING[4],
+    STAGING[5],
+    STAGING[6],
+    STAGING[7],
+    PROGRESS,
 ];
 
 /// The key of the one row of a single-row (config) table.
