@@ -2,7 +2,7 @@
 //! delete (check-and-set included), as plain functions over the one row they touch.
 //!
 //! Nomad decides CAS in its state store inside the FSM apply (`state_store_variables.go`); so
-//! does [`super::apply`] here, through these functions, so two competing CAS writes are ordered
+//! does [`super::apply()`] here, through these functions, so two competing CAS writes are ordered
 //! by the raft log. A conflict is not an error: the outcome carries the current variable (or a
 //! zero value naming the path when there is none), which Nomad answers with a 409.
 
