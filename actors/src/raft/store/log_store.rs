@@ -31,7 +31,7 @@ use crate::raft::NodeId;
 use crate::raft::StorageError;
 use crate::raft::TypeConfig;
 
-/// The raft log (files, see [`log`]) and the vote (redb).
+/// The raft log (files, see `log.rs`) and the vote (redb).
 #[derive(Clone)]
 pub struct LogStore {
     pub(super) db: Arc<Database>,

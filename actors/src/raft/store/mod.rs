@@ -1,4 +1,4 @@
-//! Durable raft storage: the log in append-only segment files ([`log`]); one redb database
+//! Durable raft storage: the log in append-only segment files (`log.rs`); one redb database
 //! holds the vote, one table per replicated table and the applied meta; raft snapshots are
 //! files in `snapshots/` beside it.
 //!
@@ -13,12 +13,12 @@
 //! acknowledged write survives `kill -9`; it costs the entry's bytes, not a B-tree commit. An
 //! apply batch is one redb write transaction: the rows its commands change plus the last
 //! applied log id and membership, so an apply costs what it changes, not what the state holds;
-//! it is fsynced once the log has grown by [`DURABLE_APPLY_LOG_BYTES`] since the last durable
+//! it is fsynced once the log has grown by `DURABLE_APPLY_LOG_BYTES` since the last durable
 //! one (and before the log is purged), as raft replays the log from the last durably applied
 //! id.
 //!
 //! Where the work runs: a small append or apply (a few entries of single writes, see
-//! [`runs_in_place`]) runs on the raft task itself, as openraft waits for it anyway. Group
+//! `runs_in_place`) runs on the raft task itself, as openraft waits for it anyway. Group
 //! commits, snapshot restore steps, longer runs of entries and durable applies run on the
 //! blocking pool, as do the vote, truncation, purges, snapshots and log reads older than the
 //! newest entries (those come from memory).

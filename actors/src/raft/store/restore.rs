@@ -13,7 +13,7 @@
 //! The leader proposes rows before the archive's last hash has verified (the archive streams
 //! through), and the commit only after: an archive that fails verification leaves its rows in
 //! the staging tables, never in the live ones, until the next restore clears them. The commit
-//! sets the tables it replaces aside ([`RETIRED`]); [`Command::RestoreRetire`], proposed after
+//! sets the tables it replaces aside (`RETIRED`); [`Command::RestoreRetire`], proposed after
 //! the client has its answer, drops them.
 
 use redb::ReadableTable;
