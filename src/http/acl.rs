@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::auth;
-use super::operator::Reply;
-use super::operator::Req;
+use super::request::Reply;
+use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
 use crate::go;

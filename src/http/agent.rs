@@ -1,8 +1,6 @@
 //! Handlers of `/v1/agent/*` that apply to a server (Nomad's `command/agent/agent_endpoint.go`):
 //! gossip members, join, force-leave, the agent's own description and its health.
 
-use super::auth::authorize;
-use crate::acl::Requirement;
 use std::collections::BTreeMap;
 
 use actix_web::http::Method;
@@ -13,10 +11,12 @@ use raftwarden_actors::membership::GetLeader;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::operator::Reply;
-use super::operator::Req;
+use super::auth::authorize;
+use super::request::Reply;
+use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
+use crate::acl::Requirement;
 use crate::go;
 
 /// Nomad's `ErrInvalidMethod` text.

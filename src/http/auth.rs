@@ -11,9 +11,9 @@ use raftwarden_actors::acl::ResolveToken;
 use raftwarden_actors::acl::Resolved;
 use raftwarden_actors::OpError;
 
-use super::operator::Req;
+use super::request::ApiState;
+use super::request::Req;
 use super::respond::ApiError;
-use super::ApiState;
 use crate::acl::Acl;
 use crate::acl::Requirement;
 

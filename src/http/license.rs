@@ -4,18 +4,18 @@
 //! is not forwarded to the leader; `?stale` is accepted and changes nothing). An install is
 //! verified and applied on the leader.
 
-use super::auth::authorize;
-use crate::acl::Requirement;
 use actix_web::http::Method;
 use raftwarden_actors::license::document::License;
 use raftwarden_actors::license::GetLicense;
 use raftwarden_actors::license::PutLicense;
 use serde::Serialize;
 
-use super::operator::Reply;
-use super::operator::Req;
+use super::auth::authorize;
+use super::request::Reply;
+use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
+use crate::acl::Requirement;
 
 /// Nomad Enterprise's `LicenseGetResponse`: the license, whether the agent configuration's
 /// license is outdated, and the query meta, in that order.

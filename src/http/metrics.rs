@@ -24,8 +24,8 @@ use raftwarden_actors::metrics::Metrics;
 use raftwarden_actors::metrics::Summary;
 use serde::Serialize;
 
-use super::operator::Reply;
-use super::operator::Req;
+use super::request::Reply;
+use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
 use crate::go::json_float;

@@ -1,8 +1,9 @@
-//! The HTTP layer: the public `/v1/operator` API and the internal server-to-server RPC.
+//! The HTTP layer: the public API (the [`SCOPES`]: operator, status, variables, ACL, agent,
+//! metrics) and the internal server-to-server RPC.
 //!
 //! ```text
 //! request ─> dispatch (Nomad's mux rules: prefix and exact routes, 301/307/404 fallthrough)
-//!          ─> handler: method check, query/token parsing, body decoding   (400/404/405 here)
+//!          ─> handler(request::Req): method check, query/token parsing, body decoding (400/404/405)
 //!          ─> typed message to an actor Addr ─> reply ─> respond (one error mapping)
 //! ```
 //!
@@ -17,6 +18,7 @@ pub mod license;
 pub mod metrics;
 pub mod operator;
 pub mod query;
+pub mod request;
 pub mod respond;
 pub mod rpc;
 pub mod snapshot;
@@ -35,48 +37,14 @@ use actix_web::HttpRequest;
 use actix_web::HttpResponse;
 use actix_web::HttpServer;
 use futures_util::StreamExt;
-use raftwarden_actors::Server;
 
-use self::operator::Reply;
-use self::operator::Req;
+pub use self::request::ApiState;
+use self::request::Reply;
+use self::request::Req;
 use self::respond::ApiError;
 
 /// Largest request body accepted on the public API; config bodies are a few hundred bytes.
 pub const MAX_BODY: usize = 1 << 20;
-
-/// What the API handlers share: the server's actor addresses.
-#[derive(Clone)]
-pub struct ApiState {
-    server: Server,
-    /// The agent configuration `/v1/agent/self` shows (Nomad's `Config` JSON); `None` when
-    /// embedded.
-    agent_config: Option<std::sync::Arc<serde_json::Value>>,
-}
-
-impl ApiState {
-    pub fn new(server: Server) -> Self {
-        Self { server, agent_config: None }
-    }
-
-    /// Adds the agent configuration that `/v1/agent/self` returns.
-    pub fn with_agent_config(mut self, config: serde_json::Value) -> Self {
-        self.agent_config = Some(std::sync::Arc::new(config));
-        self
-    }
-
-    pub fn agent_config(&self) -> Option<&serde_json::Value> {
-        self.agent_config.as_deref()
-    }
-
-    pub fn server(&self) -> &Server {
-        &self.server
-    }
-
-    /// The region this server answers for (other regions are `No path to region`).
-    pub fn region(&self) -> &str {
-        &self.server.settings().region
-    }
-}
 
 /// The path prefixes the public API answers under. Everything else belongs to the host.
 pub const SCOPES: [&str; 7] =

@@ -19,67 +19,15 @@ use raftwarden_actors::PeerRef;
 
 use super::auth::authorize;
 use super::decode;
-use super::query::is_pretty;
-use super::query::parse_cas;
-use super::query::parse_read;
-use super::query::parse_token;
-use super::query::parse_write;
 use super::query::Query;
-use super::query::ReadOptions;
+use super::request::Reply;
+use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
 use super::wire;
-use super::ApiState;
 use crate::acl::Requirement;
 use crate::go::check_addr_port;
 use crate::go::check_uuid;
-
-/// What every handler needs from the request.
-pub struct Req<'a> {
-    pub http: &'a HttpRequest,
-    pub query: Query,
-    pub pretty: bool,
-    pub state: &'a ApiState,
-}
-
-impl<'a> Req<'a> {
-    pub fn new(http: &'a HttpRequest, state: &'a ApiState) -> Self {
-        let query = Query::parse(http.query_string());
-        let pretty = is_pretty(&query);
-        Self { http, query, pretty, state }
-    }
-
-    pub fn token(&self) -> String {
-        let header = |name: &str| self.http.headers().get(name).and_then(|v| v.to_str().ok());
-        parse_token(header("X-Nomad-Token"), header("Authorization"))
-    }
-
-    pub(super) fn read(&self) -> Result<ReadOptions, ApiError> {
-        let opts = parse_read(&self.query, self.token(), self.state.region()).map_err(ApiError::bad_request)?;
-        self.check_region(&opts.region)?;
-        Ok(opts)
-    }
-
-    pub(super) fn write(&self) -> Result<(), ApiError> {
-        let opts = parse_write(&self.query, self.token(), self.state.region());
-        self.check_region(&opts.region)
-    }
-
-    /// Another region would be forwarded to one of its servers; this server knows none.
-    fn check_region(&self, region: &str) -> Result<(), ApiError> {
-        if region != self.state.region() {
-            return Err(ApiError::coded(500, "No path to region"));
-        }
-        Ok(())
-    }
-
-    fn cas(&self) -> Result<Option<u64>, ApiError> {
-        parse_cas(&self.query).map_err(ApiError::bad_request)
-    }
-}
-
-/// The handlers' result: a response, or an error that [`ApiError`] shapes.
-pub type Reply = Result<HttpResponse, ApiError>;
 
 pub async fn raft_configuration(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
@@ -87,7 +35,7 @@ pub async fn raft_configuration(r: Req<'_>) -> Reply {
     }
     let opts = r.read()?;
     authorize(&r, Requirement::Management).await?;
-    let conf = r.state.server.membership().send(GetRaftConfiguration { stale: opts.stale }).await??;
+    let conf = r.state.server().membership().send(GetRaftConfiguration { stale: opts.stale }).await??;
     Ok(respond::ok_json(&wire::RaftConfigurationResponse::from(conf), r.pretty))
 }
 
@@ -105,7 +53,7 @@ pub async fn raft_peer(r: Req<'_>) -> Reply {
     };
     r.write()?;
     authorize(&r, Requirement::Management).await?;
-    r.state.server.membership().send(RemovePeer { id }).await??;
+    r.state.server().membership().send(RemovePeer { id }).await??;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -116,7 +64,7 @@ pub async fn transfer_leadership(r: Req<'_>) -> Reply {
     let target = transfer_target(&r.query).map_err(ApiError::bad_request)?;
     r.write()?;
     authorize(&r, Requirement::Management).await?;
-    let t = r.state.server.membership().send(TransferLeadership { target }).await??;
+    let t = r.state.server().membership().send(TransferLeadership { target }).await??;
     Ok(respond::ok_json(&wire::TransferResponse::from(t), r.pretty))
 }
 
@@ -151,7 +99,7 @@ pub fn transfer_target(q: &Query) -> Result<PeerRef, String> {
 }
 
 pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {
-    let store = r.state.server.config_store();
+    let store = r.state.server().config_store();
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
@@ -179,7 +127,7 @@ pub async fn autopilot_health(r: Req<'_>) -> Reply {
     // `stale` is parsed (and can fail) but ignored: health is always answered by the leader.
     r.read()?;
     authorize(&r, Requirement::OperatorRead).await?;
-    let health = r.state.server.autopilot().send(GetHealth).await??;
+    let health = r.state.server().autopilot().send(GetHealth).await??;
     let reply = wire::OperatorHealthReply::new(&health).map_err(|e| ApiError::coded(500, e.to_string()))?;
     if health.healthy {
         return Ok(respond::ok_json(&reply, r.pretty));
@@ -194,7 +142,7 @@ pub async fn autopilot_health(r: Req<'_>) -> Reply {
 }
 
 pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
-    let store = r.state.server.config_store();
+    let store = r.state.server().config_store();
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
@@ -244,7 +192,7 @@ pub async fn status_leader(r: Req<'_>) -> Reply {
         return Err(ApiError::coded(405, "Invalid method"));
     }
     r.read()?;
-    let leader = r.state.server.membership().send(GetLeader).await?;
+    let leader = r.state.server().membership().send(GetLeader).await?;
     Ok(respond::ok_json(&leader.map(|n| n.rpc_addr).unwrap_or_default(), r.pretty))
 }
 
@@ -254,7 +202,7 @@ pub async fn status_peers(r: Req<'_>) -> Reply {
         return Err(ApiError::coded(405, "Invalid method"));
     }
     r.read()?;
-    let conf = r.state.server.membership().send(GetRaftConfiguration { stale: true }).await??;
+    let conf = r.state.server().membership().send(GetRaftConfiguration { stale: true }).await??;
     let peers: Vec<String> = conf.servers.into_iter().filter(|s| s.voter).map(|s| s.address).collect();
     Ok(respond::ok_json(&peers, r.pretty))
 }

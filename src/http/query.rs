@@ -20,7 +20,7 @@ impl Query {
             .filter(|p| !p.is_empty() && !p.contains(';'))
             .filter_map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                Some((percent_decode(k)?, percent_decode(v)?))
+                Some((percent_decode(k, Unescape::Query)?, percent_decode(v, Unescape::Query)?))
             })
             .collect();
         Self { pairs }
@@ -41,19 +41,36 @@ impl Query {
     }
 }
 
-/// `application/x-www-form-urlencoded` decoding as Go's `url.QueryUnescape` does it: `+` is a
-/// space and `%XX` a byte; `None` for a `%` not followed by two hex digits.
-fn percent_decode(s: &str) -> Option<String> {
+/// Which unescaping [`percent_decode`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Unescape {
+    /// `application/x-www-form-urlencoded`, as Go's `url.QueryUnescape`: `+` is a space, and a
+    /// `%` not followed by two hex digits fails the whole text.
+    Query,
+    /// A raw request path, which Go's `URL.Path` holds decoded: `+` stays, and a `%` not
+    /// followed by two hex digits is kept as it is (lossy, never fails).
+    PathLossy,
+}
+
+/// `%XX` escapes decoded to bytes (invalid UTF-8 then replaced); `None` only for a bad escape
+/// under [`Unescape::Query`].
+pub(super) fn percent_decode(s: &str, mode: Unescape) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if mode == Unescape::Query => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                out.push(hex.and_then(|h| u8::from_str_radix(h, 16).ok())?);
-                i += 2;
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None if mode == Unescape::PathLossy => out.push(b'%'),
+                    None => return None,
+                }
             }
             b => out.push(b),
         }
@@ -240,6 +257,13 @@ mod tests {
         assert_eq!(q.get("z"), Some("A"));
         // Go drops a pair it cannot unescape, and keeps the rest.
         assert!(!q.has("x") && !q.has("y") && q.pairs.len() == 2, "{q:?}");
+    }
+
+    #[test]
+    fn lossy_path_decoding_keeps_plus_and_bad_escapes() {
+        assert_eq!(percent_decode("a+b%20c%2", Unescape::PathLossy).as_deref(), Some("a+b c%2"));
+        assert_eq!(percent_decode("%zz%41", Unescape::PathLossy).as_deref(), Some("%zzA"));
+        assert_eq!(percent_decode("%zz%41", Unescape::Query), None);
     }
 
     #[test]

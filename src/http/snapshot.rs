@@ -17,8 +17,8 @@ use raftwarden_actors::Server;
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
 
-use super::operator::Reply;
-use super::operator::Req;
+use super::request::Reply;
+use super::request::Req;
 use super::respond::ApiError;
 
 /// Bytes read from the archive file per body chunk.

@@ -2,8 +2,6 @@
 //! (GET, PUT/POST, DELETE) and `/v1/vars` (list). Each turns one request into one typed message
 //! to the variables actor; a check-and-set conflict is a 409 whose body is the current variable.
 
-use super::auth::authorize;
-use crate::acl::Requirement;
 use std::collections::BTreeMap;
 
 use actix_web::http::header::HeaderName;
@@ -23,13 +21,17 @@ use raftwarden_actors::variables::PutVariable;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::auth::authorize;
 use super::decode::first_value;
 use super::decode::go_field;
 use super::decode::kind;
-use super::operator::Reply;
-use super::operator::Req;
+use super::query::percent_decode;
+use super::query::Unescape;
+use super::request::Reply;
+use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
+use crate::acl::Requirement;
 use crate::go;
 
 /// Nomad's `VariableDecrypted` on the wire: metadata fields in Go declaration order (`Lock` is
@@ -114,25 +116,8 @@ pub fn parse_cas(value: Option<&str>) -> Result<Option<u64>, String> {
 
 /// Go's `URL.Path` is the decoded path; actix hands over the raw one.
 fn decode_path(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
-            .flatten();
-        match hex {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // The lossy mode keeps a bad escape as it is, so it never answers `None`.
+    percent_decode(raw, Unescape::PathLossy).unwrap_or_default()
 }
 
 /// The body of a set: Nomad's `VariableDecrypted` decoded by Go's `encoding/json` (first value,

@@ -1,0 +1,96 @@
+//! What every handler starts from and returns: [`ApiState`] (the server a handler talks to),
+//! [`Req`] (one request with its query, token and region checks) and [`Reply`].
+
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
+use raftwarden_actors::Server;
+
+use super::query::is_pretty;
+use super::query::parse_cas;
+use super::query::parse_read;
+use super::query::parse_token;
+use super::query::parse_write;
+use super::query::Query;
+use super::query::ReadOptions;
+use super::respond::ApiError;
+
+/// What the API handlers share: the server's actor addresses.
+#[derive(Clone)]
+pub struct ApiState {
+    server: Server,
+    /// The agent configuration `/v1/agent/self` shows (Nomad's `Config` JSON); `None` when
+    /// embedded.
+    agent_config: Option<std::sync::Arc<serde_json::Value>>,
+}
+
+impl ApiState {
+    pub fn new(server: Server) -> Self {
+        Self { server, agent_config: None }
+    }
+
+    /// Adds the agent configuration that `/v1/agent/self` returns.
+    pub fn with_agent_config(mut self, config: serde_json::Value) -> Self {
+        self.agent_config = Some(std::sync::Arc::new(config));
+        self
+    }
+
+    pub fn agent_config(&self) -> Option<&serde_json::Value> {
+        self.agent_config.as_deref()
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The region this server answers for (other regions are `No path to region`).
+    pub fn region(&self) -> &str {
+        &self.server.settings().region
+    }
+}
+
+/// What every handler needs from the request.
+pub struct Req<'a> {
+    pub http: &'a HttpRequest,
+    pub query: Query,
+    pub pretty: bool,
+    pub state: &'a ApiState,
+}
+
+impl<'a> Req<'a> {
+    pub fn new(http: &'a HttpRequest, state: &'a ApiState) -> Self {
+        let query = Query::parse(http.query_string());
+        let pretty = is_pretty(&query);
+        Self { http, query, pretty, state }
+    }
+
+    pub fn token(&self) -> String {
+        let header = |name: &str| self.http.headers().get(name).and_then(|v| v.to_str().ok());
+        parse_token(header("X-Nomad-Token"), header("Authorization"))
+    }
+
+    pub(super) fn read(&self) -> Result<ReadOptions, ApiError> {
+        let opts = parse_read(&self.query, self.token(), self.state.region()).map_err(ApiError::bad_request)?;
+        self.check_region(&opts.region)?;
+        Ok(opts)
+    }
+
+    pub(super) fn write(&self) -> Result<(), ApiError> {
+        let opts = parse_write(&self.query, self.token(), self.state.region());
+        self.check_region(&opts.region)
+    }
+
+    /// Another region would be forwarded to one of its servers; this server knows none.
+    fn check_region(&self, region: &str) -> Result<(), ApiError> {
+        if region != self.state.region() {
+            return Err(ApiError::coded(500, "No path to region"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn cas(&self) -> Result<Option<u64>, ApiError> {
+        parse_cas(&self.query).map_err(ApiError::bad_request)
+    }
+}
+
+/// The handlers' result: a response, or an error that [`ApiError`] shapes.
+pub type Reply = Result<HttpResponse, ApiError>;
