@@ -1,6 +1,6 @@
 //! `operator raft|autopilot|scheduler ...`: the grammar of these commands and their HTTP calls.
 //! The read-modify-write decisions of the two `set-config` commands are pure functions in
-//! [`set_config`]; `operator snapshot ...` has its own file ([`snapshot`](super::snapshot)).
+//! [`set_config`]; `operator snapshot ...` has its own file ([`snapshot`]).
 
 mod set_config;
 

@@ -1,5 +1,5 @@
 //! Go's `flag` package as Nomad's commands use it: [`parse_go_style`] runs Go-style argv (see
-//! [`argv`](super::argv)) through a clap grammar, and the value parsers give clap Go's
+//! [`argv`]) through a clap grammar, and the value parsers give clap Go's
 //! `strconv`/`time` rules and error texts (`go_bool` for `BoolVar` switches, `go_bool_value`,
 //! `go_uint` and `go_duration` for Nomad's `flaghelper` values). The CLI and the agent share them.
 
