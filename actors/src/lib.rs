@@ -30,7 +30,7 @@
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
 //! caller's actix `System`, and returns a [`Server`]; [`Server::shutdown`] stops all of it.
 //! Nothing is global, so one process can run several servers (tests do); the one process-wide
-//! value is a pool of spare buffers the snapshot restore reuses (`raft::store::restore`),
+//! value is a pool of spare buffers the snapshot restore reuses (`state::restore`),
 //! which holds no state.
 
 pub mod acl;
