@@ -214,20 +214,28 @@ fn then_line(path: &[String], message: &str) -> Option<String> {
     }
 }
 
+/// Parses a command line written as string literals, for the grammar tests here and in the
+/// subcommand files.
+#[cfg(test)]
+pub(crate) fn parse_strs(args: &[&str]) -> Result<Cli, ParseFailure> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    parse(&args)
+}
+
+/// [`parse_strs`] that must succeed.
+#[cfg(test)]
+pub(crate) fn parse_ok(args: &[&str]) -> Cli {
+    parse_strs(args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::operator::ListPeers;
     use crate::cli::operator::Raft;
 
-    fn p(args: &[&str]) -> Result<Cli, ParseFailure> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse(&args)
-    }
-
-    fn ok(args: &[&str]) -> Cli {
-        p(args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"))
-    }
+    use super::parse_ok as ok;
+    use super::parse_strs as p;
 
     #[test]
     fn grammar_is_consistent() {

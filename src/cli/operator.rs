@@ -301,19 +301,10 @@ async fn scheduler_set_config(g: &GlobalOpts, a: SchedulerSetConfig) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::parse;
-    use crate::cli::args::Cli;
+    use crate::cli::args::parse_ok as ok;
+    use crate::cli::args::parse_strs as p;
     use crate::cli::args::Command;
     use crate::cli::args::ParseFailure;
-
-    fn p(args: &[&str]) -> Result<Cli, ParseFailure> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse(&args)
-    }
-
-    fn ok(args: &[&str]) -> Cli {
-        p(args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"))
-    }
 
     #[test]
     fn boolean_switches() {
