@@ -57,6 +57,10 @@ pub struct AgentFile {
     pub client: Option<ClientBlock>,
     #[serde(default, deserialize_with = "de::blocks")]
     pub snapshot: Option<SnapshotBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub tls: Option<TlsBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub limits: Option<LimitsBlock>,
     /// Leave the gossip pool gracefully on SIGINT / SIGTERM (Nomad's defaults: false).
     #[serde(default, deserialize_with = "de::boolean")]
     pub leave_on_interrupt: Option<bool>,
@@ -105,6 +109,9 @@ pub struct ServerBlock {
     /// Base64 ed25519 public keys whose license signatures this server trusts.
     #[serde(default, deserialize_with = "de::strings")]
     pub license_public_keys: Vec<String>,
+    /// `encrypt`: the base64 gossip key (16, 24 or 32 bytes, AES-GCM as serf uses).
+    #[serde(default, deserialize_with = "de::string")]
+    pub encrypt: Option<String>,
 }
 
 impl ServerBlock {
@@ -264,6 +271,8 @@ impl Merge for AgentFile {
             http_api_response_headers: block(self.http_api_response_headers, later.http_api_response_headers),
             client: block(self.client, later.client),
             snapshot: block(self.snapshot, later.snapshot),
+            tls: block(self.tls, later.tls),
+            limits: block(self.limits, later.limits),
             leave_on_interrupt: later.leave_on_interrupt.or(self.leave_on_interrupt),
             leave_on_terminate: later.leave_on_terminate.or(self.leave_on_terminate),
             enable_debug: later.enable_debug.or(self.enable_debug),
@@ -329,6 +338,7 @@ impl Merge for ServerBlock {
             default_scheduler_config: block(self.default_scheduler_config, later.default_scheduler_config),
             license_path: later.license_path.or(self.license_path),
             license_public_keys: append(self.license_public_keys, later.license_public_keys),
+            encrypt: later.encrypt.or(self.encrypt),
         }
     }
 }
@@ -419,6 +429,79 @@ impl Merge for Headers {
 }
 
 /// Decodes one file's value; errors name the file, the key path and the reason.
+/// `tls { }`: Nomad's TLS keys, as its `config.TLSConfig` names them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsBlock {
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub http: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub rpc: Option<bool>,
+    #[serde(default, deserialize_with = "de::path")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de::path")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de::path")]
+    pub key_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub verify_server_hostname: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub verify_https_client: Option<bool>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub tls_min_version: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub tls_cipher_suites: Option<String>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub tls_prefer_server_cipher_suites: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub rpc_upgrade_mode: Option<bool>,
+}
+
+impl Merge for TlsBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            http: later.http.or(self.http),
+            rpc: later.rpc.or(self.rpc),
+            ca_file: later.ca_file.or(self.ca_file),
+            cert_file: later.cert_file.or(self.cert_file),
+            key_file: later.key_file.or(self.key_file),
+            verify_server_hostname: later.verify_server_hostname.or(self.verify_server_hostname),
+            verify_https_client: later.verify_https_client.or(self.verify_https_client),
+            tls_min_version: later.tls_min_version.or(self.tls_min_version),
+            tls_cipher_suites: later.tls_cipher_suites.or(self.tls_cipher_suites),
+            tls_prefer_server_cipher_suites: later
+                .tls_prefer_server_cipher_suites
+                .or(self.tls_prefer_server_cipher_suites),
+            rpc_upgrade_mode: later.rpc_upgrade_mode.or(self.rpc_upgrade_mode),
+        }
+    }
+}
+
+/// `limits { }`: per-client connection limits and handshake timeouts (Nomad's `config.Limits`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBlock {
+    #[serde(default, deserialize_with = "de::duration")]
+    pub https_handshake_timeout: Option<i64>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub http_max_conns_per_client: Option<i64>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub rpc_handshake_timeout: Option<i64>,
+    #[serde(default, deserialize_with = "de::int")]
+    pub rpc_max_conns_per_client: Option<i64>,
+}
+
+impl Merge for LimitsBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            https_handshake_timeout: later.https_handshake_timeout.or(self.https_handshake_timeout),
+            http_max_conns_per_client: later.http_max_conns_per_client.or(self.http_max_conns_per_client),
+            rpc_handshake_timeout: later.rpc_handshake_timeout.or(self.rpc_handshake_timeout),
+            rpc_max_conns_per_client: later.rpc_max_conns_per_client.or(self.rpc_max_conns_per_client),
+        }
+    }
+}
+
 pub fn decode(file: &Path, value: Value) -> Result<AgentFile, ConfigError> {
     let err = |message: String| ConfigError::File { file: file.to_path_buf(), message };
     if !value.is_object() {
@@ -480,6 +563,11 @@ pub(super) mod de {
     {
         let Some(n) = leaf(d, "a non-negative integer", Value::as_u64)? else { return Ok(None) };
         T::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range (at most {})", T::MAX)))
+    }
+
+    /// A signed integer (Nomad's `int` keys, checked for range where they are used).
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        leaf(d, "an integer", Value::as_i64)
     }
 
     pub trait Bounded {

@@ -10,6 +10,7 @@
 
 mod file;
 mod flags;
+mod security;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,10 @@ use serde_json::Value;
 
 use self::file::AgentFile;
 use self::file::Merge;
+pub use self::security::gossip_key;
+pub use self::security::Limits;
+pub use self::security::TlsConfig;
+pub use self::security::TlsVersion;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ports {
@@ -100,6 +105,8 @@ pub struct ServerConfig {
     pub license_path: Option<PathBuf>,
     /// `license_public_keys`: base64 ed25519 keys whose license signatures are trusted.
     pub license_public_keys: Vec<String>,
+    /// `encrypt`: the gossip key (decoded, 16/24/32 bytes); `None` leaves gossip in clear.
+    pub encrypt: Option<Vec<u8>>,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +122,7 @@ impl Default for ServerConfig {
             raft_trailing_logs: raftwarden_actors::DEFAULT_TRAILING_LOGS,
             license_path: None,
             license_public_keys: Vec::new(),
+            encrypt: None,
         }
     }
 }
@@ -157,6 +165,10 @@ pub struct AgentConfig {
     pub leave_on_interrupt: bool,
     /// `snapshot { interval retain path token }`: scheduled snapshots, when the block is present.
     pub snapshot: Option<SnapshotSchedule>,
+    /// `tls { }`.
+    pub tls: TlsConfig,
+    /// `limits { }`.
+    pub limits: Limits,
 }
 
 /// Snapshots saved on a schedule: every `interval`, into `path`, keeping the newest `retain`
@@ -229,6 +241,8 @@ impl Default for AgentConfig {
             leave_on_terminate: false,
             leave_on_interrupt: false,
             snapshot: None,
+            tls: TlsConfig::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -315,6 +329,14 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
     let ports = f.ports.unwrap_or_default();
     let advertise = f.advertise.unwrap_or_default();
     let snapshot = f.snapshot.map(SnapshotSchedule::resolve).transpose()?;
+    let tls = f.tls.map(TlsConfig::resolve).transpose()?.unwrap_or_default();
+    let limits = f.limits.map(Limits::resolve).transpose()?.unwrap_or_default();
+    let encrypt = server
+        .encrypt
+        .as_deref()
+        .map(gossip_key)
+        .transpose()
+        .map_err(|e| ConfigError::Invalid(format!("server.encrypt: {e}")))?;
     Ok(AgentConfig {
         name: f.name.unwrap_or(d.name),
         region: f.region.unwrap_or(d.region),
@@ -344,6 +366,7 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
             license_path: server.license_path,
             license_public_keys: server.license_public_keys,
+            encrypt,
         },
         autopilot: f.autopilot.unwrap_or(d.autopilot),
         acl_enabled: f.acl.as_ref().and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
@@ -359,6 +382,8 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
         leave_on_terminate: f.leave_on_terminate.unwrap_or(d.leave_on_terminate),
         leave_on_interrupt: f.leave_on_interrupt.unwrap_or(d.leave_on_interrupt),
         snapshot,
+        tls,
+        limits,
     })
 }
 
