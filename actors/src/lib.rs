@@ -34,6 +34,7 @@
 //! which holds no state.
 
 pub mod acl;
+pub mod authz;
 pub mod autopilot;
 mod clock;
 pub mod config_store;
@@ -43,6 +44,7 @@ pub mod error;
 pub mod forward;
 pub mod go;
 pub mod gossip;
+pub mod hcl1;
 mod identity;
 mod leader_duties;
 pub mod license;

@@ -10,7 +10,7 @@
 use serde_json::Map;
 use serde_json::Value;
 
-use crate::agent::hcl1;
+use crate::hcl1;
 
 pub const DENY: &str = "deny";
 pub const READ: &str = "read";
@@ -188,6 +188,23 @@ pub fn parse(rules: &str) -> Result<Policy, String> {
         op.capabilities.extend(extra.iter().map(|c| c.to_string()));
     }
     Ok(p)
+}
+
+/// Nomad's `ACLPolicy.Validate`: the name (1 to 128 of `[a-zA-Z0-9-]`), the rules (parsed
+/// strictly) and the description (at most 256 bytes); every problem, in Nomad's words.
+pub fn validate(name: &str, description: &str, rules: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let name_ok = (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !name_ok {
+        errors.push(format!("invalid name '{name}'"));
+    }
+    if let Err(e) = parse(rules) {
+        errors.push(format!("failed to parse rules: {e}"));
+    }
+    if description.len() > 256 {
+        errors.push("description longer than 256".into());
+    }
+    errors
 }
 
 fn is_policy_valid(policy: &str) -> bool {
@@ -371,7 +388,7 @@ fn operator(v: &Value) -> Result<OperatorPolicy, String> {
 }
 
 fn go_quote(s: &str) -> String {
-    crate::go::quote(s)
+    crate::go::quote_bytes(s.as_bytes())
 }
 
 /// Go's `%#v` of a `[]string`.
@@ -386,6 +403,16 @@ fn go_strings(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_validation_in_nomads_words() {
+        assert!(validate("ops", "", r#"operator { policy = "read" }"#).is_empty());
+        assert_eq!(validate("bad name", "", r#"operator { policy = "read" }"#), ["invalid name 'bad name'"]);
+        assert_eq!(
+            validate("ops", "", r#"operator { capabilities = ["x"] }"#),
+            ["failed to parse rules: Invalid operator capability 'x'"]
+        );
+    }
 
     #[test]
     fn policies_parse_with_nomads_errors() {
