@@ -222,6 +222,7 @@ fn bench(c: &mut Criterion) {
         actix_rt::spawn(srv);
         handle
     });
+    raftwarden_actors::crypto::install_default_provider();
     let client = reqwest::blocking::Client::new();
     let url = format!("http://{http_addr}/v1/operator/scheduler/configuration");
     group.bench_function("http", |b| {

@@ -245,6 +245,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    raftwarden_actors::crypto::install_default_provider();
     let http = match reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .timeout(Duration::from_secs(30))

@@ -39,6 +39,7 @@ pub mod autopilot;
 mod clock;
 pub mod config_store;
 mod context;
+pub mod crypto;
 mod defaults;
 pub mod error;
 pub mod forward;

@@ -11,6 +11,12 @@ use crate::support::eventually;
 #[allow(dead_code)]
 mod embed;
 
+/// reqwest finds no TLS provider until one is installed (see `raftwarden_actors::crypto`).
+fn http_client() -> reqwest::Client {
+    raftwarden_actors::crypto::install_default_provider();
+    reqwest::Client::new()
+}
+
 fn loopback() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").expect("bind loopback")
 }
@@ -40,7 +46,7 @@ async fn ready(client: &reqwest::Client, e: &embed::Embedded) {
 fn embed_example_serves_its_own_routes_and_the_operator_api() {
     let dir = tempfile::tempdir().unwrap();
     actix_rt::System::new().block_on(async {
-        let client = reqwest::Client::new();
+        let client = http_client();
         let e = start(dir.path()).await;
         ready(&client, &e).await;
 
@@ -76,7 +82,7 @@ fn embed_example_serves_its_own_routes_and_the_operator_api() {
 fn two_servers_in_one_process_start_and_stop_independently() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     actix_rt::System::new().block_on(async {
-        let client = reqwest::Client::new();
+        let client = http_client();
         let a = start(dir_a.path()).await;
         let b = start(dir_b.path()).await;
         ready(&client, &a).await;
@@ -128,7 +134,7 @@ fn two_servers_in_one_process_start_and_stop_independently() {
 fn internal_rpc_refuses_unknown_paths_and_malformed_bodies() {
     let dir = tempfile::tempdir().unwrap();
     actix_rt::System::new().block_on(async {
-        let client = reqwest::Client::new();
+        let client = http_client();
         let e = start(dir.path()).await;
         ready(&client, &e).await;
         let rpc = format!("http://{}", e.server.identity().rpc_addr);
@@ -168,7 +174,7 @@ fn concurrent_writes_share_entries_but_never_a_rows_index() {
     use raftwarden_actors::config_store::SetSchedulerConfig;
     let dir = tempfile::tempdir().unwrap();
     actix_rt::System::new().block_on(async {
-        let client = reqwest::Client::new();
+        let client = http_client();
         let e = start(dir.path()).await;
         ready(&client, &e).await;
         let store = e.server.config_store().clone();

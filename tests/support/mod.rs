@@ -298,6 +298,7 @@ impl Resp {
 }
 
 pub fn client() -> reqwest::blocking::Client {
+    raftwarden_actors::crypto::install_default_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())

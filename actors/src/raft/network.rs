@@ -115,6 +115,7 @@ pub struct Network {
 
 impl Network {
     pub fn new(contacts: Contacts) -> Self {
+        crate::crypto::install_default_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
