@@ -1,14 +1,15 @@
-//! The ACL actor: Nomad's ACL tokens and policies (`/v1/acl/*`) and token resolution, one
-//! typed message per operation.
+//! The ACL actor: Nomad's ACL tokens and policies (`/v1/acl/*`), one typed message per
+//! operation.
 //!
 //! It owns no state of its own: tokens and policies live in the replicated `sm_acl_*` tables.
 //! Writes are validated and completed on the leader (fresh accessor and secret IDs, the
 //! leader's clock, the bootstrap reset file in the leader's data dir), then become one raft
-//! command; the one-time bootstrap is decided inside apply. Resolving a secret happens on the
-//! leader unless the request is `stale`, so a token created a moment ago works through every
-//! server: the HTTP layer resolves the caller's token first, decides with the policies it gets
-//! back, then sends the operation itself. Deciding is not done here: the policy language and
-//! the capability checks are pure functions of the HTTP layer.
+//! command; the one-time bootstrap is decided inside apply. Who may do what is Nomad's
+//! `nomad/acl_endpoint.go`, decided where each operation runs with the caller resolved there:
+//! writes and the token list need a management token; a policy read or list shows a
+//! non-management caller its own policies (and the anonymous one); a token read shows a
+//! non-management caller its own token; bootstrap needs nothing. The policy language and the
+//! capability checks are the pure functions of [`crate::authz`].
 
 use std::sync::Arc;
 
@@ -16,16 +17,20 @@ use actix::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::authz::policy;
+use crate::authz::Authority;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::clock::now_nanos;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::forward::client_ops;
 use crate::forward::leader_actor;
-use crate::forward::leader_read;
-use crate::forward::on_leader;
+use crate::forward::read_on_leader;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
-use crate::forward::Origin;
+use crate::forward::StaleRead;
 use crate::state::acl;
 use crate::state::AclOutcome;
 use crate::state::AclPolicy;
@@ -33,7 +38,6 @@ use crate::state::AclToken;
 use crate::state::Command;
 use crate::wire::paths;
 use crate::wire::Attempt;
-use crate::wire::Codec;
 use crate::wire::Forwardable;
 
 /// The file an operator writes the reset index into to allow one more bootstrap (Nomad's
@@ -48,7 +52,7 @@ pub struct Bootstrap {
     pub secret: Option<String>,
 }
 
-/// Creates or replaces policies, already validated by the caller.
+/// Creates or replaces policies; the leader validates them (Nomad's `ACLPolicy.Validate`).
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, OpError>")]
 pub struct UpsertPolicies {
@@ -124,34 +128,12 @@ pub struct AclRead<T> {
     pub last_contact_ms: u64,
 }
 
-/// Resolves a secret (empty: the anonymous caller) to its token and policies, on the leader
-/// unless `stale`. `Debug` never prints the secret.
-#[derive(Message, Clone, Serialize, Deserialize)]
-#[rtype(result = "Result<Resolved, OpError>")]
-pub struct ResolveToken {
-    pub secret: String,
+/// The caller's own token (`None`: the anonymous caller), resolved on the leader unless
+/// `stale`; an unknown or expired secret answers as such.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<Option<AclToken>, OpError>")]
+pub struct TokenSelf {
     pub stale: bool,
-}
-
-impl std::fmt::Debug for ResolveToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResolveToken").field("stale", &self.stale).finish_non_exhaustive()
-    }
-}
-
-/// Who the caller is: their token (`None`: anonymous) and the policies that apply (the
-/// anonymous policy for an anonymous caller, none for a management token; policies a token
-/// names that do not exist are skipped, as in Nomad).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Resolved {
-    pub token: Option<AclToken>,
-    pub policies: Vec<AclPolicy>,
-}
-
-impl Resolved {
-    pub fn is_management(&self) -> bool {
-        self.token.as_ref().is_some_and(AclToken::is_management)
-    }
 }
 
 fn enabled(ctx: &ServerContext) -> Result<(), OpError> {
@@ -164,30 +146,6 @@ fn enabled(ctx: &ServerContext) -> Result<(), OpError> {
 
 fn done<T: 'static>(r: Result<T, OpError>) -> LocalRun<T> {
     Box::pin(async move { Attempt::Done(r) })
-}
-
-/// Resolution from this server's tables at `now`.
-fn resolve_local(ctx: &ServerContext, secret: &str, now: i64) -> Result<Resolved, OpError> {
-    let reader = &ctx.reader;
-    if secret.is_empty() {
-        let policies = reader.acl_policy(acl::ANONYMOUS_POLICY)?.into_iter().collect();
-        return Ok(Resolved { token: None, policies });
-    }
-    let Some(token) = reader.acl_token_by_secret(secret)? else {
-        return Err(OpError::TokenNotFound);
-    };
-    if token.is_expired(now) {
-        return Err(OpError::TokenExpired);
-    }
-    let mut policies = Vec::new();
-    if !token.is_management() {
-        for name in &token.policies {
-            if let Some(p) = reader.acl_policy(name)? {
-                policies.push(p);
-            }
-        }
-    }
-    Ok(Resolved { token: Some(token), policies })
 }
 
 fn read<T>(ctx: &ServerContext, value: T, index: u64) -> AclRead<T> {
@@ -273,10 +231,29 @@ impl Forwardable for Bootstrap {
     type Output = TokenWrite;
 }
 
+/// The policies a non-management caller may read: its token's, or the anonymous policy.
+fn own_policies(who: &Authority) -> Vec<String> {
+    match who.token() {
+        Ok(Some(t)) => t.policies.clone(),
+        _ => vec![acl::ANONYMOUS_POLICY.to_string()],
+    }
+}
+
+fn management(who: &Authority) -> Result<(), Denied> {
+    who.require(&Requirement::Management)
+}
+
+impl Guarded for Bootstrap {
+    /// Anyone may try: only the first bootstrap (or one the reset file allows) succeeds.
+    fn authorize(&self, _: &Authority) -> Result<(), Denied> {
+        Ok(())
+    }
+}
+
 impl LeaderOp for Bootstrap {
     /// Nomad's `ACL.Bootstrap`: an early refusal when bootstrap is done and the reset file does
     /// not name its index; the decision itself is made again, linearised, in apply.
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<TokenWrite> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<TokenWrite> {
         if let Err(e) = enabled(&ctx) {
             return done(Err(e));
         }
@@ -319,13 +296,25 @@ impl Forwardable for UpsertPolicies {
     type Output = u64;
 }
 
+impl Guarded for UpsertPolicies {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        management(who)
+    }
+}
+
 impl LeaderOp for UpsertPolicies {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<u64> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<u64> {
         if let Err(e) = enabled(&ctx) {
             return done(Err(e));
         }
         if self.policies.is_empty() {
             return done(Err(OpError::AclInvalid("must specify as least one policy".into())));
+        }
+        for (i, p) in self.policies.iter().enumerate() {
+            let errors = policy::validate(&p.name, &p.description, &p.rules);
+            if !errors.is_empty() {
+                return done(Err(OpError::AclInvalid(format!("policy {i} invalid: {}", acl::multierror(&errors)))));
+            }
         }
         let mut policies = self.policies;
         for p in &mut policies {
@@ -340,8 +329,14 @@ impl Forwardable for DeletePolicies {
     type Output = u64;
 }
 
+impl Guarded for DeletePolicies {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        management(who)
+    }
+}
+
 impl LeaderOp for DeletePolicies {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<u64> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<u64> {
         if let Err(e) = enabled(&ctx) {
             return done(Err(e));
         }
@@ -357,10 +352,16 @@ impl Forwardable for UpsertTokens {
     type Output = TokenWrite;
 }
 
+impl Guarded for UpsertTokens {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        management(who)
+    }
+}
+
 impl LeaderOp for UpsertTokens {
     /// Nomad's `upsertTokens`: an update names an existing token; a new one gets its accessor,
     /// secret, creation time and expiration here; each is validated; the write is one entry.
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<TokenWrite> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<TokenWrite> {
         if let Err(e) = enabled(&ctx) {
             return done(Err(e));
         }
@@ -405,8 +406,14 @@ impl Forwardable for DeleteTokens {
     type Output = u64;
 }
 
+impl Guarded for DeleteTokens {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        management(who)
+    }
+}
+
 impl LeaderOp for DeleteTokens {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<u64> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<u64> {
         if let Err(e) = enabled(&ctx) {
             return done(Err(e));
         }
@@ -429,42 +436,118 @@ impl LeaderOp for DeleteTokens {
     }
 }
 
-macro_rules! leader_read {
-    ($op:ty, $path:expr, $out:ty, |$ctx:ident, $msg:ident| $body:expr) => {
+/// A read of the ACL tables: one path, answered from this server's tables by `read_here`
+/// (after `enabled`), on the leader unless `stale`.
+macro_rules! acl_read {
+    ($op:ty, $path:expr, $out:ty, |$msg:ident, $ctx:ident, $who:ident| $body:expr) => {
         impl Forwardable for $op {
             const PATH: &'static str = $path;
             type Output = $out;
         }
 
-        impl LeaderOp for $op {
-            fn run(self, ctx: Arc<ServerContext>) -> LocalRun<$out> {
+        impl StaleRead for $op {
+            fn is_stale(&self) -> bool {
+                self.stale
+            }
+
+            fn read_here(&self, $ctx: &ServerContext, $who: &Authority) -> Result<$out, OpError> {
+                enabled($ctx)?;
                 let $msg = self;
-                leader_read(ctx, move |$ctx| $body)
+                $body
+            }
+        }
+
+        impl LeaderOp for $op {
+            fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<$out> {
+                read_on_leader(ctx, self, who)
             }
         }
     };
 }
 
-leader_read!(GetPolicy, paths::ACL_GET_POLICY, AclRead<Option<AclPolicy>>, |ctx, msg| get_policy(ctx, &msg.name));
-leader_read!(ListPolicies, paths::ACL_LIST_POLICIES, AclRead<Vec<AclPolicy>>, |ctx, msg| list_policies(
-    ctx,
-    &msg.prefix
-));
-leader_read!(GetToken, paths::ACL_GET_TOKEN, AclRead<Option<AclToken>>, |ctx, msg| get_token(ctx, &msg.accessor));
-leader_read!(ListTokens, paths::ACL_LIST_TOKENS, AclRead<Vec<AclToken>>, |ctx, msg| list_tokens(ctx, &msg.prefix));
+acl_read!(GetPolicy, paths::ACL_GET_POLICY, AclRead<Option<AclPolicy>>, |msg, ctx, _who| get_policy(ctx, &msg.name));
+acl_read!(ListPolicies, paths::ACL_LIST_POLICIES, AclRead<Vec<AclPolicy>>, |msg, ctx, who| {
+    let mut list = list_policies(ctx, &msg.prefix)?;
+    if !who.is_management() {
+        let own = own_policies(who);
+        list.value.retain(|p| own.contains(&p.name));
+    }
+    Ok(list)
+});
+acl_read!(GetToken, paths::ACL_GET_TOKEN, AclRead<Option<AclToken>>, |msg, ctx, who| {
+    let got = get_token(ctx, &msg.accessor)?;
+    let own = |t: &AclToken| matches!(who.token(), Ok(Some(c)) if c.accessor_id == t.accessor_id);
+    match &got.value {
+        Some(t) if who.is_management() || own(t) => Ok(got),
+        // Only a management token learns that an accessor does not exist.
+        None if who.is_management() => Ok(got),
+        _ => Err(OpError::PermissionDenied),
+    }
+});
+acl_read!(ListTokens, paths::ACL_LIST_TOKENS, AclRead<Vec<AclToken>>, |msg, ctx, _who| list_tokens(ctx, &msg.prefix));
 
-impl Forwardable for ResolveToken {
-    const PATH: &'static str = paths::ACL_RESOLVE;
-    const CODEC: Codec = Codec::Postcard;
-    type Output = Resolved;
+impl Guarded for GetPolicy {
+    /// A management token reads any policy; anyone else its own and the anonymous one.
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.known()?;
+        if who.is_management() || self.name == acl::ANONYMOUS_POLICY || own_policies(who).contains(&self.name) {
+            Ok(())
+        } else {
+            Err(Denied::Permission)
+        }
+    }
 }
 
-impl LeaderOp for ResolveToken {
-    /// The leader's own tables: every write it acknowledged is applied there, so a token it
-    /// just created resolves. (No leadership round trip: a deposed leader answers at most as
-    /// stale as a `stale` read.)
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Resolved> {
-        done(resolve_local(&ctx, &self.secret, now_nanos()))
+impl Guarded for ListPolicies {
+    /// Anyone whose token resolves; the list shows what [`own_policies`] allows.
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.known()
+    }
+}
+
+impl Guarded for GetToken {
+    /// An unknown or expired caller token answers as itself, as Nomad's; whether the caller
+    /// may see the token is decided once it is read.
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.token().map(|_| ())
+    }
+}
+
+impl Guarded for ListTokens {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        management(who)
+    }
+}
+
+impl Forwardable for TokenSelf {
+    const PATH: &'static str = paths::ACL_TOKEN_SELF;
+    type Output = Option<AclToken>;
+}
+
+impl Guarded for TokenSelf {
+    /// Anyone: the answer is the caller itself (an unknown or expired token answers as such).
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.token().map(|_| ())
+    }
+}
+
+impl StaleRead for TokenSelf {
+    fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn read_here(&self, ctx: &ServerContext, who: &Authority) -> Result<Option<AclToken>, OpError> {
+        enabled(ctx)?;
+        Ok(who.token()?.cloned())
+    }
+}
+
+impl LeaderOp for TokenSelf {
+    /// The caller as the leader's own tables resolved it: every write the leader acknowledged
+    /// is applied there, so a token just created resolves (no leadership round trip: a deposed
+    /// leader answers at most as stale as a `stale` read).
+    fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<Option<AclToken>> {
+        done(self.read_here(&ctx, &who))
     }
 }
 
@@ -483,43 +566,6 @@ impl Actor for Acl {
     type Context = Context<Self>;
 }
 
-client_ops!(Acl => Bootstrap, UpsertPolicies, DeletePolicies, UpsertTokens, DeleteTokens);
-
-macro_rules! read_handler {
-    ($op:ty, $out:ty, |$ctx:ident, $msg:ident| $local:expr) => {
-        impl Handler<$op> for Acl {
-            type Result = ResponseFuture<Result<$out, OpError>>;
-
-            fn handle(&mut self, msg: $op, _: &mut Self::Context) -> Self::Result {
-                let ctx = self.ctx.clone();
-                if let Err(e) = enabled(&ctx) {
-                    return Box::pin(async move { Err(e) });
-                }
-                if msg.stale {
-                    let ($ctx, $msg) = (ctx, msg);
-                    return Box::pin(async move { $local });
-                }
-                Box::pin(on_leader(ctx, Origin::Client, msg))
-            }
-        }
-    };
-}
-
-read_handler!(GetPolicy, AclRead<Option<AclPolicy>>, |ctx, msg| get_policy(&ctx, &msg.name));
-read_handler!(ListPolicies, AclRead<Vec<AclPolicy>>, |ctx, msg| list_policies(&ctx, &msg.prefix));
-read_handler!(GetToken, AclRead<Option<AclToken>>, |ctx, msg| get_token(&ctx, &msg.accessor));
-read_handler!(ListTokens, AclRead<Vec<AclToken>>, |ctx, msg| list_tokens(&ctx, &msg.prefix));
-
-impl Handler<ResolveToken> for Acl {
-    type Result = ResponseFuture<Result<Resolved, OpError>>;
-
-    fn handle(&mut self, msg: ResolveToken, _: &mut Self::Context) -> Self::Result {
-        let ctx = self.ctx.clone();
-        if msg.stale {
-            return Box::pin(async move { resolve_local(&ctx, &msg.secret, now_nanos()) });
-        }
-        Box::pin(on_leader(ctx, Origin::Client, msg))
-    }
-}
-
+client_ops!(run: Acl => Bootstrap, UpsertPolicies, DeletePolicies, UpsertTokens, DeleteTokens);
+client_ops!(read: Acl => GetPolicy, ListPolicies, GetToken, ListTokens, TokenSelf);
 leader_actor!(Acl);

@@ -3,7 +3,8 @@
 //! It owns no state of its own. A write becomes one raft command on the leader, and CAS is
 //! decided by the state machine when that command is applied. A read without `stale` is
 //! answered by the leader after it confirms its leadership; a follower forwards the read
-//! itself and gets back the one row, never the state.
+//! itself and gets back the one row, never the state. Reads need `operator` read, writes
+//! `operator` write.
 
 use std::sync::Arc;
 
@@ -11,15 +12,18 @@ use actix::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::authz::Authority;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::forward::client_ops;
 use crate::forward::leader_actor;
-use crate::forward::leader_read;
-use crate::forward::on_leader;
+use crate::forward::read_on_leader;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
-use crate::forward::Origin;
+use crate::forward::StaleRead;
 use crate::state::Applied;
 use crate::state::AutopilotConfig;
 use crate::state::Command;
@@ -98,14 +102,38 @@ fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<Applied> {
     Box::pin(async move { ctx.proposer.propose(command).await })
 }
 
+/// What a config operation needs: `operator` read or write.
+macro_rules! guarded {
+    ($requirement:expr => $($op:ty),+) => {$(
+        impl Guarded for $op {
+            fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+                who.require(&$requirement)
+            }
+        }
+    )+};
+}
+
+guarded!(Requirement::OperatorRead => GetAutopilotConfig, GetSchedulerConfig);
+guarded!(Requirement::OperatorWrite => SetAutopilotConfig, SetSchedulerConfig);
+
 impl Forwardable for GetAutopilotConfig {
     const PATH: &'static str = paths::GET_AUTOPILOT;
     type Output = Fetched<AutopilotConfig>;
 }
 
+impl StaleRead for GetAutopilotConfig {
+    fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn read_here(&self, ctx: &ServerContext, _: &Authority) -> Result<Self::Output, OpError> {
+        local_read(ctx)
+    }
+}
+
 impl LeaderOp for GetAutopilotConfig {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output> {
-        leader_read(ctx, local_read)
+    fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<Self::Output> {
+        read_on_leader(ctx, self, who)
     }
 }
 
@@ -114,9 +142,19 @@ impl Forwardable for GetSchedulerConfig {
     type Output = Fetched<SchedulerConfig>;
 }
 
+impl StaleRead for GetSchedulerConfig {
+    fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn read_here(&self, ctx: &ServerContext, _: &Authority) -> Result<Self::Output, OpError> {
+        local_read(ctx)
+    }
+}
+
 impl LeaderOp for GetSchedulerConfig {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output> {
-        leader_read(ctx, local_read)
+    fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<Self::Output> {
+        read_on_leader(ctx, self, who)
     }
 }
 
@@ -126,7 +164,7 @@ impl Forwardable for SetAutopilotConfig {
 }
 
 impl LeaderOp for SetAutopilotConfig {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Applied> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<Applied> {
         write(ctx, Command::SetAutopilot { config: self.config, cas: self.cas })
     }
 }
@@ -137,7 +175,7 @@ impl Forwardable for SetSchedulerConfig {
 }
 
 impl LeaderOp for SetSchedulerConfig {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Applied> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<Applied> {
         write(ctx, Command::SetScheduler { config: self.config, cas: self.cas })
     }
 }
@@ -157,29 +195,6 @@ impl Actor for ConfigStore {
     type Context = Context<Self>;
 }
 
-impl Handler<GetAutopilotConfig> for ConfigStore {
-    type Result = ResponseFuture<Result<Fetched<AutopilotConfig>, OpError>>;
-
-    fn handle(&mut self, msg: GetAutopilotConfig, _: &mut Self::Context) -> Self::Result {
-        let ctx = self.ctx.clone();
-        if msg.stale {
-            return Box::pin(async move { local_read(&ctx) });
-        }
-        Box::pin(on_leader(ctx, Origin::Client, msg))
-    }
-}
-
-impl Handler<GetSchedulerConfig> for ConfigStore {
-    type Result = ResponseFuture<Result<Fetched<SchedulerConfig>, OpError>>;
-
-    fn handle(&mut self, msg: GetSchedulerConfig, _: &mut Self::Context) -> Self::Result {
-        let ctx = self.ctx.clone();
-        if msg.stale {
-            return Box::pin(async move { local_read(&ctx) });
-        }
-        Box::pin(on_leader(ctx, Origin::Client, msg))
-    }
-}
-
-client_ops!(ConfigStore => SetAutopilotConfig, SetSchedulerConfig);
+client_ops!(read: ConfigStore => GetAutopilotConfig, GetSchedulerConfig);
+client_ops!(run: ConfigStore => SetAutopilotConfig, SetSchedulerConfig);
 leader_actor!(ConfigStore);

@@ -1,6 +1,6 @@
 //! The server context: what one server's actors share. Its identity, its openraft handle, the
-//! local reader of the applied state, when peers and the leader were last heard from, and the
-//! HTTP client for internal RPC. Crate-private: embedders reach a server through
+//! local reader of the applied state (and who a caller is by it: `ServerContext::authority`),
+//! when peers and the leader were last heard from, and the HTTP client for internal RPC. Crate-private: embedders reach a server through
 //! [`crate::Server`]'s methods and the actors' messages.
 //!
 //! Also what every actor's life shares: the [`Stop`] message that ends it, and the one raft
@@ -19,6 +19,12 @@ use openraft::ServerState;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::authz::Authority;
+use crate::authz::Caller;
+use crate::authz::Resolved;
+use crate::authz::Unresolved;
+use crate::clock::now_nanos;
+use crate::error::OpError;
 use crate::raft::network::Contacts;
 use crate::raft::store::StateReader;
 use crate::raft::NodeId;
@@ -26,6 +32,7 @@ use crate::raft::Raft;
 use crate::raft::RaftMetrics;
 use crate::raft::ServerNode;
 use crate::settings::Settings;
+use crate::state::acl::ANONYMOUS_POLICY;
 
 /// When this server last heard from a leader (touched when append-entries of the current
 /// leader arrive).
@@ -132,6 +139,45 @@ impl ServerContext {
     /// once closed, even after a crash.
     pub(crate) fn temp_file(&self) -> std::io::Result<std::fs::File> {
         tempfile::tempfile_in(&self.tmp_dir)
+    }
+
+    /// Who `caller` is on this server: resolved against this server's own replicated tables
+    /// (with ACLs on), at this server's clock. The leader's tables hold every write it has
+    /// acknowledged, so a token created a moment ago works, and one deleted a moment ago no
+    /// longer does, for every operation the leader runs.
+    pub(crate) fn authority(&self, caller: &Caller) -> Result<Authority, OpError> {
+        match caller {
+            Caller::Trusted => Ok(Authority::Unrestricted),
+            Caller::Token(_) if !self.settings.acl.enabled => Ok(Authority::Unrestricted),
+            Caller::Token(secret) => Ok(match self.resolve(secret, now_nanos())? {
+                Ok(resolved) => Authority::of(resolved),
+                Err(why) => Authority::Unresolved(why),
+            }),
+        }
+    }
+
+    /// A secret (empty: anonymous) resolved from this server's tables at `now`.
+    fn resolve(&self, secret: &str, now: i64) -> Result<Result<Resolved, Unresolved>, OpError> {
+        let reader = &self.reader;
+        if secret.is_empty() {
+            let policies = reader.acl_policy(ANONYMOUS_POLICY)?.into_iter().collect();
+            return Ok(Ok(Resolved { token: None, policies }));
+        }
+        let Some(token) = reader.acl_token_by_secret(secret)? else {
+            return Ok(Err(Unresolved::NotFound));
+        };
+        if token.is_expired(now) {
+            return Ok(Err(Unresolved::Expired));
+        }
+        let mut policies = Vec::new();
+        if !token.is_management() {
+            for name in &token.policies {
+                if let Some(p) = reader.acl_policy(name)? {
+                    policies.push(p);
+                }
+            }
+        }
+        Ok(Ok(Resolved { token: Some(token), policies }))
     }
 
     /// How fresh a local answer is: whether a leader is known and, on a follower, how long

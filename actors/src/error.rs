@@ -110,6 +110,14 @@ pub enum OpError {
     /// The error the leader answered a forwarded operation with.
     #[error("rpc error: {0}")]
     Forwarded(Box<OpError>),
+    /// An operation on the server's own authority (`Caller::Trusted`) reached a server that
+    /// does not lead: that authority never travels, so it is not forwarded.
+    #[error("an operation on the server's own authority runs only on the leader, and this server does not lead")]
+    TrustedNotForwarded,
+    /// A server asked to join that gossip does not show as an alive server of this region at
+    /// the address it joins with.
+    #[error("join refused: {0} is not an alive server in this region's gossip pool")]
+    JoinerNotInGossip(String),
 }
 
 impl OpError {
@@ -119,6 +127,19 @@ impl OpError {
         match self {
             OpError::Forwarded(_) => self,
             other => OpError::Forwarded(Box::new(other)),
+        }
+    }
+}
+
+impl From<crate::authz::Denied> for OpError {
+    /// A refusal as the operation's error: `Permission denied`, or the failed resolution itself.
+    fn from(d: crate::authz::Denied) -> Self {
+        use crate::authz::Denied;
+        use crate::authz::Unresolved;
+        match d {
+            Denied::Permission => OpError::PermissionDenied,
+            Denied::Unresolved(Unresolved::NotFound) => OpError::TokenNotFound,
+            Denied::Unresolved(Unresolved::Expired) => OpError::TokenExpired,
         }
     }
 }

@@ -1,9 +1,16 @@
 //! The calling half of server-to-server calls: the one path by which an operation reaches the
-//! leader (a follower forwards the operation itself, as Nomad's `rpc.go` does, never a copy of
-//! the state), direct calls to a named peer, and the shapes every actor shares: a read on the
-//! leader ([`leader_read`]), the handler of operations a peer forwarded ([`leader_actor!`]),
-//! and the one-line handlers that send a client's operation to the leader
-//! ([`client_ops!`]).
+//! leader (a follower forwards the operation itself with its caller's token, as Nomad's
+//! `rpc.go` forwards a request with its `AuthToken`, never a copy of the state), direct calls
+//! to a named peer, and the shapes every actor shares: the one check of a client's operation
+//! on the server that runs it ([`admit`]), a read on the leader ([`leader_read`]), the handler
+//! of operations a peer forwarded ([`leader_actor!`]), and the one-line handlers that run a
+//! client's operation ([`client_ops!`]).
+//!
+//! ```text
+//! Call { caller, op } ─> here a stale read, or this server leads? admit(caller, op) here, run
+//!                        else: POST op to the leader, caller in wire::CALLER_HEADER
+//!                              ─> leader: Forwarded { caller, op } ─> admit there, run
+//! ```
 //!
 //! What answers a call on the other server is [`crate::rpc_server`]'s business; this module
 //! knows only the wire contract ([`crate::wire`]).
@@ -16,12 +23,16 @@ use std::time::Instant;
 
 use actix::Message;
 
+use crate::authz::Authority;
+use crate::authz::Caller;
+use crate::authz::Guarded;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::raft::ServerNode;
 use crate::wire::Attempt;
 use crate::wire::Codec;
 use crate::wire::Forwardable;
+use crate::wire::CALLER_HEADER;
 
 /// How long an operation waits for a leader before failing with `No cluster leader` (Nomad's
 /// `RPCHoldTimeout`): long enough to ride out one election (our election timeout is 0.5-1 s).
@@ -36,23 +47,49 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// (a leader learnt through a peer does not always change local metrics at once).
 const LEADER_POLL: Duration = Duration::from_millis(100);
 
-/// Sends one internal RPC body and reads the raw answer.
+/// Sends one internal RPC body, with the caller's secret when there is one, and reads the raw
+/// answer.
 async fn post(
     http: &reqwest::Client,
     url: &str,
     codec: Codec,
+    caller_token: &str,
     body: Vec<u8>,
     timeout: Duration,
 ) -> Result<reqwest::Response, reqwest::Error> {
-    http.post(url).header(reqwest::header::CONTENT_TYPE, codec.content_type()).body(body).timeout(timeout).send().await
+    let mut request = http.post(url).header(reqwest::header::CONTENT_TYPE, codec.content_type());
+    if !caller_token.is_empty() {
+        request = request.header(CALLER_HEADER, caller_token);
+    }
+    request.body(body).timeout(timeout).send().await
+}
+
+/// The secret that travels with a forwarded operation for its caller (empty: anonymous). The
+/// server's own authority never travels: such an operation is not forwarded.
+pub(crate) fn wire_token(caller: &Caller) -> Result<&str, OpError> {
+    match caller {
+        Caller::Token(secret) => Ok(secret),
+        Caller::Trusted => Err(OpError::TrustedNotForwarded),
+    }
 }
 
 /// A local run of an operation on the server that believes it leads.
 pub(crate) type LocalRun<T> = Pin<Box<dyn Future<Output = Attempt<T>>>>;
 
-/// A [`Forwardable`] operation that the leader runs from the server context alone.
-pub(crate) trait LeaderOp: Forwardable {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Self::Output>;
+/// A [`Forwardable`] operation that the leader runs from the server context alone, once its
+/// caller has been admitted.
+pub(crate) trait LeaderOp: Forwardable + Guarded {
+    /// Runs the operation here for a caller admitted as `who`: most operations ignore who,
+    /// some answer by it (a listing shows what the caller may see, token self is the caller).
+    fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<Self::Output>;
+}
+
+/// A read a client may ask to be answered `stale`: from this server's own state, without the
+/// leader. Its [`LeaderOp::run`] is [`read_on_leader`].
+pub(crate) trait StaleRead: LeaderOp {
+    fn is_stale(&self) -> bool;
+    /// The read from this server's state, as `who` may see it.
+    fn read_here(&self, ctx: &ServerContext, who: &Authority) -> Result<Self::Output, OpError>;
 }
 
 /// Where an operation came from. One that came from a peer is never forwarded again: if this
@@ -63,11 +100,53 @@ pub(crate) enum Origin {
     Peer,
 }
 
-/// An operation forwarded by a peer, as the receiving actor gets it.
-pub(crate) struct Forwarded<R>(pub R);
+/// A client's operation with its caller, as an actor takes it from code in this process (the
+/// HTTP layer, an embedding application). An operation sent to an actor bare runs as the
+/// anonymous caller: send `Call::new(Caller::token(secret), op)` for a client, or
+/// `Call::new(Caller::Trusted, op)` to act on the server's own authority.
+#[derive(Clone, Debug)]
+pub struct Call<M> {
+    pub caller: Caller,
+    pub op: M,
+}
+
+impl<M> Call<M> {
+    pub fn new(caller: Caller, op: M) -> Self {
+        Self { caller, op }
+    }
+
+    /// The operation as the anonymous caller's: what a bare operation is.
+    pub fn anonymous(op: M) -> Self {
+        Self { caller: Caller::anonymous(), op }
+    }
+}
+
+impl<M: Message> Message for Call<M>
+where
+    M::Result: 'static,
+{
+    type Result = M::Result;
+}
+
+/// An operation forwarded by a peer with its caller, as the receiving actor gets it.
+pub(crate) struct Forwarded<R> {
+    pub caller: Caller,
+    pub op: R,
+}
 
 impl<R: Forwardable> Message for Forwarded<R> {
     type Result = Result<R::Output, OpError>;
+}
+
+/// The one check every client operation passes, on the server that runs it, before it runs:
+/// the caller resolved against this server's own tables, then the operation's own rule
+/// ([`Guarded::authorize`]). The leader checks what it runs, a server answering a `stale`
+/// read checks what it reads; a follower that forwards checks nothing, so the leader's
+/// current tables decide (a token deleted a moment ago is refused at once).
+pub(crate) fn admit<R: Guarded>(ctx: &ServerContext, caller: &Caller, op: &R) -> Result<Authority, OpError> {
+    let who = ctx.authority(caller)?;
+    op.authorize(&who)?;
+    Ok(who)
 }
 
 /// Where [`route`] found the leader.
@@ -83,6 +162,7 @@ pub(crate) enum Routed<T> {
 pub(crate) async fn route<R: Forwardable>(
     ctx: &ServerContext,
     origin: Origin,
+    caller: &Caller,
     op: &R,
     deadline: Instant,
 ) -> Result<Routed<R::Output>, OpError> {
@@ -94,7 +174,7 @@ pub(crate) async fn route<R: Forwardable>(
             _ if origin == Origin::Peer => return Err(OpError::NotLeader),
             Some(_) => {
                 if let Some(leader) = ctx.leader() {
-                    match hop::<R>(&ctx.http, &leader, op).await {
+                    match hop::<R>(&ctx.http, &leader, wire_token(caller)?, op).await {
                         Ok(v) => return Ok(Routed::Remote(v)),
                         Err(Hop::Retry) => {}
                         Err(Hop::Failed(e)) => return Err(e),
@@ -107,25 +187,49 @@ pub(crate) async fn route<R: Forwardable>(
     }
 }
 
-/// Runs `op` on the leader: here if this server leads, else forwarded; waits up to
-/// [`HOLD_TIMEOUT`] for a leader to appear.
+/// Runs `op` for `caller` on the leader: here if this server leads (admitted here), else
+/// forwarded with its caller (admitted there); waits up to [`HOLD_TIMEOUT`] for a leader to
+/// appear.
 pub(crate) async fn on_leader<R: LeaderOp>(
     ctx: Arc<ServerContext>,
     origin: Origin,
+    caller: Caller,
     op: R,
 ) -> Result<R::Output, OpError> {
     let deadline = Instant::now() + HOLD_TIMEOUT;
     let mut metrics = ctx.raft.metrics();
     loop {
-        match route(&ctx, origin, &op, deadline).await? {
+        match route(&ctx, origin, &caller, &op, deadline).await? {
             Routed::Remote(v) => return Ok(v),
-            Routed::Local => match op.clone().run(ctx.clone()).await {
-                Attempt::Done(r) => return r,
-                Attempt::NotLeader if origin == Origin::Peer => return Err(OpError::NotLeader),
-                Attempt::NotLeader => wait_for_leader_change(&mut metrics, deadline).await?,
-            },
+            Routed::Local => {
+                let who = admit(&ctx, &caller, &op)?;
+                match op.clone().run(ctx.clone(), who).await {
+                    Attempt::Done(r) => return r,
+                    Attempt::NotLeader if origin == Origin::Peer => return Err(OpError::NotLeader),
+                    Attempt::NotLeader => wait_for_leader_change(&mut metrics, deadline).await?,
+                }
+            }
         }
     }
+}
+
+/// A client's operation that runs on the leader ([`on_leader`]).
+pub(crate) async fn run<R: LeaderOp>(ctx: Arc<ServerContext>, caller: Caller, op: R) -> Result<R::Output, OpError> {
+    on_leader(ctx, Origin::Client, caller, op).await
+}
+
+/// A client's read: a `stale` one admitted and answered here, any other on the leader.
+pub(crate) async fn read<R: StaleRead>(ctx: Arc<ServerContext>, caller: Caller, op: R) -> Result<R::Output, OpError> {
+    if op.is_stale() {
+        let who = admit(&ctx, &caller, &op)?;
+        return op.read_here(&ctx, &who);
+    }
+    on_leader(ctx, Origin::Client, caller, op).await
+}
+
+/// The leader's run of a read: its state, once leadership is confirmed.
+pub(crate) fn read_on_leader<R: StaleRead>(ctx: Arc<ServerContext>, op: R, who: Authority) -> LocalRun<R::Output> {
+    leader_read(ctx, move |ctx| op.read_here(ctx, &who))
 }
 
 async fn wait_for_leader_change(
@@ -148,10 +252,15 @@ enum Hop {
 /// One forwarding hop to the leader. Connection failures and "not the leader" answers are
 /// retried by the caller; anything else is final (a write may have been applied, so it is never
 /// sent twice).
-async fn hop<R: Forwardable>(http: &reqwest::Client, leader: &ServerNode, op: &R) -> Result<R::Output, Hop> {
+async fn hop<R: Forwardable>(
+    http: &reqwest::Client,
+    leader: &ServerNode,
+    caller_token: &str,
+    op: &R,
+) -> Result<R::Output, Hop> {
     let url = format!("http://{}{}", leader.rpc_addr, R::PATH);
     let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
-    let resp = match post(http, &url, R::CODEC, body, FORWARD_TIMEOUT).await {
+    let resp = match post(http, &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
         Ok(r) => r,
         Err(e) if e.is_connect() => return Err(Hop::Retry),
         Err(e) => return Err(Hop::Failed(OpError::Rpc(format!("failed to reach leader: {e}")).forwarded())),
@@ -168,7 +277,7 @@ async fn hop<R: Forwardable>(http: &reqwest::Client, leader: &ServerNode, op: &R
     }
 }
 
-/// Calls one named peer directly (no leader logic).
+/// Calls one named peer directly (no leader logic): a server's duty, with no caller.
 pub(crate) async fn call_peer<R: Forwardable>(
     http: &reqwest::Client,
     rpc_addr: &str,
@@ -177,7 +286,7 @@ pub(crate) async fn call_peer<R: Forwardable>(
 ) -> Result<R::Output, OpError> {
     let url = format!("http://{rpc_addr}{}", R::PATH);
     let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
-    let resp = post(http, &url, R::CODEC, body, timeout)
+    let resp = post(http, &url, R::CODEC, "", body, timeout)
         .await
         .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
     let bytes = resp.bytes().await.map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?;
@@ -203,8 +312,8 @@ pub(crate) fn leader_read<T: 'static>(
 
 /// What every actor that runs operations on the leader shares, for an actor with a
 /// `ctx: Arc<ServerContext>` field: it stops on [`crate::context::Stop`], and it runs the
-/// operations a peer forwarded when this server leads (refusing them otherwise, so that the
-/// peer routes them anew).
+/// operations a peer forwarded, for their caller, when this server leads (refusing them
+/// otherwise, so that the peer routes them anew).
 macro_rules! leader_actor {
     ($actor:ty) => {
         $crate::context::stops_on_request!($actor);
@@ -213,26 +322,53 @@ macro_rules! leader_actor {
             type Result = ::actix::ResponseFuture<Result<R::Output, $crate::error::OpError>>;
 
             fn handle(&mut self, msg: $crate::forward::Forwarded<R>, _: &mut Self::Context) -> Self::Result {
-                Box::pin($crate::forward::on_leader(self.ctx.clone(), $crate::forward::Origin::Peer, msg.0))
+                Box::pin($crate::forward::on_leader(
+                    self.ctx.clone(),
+                    $crate::forward::Origin::Peer,
+                    msg.caller,
+                    msg.op,
+                ))
             }
         }
     };
 }
 pub(crate) use leader_actor;
 
-/// Handlers for operations a client sends that always run on the leader: here if this server
-/// leads, else forwarded ([`on_leader`]).
-macro_rules! client_ops {
+/// Bare operations, for an actor that handles them as [`Call`]s: each runs as the anonymous
+/// caller's.
+macro_rules! anonymous_calls {
     ($actor:ty => $($op:ty),+ $(,)?) => {$(
         impl ::actix::Handler<$op> for $actor {
+            type Result = <Self as ::actix::Handler<$crate::forward::Call<$op>>>::Result;
+
+            fn handle(&mut self, msg: $op, ctx: &mut Self::Context) -> Self::Result {
+                <Self as ::actix::Handler<$crate::forward::Call<$op>>>::handle(
+                    self,
+                    $crate::forward::Call::anonymous(msg),
+                    ctx,
+                )
+            }
+        }
+    )+};
+}
+pub(crate) use anonymous_calls;
+
+/// Handlers for a client's operations, as [`Call`]s and bare (anonymous): `run` for those
+/// that run on the leader ([`run`]), `read` for reads a client may ask for `stale`
+/// ([`read`]).
+macro_rules! client_ops {
+    ($how:ident: $actor:ty => $($op:ty),+ $(,)?) => {$(
+        impl ::actix::Handler<$crate::forward::Call<$op>> for $actor {
             type Result = ::actix::ResponseFuture<
                 Result<<$op as $crate::wire::Forwardable>::Output, $crate::error::OpError>,
             >;
 
-            fn handle(&mut self, msg: $op, _: &mut Self::Context) -> Self::Result {
-                Box::pin($crate::forward::on_leader(self.ctx.clone(), $crate::forward::Origin::Client, msg))
+            fn handle(&mut self, msg: $crate::forward::Call<$op>, _: &mut Self::Context) -> Self::Result {
+                Box::pin($crate::forward::$how(self.ctx.clone(), msg.caller, msg.op))
             }
         }
+
+        $crate::forward::anonymous_calls!($actor => $op);
     )+};
 }
 pub(crate) use client_ops;

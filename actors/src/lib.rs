@@ -3,10 +3,11 @@
 //! ```text
 //! caller (HTTP handler, host app)
 //!   └─> Membership / ConfigStore / Variables / Acl / LicenseActor / Autopilot / Snapshots
-//!       (actix Addr, one typed message per operation)
-//!         └─> forward::on_leader: this server leads? run here : send the operation itself to
-//!             the leader over internal RPC (wire::paths); the leader's rpc_server::serve hands
-//!             it to the same actor, which runs it and answers
+//!       (actix Addr, one typed message per operation, as Call { caller, op })
+//!         └─> forward::on_leader: this server leads? admit the caller here, run : send the
+//!             operation itself with its caller's token to the leader over internal RPC
+//!             (wire::paths); the leader's rpc_server::serve hands it to the same actor,
+//!             which admits the caller against its own tables, runs it and answers
 //!               └─> propose (group commit) ─> openraft: append, replicate, commit, apply
 //!                     └─> state::apply(cmd, index) over the rows it touches (CAS decided here)
 //!                           └─> redb: one table per replicated table, written in the apply txn
@@ -19,12 +20,13 @@
 //!           metrics::sample
 //! actors    membership, config_store, variables, acl, license, autopilot, snapshot
 //!           (no actor imports another)
-//! forward   forward (route, on_leader, call_peer, leader_read), defaults
-//! context   context (ServerContext, Stop, remove_server), propose, settings, identity
+//! forward   forward (Call, admit, route, on_leader, call_peer, leader_read), defaults
+//! context   context (ServerContext: authority, Stop, remove_server), propose, settings,
+//!           identity
 //! io        raft::{network, store}, metrics (the sinks), gossip
-//! shared    wire (paths, Codec, Forwardable), error
-//! pure      state, license::document, autopilot::{health, reconcile}, go, rfc3339, clock,
-//!           liveness
+//! shared    wire (paths and who may call them, Peer, Codec, Forwardable), error
+//! pure      state, authz (Caller, Authority, Guarded, the ACL policy language), hcl1,
+//!           license::document, autopilot::{health, reconcile}, go, rfc3339, clock, liveness
 //! ```
 //!
 //! [`start`] opens the durable store under the data dir, starts openraft and the actors on the
@@ -69,6 +71,8 @@ use actix::Actor;
 use actix::Addr;
 
 use crate::acl::Acl;
+pub use crate::authz::Authority;
+pub use crate::authz::Caller;
 use crate::autopilot::Autopilot;
 use crate::config_store::ConfigStore;
 use crate::context::LeaderContact;
@@ -78,6 +82,7 @@ use crate::context::ServerContext;
 use crate::context::Stop;
 pub use crate::error::OpError;
 pub use crate::error::PeerRef;
+pub use crate::forward::Call;
 use crate::license::LicenseActor;
 use crate::membership::Membership;
 use crate::raft::network::Contacts;
@@ -92,6 +97,7 @@ pub use crate::settings::DEFAULT_SNAPSHOT_THRESHOLD;
 pub use crate::settings::DEFAULT_TRAILING_LOGS;
 use crate::snapshot::Snapshots;
 use crate::variables::Variables;
+pub use crate::wire::Peer;
 pub use crate::wire::RpcError;
 pub use crate::wire::RpcReply;
 
@@ -253,16 +259,28 @@ impl Server {
         &self.snapshots
     }
 
-    /// Saves this server's own state as an archive: the leader's side of a save that a
+    /// Saves this server's own state as an archive for the caller whose secret is
+    /// `caller_token` (empty: anonymous), if it may: the leader's side of a save that a
     /// follower forwarded (internal path `wire::paths::SNAPSHOT_SAVE`).
-    pub async fn save_snapshot_here(&self) -> Result<snapshot::SavedArchive, OpError> {
-        self.snapshots.send(snapshot::SaveHere).await?
+    pub async fn save_snapshot_here(&self, caller_token: &str) -> Result<snapshot::SavedArchive, OpError> {
+        self.snapshots.send(snapshot::SaveHere(Caller::token(caller_token))).await?
     }
 
-    /// Restores an archive on this server, which must lead: the leader's side of a restore
-    /// that a follower forwarded (internal path `wire::paths::SNAPSHOT_RESTORE`).
-    pub async fn restore_snapshot_here(&self, archive: std::fs::File) -> Result<(), OpError> {
-        self.snapshots.send(snapshot::RestoreHere(archive)).await?
+    /// Restores an archive on this server, which must lead, for the caller whose secret is
+    /// `caller_token`, if it may: the leader's side of a restore that a follower forwarded
+    /// (internal path `wire::paths::SNAPSHOT_RESTORE`). Check [`Server::authorize`] with
+    /// [`snapshot::RESTORE`] before spooling the upload.
+    pub async fn restore_snapshot_here(&self, caller_token: &str, archive: std::fs::File) -> Result<(), OpError> {
+        self.snapshots.send(snapshot::RestoreHere(Caller::token(caller_token), archive)).await?
+    }
+
+    /// Whether `caller` may do `requirement` by this server's own tables: for work that runs on
+    /// this server and is no actor's operation (the agent endpoints, an upload not yet
+    /// spooled). Every operation sent to an actor is checked where it runs; this is the same
+    /// check. Answers who the caller is, or `PermissionDenied` (also for an unknown or expired
+    /// token).
+    pub fn authorize(&self, caller: &Caller, requirement: &authz::Requirement<'_>) -> Result<Authority, OpError> {
+        forward::admit(&self.ctx, caller, requirement)
     }
 
     /// An anonymous temporary file on the data disk, for spooling an upload (an archive to
@@ -318,9 +336,17 @@ impl Server {
 
     /// Answers one internal server-to-server RPC (raft traffic and forwarded operations):
     /// mount it on the RPC port under the paths of [`wire::paths`] (the root package's
-    /// `http::rpc::configure` does).
-    pub async fn handle_rpc(&self, path: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
-        rpc_server::serve(self, path, body).await
+    /// `http::rpc::configure` does). `peer` is what the listener proved about the connection;
+    /// `caller_token` is the [`wire::CALLER_HEADER`] (empty when absent). Only a token comes
+    /// off the wire: a remote peer cannot act on this server's own authority.
+    pub async fn handle_rpc(
+        &self,
+        peer: Peer,
+        path: &str,
+        caller_token: &str,
+        body: &[u8],
+    ) -> Result<RpcReply, RpcError> {
+        rpc_server::serve(self, peer, path, caller_token, body).await
     }
 
     /// Resolves when `retry_join` gave up: `retry_max` rounds passed without reaching any of

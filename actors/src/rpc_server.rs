@@ -1,7 +1,18 @@
 //! The answering half of server-to-server calls: [`serve`] maps every internal RPC path to
 //! what answers it on this server. Raft traffic goes straight to openraft; a forwarded
-//! operation goes to the actor that owns it as [`Forwarded`], which runs it if this server
-//! leads and refuses it otherwise (the caller then routes it anew).
+//! operation goes to the actor that owns it as [`Forwarded`], with its caller, and runs if this
+//! server leads and the caller's token allows it here (a server that does not lead refuses it,
+//! and the caller routes it anew).
+//!
+//! Who may call what is [`paths::ALL`]. A client's operation is authorised by its caller's
+//! token ([`crate::wire::CALLER_HEADER`]; none: the anonymous caller), whoever connected, by
+//! the actor that runs it. Raft traffic and server duties (join, status, elections) are taken
+//! only from a connection the listener proved to be a server's ([`Peer::Server`]) when
+//! `Settings::rpc_requires_server_cert` is on. Off (no TLS), they are taken from anyone who
+//! reaches the port, as in Nomad without TLS: plain TCP cannot tell a server from anyone else.
+//! Raft itself then refuses what does not fit its term and log, a join is refused unless
+//! gossip knows the joiner, but a peer that speaks raft can still disrupt elections. A server
+//! duty, once admitted, runs on the server's own authority: no header or body decodes to it.
 //!
 //! This table sits at the top of the crate, above every actor, as Nomad's `setupRpcServer`
 //! registers its endpoints: the calling half ([`crate::forward`]) and the actors know only
@@ -13,23 +24,27 @@ use actix::Addr;
 use actix::Handler;
 use serde::Serialize;
 
+use crate::authz::Caller;
 use crate::forward::Forwarded;
 use crate::wire::paths;
+use crate::wire::Access;
 use crate::wire::Forwardable;
+use crate::wire::Peer;
 use crate::wire::RpcError;
 use crate::wire::RpcReply;
 use crate::wire::RAFT_CODEC;
 use crate::Server;
 
-/// Delivers a forwarded operation to the actor that owns it and encodes its answer.
-async fn relay<A, R>(addr: &Addr<A>, body: &[u8]) -> Result<RpcReply, RpcError>
+/// Delivers a forwarded operation with its caller to the actor that owns it and encodes its
+/// answer.
+async fn relay<A, R>(addr: &Addr<A>, caller: Caller, body: &[u8]) -> Result<RpcReply, RpcError>
 where
     R: Forwardable,
     A: Actor + Handler<Forwarded<R>>,
     A::Context: ToEnvelope<A, Forwarded<R>>,
 {
     let op: R = R::CODEC.decode(body)?;
-    let r = addr.send(Forwarded(op)).await.unwrap_or_else(|e| Err(e.into()));
+    let r = addr.send(Forwarded { caller, op }).await.unwrap_or_else(|e| Err(e.into()));
     Ok(RpcReply::new(R::CODEC, R::CODEC.reply(&r)))
 }
 
@@ -38,14 +53,32 @@ fn raft_reply<T: Serialize>(v: &T) -> Result<RpcReply, RpcError> {
 }
 
 /// Answers one internal RPC on the receiving server: `path` and `body` in (encoded as the
-/// path's [`Codec`] says), the answer out in the same encoding.
-pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
+/// path's [`Codec`] says), from `peer`, for the caller whose secret is `caller_token` (empty:
+/// anonymous); the answer out in the same encoding.
+///
+/// [`Codec`]: crate::wire::Codec
+pub(crate) async fn serve(
+    server: &Server,
+    peer: Peer,
+    path: &str,
+    caller_token: &str,
+    body: &[u8],
+) -> Result<RpcReply, RpcError> {
     use crate::acl as a;
     use crate::autopilot::GetHealth;
     use crate::config_store as cs;
     use crate::membership as m;
     use crate::variables as v;
     let ctx = &server.ctx;
+    let access = paths::access(path).ok_or_else(|| RpcError::UnknownPath(path.to_string()))?;
+    if !access.admits(peer, ctx.settings.rpc_requires_server_cert) {
+        return Err(RpcError::NotAServer(path.to_string()));
+    }
+    let caller = match access {
+        Access::Client => Caller::token(caller_token),
+        // Admitted as a server's call above: the server's own authority, never read off the wire.
+        Access::Server => Caller::Trusted,
+    };
     let membership = &server.membership;
     let config_store = &server.config_store;
     match path {
@@ -64,33 +97,35 @@ pub(crate) async fn serve(server: &Server, path: &str, body: &[u8]) -> Result<Rp
             ctx.leader_contact.touch();
             raft_reply(&ctx.raft.install_snapshot(req).await)
         }
-        paths::SET_AUTOPILOT => relay::<_, cs::SetAutopilotConfig>(config_store, body).await,
-        paths::GET_AUTOPILOT => relay::<_, cs::GetAutopilotConfig>(config_store, body).await,
-        paths::SET_SCHEDULER => relay::<_, cs::SetSchedulerConfig>(config_store, body).await,
-        paths::GET_SCHEDULER => relay::<_, cs::GetSchedulerConfig>(config_store, body).await,
-        paths::RAFT_CONFIGURATION => relay::<_, m::GetRaftConfiguration>(membership, body).await,
-        paths::REMOVE_PEER => relay::<_, m::RemovePeer>(membership, body).await,
-        paths::JOIN => relay::<_, m::Join>(membership, body).await,
-        paths::TRANSFER => relay::<_, m::TransferLeadership>(membership, body).await,
-        paths::HEALTH => relay::<_, GetHealth>(&server.autopilot, body).await,
-        paths::STATUS => relay::<_, m::GetStatus>(membership, body).await,
-        paths::ELECT => relay::<_, m::Elect>(membership, body).await,
-        paths::HOLD_ELECTIONS => relay::<_, m::HoldElections>(membership, body).await,
-        paths::GET_VARIABLE => relay::<_, v::GetVariable>(&server.variables, body).await,
-        paths::PUT_VARIABLE => relay::<_, v::PutVariable>(&server.variables, body).await,
-        paths::DELETE_VARIABLE => relay::<_, v::DeleteVariable>(&server.variables, body).await,
-        paths::LIST_VARIABLES => relay::<_, v::ListVariables>(&server.variables, body).await,
-        paths::ACL_BOOTSTRAP => relay::<_, a::Bootstrap>(&server.acl, body).await,
-        paths::ACL_UPSERT_POLICIES => relay::<_, a::UpsertPolicies>(&server.acl, body).await,
-        paths::ACL_DELETE_POLICIES => relay::<_, a::DeletePolicies>(&server.acl, body).await,
-        paths::ACL_GET_POLICY => relay::<_, a::GetPolicy>(&server.acl, body).await,
-        paths::ACL_LIST_POLICIES => relay::<_, a::ListPolicies>(&server.acl, body).await,
-        paths::ACL_UPSERT_TOKENS => relay::<_, a::UpsertTokens>(&server.acl, body).await,
-        paths::ACL_DELETE_TOKENS => relay::<_, a::DeleteTokens>(&server.acl, body).await,
-        paths::ACL_GET_TOKEN => relay::<_, a::GetToken>(&server.acl, body).await,
-        paths::ACL_LIST_TOKENS => relay::<_, a::ListTokens>(&server.acl, body).await,
-        paths::ACL_RESOLVE => relay::<_, a::ResolveToken>(&server.acl, body).await,
-        paths::PUT_LICENSE => relay::<_, crate::license::PutLicense>(&server.license, body).await,
+        paths::SET_AUTOPILOT => relay::<_, cs::SetAutopilotConfig>(config_store, caller, body).await,
+        paths::GET_AUTOPILOT => relay::<_, cs::GetAutopilotConfig>(config_store, caller, body).await,
+        paths::SET_SCHEDULER => relay::<_, cs::SetSchedulerConfig>(config_store, caller, body).await,
+        paths::GET_SCHEDULER => relay::<_, cs::GetSchedulerConfig>(config_store, caller, body).await,
+        paths::RAFT_CONFIGURATION => relay::<_, m::GetRaftConfiguration>(membership, caller, body).await,
+        paths::REMOVE_PEER => relay::<_, m::RemovePeer>(membership, caller, body).await,
+        paths::JOIN => relay::<_, m::Join>(membership, caller, body).await,
+        paths::TRANSFER => relay::<_, m::TransferLeadership>(membership, caller, body).await,
+        paths::HEALTH => relay::<_, GetHealth>(&server.autopilot, caller, body).await,
+        paths::STATUS => relay::<_, m::GetStatus>(membership, caller, body).await,
+        paths::ELECT => relay::<_, m::Elect>(membership, caller, body).await,
+        paths::HOLD_ELECTIONS => relay::<_, m::HoldElections>(membership, caller, body).await,
+        paths::GET_VARIABLE => relay::<_, v::GetVariable>(&server.variables, caller, body).await,
+        paths::PUT_VARIABLE => relay::<_, v::PutVariable>(&server.variables, caller, body).await,
+        paths::DELETE_VARIABLE => relay::<_, v::DeleteVariable>(&server.variables, caller, body).await,
+        paths::LIST_VARIABLES => relay::<_, v::ListVariables>(&server.variables, caller, body).await,
+        paths::ACL_BOOTSTRAP => relay::<_, a::Bootstrap>(&server.acl, caller, body).await,
+        paths::ACL_UPSERT_POLICIES => relay::<_, a::UpsertPolicies>(&server.acl, caller, body).await,
+        paths::ACL_DELETE_POLICIES => relay::<_, a::DeletePolicies>(&server.acl, caller, body).await,
+        paths::ACL_GET_POLICY => relay::<_, a::GetPolicy>(&server.acl, caller, body).await,
+        paths::ACL_LIST_POLICIES => relay::<_, a::ListPolicies>(&server.acl, caller, body).await,
+        paths::ACL_UPSERT_TOKENS => relay::<_, a::UpsertTokens>(&server.acl, caller, body).await,
+        paths::ACL_DELETE_TOKENS => relay::<_, a::DeleteTokens>(&server.acl, caller, body).await,
+        paths::ACL_GET_TOKEN => relay::<_, a::GetToken>(&server.acl, caller, body).await,
+        paths::ACL_LIST_TOKENS => relay::<_, a::ListTokens>(&server.acl, caller, body).await,
+        paths::ACL_TOKEN_SELF => relay::<_, a::TokenSelf>(&server.acl, caller, body).await,
+        paths::PUT_LICENSE => relay::<_, crate::license::PutLicense>(&server.license, caller, body).await,
+        // The snapshot paths stream raw archives: the embedding HTTP layer answers them
+        // (`Server::save_snapshot_here`, `Server::restore_snapshot_here`).
         other => Err(RpcError::UnknownPath(other.to_string())),
     }
 }

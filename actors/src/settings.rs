@@ -80,6 +80,13 @@ pub struct Settings {
     pub acl: AclSettings,
     /// The product this server licenses, the keys it trusts and the configured license.
     pub license: LicenseSettings,
+    /// Take raft traffic and server duties (join, status, elections) on the internal RPC port
+    /// only from a connection proven to be a server's (`wire::Peer::Server`: mutual TLS with
+    /// a server certificate); set when `tls { rpc = true }`. Off, those paths are taken from
+    /// anyone who reaches the port, as in Nomad without TLS, since plain TCP cannot tell a
+    /// server from anyone else. Client operations are authorised by their caller's token either
+    /// way.
+    pub rpc_requires_server_cert: bool,
 }
 
 /// Nomad's `acl { }` agent block, as far as the server uses it.
@@ -125,6 +132,7 @@ impl Settings {
             raft_trailing_logs: DEFAULT_TRAILING_LOGS,
             acl: AclSettings::default(),
             license: LicenseSettings::default(),
+            rpc_requires_server_cert: false,
         }
     }
 }

@@ -7,6 +7,10 @@
 //! conflict comes back as an outcome carrying the current variable, not as an error. A read
 //! without `stale` is answered by the leader after it confirms its leadership; a follower
 //! forwards the read itself and gets back one variable or one page, never the table.
+//!
+//! Each operation needs the variable capability of its path in its namespace (Nomad's
+//! `read`, `write`, `destroy`); a listing needs a variables rule in the namespace and shows
+//! only the paths the caller may `list`, decided where the listing is read.
 
 use std::sync::Arc;
 
@@ -14,16 +18,19 @@ use actix::prelude::*;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::authz::Authority;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::clock::now_nanos;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::forward::client_ops;
 use crate::forward::leader_actor;
-use crate::forward::leader_read;
-use crate::forward::on_leader;
+use crate::forward::read_on_leader;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
-use crate::forward::Origin;
+use crate::forward::StaleRead;
 use crate::state::variables;
 use crate::state::variables::DEFAULT_NAMESPACE;
 use crate::state::Command;
@@ -115,10 +122,13 @@ fn local_get(ctx: &ServerContext, namespace: &str, path: &str) -> Result<Variabl
     Ok(VariableRead { variable, index, known_leader, last_contact_ms })
 }
 
-fn local_list(ctx: &ServerContext, op: &ListVariables) -> Result<VariableList, OpError> {
+/// One page, showing only the variables `who` may list (the page is cut before it is
+/// filtered, so its next token is the same whoever asks).
+fn local_list(ctx: &ServerContext, op: &ListVariables, who: &Authority) -> Result<VariableList, OpError> {
     let namespace = (op.namespace != variables::ALL_NAMESPACES).then_some(op.namespace.as_str());
-    let (variables, next_token, index) =
+    let (mut variables, next_token, index) =
         ctx.reader.list_variables(namespace, &op.prefix, op.per_page, &op.next_token)?;
+    variables.retain(|m| who.allows(&Requirement::Variable { namespace: &m.namespace, path: &m.path, op: "list" }));
     let (known_leader, last_contact_ms) = ctx.freshness();
     Ok(VariableList { variables, next_token, index, known_leader, last_contact_ms })
 }
@@ -137,15 +147,44 @@ fn write(ctx: Arc<ServerContext>, command: Command) -> LocalRun<VariableWrite> {
     })
 }
 
+/// A namespace as operations name it: empty is `default`.
+fn canonical(namespace: &str) -> &str {
+    if namespace.is_empty() {
+        DEFAULT_NAMESPACE
+    } else {
+        namespace
+    }
+}
+
+fn variable_op<'a>(namespace: &'a str, path: &'a str, op: &'a str) -> Requirement<'a> {
+    Requirement::Variable { namespace: canonical(namespace), path, op }
+}
+
 impl Forwardable for GetVariable {
     const PATH: &'static str = paths::GET_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
     type Output = VariableRead;
 }
 
+impl Guarded for GetVariable {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&variable_op(&self.namespace, &self.path, "read"))
+    }
+}
+
+impl StaleRead for GetVariable {
+    fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn read_here(&self, ctx: &ServerContext, _: &Authority) -> Result<VariableRead, OpError> {
+        local_get(ctx, &self.namespace, &self.path)
+    }
+}
+
 impl LeaderOp for GetVariable {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableRead> {
-        leader_read(ctx, move |ctx| local_get(ctx, &self.namespace, &self.path))
+    fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<VariableRead> {
+        read_on_leader(ctx, self, who)
     }
 }
 
@@ -155,9 +194,27 @@ impl Forwardable for ListVariables {
     type Output = VariableList;
 }
 
+impl Guarded for ListVariables {
+    /// Nomad's `AllowVariableSearch`: any variables rule in the namespace; the listing then
+    /// shows only what the caller may list.
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::VariableSearch { namespace: canonical(&self.namespace) })
+    }
+}
+
+impl StaleRead for ListVariables {
+    fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn read_here(&self, ctx: &ServerContext, who: &Authority) -> Result<VariableList, OpError> {
+        local_list(ctx, self, who)
+    }
+}
+
 impl LeaderOp for ListVariables {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableList> {
-        leader_read(ctx, move |ctx| local_list(ctx, &self))
+    fn run(self, ctx: Arc<ServerContext>, who: Authority) -> LocalRun<VariableList> {
+        read_on_leader(ctx, self, who)
     }
 }
 
@@ -167,10 +224,16 @@ impl Forwardable for PutVariable {
     type Output = VariableWrite;
 }
 
+impl Guarded for PutVariable {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&variable_op(&self.var.namespace, &self.var.path, "write"))
+    }
+}
+
 impl LeaderOp for PutVariable {
     /// Nomad's `Variables.Apply` for a set: canonicalise, validate (an invalid variable never
     /// reaches the log), stamp the time, apply.
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableWrite> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<VariableWrite> {
         let mut var = self.var;
         if var.namespace.is_empty() {
             var.namespace = DEFAULT_NAMESPACE.into();
@@ -193,8 +256,14 @@ impl Forwardable for DeleteVariable {
     type Output = VariableWrite;
 }
 
+impl Guarded for DeleteVariable {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&variable_op(&self.namespace, &self.path, "destroy"))
+    }
+}
+
 impl LeaderOp for DeleteVariable {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<VariableWrite> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<VariableWrite> {
         if self.path.is_empty() {
             let e = OpError::InvalidVariable(variables::VarInvalid::DeleteWithoutPath);
             return Box::pin(async move { Attempt::Done(Err(e)) });
@@ -219,29 +288,6 @@ impl Actor for Variables {
     type Context = Context<Self>;
 }
 
-impl Handler<GetVariable> for Variables {
-    type Result = ResponseFuture<Result<VariableRead, OpError>>;
-
-    fn handle(&mut self, msg: GetVariable, _: &mut Self::Context) -> Self::Result {
-        let ctx = self.ctx.clone();
-        if msg.stale {
-            return Box::pin(async move { local_get(&ctx, &msg.namespace, &msg.path) });
-        }
-        Box::pin(on_leader(ctx, Origin::Client, msg))
-    }
-}
-
-impl Handler<ListVariables> for Variables {
-    type Result = ResponseFuture<Result<VariableList, OpError>>;
-
-    fn handle(&mut self, msg: ListVariables, _: &mut Self::Context) -> Self::Result {
-        let ctx = self.ctx.clone();
-        if msg.stale {
-            return Box::pin(async move { local_list(&ctx, &msg) });
-        }
-        Box::pin(on_leader(ctx, Origin::Client, msg))
-    }
-}
-
-client_ops!(Variables => PutVariable, DeleteVariable);
+client_ops!(read: Variables => GetVariable, ListVariables);
+client_ops!(run: Variables => PutVariable, DeleteVariable);
 leader_actor!(Variables);

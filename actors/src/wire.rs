@@ -5,7 +5,8 @@
 //! ([`crate::rpc_server`]); neither knows the other.
 //!
 //! The transport is HTTP on the RPC port; bodies are postcard for raft traffic and the
-//! operations a busy cluster forwards most (variables, token resolution), JSON for the rest.
+//! operations a busy cluster forwards most (variables), JSON for the rest. A client's operation
+//! carries its caller's token in [`CALLER_HEADER`]; who may call which path is [`paths::ALL`].
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -13,8 +14,10 @@ use serde::Serialize;
 use crate::error::OpError;
 
 /// Every internal RPC path, in one list: raft traffic, operations forwarded to the leader, and
-/// direct calls between servers.
+/// direct calls between servers; [`paths::ALL`] says who may call each.
 pub mod paths {
+    use super::Access;
+
     pub const APPEND: &str = "/v1/internal/raft/append";
     pub const VOTE: &str = "/v1/internal/raft/vote";
     pub const SNAPSHOT: &str = "/v1/internal/raft/snapshot";
@@ -49,11 +52,95 @@ pub mod paths {
     pub const ACL_DELETE_TOKENS: &str = "/v1/internal/acl/token/delete";
     pub const ACL_GET_TOKEN: &str = "/v1/internal/acl/token/get";
     pub const ACL_LIST_TOKENS: &str = "/v1/internal/acl/token/list";
-    /// Resolves the caller's secret on the leader (the secret travels in the body, never in a
-    /// log line).
-    pub const ACL_RESOLVE: &str = "/v1/internal/acl/resolve";
+    /// The caller's own token, resolved where the call runs (the secret travels in the caller
+    /// header like every client's, never in a body or a log line).
+    pub const ACL_TOKEN_SELF: &str = "/v1/internal/acl/token/self";
     pub const PUT_LICENSE: &str = "/v1/internal/license/put";
+
+    /// Every path above with who may call it. The internal RPC server admits each call by this
+    /// table, and the tests walk it, so a new path cannot be left out of either (a unit test
+    /// counts the constants above against it).
+    pub const ALL: [(&str, Access); 32] = [
+        // Raft traffic first: the hottest lookups.
+        (APPEND, Access::Server),
+        (VOTE, Access::Server),
+        (SNAPSHOT, Access::Server),
+        (JOIN, Access::Server),
+        (STATUS, Access::Server),
+        (ELECT, Access::Server),
+        (HOLD_ELECTIONS, Access::Server),
+        (GET_VARIABLE, Access::Client),
+        (PUT_VARIABLE, Access::Client),
+        (DELETE_VARIABLE, Access::Client),
+        (LIST_VARIABLES, Access::Client),
+        (SET_AUTOPILOT, Access::Client),
+        (GET_AUTOPILOT, Access::Client),
+        (SET_SCHEDULER, Access::Client),
+        (GET_SCHEDULER, Access::Client),
+        (RAFT_CONFIGURATION, Access::Client),
+        (REMOVE_PEER, Access::Client),
+        (TRANSFER, Access::Client),
+        (HEALTH, Access::Client),
+        (SNAPSHOT_SAVE, Access::Client),
+        (SNAPSHOT_RESTORE, Access::Client),
+        (ACL_BOOTSTRAP, Access::Client),
+        (ACL_UPSERT_POLICIES, Access::Client),
+        (ACL_DELETE_POLICIES, Access::Client),
+        (ACL_GET_POLICY, Access::Client),
+        (ACL_LIST_POLICIES, Access::Client),
+        (ACL_UPSERT_TOKENS, Access::Client),
+        (ACL_DELETE_TOKENS, Access::Client),
+        (ACL_GET_TOKEN, Access::Client),
+        (ACL_LIST_TOKENS, Access::Client),
+        (ACL_TOKEN_SELF, Access::Client),
+        (PUT_LICENSE, Access::Client),
+    ];
+
+    /// Who may call `path`; `None` when it is no internal RPC.
+    pub fn access(path: &str) -> Option<Access> {
+        ALL.iter().find(|(p, _)| *p == path).map(|(_, a)| *a)
+    }
 }
+
+/// Who may call an internal path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Only another server: raft traffic and a server's duties toward another (join, status,
+    /// elections). Taken from a connection proven to be a server's ([`Peer::Server`]), and
+    /// from any connection while `Settings::rpc_requires_server_cert` is off: plain TCP cannot
+    /// tell a server from anyone else, as in Nomad without TLS.
+    Server,
+    /// A client's operation, forwarded with its caller ([`CALLER_HEADER`]): it runs only if the
+    /// caller's token allows it, checked by the server that runs it, whoever connected.
+    Client,
+}
+
+impl Access {
+    /// Whether a call of this kind is taken from `peer`.
+    pub fn admits(self, peer: Peer, requires_server_cert: bool) -> bool {
+        match self {
+            Access::Client => true,
+            Access::Server => peer == Peer::Server || !requires_server_cert,
+        }
+    }
+}
+
+/// What the answering server knows about the connection an internal call came on; the RPC
+/// listener tells (the root crate's `http::rpc`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// Proven to be a server of this region: a mutual-TLS client certificate that names
+    /// `server.<region>.nomad` (any certificate of the cluster's CA when
+    /// `verify_server_hostname` is off).
+    Server,
+    /// Nothing proven: plain TCP, or a certificate that names no server.
+    Unverified,
+}
+
+/// The header a forwarded client operation carries its caller's secret in; absent or empty:
+/// the anonymous caller. Only a token travels: nothing on the wire stands for the server's own
+/// authority (`Caller::Trusted`), so no peer can claim it.
+pub const CALLER_HEADER: &str = "X-Nomad-Token";
 
 /// How an internal RPC body is encoded; both ends pick it from the path (the operation type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,14 +161,14 @@ impl Codec {
         }
     }
 
-    pub(crate) fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, RpcError> {
+    pub fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, RpcError> {
         match self {
             Codec::Json => serde_json::from_slice(body).map_err(|e| RpcError::BadBody(e.to_string())),
             Codec::Postcard => postcard::from_bytes(body).map_err(|e| RpcError::BadBody(e.to_string())),
         }
     }
 
-    pub(crate) fn encode<T: Serialize>(self, v: &T) -> Result<Vec<u8>, RpcError> {
+    pub fn encode<T: Serialize>(self, v: &T) -> Result<Vec<u8>, RpcError> {
         match self {
             Codec::Json => serde_json::to_vec(v).map_err(|e| RpcError::BadBody(e.to_string())),
             Codec::Postcard => postcard::to_stdvec(v).map_err(|e| RpcError::BadBody(e.to_string())),
@@ -135,6 +222,10 @@ pub enum RpcError {
     UnknownPath(String),
     #[error("malformed internal RPC body: {0}")]
     BadBody(String),
+    /// A server's path called on a connection not proven to be a server's while
+    /// `Settings::rpc_requires_server_cert` is on.
+    #[error("{0} is answered only to servers: the connection presented no server certificate")]
+    NotAServer(String),
 }
 
 /// Raft traffic (append, vote, snapshot chunks) travels as postcard.
@@ -189,6 +280,38 @@ mod tests {
             let bytes = RAFT_CODEC.encode(&a).expect("encodes");
             let back: Answer = RAFT_CODEC.decode(&bytes).expect("decodes");
             assert_eq!(format!("{back:?}"), format!("{a:?}"));
+        }
+    }
+
+    /// `paths::ALL` names every path constant once, so the RPC server's admission and the tests
+    /// that walk it cannot miss one.
+    #[test]
+    fn every_path_has_an_access_rule() {
+        let source = include_str!("wire.rs");
+        let module = &source[source.find("pub mod paths").expect("paths")..source.find("pub const ALL").expect("ALL")];
+        let declared = module.lines().filter(|l| l.trim_start().starts_with("pub const ")).count();
+        assert_eq!(declared, paths::ALL.len(), "a path constant is missing from paths::ALL");
+        let distinct: std::collections::BTreeSet<&str> = paths::ALL.iter().map(|(p, _)| *p).collect();
+        assert_eq!(distinct.len(), paths::ALL.len(), "a path is listed twice");
+        assert!(paths::ALL.iter().all(|(p, _)| p.starts_with("/v1/internal/")));
+        assert_eq!(paths::access(paths::APPEND), Some(Access::Server));
+        assert_eq!(paths::access(paths::PUT_VARIABLE), Some(Access::Client));
+        assert_eq!(paths::access("/v1/internal/nothing"), None);
+    }
+
+    #[test]
+    fn server_paths_need_a_server_certificate_only_when_required() {
+        let cases = [
+            (Access::Client, Peer::Unverified, true, true),
+            (Access::Client, Peer::Server, true, true),
+            (Access::Server, Peer::Server, true, true),
+            (Access::Server, Peer::Unverified, true, false),
+            // Without TLS nothing can be proven: raft traffic is taken as in Nomad without TLS.
+            (Access::Server, Peer::Unverified, false, true),
+            (Access::Client, Peer::Unverified, false, true),
+        ];
+        for (access, peer, required, want) in cases {
+            assert_eq!(access.admits(peer, required), want, "{access:?} from {peer:?}, required {required}");
         }
     }
 

@@ -187,6 +187,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
             token_max_ttl: config.acl_token_max_ttl,
         },
         license: license_settings(&config)?,
+        // Stays off until the RPC listener proves server certificates (`tls { rpc = true }`).
+        rpc_requires_server_cert: false,
     };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;

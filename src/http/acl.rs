@@ -1,5 +1,6 @@
-//! Handlers of `/v1/acl/*` (Nomad's `command/agent/acl_endpoint.go` and the permission rules
-//! of `nomad/acl_endpoint.go`): bootstrap, policies, tokens, token self.
+//! Handlers of `/v1/acl/*` (Nomad's `command/agent/acl_endpoint.go`): bootstrap, policies,
+//! tokens, token self. The permission rules of `nomad/acl_endpoint.go` are the ACL actor's,
+//! decided where each operation runs with the request's caller.
 
 use actix_web::http::Method;
 use actix_web::HttpResponse;
@@ -11,6 +12,7 @@ use raftwarden_actors::acl::GetPolicy;
 use raftwarden_actors::acl::GetToken;
 use raftwarden_actors::acl::ListPolicies;
 use raftwarden_actors::acl::ListTokens;
+use raftwarden_actors::acl::TokenSelf;
 use raftwarden_actors::acl::UpsertPolicies;
 use raftwarden_actors::acl::UpsertTokens;
 use raftwarden_actors::rfc3339::format_nanos;
@@ -23,7 +25,6 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::auth;
 use super::request::Reply;
 use super::request::Req;
 use super::respond;
@@ -252,7 +253,7 @@ async fn bootstrap(r: Req<'_>, body: &[u8]) -> Reply {
         Some(b.bootstrap_secret)
     };
     r.write()?;
-    let written = r.state.server().acl().send(Bootstrap { secret }).await??;
+    let written = r.state.server().acl().send(r.call(Bootstrap { secret })).await??;
     let mut resp = match written.tokens.first() {
         Some(t) => respond::ok_json_marshaler(&TokenWire::new(t), r.pretty),
         None => respond::ok_json(&Value::Null, r.pretty),
@@ -261,24 +262,14 @@ async fn bootstrap(r: Req<'_>, body: &[u8]) -> Reply {
     Ok(resp)
 }
 
-/// The names of the policies a non-management caller may see: its token's, or `anonymous`.
-fn own_policies(caller: &auth::Caller) -> Vec<String> {
-    match caller.resolved.as_ref().and_then(|r| r.token.as_ref()) {
-        Some(t) => t.policies.clone(),
-        None => vec![ANONYMOUS_POLICY.to_string()],
-    }
-}
-
 async fn list_policies(r: Req<'_>) -> Reply {
     let stale = method_read(&r)?;
-    let caller = auth::caller(&r).await?;
     let prefix = r.query.get("prefix").unwrap_or("").to_string();
-    let list = r.state.server().acl().send(ListPolicies { prefix, stale }).await??;
-    let visible = own_policies(&caller);
+    // The list holds only the policies the caller may see, filtered where it was read.
+    let list = r.state.server().acl().send(r.call(ListPolicies { prefix, stale })).await??;
     let stubs: Vec<PolicyStub> = list
         .value
         .iter()
-        .filter(|p| caller.is_management() || visible.contains(&p.name))
         .map(|p| PolicyStub {
             name: p.name.clone(),
             description: p.description.clone(),
@@ -295,11 +286,7 @@ async fn list_policies(r: Req<'_>) -> Reply {
 
 async fn get_policy(r: Req<'_>, name: &str) -> Reply {
     let stale = r.read()?.stale;
-    let caller = auth::caller(&r).await?;
-    if !caller.is_management() && name != ANONYMOUS_POLICY && !own_policies(&caller).iter().any(|p| p == name) {
-        return Err(auth::denied());
-    }
-    let got = r.state.server().acl().send(GetPolicy { name: name.to_string(), stale }).await??;
+    let got = r.state.server().acl().send(r.call(GetPolicy { name: name.to_string(), stale })).await??;
     let Some(p) = got.value else {
         let mut resp = respond::error(404, "ACL policy not found");
         respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
@@ -320,36 +307,15 @@ async fn get_policy(r: Req<'_>, name: &str) -> Reply {
     Ok(resp)
 }
 
-/// Nomad's `ACLPolicy.Validate`: name, rules (strict), description.
-fn validate_policy(p: &PolicyBody) -> Vec<String> {
-    let mut errors = Vec::new();
-    let name_ok = (1..=128).contains(&p.name.len()) && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !name_ok {
-        errors.push(format!("invalid name '{}'", p.name));
-    }
-    if let Err(e) = crate::acl::policy::parse(&p.rules) {
-        errors.push(format!("failed to parse rules: {e}"));
-    }
-    if p.description.len() > 256 {
-        errors.push("description longer than 256".into());
-    }
-    errors
-}
-
 async fn upsert_policy(r: Req<'_>, body: &[u8], name: &str) -> Reply {
     let p: PolicyBody = decode(body)?;
     if p.name != name {
         return Err(ApiError::bad_request("ACL policy name does not match request path"));
     }
     r.write()?;
-    auth::authorize(&r, crate::acl::Requirement::Management).await?;
-    let errors = validate_policy(&p);
-    if !errors.is_empty() {
-        let text = format!("policy 0 invalid: {}", raftwarden_actors::state::acl::multierror(&errors));
-        return Err(ApiError::bad_request(text));
-    }
+    // The leader validates it (Nomad's words) once the caller is allowed to write policies.
     let policy = AclPolicy { name: p.name, description: p.description, rules: p.rules, ..AclPolicy::default() };
-    let index = r.state.server().acl().send(UpsertPolicies { policies: vec![policy] }).await??;
+    let index = r.state.server().acl().send(r.call(UpsertPolicies { policies: vec![policy] })).await??;
     let mut resp = respond::ok_json(&Value::Null, r.pretty);
     respond::set_index(&mut resp, index);
     Ok(resp)
@@ -357,8 +323,7 @@ async fn upsert_policy(r: Req<'_>, body: &[u8], name: &str) -> Reply {
 
 async fn delete_policy(r: Req<'_>, name: &str) -> Reply {
     r.write()?;
-    auth::authorize(&r, crate::acl::Requirement::Management).await?;
-    let index = r.state.server().acl().send(DeletePolicies { names: vec![name.to_string()] }).await??;
+    let index = r.state.server().acl().send(r.call(DeletePolicies { names: vec![name.to_string()] })).await??;
     let mut resp = respond::ok_json(&Value::Null, r.pretty);
     respond::set_index(&mut resp, index);
     Ok(resp)
@@ -366,9 +331,8 @@ async fn delete_policy(r: Req<'_>, name: &str) -> Reply {
 
 async fn list_tokens(r: Req<'_>) -> Reply {
     let stale = method_read(&r)?;
-    auth::authorize(&r, crate::acl::Requirement::Management).await?;
     let prefix = r.query.get("prefix").unwrap_or("").to_string();
-    let list = r.state.server().acl().send(ListTokens { prefix, stale }).await??;
+    let list = r.state.server().acl().send(r.call(ListTokens { prefix, stale })).await??;
     let stubs: Vec<TokenStub> = list.value.iter().map(TokenStub::new).collect();
     let mut resp = respond::ok_json(&stubs, r.pretty);
     respond::set_meta(&mut resp, list.index, list.last_contact_ms, list.known_leader);
@@ -377,25 +341,15 @@ async fn list_tokens(r: Req<'_>) -> Reply {
 
 async fn get_token(r: Req<'_>, accessor: &str) -> Reply {
     let stale = r.read()?.stale;
-    // Nomad answers an unknown caller token here with the authentication error itself.
-    let caller = auth::resolve(r.state, &r.token(), stale).await?;
-    let got = r.state.server().acl().send(GetToken { accessor: accessor.to_string(), stale }).await??;
-    let own = |t: &AclToken| {
-        caller.resolved.as_ref().and_then(|c| c.token.as_ref()).is_some_and(|c| c.accessor_id == t.accessor_id)
+    // Where it runs: a management token reads any token, anyone else only its own; an unknown
+    // caller token is answered with the authentication error itself, as Nomad's.
+    let got = r.state.server().acl().send(r.call(GetToken { accessor: accessor.to_string(), stale })).await??;
+    let mut resp = match &got.value {
+        Some(t) => respond::ok_json_marshaler(&TokenWire::new(t), r.pretty),
+        None => respond::error(404, "ACL token not found"),
     };
-    match &got.value {
-        Some(t) if caller.is_management() || own(t) => {
-            let mut resp = respond::ok_json_marshaler(&TokenWire::new(t), r.pretty);
-            respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
-            Ok(resp)
-        }
-        None if caller.is_management() => {
-            let mut resp = respond::error(404, "ACL token not found");
-            respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
-            Ok(resp)
-        }
-        _ => Err(auth::denied()),
-    }
+    respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
+    Ok(resp)
 }
 
 /// Nomad's anonymous token, as `token/self` shows it to a caller without a token.
@@ -411,8 +365,7 @@ fn anonymous_token() -> AclToken {
 
 async fn token_self(r: Req<'_>) -> Reply {
     let stale = method_read(&r)?;
-    let caller = auth::resolve(r.state, &r.token(), stale).await?;
-    let token = caller.resolved.and_then(|c| c.token).unwrap_or_else(anonymous_token);
+    let token = r.state.server().acl().send(r.call(TokenSelf { stale })).await??.unwrap_or_else(anonymous_token);
     Ok(respond::ok_json_marshaler(&TokenWire::new(&token), r.pretty))
 }
 
@@ -433,7 +386,6 @@ async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
         return Err(ApiError::bad_request("ACL token accessor does not match request path"));
     }
     r.write()?;
-    auth::authorize(&r, crate::acl::Requirement::Management).await?;
     let expiration_time = match b.expiration_time.as_deref() {
         None | Some("") => None,
         Some(t) => Some(parse_nanos(t).ok_or_else(|| ApiError::bad_request(format!("invalid ExpirationTime {t}")))?),
@@ -451,7 +403,7 @@ async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
         expiration_ttl: ttl(b.expiration_ttl.as_ref())?,
         ..AclToken::default()
     };
-    let written = r.state.server().acl().send(UpsertTokens { tokens: vec![token] }).await??;
+    let written = r.state.server().acl().send(r.call(UpsertTokens { tokens: vec![token] })).await??;
     let mut resp = match written.tokens.first() {
         Some(t) => respond::ok_json_marshaler(&TokenWire::new(t), r.pretty),
         None => respond::ok_json(&Value::Null, r.pretty),
@@ -462,25 +414,8 @@ async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
 
 async fn delete_token(r: Req<'_>, accessor: &str) -> Reply {
     r.write()?;
-    auth::authorize(&r, crate::acl::Requirement::Management).await?;
-    let index = r.state.server().acl().send(DeleteTokens { accessors: vec![accessor.to_string()] }).await??;
+    let index = r.state.server().acl().send(r.call(DeleteTokens { accessors: vec![accessor.to_string()] })).await??;
     let mut resp = respond::ok_json(&Value::Null, r.pretty);
     respond::set_index(&mut resp, index);
     Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_validation_in_nomads_words() {
-        let p = |name: &str, rules: &str| PolicyBody { name: name.into(), rules: rules.into(), ..Default::default() };
-        assert!(validate_policy(&p("ops", r#"operator { policy = "read" }"#)).is_empty());
-        assert_eq!(validate_policy(&p("bad name", r#"operator { policy = "read" }"#)), ["invalid name 'bad name'"]);
-        assert_eq!(
-            validate_policy(&p("ops", r#"operator { capabilities = ["x"] }"#)),
-            ["failed to parse rules: Invalid operator capability 'x'"]
-        );
-    }
 }

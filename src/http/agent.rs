@@ -102,7 +102,7 @@ pub async fn members(r: Req<'_>) -> Reply {
     }
     r.read()?;
     // Nomad's Status.Members checks node read.
-    authorize(&r, Requirement::NodeRead).await?;
+    authorize(&r, Requirement::NodeRead)?;
     let server = r.state.server();
     let members = server.gossip().members().await.map_err(gossip_error)?;
     let settings = server.settings();
@@ -134,7 +134,7 @@ pub async fn force_leave(r: Req<'_>) -> Reply {
     if r.http.method() != Method::PUT && r.http.method() != Method::POST {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
-    authorize(&r, Requirement::AgentWrite).await?;
+    authorize(&r, Requirement::AgentWrite)?;
     let node = r.query.get("node").unwrap_or_default().to_string();
     if node.is_empty() {
         return Err(ApiError::bad_request("missing node to force leave"));
@@ -152,7 +152,7 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
-    authorize(&r, Requirement::AgentRead).await?;
+    authorize(&r, Requirement::AgentRead)?;
     let server = r.state.server();
     let members = server.gossip().members().await.map_err(gossip_error)?;
     let local = server.gossip().local();

@@ -1,5 +1,7 @@
 //! Handlers of the `/v1/operator/*` and `/v1/status/*` routes. Each turns one HTTP request into
-//! one typed actor message and the reply into Nomad's response.
+//! one typed actor message with the request's caller (the server that runs it checks what it
+//! requires: a management token for raft, `operator` read or write for the rest) and the reply
+//! into Nomad's response.
 
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
@@ -15,9 +17,10 @@ use raftwarden_actors::membership::GetRaftConfiguration;
 use raftwarden_actors::membership::RemovePeer;
 use raftwarden_actors::membership::TransferLeadership;
 use raftwarden_actors::state::SchedulerAlgorithm;
+use raftwarden_actors::Call;
+use raftwarden_actors::Caller;
 use raftwarden_actors::PeerRef;
 
-use super::auth::authorize;
 use super::decode;
 use super::query::Query;
 use super::request::Reply;
@@ -25,7 +28,6 @@ use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
 use super::wire;
-use crate::acl::Requirement;
 use crate::go::check_addr_port;
 use crate::go::check_uuid;
 
@@ -34,8 +36,7 @@ pub async fn raft_configuration(r: Req<'_>) -> Reply {
         return Err(ApiError::Bare(405));
     }
     let opts = r.read()?;
-    authorize(&r, Requirement::Management).await?;
-    let conf = r.state.server().membership().send(GetRaftConfiguration { stale: opts.stale }).await??;
+    let conf = r.state.server().membership().send(r.call(GetRaftConfiguration { stale: opts.stale })).await??;
     Ok(respond::ok_json(&wire::RaftConfigurationResponse::from(conf), r.pretty))
 }
 
@@ -52,8 +53,7 @@ pub async fn raft_peer(r: Req<'_>) -> Reply {
         return Err(ApiError::bad_request("Must specify the peer's ID to remove"));
     };
     r.write()?;
-    authorize(&r, Requirement::Management).await?;
-    r.state.server().membership().send(RemovePeer { id }).await??;
+    r.state.server().membership().send(r.call(RemovePeer { id })).await??;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -63,8 +63,7 @@ pub async fn transfer_leadership(r: Req<'_>) -> Reply {
     }
     let target = transfer_target(&r.query).map_err(ApiError::bad_request)?;
     r.write()?;
-    authorize(&r, Requirement::Management).await?;
-    let t = r.state.server().membership().send(TransferLeadership { target }).await??;
+    let t = r.state.server().membership().send(r.call(TransferLeadership { target })).await??;
     Ok(respond::ok_json(&wire::TransferResponse::from(t), r.pretty))
 }
 
@@ -103,8 +102,7 @@ pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
-            authorize(&r, Requirement::OperatorRead).await?;
-            let fetched = store.send(GetAutopilotConfig { stale: opts.stale }).await??;
+            let fetched = store.send(r.call(GetAutopilotConfig { stale: opts.stale })).await??;
             Ok(respond::ok_json_marshaler(&wire::AutopilotConfiguration::from(&fetched.row), r.pretty))
         }
         Method::PUT => {
@@ -112,8 +110,7 @@ pub async fn autopilot_configuration(r: Req<'_>, body: &[u8]) -> Reply {
                 .map_err(|e| ApiError::bad_request(format!("Error parsing autopilot config: {e}")))?;
             let cas = r.cas()?;
             r.write()?;
-            authorize(&r, Requirement::OperatorWrite).await?;
-            let applied = store.send(SetAutopilotConfig { config, cas }).await??;
+            let applied = store.send(r.call(SetAutopilotConfig { config, cas })).await??;
             Ok(respond::ok_json(&(cas.is_none() || applied.updated), r.pretty))
         }
         _ => Err(ApiError::coded(404, "Invalid method")),
@@ -126,8 +123,7 @@ pub async fn autopilot_health(r: Req<'_>) -> Reply {
     }
     // `stale` is parsed (and can fail) but ignored: health is always answered by the leader.
     r.read()?;
-    authorize(&r, Requirement::OperatorRead).await?;
-    let health = r.state.server().autopilot().send(GetHealth).await??;
+    let health = r.state.server().autopilot().send(r.call(GetHealth)).await??;
     let reply = wire::OperatorHealthReply::new(&health).map_err(|e| ApiError::coded(500, e.to_string()))?;
     if health.healthy {
         return Ok(respond::ok_json(&reply, r.pretty));
@@ -146,8 +142,7 @@ pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
-            authorize(&r, Requirement::OperatorRead).await?;
-            let fetched = store.send(GetSchedulerConfig { stale: opts.stale }).await??;
+            let fetched = store.send(r.call(GetSchedulerConfig { stale: opts.stale })).await??;
             let index = fetched.row.modify_index;
             let body = wire::SchedulerConfigurationResponse {
                 scheduler_config: wire::SchedulerConfiguration::from(&fetched.row),
@@ -168,8 +163,7 @@ pub async fn scheduler_configuration(r: Req<'_>, body: &[u8]) -> Reply {
             }
             let cas = r.cas()?;
             r.write()?;
-            authorize(&r, Requirement::OperatorWrite).await?;
-            let applied = store.send(SetSchedulerConfig { config, cas }).await??;
+            let applied = store.send(r.call(SetSchedulerConfig { config, cas })).await??;
             let body = wire::SchedulerSetConfigurationResponse { updated: applied.updated, index: applied.index };
             let mut resp = respond::ok_json(&body, r.pretty);
             respond::set_index(&mut resp, applied.index);
@@ -202,7 +196,10 @@ pub async fn status_peers(r: Req<'_>) -> Reply {
         return Err(ApiError::coded(405, "Invalid method"));
     }
     r.read()?;
-    let conf = r.state.server().membership().send(GetRaftConfiguration { stale: true }).await??;
+    // Open by design, as Nomad's: the server reads its own view of the configuration on its own
+    // authority and shows only the voters' addresses.
+    let local = Call::new(Caller::Trusted, GetRaftConfiguration { stale: true });
+    let conf = r.state.server().membership().send(local).await??;
     let peers: Vec<String> = conf.servers.into_iter().filter(|s| s.voter).map(|s| s.address).collect();
     Ok(respond::ok_json(&peers, r.pretty))
 }

@@ -3,6 +3,8 @@
 
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
+use raftwarden_actors::Call;
+use raftwarden_actors::Caller;
 use raftwarden_actors::Server;
 
 use super::query::is_pretty;
@@ -66,6 +68,12 @@ impl<'a> Req<'a> {
     pub fn token(&self) -> String {
         let header = |name: &str| self.http.headers().get(name).and_then(|v| v.to_str().ok());
         parse_token(header("X-Nomad-Token"), header("Authorization"))
+    }
+
+    /// `op` with this request's caller (its token, or anonymous), for the actor that runs it:
+    /// the server that runs the operation checks the caller.
+    pub fn call<M>(&self, op: M) -> Call<M> {
+        Call::new(Caller::token(self.token()), op)
     }
 
     pub(super) fn read(&self) -> Result<ReadOptions, ApiError> {

@@ -1,8 +1,10 @@
 //! The internal RPC server on the rpc port: raft traffic and the calls servers make to each
 //! other (forwarded operations, joins, leadership transfer). HTTP under `/v1/internal/`, the
 //! bodies postcard or JSON as the actors crate's `wire::Codec` says; never part of the public
-//! API. What each path means is the actors crate's business (`Server::handle_rpc`, paths in
-//! `wire::paths`); this module only carries bytes.
+//! API. What each path means, and who may call it, is the actors crate's business
+//! (`Server::handle_rpc`, paths in `wire::paths`); this module carries bytes, the caller's
+//! token (`wire::CALLER_HEADER`) and what it knows of the connection (`Peer`: plain TCP
+//! proves nothing, so `Peer::Unverified`).
 
 use std::net::TcpListener;
 
@@ -13,6 +15,9 @@ use actix_web::HttpRequest;
 use actix_web::HttpResponse;
 use actix_web::HttpServer;
 use raftwarden_actors::wire::paths;
+use raftwarden_actors::wire::CALLER_HEADER;
+use raftwarden_actors::OpError;
+use raftwarden_actors::Peer;
 use raftwarden_actors::RpcError;
 use raftwarden_actors::Server;
 
@@ -24,12 +29,25 @@ const MAX_RPC_BODY: usize = 256 << 20;
 /// The prefix every internal path shares.
 pub const PREFIX: &str = "/v1/internal";
 
+/// The secret of the caller a forwarded operation runs for (empty: anonymous).
+fn caller_token(req: &HttpRequest) -> &str {
+    req.headers().get(CALLER_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
 async fn call(req: HttpRequest, body: web::Bytes, server: web::Data<Server>) -> HttpResponse {
-    match server.handle_rpc(req.path(), &body).await {
+    match server.handle_rpc(Peer::Unverified, req.path(), caller_token(&req), &body).await {
         Ok(reply) => HttpResponse::Ok().content_type(reply.content_type).body(reply.body),
         Err(e @ RpcError::UnknownPath(_)) => respond::error(404, e.to_string()),
+        Err(e @ RpcError::NotAServer(_)) => respond::error(403, e.to_string()),
         Err(e) => respond::error(400, e.to_string()),
     }
+}
+
+/// An operation's error as a snapshot path answers it: JSON like any call.
+fn json_error(status: actix_web::http::StatusCode, e: OpError) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(respond::JSON)
+        .body(serde_json::to_vec(&Err::<(), _>(e)).unwrap_or_default())
 }
 
 /// An internal path relative to [`PREFIX`], as the scope mounts it.
@@ -37,21 +55,26 @@ fn in_scope(path: &'static str) -> &'static str {
     path.strip_prefix(PREFIX).unwrap_or(path)
 }
 
-/// The leader's archive for a follower that forwarded a save; an error is JSON like any call.
-async fn snapshot_save(server: web::Data<Server>) -> HttpResponse {
-    match server.save_snapshot_here().await {
+/// The leader's archive for a follower that forwarded its client's save; an error is JSON
+/// like any call.
+async fn snapshot_save(req: HttpRequest, server: web::Data<Server>) -> HttpResponse {
+    match server.save_snapshot_here(caller_token(&req)).await {
         Ok(saved) => super::snapshot::archive_response(saved),
-        Err(e) => HttpResponse::InternalServerError()
-            .content_type(respond::JSON)
-            .body(serde_json::to_vec(&Err::<(), _>(e)).unwrap_or_default()),
+        Err(e) => json_error(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
-/// An archive a follower forwarded: spooled to disk, then restored here (this server leads).
-async fn snapshot_restore(server: web::Data<Server>, payload: web::Payload) -> HttpResponse {
+/// An archive a follower forwarded for its client: the caller is checked before the upload is
+/// spooled to disk, then the archive is restored here (this server leads).
+async fn snapshot_restore(req: HttpRequest, server: web::Data<Server>, payload: web::Payload) -> HttpResponse {
+    let token = caller_token(&req);
+    let caller = raftwarden_actors::Caller::token(token);
+    if let Err(e) = server.authorize(&caller, &raftwarden_actors::snapshot::RESTORE) {
+        return json_error(actix_web::http::StatusCode::OK, e);
+    }
     let result = match super::snapshot::spool(&server, payload).await {
-        Ok(archive) => server.restore_snapshot_here(archive).await,
-        Err(e) => Err(raftwarden_actors::OpError::Rpc(e.to_string())),
+        Ok(archive) => server.restore_snapshot_here(token, archive).await,
+        Err(e) => Err(OpError::Rpc(e.to_string())),
     };
     HttpResponse::Ok().content_type(respond::JSON).body(serde_json::to_vec(&result).unwrap_or_default())
 }

@@ -31,15 +31,17 @@ pub async fn snapshot(r: Req<'_>, payload: web::Payload) -> Reply {
     match *r.http.method() {
         Method::GET => {
             let opts = r.read()?;
-            super::auth::authorize(&r, crate::acl::Requirement::OperatorCapability("snapshot-save")).await?;
-            let saved = r.state.server().snapshots().send(SaveSnapshot { stale: opts.stale }).await??;
+            let saved = r.state.server().snapshots().send(r.call(SaveSnapshot { stale: opts.stale })).await??;
             Ok(archive_response(saved))
         }
         Method::PUT | Method::POST => {
             r.write()?;
-            super::auth::authorize(&r, crate::acl::Requirement::Management).await?;
+            // Checked here first, by this server's own tables, so that a caller who may not
+            // restore cannot fill the disk with an upload; the leader checks again before it
+            // restores.
+            super::auth::authorize(&r, raftwarden_actors::snapshot::RESTORE)?;
             let archive = spool(r.state.server(), payload).await?;
-            r.state.server().snapshots().send(RestoreSnapshot { archive }).await??;
+            r.state.server().snapshots().send(r.call(RestoreSnapshot { archive })).await??;
             Ok(HttpResponse::Ok().finish())
         }
         _ => Err(ApiError::coded(405, "Invalid method")),

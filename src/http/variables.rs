@@ -1,6 +1,7 @@
 //! Handlers of Nomad's variables API (`command/agent/variable_endpoint.go`): `/v1/var/<path>`
 //! (GET, PUT/POST, DELETE) and `/v1/vars` (list). Each turns one request into one typed message
-//! to the variables actor; a check-and-set conflict is a 409 whose body is the current variable.
+//! with the request's caller to the variables actor, which checks the path's capability where
+//! the operation runs; a check-and-set conflict is a 409 whose body is the current variable.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,6 @@ use raftwarden_actors::variables::PutVariable;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::auth::authorize;
 use super::decode::first_value;
 use super::decode::go_field;
 use super::decode::kind;
@@ -31,7 +31,6 @@ use super::request::Reply;
 use super::request::Req;
 use super::respond;
 use super::respond::ApiError;
-use crate::acl::Requirement;
 use crate::go;
 
 /// Nomad's `VariableDecrypted` on the wire: metadata fields in Go declaration order (`Lock` is
@@ -182,8 +181,6 @@ pub async fn list(r: Req<'_>) -> Reply {
         return Err(ApiError::coded(405, "Invalid method"));
     }
     let opts = r.read()?;
-    let ns = namespace(&r);
-    let caller = authorize(&r, Requirement::VariableSearch { namespace: &ns }).await?;
     let per_page = r.query.get("per_page").and_then(|p| p.parse::<i32>().ok()).unwrap_or(0);
     let msg = ListVariables {
         namespace: namespace(&r),
@@ -192,12 +189,9 @@ pub async fn list(r: Req<'_>) -> Reply {
         next_token: r.query.get("next_token").unwrap_or("").to_string(),
         stale: opts.stale,
     };
-    let page = r.state.server().variables().send(msg).await??;
-    let listable = |m: &&raftwarden_actors::state::VariableMetadata| {
-        caller.allows(&Requirement::Variable { namespace: &m.namespace, path: &m.path, op: "list" })
-    };
-    let body: Vec<VariableMetadataWire<'_>> =
-        page.variables.iter().filter(listable).map(VariableMetadataWire::from).collect();
+    // The page holds only what the caller may list, filtered where it was read.
+    let page = r.state.server().variables().send(r.call(msg)).await??;
+    let body: Vec<VariableMetadataWire<'_>> = page.variables.iter().map(VariableMetadataWire::from).collect();
     let mut resp = respond::ok_json(&body, r.pretty);
     respond::set_meta(&mut resp, page.index, page.last_contact_ms, page.known_leader);
     set_next_token(&mut resp, &page.next_token);
@@ -230,10 +224,8 @@ fn with_error_index(reply: Reply) -> Reply {
 
 async fn read(r: Req<'_>, path: String) -> Reply {
     let opts = r.read()?;
-    let ns = namespace(&r);
-    authorize(&r, Requirement::Variable { namespace: &ns, path: &path, op: "read" }).await?;
-    let msg = GetVariable { namespace: ns, path, stale: opts.stale };
-    let got = r.state.server().variables().send(msg).await??;
+    let msg = GetVariable { namespace: namespace(&r), path, stale: opts.stale };
+    let got = r.state.server().variables().send(r.call(msg)).await??;
     let mut resp = match &got.variable {
         Some(v) => respond::ok_json(&VariableWire::new(v, false), r.pretty),
         None => respond::error(404, "variable not found"),
@@ -267,19 +259,16 @@ async fn upsert(r: Req<'_>, path: String, body: &[u8]) -> Reply {
     r.write()?;
     let cas = parse_cas(r.query.get("cas")).map_err(ApiError::bad_request)?;
     let namespace = if body_namespace.is_empty() { namespace(&r) } else { body_namespace };
-    authorize(&r, Requirement::Variable { namespace: &namespace, path: &path, op: "write" }).await?;
     let var = Variable { namespace, path, items, ..Variable::default() };
-    let written = r.state.server().variables().send(PutVariable { var, cas }).await??;
+    let written = r.state.server().variables().send(r.call(PutVariable { var, cas })).await??;
     write_reply(&r, &written.outcome, written.index)
 }
 
 async fn delete(r: Req<'_>, path: String) -> Reply {
     r.write()?;
     let cas = parse_cas(r.query.get("cas")).map_err(ApiError::bad_request)?;
-    let ns = namespace(&r);
-    authorize(&r, Requirement::Variable { namespace: &ns, path: &path, op: "destroy" }).await?;
-    let msg = DeleteVariable { namespace: ns, path, cas };
-    let deleted = r.state.server().variables().send(msg).await??;
+    let msg = DeleteVariable { namespace: namespace(&r), path, cas };
+    let deleted = r.state.server().variables().send(r.call(msg)).await??;
     write_reply(&r, &deleted.outcome, deleted.index)
 }
 

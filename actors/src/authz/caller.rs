@@ -92,7 +92,7 @@ pub enum Authority {
     Unrestricted,
     /// A client whose secret resolved (`token: None`: the anonymous caller), its policies
     /// compiled.
-    Client { token: Option<AclToken>, acl: Acl },
+    Client { token: Option<Box<AclToken>>, acl: Box<Acl> },
     /// A client whose secret names no token, or an expired one: allowed nothing.
     Unresolved(Unresolved),
 }
@@ -107,7 +107,7 @@ impl Authority {
         } else {
             compile_rules(resolved.policies.iter().map(|p| p.rules.as_str()))
         };
-        Authority::Client { token: resolved.token, acl }
+        Authority::Client { token: resolved.token.map(Box::new), acl: Box::new(acl) }
     }
 
     /// Whether the caller may do `req`.
@@ -150,7 +150,7 @@ impl Authority {
     pub fn token(&self) -> Result<Option<&AclToken>, Denied> {
         match self {
             Authority::Unrestricted => Ok(None),
-            Authority::Client { token, .. } => Ok(token.as_ref()),
+            Authority::Client { token, .. } => Ok(token.as_deref()),
             Authority::Unresolved(why) => Err(Denied::Unresolved(*why)),
         }
     }
@@ -170,6 +170,14 @@ impl Authority {
 /// with the caller resolved against that server's own tables, before the operation runs.
 pub trait Guarded {
     fn authorize(&self, who: &Authority) -> Result<(), Denied>;
+}
+
+/// A plain requirement guards work that is no single operation (an upload not yet spooled, an
+/// agent endpoint).
+impl Guarded for Requirement<'_> {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(self)
+    }
 }
 
 #[cfg(test)]
@@ -199,7 +207,9 @@ mod tests {
         let broken = client(&["operator {"]);
         let unknown = Authority::Unresolved(Unresolved::NotFound);
         let read = Requirement::OperatorRead;
-        let cases: [(&str, &Authority, bool, bool, Result<(), Denied>); 6] = [
+        // Who, whether it may read the operator settings, whether it manages, whether it is known.
+        type Case<'a> = (&'a str, &'a Authority, bool, bool, Result<(), Denied>);
+        let cases: [Case<'_>; 6] = [
             ("unrestricted", &Authority::Unrestricted, true, true, Ok(())),
             ("management", &management, true, true, Ok(())),
             ("anonymous", &anonymous, false, false, Ok(())),

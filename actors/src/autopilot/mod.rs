@@ -6,7 +6,8 @@
 //! decides from that state and the replicated autopilot configuration, read afresh each pass:
 //! promote stable non-voters, remove dead servers. The decisions are pure functions; this actor
 //! holds what they remember between passes (when each server's health last flipped) and runs
-//! the raft changes. A follower forwards a health request to the leader's autopilot.
+//! the raft changes. A follower forwards a health request to the leader's autopilot, which
+//! answers a caller with `operator` read.
 
 pub mod health;
 pub mod reconcile;
@@ -37,12 +38,20 @@ pub use self::health::Tracker;
 pub use self::health::FAILED_AFTER;
 pub use self::reconcile::plan;
 pub use self::reconcile::Action;
+use crate::authz::Authority;
+use crate::authz::Caller;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::context::remove_server;
 use crate::context::stops_on_request;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::error::PeerRef;
+use crate::forward::admit;
+use crate::forward::anonymous_calls;
 use crate::forward::route;
+use crate::forward::Call;
 use crate::forward::Forwarded;
 use crate::forward::Origin;
 use crate::forward::Routed;
@@ -70,6 +79,12 @@ pub struct GetHealth;
 impl Forwardable for GetHealth {
     const PATH: &'static str = paths::HEALTH;
     type Output = HealthReply;
+}
+
+impl Guarded for GetHealth {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::OperatorRead)
+    }
 }
 
 /// One autopilot pass (the interval and leadership gains send it).
@@ -273,14 +288,16 @@ impl Handler<Pass> for Autopilot {
     }
 }
 
-impl Handler<GetHealth> for Autopilot {
+impl Handler<Call<GetHealth>> for Autopilot {
     type Result = ResponseActFuture<Self, Result<HealthReply, OpError>>;
 
-    fn handle(&mut self, msg: GetHealth, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Call<GetHealth>, _: &mut Self::Context) -> Self::Result {
         let ctx = self.ctx.clone();
-        let routed = async move { route(&ctx, Origin::Client, &msg, Instant::now() + HOLD_TIMEOUT).await };
-        Box::pin(routed.into_actor(self).map(|routed, act, _| match routed? {
-            Routed::Local => act.health_now(),
+        let caller = msg.caller.clone();
+        let routed =
+            async move { route(&ctx, Origin::Client, &msg.caller, &msg.op, Instant::now() + HOLD_TIMEOUT).await };
+        Box::pin(routed.into_actor(self).map(move |routed, act, _| match routed? {
+            Routed::Local => act.health_for(&caller),
             Routed::Remote(reply) => Ok(reply),
         }))
     }
@@ -289,7 +306,17 @@ impl Handler<GetHealth> for Autopilot {
 impl Handler<Forwarded<GetHealth>> for Autopilot {
     type Result = Result<HealthReply, OpError>;
 
-    fn handle(&mut self, _: Forwarded<GetHealth>, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Forwarded<GetHealth>, _: &mut Self::Context) -> Self::Result {
+        self.health_for(&msg.caller)
+    }
+}
+
+anonymous_calls!(Autopilot => GetHealth);
+
+impl Autopilot {
+    /// The health this leader computed, for a caller admitted here.
+    fn health_for(&mut self, caller: &Caller) -> Result<HealthReply, OpError> {
+        admit(&self.ctx, caller, &GetHealth)?;
         self.health_now()
     }
 }

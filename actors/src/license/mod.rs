@@ -10,7 +10,8 @@
 //! verified on the leader against its configured public keys, product and clock, then becomes
 //! one raft command; whether it may replace the installed one (not issued earlier, unless
 //! forced) is decided when that command is applied. A read answers from this server's own
-//! state, as Nomad's license endpoint does (it is never forwarded).
+//! state, as Nomad's license endpoint does (it is never forwarded), to a caller with `operator`
+//! read or the `license-read` capability; an install needs `operator` write.
 
 pub mod document;
 
@@ -24,11 +25,18 @@ use serde::Serialize;
 use self::document::Expiry;
 use self::document::License;
 use self::document::LicenseInvalid;
+use crate::authz::Authority;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::clock::unix_now;
 use crate::context::ServerContext;
 use crate::error::OpError;
+use crate::forward::admit;
+use crate::forward::anonymous_calls;
 use crate::forward::client_ops;
 use crate::forward::leader_actor;
+use crate::forward::Call;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 pub use crate::settings::LicenseSettings;
@@ -93,10 +101,22 @@ impl Forwardable for PutLicense {
     type Output = LicenseWrite;
 }
 
+impl Guarded for GetLicense {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::LicenseRead)
+    }
+}
+
+impl Guarded for PutLicense {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::OperatorWrite)
+    }
+}
+
 impl LeaderOp for PutLicense {
     /// Verified here, on the leader, with its keys, product and clock: an invalid license
     /// never reaches the log.
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<LicenseWrite> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<LicenseWrite> {
         let settings = &ctx.settings.license;
         let verified = match document::verify(&self.text, &settings.public_keys, &settings.product, unix_now()) {
             Ok(v) => v,
@@ -172,13 +192,15 @@ impl Actor for LicenseActor {
     }
 }
 
-impl Handler<GetLicense> for LicenseActor {
+impl Handler<Call<GetLicense>> for LicenseActor {
     type Result = Result<LicenseRead, OpError>;
 
-    fn handle(&mut self, _: GetLicense, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Call<GetLicense>, _: &mut Self::Context) -> Self::Result {
+        admit(&self.ctx, &msg.caller, &msg.op)?;
         local_read(&self.ctx)
     }
 }
 
-client_ops!(LicenseActor => PutLicense);
+anonymous_calls!(LicenseActor => GetLicense);
+client_ops!(run: LicenseActor => PutLicense);
 leader_actor!(LicenseActor);

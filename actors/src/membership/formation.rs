@@ -96,6 +96,17 @@ pub fn formation_step(me: &Status, peers: &[Status], expect: u32, has_join_list:
     Step::Wait
 }
 
+/// Whether gossip shows `joiner` as an alive server of `region` with the ID and RPC address it
+/// asks to join with: the leader's condition for adding a server (see [`super::Join`]).
+pub fn gossip_knows(members: &[crate::gossip::Member], region: &str, joiner: &ServerNode) -> bool {
+    members.iter().any(|m| {
+        m.status == crate::liveness::MemberStatus::Alive
+            && m.identity.region == region
+            && m.identity.id == joiner.id
+            && m.identity.rpc_addr == joiner.rpc_addr
+    })
+}
+
 pub(crate) fn status(ctx: &ServerContext) -> Status {
     let m = ctx.metrics();
     let membership = m.membership_config.membership();
@@ -309,5 +320,42 @@ mod tests {
             assert_eq!(ids(&deciders[0]).len(), expect as usize);
             assert_eq!(ids(&deciders[0])[0], "a");
         }
+    }
+
+    /// A join is taken only from a server gossip shows alive in this region, with the ID and
+    /// RPC address it joins with.
+    #[test]
+    fn joins_need_gossip_to_know_the_joiner() {
+        use crate::gossip::Member;
+        use crate::gossip::MemberIdentity;
+        use crate::liveness::MemberStatus;
+        let gossiped = |id: &str, region: &str, rpc_addr: &str, status: MemberStatus| Member {
+            identity: MemberIdentity {
+                name: format!("{id}.{region}"),
+                region: region.into(),
+                datacenter: "dc1".into(),
+                serf_addr: "127.0.0.1:4648".parse().unwrap(),
+                rpc_addr: rpc_addr.into(),
+                http_addr: String::new(),
+                version: String::new(),
+                id: id.into(),
+                expect: 3,
+                incarnation: 1,
+            },
+            status,
+        };
+        let joiner = node("b");
+        let cases = [
+            ("alive, same address", gossiped("b", "global", "b:4647", MemberStatus::Alive), true),
+            ("another address", gossiped("b", "global", "x:4647", MemberStatus::Alive), false),
+            ("another region", gossiped("b", "eu", "b:4647", MemberStatus::Alive), false),
+            ("failed", gossiped("b", "global", "b:4647", MemberStatus::Failed), false),
+            ("left", gossiped("b", "global", "b:4647", MemberStatus::Left), false),
+            ("another server", gossiped("c", "global", "b:4647", MemberStatus::Alive), false),
+        ];
+        for (why, member, want) in cases {
+            assert_eq!(gossip_knows(&[member], "global", &joiner), want, "{why}");
+        }
+        assert!(!gossip_knows(&[], "global", &joiner), "nobody in gossip");
     }
 }

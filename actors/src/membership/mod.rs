@@ -3,6 +3,11 @@
 //! servers, moves leadership ([`transfer`]) and forms the cluster ([`formation`]).
 //!
 //! State it owns: until when a leadership transfer elsewhere holds this server's elections.
+//!
+//! Reading the configuration, removing a peer and moving leadership need a management token.
+//! A join is a server's duty: it comes only over the internal RPC (admitted as a server's
+//! call), and the leader adds only a server that gossip shows alive in this region at the
+//! address it joins with ([`formation::gossip_knows`]).
 
 pub mod formation;
 pub mod transfer;
@@ -21,18 +26,23 @@ pub use self::formation::Status;
 pub use self::transfer::PeerAddr;
 pub use self::transfer::Transfer;
 pub use self::transfer::TransferLeadership;
+use crate::authz::Authority;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::context::remove_server;
 use crate::context::RaftConfiguration;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::error::PeerRef;
+use crate::forward::anonymous_calls;
 use crate::forward::client_ops;
 use crate::forward::leader_actor;
-use crate::forward::on_leader;
+use crate::forward::Call;
 use crate::forward::Forwarded;
 use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
-use crate::forward::Origin;
+use crate::forward::StaleRead;
 use crate::propose::raft_outcome;
 use crate::raft::ServerNode;
 use crate::wire::paths;
@@ -95,8 +105,25 @@ impl Forwardable for GetRaftConfiguration {
     type Output = RaftConfiguration;
 }
 
+impl Guarded for GetRaftConfiguration {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::Management)
+    }
+}
+
+impl StaleRead for GetRaftConfiguration {
+    fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn read_here(&self, ctx: &ServerContext, _: &Authority) -> Result<RaftConfiguration, OpError> {
+        Ok(ctx.local_configuration())
+    }
+}
+
 impl LeaderOp for GetRaftConfiguration {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<RaftConfiguration> {
+    /// The leader's own view: it changes only through the leader, so no leadership round trip.
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<RaftConfiguration> {
         Box::pin(async move {
             if ctx.is_leader() {
                 Attempt::Done(Ok(ctx.local_configuration()))
@@ -112,8 +139,14 @@ impl Forwardable for RemovePeer {
     type Output = ();
 }
 
+impl Guarded for RemovePeer {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::Management)
+    }
+}
+
 impl LeaderOp for RemovePeer {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<()> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<()> {
         Box::pin(async move {
             if !ctx.is_leader() {
                 return Attempt::NotLeader;
@@ -132,8 +165,14 @@ impl Forwardable for Join {
     type Output = ();
 }
 
+impl Guarded for Join {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.server_only()
+    }
+}
+
 impl LeaderOp for Join {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<()> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<()> {
         Box::pin(local_join(ctx, self.node))
     }
 }
@@ -160,6 +199,12 @@ async fn local_join(ctx: Arc<ServerContext>, joiner: ServerNode) -> Attempt<()> 
     let Ok(uuid) = uuid::Uuid::parse_str(&joiner.id) else {
         return Attempt::Done(Err(OpError::InvalidServerId(joiner.id)));
     };
+    // Without TLS anyone who reaches the RPC port can ask to join: only a server that gossip
+    // knows is added (formation joins only once gossip found the leader, so gossip knows it).
+    let members = ctx.gossip.members().await.unwrap_or_default();
+    if !formation::gossip_knows(&members, &ctx.settings.region, &joiner) {
+        return Attempt::Done(Err(OpError::JoinerNotInGossip(joiner.to_string())));
+    }
     let nid = crate::raft::node_id_of(&uuid);
     let m = ctx.metrics();
     let membership = m.membership_config.membership();
@@ -211,25 +256,13 @@ impl Actor for Membership {
     }
 }
 
-impl Handler<GetRaftConfiguration> for Membership {
-    type Result = ResponseFuture<Result<RaftConfiguration, OpError>>;
-
-    fn handle(&mut self, msg: GetRaftConfiguration, _: &mut Self::Context) -> Self::Result {
-        let ctx = self.ctx.clone();
-        if msg.stale {
-            return Box::pin(async move { Ok(ctx.local_configuration()) });
-        }
-        Box::pin(on_leader(ctx, Origin::Client, msg))
-    }
-}
-
-impl Handler<TransferLeadership> for Membership {
+impl Handler<Call<TransferLeadership>> for Membership {
     type Result = ResponseFuture<Result<Transfer, OpError>>;
 
-    fn handle(&mut self, msg: TransferLeadership, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Call<TransferLeadership>, _: &mut Self::Context) -> Self::Result {
         let ctx = self.ctx.clone();
         Box::pin(async move {
-            match on_leader(ctx, Origin::Client, msg).await {
+            match crate::forward::run(ctx, msg.caller, msg.op).await {
                 Err(OpError::NoLeader) => Err(OpError::NoLeaderForTransfer),
                 other => other,
             }
@@ -274,11 +307,11 @@ impl Handler<Forwarded<HoldElections>> for Membership {
     type Result = Result<(), OpError>;
 
     fn handle(&mut self, msg: Forwarded<HoldElections>, ctx: &mut Self::Context) -> Self::Result {
-        if msg.0.millis == 0 {
+        if msg.op.millis == 0 {
             self.release_elections();
             return Ok(());
         }
-        let hold = Duration::from_millis(msg.0.millis).min(MAX_ELECTION_HOLD);
+        let hold = Duration::from_millis(msg.op.millis).min(MAX_ELECTION_HOLD);
         self.elections_held_until = Some(Instant::now() + hold);
         self.ctx.raft.runtime_config().elect(false);
         ctx.run_later(hold, |act, _| {
@@ -291,4 +324,6 @@ impl Handler<Forwarded<HoldElections>> for Membership {
 }
 
 leader_actor!(Membership);
-client_ops!(Membership => RemovePeer, Join);
+client_ops!(read: Membership => GetRaftConfiguration);
+client_ops!(run: Membership => RemovePeer);
+anonymous_calls!(Membership => TransferLeadership);

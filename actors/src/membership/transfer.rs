@@ -15,6 +15,10 @@ use serde::Serialize;
 
 use super::Elect;
 use super::HoldElections;
+use crate::authz::Authority;
+use crate::authz::Denied;
+use crate::authz::Guarded;
+use crate::authz::Requirement;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::error::PeerRef;
@@ -68,8 +72,14 @@ impl Forwardable for TransferLeadership {
     type Output = Transfer;
 }
 
+impl Guarded for TransferLeadership {
+    fn authorize(&self, who: &Authority) -> Result<(), Denied> {
+        who.require(&Requirement::Management)
+    }
+}
+
 impl LeaderOp for TransferLeadership {
-    fn run(self, ctx: Arc<ServerContext>) -> LocalRun<Transfer> {
+    fn run(self, ctx: Arc<ServerContext>, _: Authority) -> LocalRun<Transfer> {
         Box::pin(transfer(ctx, self.target))
     }
 }

@@ -14,6 +14,10 @@
 //! leader (a follower fetches the leader's archive and checks its digest); a restore always
 //! runs on the leader, which makes it a sequence of raft entries ordered with every other
 //! write (see `raft::store::restore`).
+//!
+//! A save needs `operator` write or the `snapshot-save` capability, a restore a management
+//! token, checked by the server that saves or restores: a follower fetching the leader's
+//! archive, or sending it one, passes its client's token on (`wire::CALLER_HEADER`).
 
 pub mod archive;
 
@@ -33,10 +37,16 @@ use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
+use crate::authz::Caller;
+use crate::authz::Requirement;
 use crate::context::stops_on_request;
 use crate::context::ServerContext;
 use crate::defaults::write_defaults_if_missing;
 use crate::error::OpError;
+use crate::forward::admit;
+use crate::forward::anonymous_calls;
+use crate::forward::wire_token;
+use crate::forward::Call;
 use crate::forward::HOLD_TIMEOUT;
 use crate::raft::snapfile;
 use crate::raft::store::restore::RowSetBuilder;
@@ -44,6 +54,7 @@ use crate::raft::ServerNode;
 use crate::state::Command;
 use crate::state::RestoreRowSet;
 use crate::wire::paths;
+use crate::wire::CALLER_HEADER;
 
 /// Rows of one restore entry stop growing past this many bytes: one entry stays well under
 /// the RPC body limit, and the leader holds the rows of only a few entries in memory.
@@ -86,14 +97,21 @@ pub struct RestoreSnapshot {
     pub archive: File,
 }
 
-/// A save or restore that another server sent here because this one leads; never sent on.
+/// A save or restore that another server sent here, with its client's caller, because this
+/// one leads; never sent on.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<SavedArchive, OpError>")]
-pub(crate) struct SaveHere;
+pub(crate) struct SaveHere(pub Caller);
 
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), OpError>")]
-pub(crate) struct RestoreHere(pub File);
+pub(crate) struct RestoreHere(pub Caller, pub File);
+
+/// What a save needs (Nomad's `snapshot-save` operator capability, which `operator` write
+/// includes).
+pub const SAVE: Requirement<'static> = Requirement::OperatorCapability("snapshot-save");
+/// What a restore needs: a management token.
+pub const RESTORE: Requirement<'static> = Requirement::Management;
 
 /// The snapshot actor.
 pub struct Snapshots {
@@ -110,18 +128,22 @@ impl Actor for Snapshots {
     type Context = Context<Self>;
 }
 
-impl Handler<SaveSnapshot> for Snapshots {
+impl Handler<Call<SaveSnapshot>> for Snapshots {
     type Result = ResponseFuture<Result<SavedArchive, OpError>>;
 
-    fn handle(&mut self, msg: SaveSnapshot, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Call<SaveSnapshot>, _: &mut Self::Context) -> Self::Result {
         let ctx = self.ctx.clone();
         Box::pin(async move {
-            if msg.stale {
+            if msg.op.stale {
+                admit(&ctx, &msg.caller, &SAVE)?;
                 return save_here(ctx).await;
             }
             match leader_or_me(&ctx).await? {
-                None => save_here(ctx).await,
-                Some(leader) => fetch_from(&ctx, &leader).await,
+                None => {
+                    admit(&ctx, &msg.caller, &SAVE)?;
+                    save_here(ctx).await
+                }
+                Some(leader) => fetch_from(&ctx, &leader, &msg.caller).await,
             }
         })
     }
@@ -130,20 +152,27 @@ impl Handler<SaveSnapshot> for Snapshots {
 impl Handler<SaveHere> for Snapshots {
     type Result = ResponseFuture<Result<SavedArchive, OpError>>;
 
-    fn handle(&mut self, _: SaveHere, _: &mut Self::Context) -> Self::Result {
-        Box::pin(save_here(self.ctx.clone()))
+    fn handle(&mut self, msg: SaveHere, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            admit(&ctx, &msg.0, &SAVE)?;
+            save_here(ctx).await
+        })
     }
 }
 
-impl Handler<RestoreSnapshot> for Snapshots {
+impl Handler<Call<RestoreSnapshot>> for Snapshots {
     type Result = ResponseFuture<Result<(), OpError>>;
 
-    fn handle(&mut self, msg: RestoreSnapshot, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Call<RestoreSnapshot>, _: &mut Self::Context) -> Self::Result {
         let ctx = self.ctx.clone();
         Box::pin(async move {
             match leader_or_me(&ctx).await? {
-                None => restore_here(ctx, msg.archive).await,
-                Some(leader) => send_to(&ctx, &leader, msg.archive).await,
+                None => {
+                    admit(&ctx, &msg.caller, &RESTORE)?;
+                    restore_here(ctx, msg.op.archive).await
+                }
+                Some(leader) => send_to(&ctx, &leader, &msg.caller, msg.op.archive).await,
             }
         })
     }
@@ -158,10 +187,13 @@ impl Handler<RestoreHere> for Snapshots {
             if !ctx.is_leader() {
                 return Err(OpError::NotLeader);
             }
-            restore_here(ctx, msg.0).await
+            admit(&ctx, &msg.0, &RESTORE)?;
+            restore_here(ctx, msg.1).await
         })
     }
 }
+
+anonymous_calls!(Snapshots => SaveSnapshot, RestoreSnapshot);
 
 stops_on_request!(Snapshots);
 
@@ -235,12 +267,20 @@ fn save_blocking(ctx: &ServerContext) -> Result<SavedArchive, OpError> {
     Ok(SavedArchive { file, len: summary.archive_len, digest: summary.digest_header() })
 }
 
-/// Fetches the leader's archive into a local temporary file and checks its digest.
-async fn fetch_from(ctx: &ServerContext, leader: &ServerNode) -> Result<SavedArchive, OpError> {
+/// A call to the leader on behalf of `caller`, its token in the caller header.
+fn to_leader(ctx: &ServerContext, url: &str, caller: &Caller) -> Result<reqwest::RequestBuilder, OpError> {
+    let token = wire_token(caller)?;
+    let request = ctx.http.post(url);
+    Ok(if token.is_empty() { request } else { request.header(CALLER_HEADER, token) })
+}
+
+/// Fetches the leader's archive for `caller` (the leader checks it) into a local temporary
+/// file and checks its digest.
+async fn fetch_from(ctx: &ServerContext, leader: &ServerNode, caller: &Caller) -> Result<SavedArchive, OpError> {
     let rpc =
         |e: &dyn std::fmt::Display| OpError::Rpc(format!("failed to fetch the leader's snapshot: {e}")).forwarded();
     let url = format!("http://{}{}", leader.rpc_addr, paths::SNAPSHOT_SAVE);
-    let mut resp = ctx.http.post(&url).send().await.map_err(|e| rpc(&e))?;
+    let mut resp = to_leader(ctx, &url, caller)?.send().await.map_err(|e| rpc(&e))?;
     if !resp.status().is_success() {
         let answer: Result<(), OpError> = resp.json().await.map_err(|e| rpc(&e))?;
         return Err(answer.err().unwrap_or_else(|| OpError::Rpc("the leader sent no snapshot".into())).forwarded());
@@ -271,13 +311,13 @@ async fn fetch_from(ctx: &ServerContext, leader: &ServerNode) -> Result<SavedArc
     Ok(SavedArchive { file: std_file, len, digest })
 }
 
-/// Sends an archive to the leader, which restores it.
-async fn send_to(ctx: &ServerContext, leader: &ServerNode, archive: File) -> Result<(), OpError> {
+/// Sends an archive to the leader for `caller`; the leader checks it, then restores.
+async fn send_to(ctx: &ServerContext, leader: &ServerNode, caller: &Caller, archive: File) -> Result<(), OpError> {
     let rpc =
         |e: &dyn std::fmt::Display| OpError::Rpc(format!("failed to send the snapshot to the leader: {e}")).forwarded();
     let url = format!("http://{}{}", leader.rpc_addr, paths::SNAPSHOT_RESTORE);
     let body = reqwest::Body::from(tokio::fs::File::from_std(archive));
-    let resp = ctx.http.post(&url).body(body).send().await.map_err(|e| rpc(&e))?;
+    let resp = to_leader(ctx, &url, caller)?.body(body).send().await.map_err(|e| rpc(&e))?;
     let answer: Result<(), OpError> = resp.json().await.map_err(|e| rpc(&e))?;
     answer.map_err(OpError::forwarded)
 }
