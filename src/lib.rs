@@ -9,3 +9,4 @@ pub mod agent;
 pub mod cli;
 pub mod go;
 pub mod http;
+pub mod tls;
