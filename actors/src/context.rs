@@ -26,6 +26,7 @@ use crate::authz::Unresolved;
 use crate::clock::now_nanos;
 use crate::error::OpError;
 use crate::raft::network::Contacts;
+use crate::raft::network::Peers;
 use crate::raft::store::StateReader;
 use crate::raft::NodeId;
 use crate::raft::Raft;
@@ -74,7 +75,8 @@ pub(crate) struct ServerContext {
     pub(crate) liveness: crate::liveness::Liveness,
     /// The gossip layer: the member list formation joins through.
     pub(crate) gossip: crate::gossip::Gossip,
-    pub(crate) http: reqwest::Client,
+    /// How this server calls the others' RPC ports (HTTP, or HTTPS with mutual TLS).
+    pub(crate) http: Peers,
     /// The leader's write queue: client writes that arrive together share one raft entry.
     pub(crate) proposer: crate::propose::Proposer,
     /// Where snapshot archives and uploads are spooled (`<data_dir>/server/tmp`): on the data

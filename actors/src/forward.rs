@@ -28,6 +28,7 @@ use crate::authz::Caller;
 use crate::authz::Guarded;
 use crate::context::ServerContext;
 use crate::error::OpError;
+use crate::raft::network::Peers;
 use crate::raft::ServerNode;
 use crate::wire::Attempt;
 use crate::wire::Codec;
@@ -252,15 +253,10 @@ enum Hop {
 /// One forwarding hop to the leader. Connection failures and "not the leader" answers are
 /// retried by the caller; anything else is final (a write may have been applied, so it is never
 /// sent twice).
-async fn hop<R: Forwardable>(
-    http: &reqwest::Client,
-    leader: &ServerNode,
-    caller_token: &str,
-    op: &R,
-) -> Result<R::Output, Hop> {
-    let url = format!("http://{}{}", leader.rpc_addr, R::PATH);
+async fn hop<R: Forwardable>(peers: &Peers, leader: &ServerNode, caller_token: &str, op: &R) -> Result<R::Output, Hop> {
+    let url = peers.url(&leader.rpc_addr, R::PATH);
     let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
-    let resp = match post(http, &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
+    let resp = match post(peers.client(), &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
         Ok(r) => r,
         Err(e) if e.is_connect() => return Err(Hop::Retry),
         Err(e) => return Err(Hop::Failed(OpError::Rpc(format!("failed to reach leader: {e}")).forwarded())),
@@ -279,14 +275,14 @@ async fn hop<R: Forwardable>(
 
 /// Calls one named peer directly (no leader logic): a server's duty, with no caller.
 pub(crate) async fn call_peer<R: Forwardable>(
-    http: &reqwest::Client,
+    peers: &Peers,
     rpc_addr: &str,
     req: &R,
     timeout: Duration,
 ) -> Result<R::Output, OpError> {
-    let url = format!("http://{rpc_addr}{}", R::PATH);
+    let url = peers.url(rpc_addr, R::PATH);
     let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
-    let resp = post(http, &url, R::CODEC, "", body, timeout)
+    let resp = post(peers.client(), &url, R::CODEC, "", body, timeout)
         .await
         .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
     let bytes = resp.bytes().await.map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?;

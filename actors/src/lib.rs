@@ -87,6 +87,7 @@ use crate::license::LicenseActor;
 use crate::membership::Membership;
 use crate::raft::network::Contacts;
 use crate::raft::network::Network;
+use crate::raft::network::Peers;
 use crate::raft::ServerNode;
 pub use crate::settings::AclSettings;
 pub use crate::settings::LicenseSettings;
@@ -127,8 +128,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let store_counters = log_store.counters();
     let reader = sm_store.reader();
     let contacts = Contacts::default();
-    let network = Network::new(contacts.clone());
-    let http = network.client().clone();
+    let http = Peers::new(settings.rpc_tls.as_ref());
+    let network = Network::new(contacts.clone(), http.clone());
 
     let ms = |d: Duration| d.as_millis() as u64;
     let config = openraft::Config {

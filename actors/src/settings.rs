@@ -87,6 +87,10 @@ pub struct Settings {
     /// server from anyone else. Client operations are authorised by their caller's token either
     /// way.
     pub rpc_requires_server_cert: bool,
+    /// Mutual TLS toward the other servers' RPC ports (`tls { rpc = true }`): every raft
+    /// message, forwarded operation, join and snapshot transfer goes over `https` with this
+    /// config, which presents our certificate and checks theirs. `None`: plain HTTP.
+    pub rpc_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Nomad's `acl { }` agent block, as far as the server uses it.
@@ -133,6 +137,7 @@ impl Settings {
             acl: AclSettings::default(),
             license: LicenseSettings::default(),
             rpc_requires_server_cert: false,
+            rpc_tls: None,
         }
     }
 }

@@ -189,6 +189,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
         license: license_settings(&config)?,
         // Stays off until the RPC listener proves server certificates (`tls { rpc = true }`).
         rpc_requires_server_cert: false,
+        rpc_tls: None,
     };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;

@@ -106,27 +106,61 @@ impl Contacts {
     }
 }
 
-/// Builds one [`Connection`] per peer; shares one HTTP client (and its connection pool).
+/// How this server reaches the RPC port of the others: one HTTP client (and its connection
+/// pool) for raft traffic, forwarded operations and direct calls alike, and the scheme they
+/// speak, `https` with mutual TLS when [`Settings::rpc_tls`](crate::Settings::rpc_tls) is set.
 #[derive(Clone)]
-pub struct Network {
+pub struct Peers {
     client: reqwest::Client,
-    contacts: Contacts,
+    scheme: &'static str,
 }
 
-impl Network {
-    pub fn new(contacts: Contacts) -> Self {
+impl Peers {
+    /// Plain HTTP without `tls`; HTTPS through `tls` (its verifier decides which peers are
+    /// servers, its resolver presents our certificate) with it.
+    pub fn new(tls: Option<&Arc<rustls::ClientConfig>>) -> Self {
         crate::crypto::install_default_provider();
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .tcp_nodelay(true)
-            .build()
-            .unwrap_or_default();
-        Self { client, contacts }
+            .tcp_nodelay(true);
+        let (builder, scheme) = match tls {
+            Some(config) => (builder.tls_backend_preconfigured((**config).clone()).https_only(true), "https"),
+            None => (builder, "http"),
+        };
+        // Building fails only on a TLS backend reqwest cannot use; a plain client then fails
+        // every call to a TLS peer loudly rather than speaking plain text to it.
+        let client = builder.build().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "internal RPC client: TLS setup failed");
+            reqwest::Client::new()
+        });
+        Self { client, scheme }
+    }
+
+    /// The URL of `path` on the RPC port at `rpc_addr`.
+    pub fn url(&self, rpc_addr: &str, path: &str) -> String {
+        format!("{}://{rpc_addr}{path}", self.scheme)
     }
 
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+}
+
+/// Builds one [`Connection`] per peer; shares one HTTP client (and its connection pool).
+#[derive(Clone)]
+pub struct Network {
+    peers: Peers,
+    contacts: Contacts,
+}
+
+impl Network {
+    pub fn new(contacts: Contacts, peers: Peers) -> Self {
+        Self { peers, contacts }
+    }
+
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 }
 
@@ -135,10 +169,10 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 
     async fn new_client(&mut self, target: NodeId, node: &ServerNode) -> Self::Network {
         Connection {
-            client: self.client.clone(),
+            client: self.peers.client.clone(),
             contacts: self.contacts.clone(),
             target,
-            base: format!("http://{}", node.rpc_addr),
+            base: self.peers.url(&node.rpc_addr, ""),
             acked: None,
         }
     }

@@ -270,7 +270,7 @@ fn save_blocking(ctx: &ServerContext) -> Result<SavedArchive, OpError> {
 /// A call to the leader on behalf of `caller`, its token in the caller header.
 fn to_leader(ctx: &ServerContext, url: &str, caller: &Caller) -> Result<reqwest::RequestBuilder, OpError> {
     let token = wire_token(caller)?;
-    let request = ctx.http.post(url);
+    let request = ctx.http.client().post(url);
     Ok(if token.is_empty() { request } else { request.header(CALLER_HEADER, token) })
 }
 
@@ -279,7 +279,7 @@ fn to_leader(ctx: &ServerContext, url: &str, caller: &Caller) -> Result<reqwest:
 async fn fetch_from(ctx: &ServerContext, leader: &ServerNode, caller: &Caller) -> Result<SavedArchive, OpError> {
     let rpc =
         |e: &dyn std::fmt::Display| OpError::Rpc(format!("failed to fetch the leader's snapshot: {e}")).forwarded();
-    let url = format!("http://{}{}", leader.rpc_addr, paths::SNAPSHOT_SAVE);
+    let url = ctx.http.url(&leader.rpc_addr, paths::SNAPSHOT_SAVE);
     let mut resp = to_leader(ctx, &url, caller)?.send().await.map_err(|e| rpc(&e))?;
     if !resp.status().is_success() {
         let answer: Result<(), OpError> = resp.json().await.map_err(|e| rpc(&e))?;
@@ -315,7 +315,7 @@ async fn fetch_from(ctx: &ServerContext, leader: &ServerNode, caller: &Caller) -
 async fn send_to(ctx: &ServerContext, leader: &ServerNode, caller: &Caller, archive: File) -> Result<(), OpError> {
     let rpc =
         |e: &dyn std::fmt::Display| OpError::Rpc(format!("failed to send the snapshot to the leader: {e}")).forwarded();
-    let url = format!("http://{}{}", leader.rpc_addr, paths::SNAPSHOT_RESTORE);
+    let url = ctx.http.url(&leader.rpc_addr, paths::SNAPSHOT_RESTORE);
     let body = reqwest::Body::from(tokio::fs::File::from_std(archive));
     let resp = to_leader(ctx, &url, caller)?.body(body).send().await.map_err(|e| rpc(&e))?;
     let answer: Result<(), OpError> = resp.json().await.map_err(|e| rpc(&e))?;
