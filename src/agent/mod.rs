@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod hcl1;
+pub mod tls;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -42,6 +43,8 @@ pub enum AgentError {
     License(String),
     #[error("max join retry exhausted: no retry_join address answered within server_join.retry_max rounds")]
     JoinExhausted,
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentError> {
@@ -138,6 +141,17 @@ pub fn leaves_on(config: &AgentConfig, why: Stop) -> bool {
 /// Runs one server agent until `shutdown` resolves, then stops it cleanly (leaving the gossip
 /// pool first when the configuration asks for it on that signal).
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> Result<(), AgentError> {
+    let (_keep, reloads) = tokio::sync::mpsc::channel(1);
+    run_with_reloads(config, shutdown, reloads).await
+}
+
+/// [`run`], also applying each configuration that arrives on `reloads` (what `raftwarden
+/// agent` re-reads on SIGHUP): the TLS certificates and CAs are read again.
+pub async fn run_with_reloads(
+    config: AgentConfig,
+    shutdown: impl Future<Output = Stop>,
+    mut reloads: tokio::sync::mpsc::Receiver<AgentConfig>,
+) -> Result<(), AgentError> {
     let bind_ip: IpAddr = config
         .bind_addr
         .parse()
@@ -149,6 +163,12 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
             std::fs::create_dir_all(&d).map_err(|source| AgentError::DataDir { path: d.clone(), source })?;
             (d, true)
         }
+    };
+    let tls = tls::load(&config)?;
+    tls::warn_at_start(&config);
+    let rpc_tls = match (&tls, config.tls.rpc) {
+        (Some(t), true) => Some(t.rpc_client()?),
+        _ => None,
     };
     let http_listener = bind("HTTP", bind_ip, config.ports.http)?;
     let rpc_listener = bind("RPC", bind_ip, config.ports.rpc)?;
@@ -176,6 +196,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
         retry_max: config.server.retry_max,
         serf_bind: serf_bind.to_string(),
         serf_advertise,
+        encrypt: config.server.encrypt.clone(),
         autopilot_defaults: config.autopilot.resolve(),
         scheduler_defaults: config.server.default_scheduler_config.clone().unwrap_or_default(),
         timing: RaftTiming::default(),
@@ -187,9 +208,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
             token_max_ttl: config.acl_token_max_ttl,
         },
         license: license_settings(&config)?,
-        // Stays off until the RPC listener proves server certificates (`tls { rpc = true }`).
-        rpc_requires_server_cert: false,
-        rpc_tls: None,
+        // Raft and server duties only from a server certificate once the RPC port requires
+        // one; upgrade mode also takes plain connections, from servers not yet moved to TLS.
+        rpc_requires_server_cert: config.tls.rpc && !config.tls.rpc_upgrade_mode,
+        rpc_tls,
     };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;
@@ -241,21 +263,35 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
         let stopped = async move {
             let _ = schedule_stopped.await;
         };
-        actix_rt::spawn(crate::cli::snapshot_agent::run_in_server(
-            http_addr.to_string(),
-            token,
-            settings,
-            leads,
-            stopped,
-        ));
+        // The schedule calls this agent's own API: https with its own certificate when the
+        // HTTP port serves TLS.
+        let api = match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) if config.tls.http => crate::cli::snapshot_agent::OwnApi::https(
+                &http_addr.to_string(),
+                config.tls.ca_file.as_deref(),
+                cert,
+                key,
+            ),
+            _ => crate::cli::snapshot_agent::OwnApi::http(&http_addr.to_string()),
+        };
+        actix_rt::spawn(crate::cli::snapshot_agent::run_in_server(api, token, settings, leads, stopped));
     }
 
+    let reloading = {
+        let (tls, running) = (tls.clone(), config.tls.clone());
+        actix_rt::spawn(async move {
+            while let Some(new) = reloads.recv().await {
+                tls::reload(tls.as_ref(), &running, new).await;
+            }
+        })
+    };
     let (stop, fault) = tokio::select! {
         why = shutdown => (why, None),
         why = server.raft_stopped() => (Stop::Quiet, Some(AgentError::RaftStopped(why))),
         () = server.retry_join_exhausted() => (Stop::Quiet, Some(AgentError::JoinExhausted)),
     };
     let _ = stop_schedule.send(());
+    reloading.abort();
     match &fault {
         None => tracing::info!(signal = ?stop, "shutting down"),
         Some(why) => tracing::error!(error = %why, "shutting down"),
@@ -279,25 +315,53 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = Stop>) -> R
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, saying which.
-async fn signal() -> Stop {
+/// Resolves on SIGINT or SIGTERM, saying which. On SIGHUP it re-reads the configuration from
+/// `args`, as Nomad's agent does, and hands it to the running agent on `reloads`. The handlers
+/// are in place when this returns (call it inside the runtime), so a SIGHUP during start-up
+/// does not end the process.
+fn signals(args: Vec<String>, reloads: tokio::sync::mpsc::Sender<AgentConfig>) -> impl Future<Output = Stop> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::signal;
         use tokio::signal::unix::SignalKind;
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return Stop::Interrupt;
-        };
-        tokio::select! {
-            _ = term.recv() => Stop::Terminate,
-            _ = int.recv() => Stop::Interrupt,
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup())) {
+            (Ok(term), Ok(int), Ok(hup)) => Some((term, int, hup)),
+            _ => None,
         }
-    }
-    #[cfg(not(unix))]
-    {
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int, mut hup)) = handlers {
+            loop {
+                tokio::select! {
+                    _ = term.recv() => return Stop::Terminate,
+                    _ = int.recv() => return Stop::Interrupt,
+                    _ = hup.recv() => reload_config(&args, &reloads).await,
+                }
+            }
+        }
+        let _ = (args, reloads);
         let _ = tokio::signal::ctrl_c().await;
         Stop::Interrupt
+    }
+}
+
+/// SIGHUP: the configuration read again from the command line's files and flags, in Nomad's
+/// words.
+async fn reload_config(args: &[String], reloads: &tokio::sync::mpsc::Sender<AgentConfig>) {
+    // Go names SIGHUP "hangup".
+    println!("==> Caught signal: hangup");
+    println!("==> Reloading configuration...");
+    let args = args.to_vec();
+    match tokio::task::spawn_blocking(move || config::load(&args)).await {
+        Ok(Ok(config)) => {
+            let _ = reloads.send(config).await;
+        }
+        Ok(Err(e)) => {
+            eprintln!("==> Error loading configuration: {e}");
+            eprintln!("==> Failed to reload configs");
+        }
+        Err(e) => eprintln!("==> Failed to reload configs: {e}"),
     }
 }
 
@@ -374,7 +438,9 @@ pub fn main(args: &[String]) -> i32 {
     init_logging(&config.log_level, config.log_json);
     ignore_file_size_signal();
     let system = actix_rt::System::new();
-    match system.block_on(run(config, signal())) {
+    let (reload, reloads) = tokio::sync::mpsc::channel(1);
+    let args = args.to_vec();
+    match system.block_on(async move { run_with_reloads(config, signals(args, reload), reloads).await }) {
         Ok(()) => 0,
         Err(e @ AgentError::RaftStopped(_)) => {
             eprintln!("==> Error: {e}");
