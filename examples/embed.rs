@@ -3,7 +3,9 @@
 //! The service keeps its own routes (`/hello`, `/pause`) and mounts, next to them, Nomad's
 //! operator API (`raftwarden::http::configure`) on the same port and the internal server RPC
 //! (`raftwarden::http::rpc::configure`) on a second port. Its own handlers talk to the actors
-//! directly with typed messages: no HTTP round trip.
+//! directly with typed messages: no HTTP round trip. They act on the server's own authority
+//! (`Caller::Trusted`); an operation sent for a client carries its token instead
+//! (`Caller::token`), and one sent bare runs as the anonymous caller.
 //!
 //! ```sh
 //! cargo run --example embed                 # 127.0.0.1:8080 (HTTP) and 127.0.0.1:8081 (RPC)
@@ -27,12 +29,14 @@ use raftwarden::http::rpc;
 use raftwarden::http::ApiState;
 use raftwarden_actors::config_store::GetSchedulerConfig;
 use raftwarden_actors::config_store::SetSchedulerConfig;
+use raftwarden_actors::Call;
+use raftwarden_actors::Caller;
 use raftwarden_actors::Server;
 use raftwarden_actors::Settings;
 
 /// The host's own route: reads the replicated scheduler configuration through the actor.
 async fn hello(server: web::Data<Server>) -> HttpResponse {
-    match server.config_store().send(GetSchedulerConfig { stale: true }).await {
+    match server.config_store().send(Call::new(Caller::Trusted, GetSchedulerConfig { stale: true })).await {
         Ok(Ok(fetched)) => HttpResponse::Ok().json(serde_json::json!({
             "service": "embedded",
             "server": server.identity().name,
@@ -48,14 +52,15 @@ async fn hello(server: web::Data<Server>) -> HttpResponse {
 /// The host's own write: pauses the eval broker with a compare-and-set through raft.
 async fn pause(server: web::Data<Server>) -> HttpResponse {
     let store = server.config_store();
-    let current = match store.send(GetSchedulerConfig { stale: false }).await {
+    let current = match store.send(Call::new(Caller::Trusted, GetSchedulerConfig { stale: false })).await {
         Ok(Ok(f)) => f.row,
         Ok(Err(e)) => return HttpResponse::ServiceUnavailable().body(e.to_string()),
         Err(e) => return HttpResponse::InternalServerError().body(e.to_string()),
     };
     let mut config = current.value;
     config.pause_eval_broker = true;
-    match store.send(SetSchedulerConfig { config, cas: Some(current.modify_index) }).await {
+    let write = SetSchedulerConfig { config, cas: Some(current.modify_index) };
+    match store.send(Call::new(Caller::Trusted, write)).await {
         Ok(Ok(applied)) => {
             HttpResponse::Ok().json(serde_json::json!({ "updated": applied.updated, "index": applied.index }))
         }

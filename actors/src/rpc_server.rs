@@ -129,3 +129,139 @@ pub(crate) async fn serve(
         other => Err(RpcError::UnknownPath(other.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::acl as a;
+    use crate::authz::Authority;
+    use crate::authz::Caller;
+    use crate::authz::Guarded;
+    use crate::authz::Resolved;
+    use crate::authz::Unresolved;
+    use crate::autopilot::GetHealth;
+    use crate::config_store as cs;
+    use crate::error::OpError;
+    use crate::error::PeerRef;
+    use crate::license::GetLicense;
+    use crate::license::PutLicense;
+    use crate::membership as m;
+    use crate::snapshot;
+    use crate::state::AclPolicy;
+    use crate::state::AclToken;
+    use crate::state::Variable;
+    use crate::variables as v;
+
+    /// A client token whose one policy (named `p`) has these rules.
+    fn client(rules: &str) -> Authority {
+        let token = AclToken { token_type: "client".into(), policies: vec!["p".into()], ..AclToken::default() };
+        let policy = AclPolicy { name: "p".into(), rules: rules.into(), ..AclPolicy::default() };
+        Authority::of(Resolved { token: Some(token), policies: vec![policy] })
+    }
+
+    /// What each client operation requires, for each kind of caller, decided by the rule the
+    /// leader (or the server answering a stale read) checks before running it.
+    #[test]
+    fn every_client_operation_says_whom_it_serves() {
+        let management = AclToken { token_type: "management".into(), ..AclToken::default() };
+        // Columns: unrestricted, anonymous, unknown token, operator read, operator write,
+        // variables of namespace `a` (read, write), management.
+        let who = [
+            Authority::Unrestricted,
+            Authority::of(Resolved::default()),
+            Authority::Unresolved(Unresolved::NotFound),
+            client(r#"operator { policy = "read" }"#),
+            client(r#"operator { policy = "write" }"#),
+            client(r#"namespace "a" { variables { path "*" { capabilities = ["read", "write"] } } }"#),
+            Authority::of(Resolved { token: Some(management), policies: vec![] }),
+        ];
+        let var = |namespace: &str| Variable { namespace: namespace.into(), path: "x".into(), ..Variable::default() };
+        let list = |namespace: &str| v::ListVariables {
+            namespace: namespace.into(),
+            prefix: String::new(),
+            per_page: 0,
+            next_token: String::new(),
+            stale: false,
+        };
+        let peer = || PeerRef::Id("x".into());
+        const T: bool = true;
+        const F: bool = false;
+        let rows: Vec<(&str, Box<dyn Guarded>, [bool; 7])> = vec![
+            (
+                "get var a",
+                Box::new(v::GetVariable { namespace: "a".into(), path: "x".into(), stale: F }),
+                [T, F, F, F, F, T, T],
+            ),
+            ("put var a", Box::new(v::PutVariable { var: var("a"), cas: None }), [T, F, F, F, F, T, T]),
+            ("put var b", Box::new(v::PutVariable { var: var("b"), cas: None }), [T, F, F, F, F, F, T]),
+            ("put var default", Box::new(v::PutVariable { var: var(""), cas: None }), [T, F, F, F, F, F, T]),
+            (
+                "delete var a",
+                Box::new(v::DeleteVariable { namespace: "a".into(), path: "x".into(), cas: None }),
+                [T, F, F, F, F, F, T],
+            ),
+            ("list vars a", Box::new(list("a")), [T, F, F, F, F, T, T]),
+            ("list vars b", Box::new(list("b")), [T, F, F, F, F, F, T]),
+            ("get autopilot", Box::new(cs::GetAutopilotConfig { stale: T }), [T, F, F, T, T, F, T]),
+            (
+                "set autopilot",
+                Box::new(cs::SetAutopilotConfig { config: Default::default(), cas: None }),
+                [T, F, F, F, T, F, T],
+            ),
+            ("get scheduler", Box::new(cs::GetSchedulerConfig { stale: F }), [T, F, F, T, T, F, T]),
+            (
+                "set scheduler",
+                Box::new(cs::SetSchedulerConfig { config: Default::default(), cas: None }),
+                [T, F, F, F, T, F, T],
+            ),
+            ("raft configuration", Box::new(m::GetRaftConfiguration { stale: T }), [T, F, F, F, F, F, T]),
+            ("remove peer", Box::new(m::RemovePeer { id: "x".into() }), [T, F, F, F, F, F, T]),
+            ("transfer", Box::new(m::TransferLeadership { target: peer() }), [T, F, F, F, F, F, T]),
+            ("join: a server's duty", Box::new(m::Join { node: Default::default() }), [T, F, F, F, F, F, F]),
+            ("health", Box::new(GetHealth), [T, F, F, T, T, F, T]),
+            ("license read", Box::new(GetLicense), [T, F, F, T, T, F, T]),
+            ("license install", Box::new(PutLicense { text: String::new(), force: F }), [T, F, F, F, T, F, T]),
+            ("snapshot save", Box::new(snapshot::SAVE), [T, F, F, F, T, F, T]),
+            ("snapshot restore", Box::new(snapshot::RESTORE), [T, F, F, F, F, F, T]),
+            ("bootstrap: anyone may try", Box::new(a::Bootstrap { secret: None }), [T, T, T, T, T, T, T]),
+            ("upsert policies", Box::new(a::UpsertPolicies { policies: vec![] }), [T, F, F, F, F, F, T]),
+            ("delete policies", Box::new(a::DeletePolicies { names: vec![] }), [T, F, F, F, F, F, T]),
+            ("upsert tokens", Box::new(a::UpsertTokens { tokens: vec![] }), [T, F, F, F, F, F, T]),
+            ("delete tokens", Box::new(a::DeleteTokens { accessors: vec![] }), [T, F, F, F, F, F, T]),
+            ("list tokens", Box::new(a::ListTokens { prefix: String::new(), stale: F }), [T, F, F, F, F, F, T]),
+            ("own policy", Box::new(a::GetPolicy { name: "p".into(), stale: F }), [T, F, F, T, T, T, T]),
+            ("anonymous policy", Box::new(a::GetPolicy { name: "anonymous".into(), stale: F }), [T, T, F, T, T, T, T]),
+            ("another's policy", Box::new(a::GetPolicy { name: "q".into(), stale: F }), [T, F, F, F, F, F, T]),
+            // Filtered to what the caller may see where the list is read.
+            ("list policies", Box::new(a::ListPolicies { prefix: String::new(), stale: F }), [T, T, F, T, T, T, T]),
+            // Decided once the token is read: a non-management caller sees only its own.
+            ("get token", Box::new(a::GetToken { accessor: "x".into(), stale: F }), [T, T, F, T, T, T, T]),
+            ("token self", Box::new(a::TokenSelf { stale: F }), [T, T, F, T, T, T, T]),
+        ];
+        for (name, op, want) in &rows {
+            for (col, caller) in who.iter().enumerate() {
+                assert_eq!(op.authorize(caller).is_ok(), want[col], "{name}, column {col}");
+            }
+        }
+    }
+
+    /// Nomad's token endpoints answer an unknown or expired token as such; every other
+    /// operation answers `Permission denied`.
+    #[test]
+    fn refusals_say_what_happened() {
+        let unknown = Authority::Unresolved(Unresolved::NotFound);
+        let expired = Authority::Unresolved(Unresolved::Expired);
+        let err = |op: &dyn Guarded, who: &Authority| op.authorize(who).map_err(OpError::from).unwrap_err();
+        assert_eq!(err(&a::TokenSelf { stale: false }, &unknown), OpError::TokenNotFound);
+        assert_eq!(err(&a::GetToken { accessor: "x".into(), stale: false }, &expired), OpError::TokenExpired);
+        assert_eq!(err(&cs::GetSchedulerConfig { stale: false }, &unknown), OpError::PermissionDenied);
+        assert_eq!(err(&a::ListPolicies { prefix: String::new(), stale: false }, &expired), OpError::PermissionDenied);
+    }
+
+    /// The server's own authority never travels: it is refused before anything is sent.
+    #[test]
+    fn the_servers_own_authority_is_never_forwarded() {
+        assert_eq!(crate::forward::wire_token(&Caller::Trusted), Err(OpError::TrustedNotForwarded));
+        assert_eq!(crate::forward::wire_token(&Caller::token("s")), Ok("s"));
+        assert_eq!(crate::forward::wire_token(&Caller::anonymous()), Ok(""));
+    }
+}

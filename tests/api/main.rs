@@ -21,6 +21,7 @@ mod t66_metrics;
 mod t85_acl;
 mod t86_acl_python;
 mod t87_acl_scheduled_snapshots;
+mod t88_rpc_authorization;
 mod t89_license;
 mod t90_embedding;
 mod t95_variables;

@@ -13,6 +13,7 @@ mod t60_storage_fault;
 mod t70_variables;
 mod t80_snapshot;
 mod t85_acl;
+mod t86_acl_on_the_leader;
 mod t87_license;
 mod t90_gossip;
 mod t91_python_nomad;
