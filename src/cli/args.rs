@@ -1,5 +1,5 @@
 //! The root of the command line grammar (clap derive): [`Cli`] and its commands, whose own
-//! grammars live with their code (`operator`, `server`, `var`, `license`, `acl`), and [`parse`],
+//! grammars live with their code (`operator`, `server`, `var`, `license`, `acl`, `tls`), and [`parse`],
 //! which accepts Nomad's Go-style flags by running them through [`argv::rewrite`] first and
 //! reports a command line that does not parse as Nomad does ([`ParseFailure`]).
 //!
@@ -17,6 +17,7 @@ use super::license::License;
 use super::operator::Operator;
 use super::opts::GlobalOpts;
 use super::server::Server;
+use super::tls::Tls;
 use super::var::Var;
 use crate::go;
 use crate::go::argv;
@@ -56,6 +57,9 @@ pub enum Command {
     /// ACL commands: bootstrap, policy, token
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Acl(Acl),
+    /// Generate self-signed TLS certificates for Nomad: ca create|info, cert create|info
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    Tls(Tls),
 }
 
 /// Why a command line did not parse, reported as Nomad's CLI (`hashicorp/cli` with its help

@@ -1,5 +1,6 @@
 //! The CLI's HTTP client: Nomad's address/token/region conventions and the texts of Nomad's Go
-//! `api` package, which treats every status but 200 as an error.
+//! `api` package, which treats every status but 200 as an error. `http://` and `https://`
+//! addresses; TLS as [`super::client_tls`] sets it up from the flags and `NOMAD_*` variables.
 
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use reqwest::Method;
 use reqwest::Url;
 use serde_json::Value;
 
+use super::client_tls;
+use super::client_tls::TlsSettings;
 use super::opts::GlobalOpts;
 use crate::go::quote as go_quote;
 
@@ -39,13 +42,23 @@ pub struct Client {
 
 impl Client {
     /// `-address`/`NOMAD_ADDR`, `-token`/`NOMAD_TOKEN`, `-region`/`NOMAD_REGION` (clap has
-    /// already merged flags over the environment); empty values count as unset.
+    /// already merged flags over the environment); empty values count as unset. TLS from the
+    /// flags and the `NOMAD_CACERT`, ... variables.
     pub fn new(opts: &GlobalOpts) -> Result<Self, ClientError> {
+        Self::with_tls(opts, &TlsSettings::resolve(opts, |k| std::env::var(k).ok()))
+    }
+
+    /// Like [`Client::new`], with TLS settings decided by the caller (the agent's own).
+    pub fn with_tls(opts: &GlobalOpts, tls: &TlsSettings) -> Result<Self, ClientError> {
         let non_empty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from);
         let address = non_empty(&opts.address).unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
         let base = parse_address(&address)?;
+        // Built for http:// too: Nomad reads the TLS files whatever the scheme, so a wrong
+        // path fails every command alike.
+        let tls = tls.client_config().map_err(ClientError::Build)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| ClientError::Build(error_chain(&e)))?;
         Ok(Self { base, token: non_empty(&opts.token), region: non_empty(&opts.region), http })
@@ -165,15 +178,14 @@ impl Client {
     }
 }
 
-/// The base URL; only plain `http://` is supported by this build (reqwest has no TLS here).
+/// The base URL: `http://` or `https://` and a host.
 fn parse_address(address: &str) -> Result<Url, ClientError> {
     let invalid = |reason: &str| ClientError::Address { address: address.to_string(), reason: reason.to_string() };
     let url = Url::parse(address).map_err(|e| invalid(&e.to_string()))?;
     match url.scheme() {
-        "http" if url.host().is_some() => Ok(url),
-        "http" => Err(invalid("no host")),
-        "https" => Err(invalid("https is not supported by this build; use http://")),
-        _ => Err(invalid("the address must start with http://")),
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err(invalid("no host")),
+        _ => Err(invalid("the address must start with http:// or https://")),
     }
 }
 
@@ -201,8 +213,12 @@ fn go_method(m: &Method) -> &'static str {
 }
 
 /// The causes under a reqwest error (its own text repeats the URL, which the caller already
-/// shows), e.g. `client error (Connect): tcp connect error: Connection refused (os error 111)`.
+/// shows), e.g. `client error (Connect): tcp connect error: Connection refused (os error 111)`;
+/// a TLS failure in Go's words alone (`tls: failed to verify certificate: x509: ...`).
 fn error_chain(e: &reqwest::Error) -> String {
+    if let Some(tls) = client_tls::find_tls_error(e) {
+        return client_tls::go_tls_error(tls);
+    }
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -250,10 +266,12 @@ mod tests {
     }
 
     #[test]
-    fn addresses_must_be_plain_http() {
-        for bad in ["https://x:4646", "127.0.0.1:4646", "not a url", "http://"] {
+    fn addresses_are_http_or_https() {
+        for bad in ["ftp://x:4646", "127.0.0.1:4646", "not a url", "http://", "https://"] {
             assert!(matches!(client(Some(bad), None), Err(ClientError::Address { .. })), "{bad}");
         }
+        let c = client(Some("https://10.0.0.1:4646"), None).unwrap();
+        assert_eq!(c.url("/v1/x", &[]).as_str(), "https://10.0.0.1:4646/v1/x");
     }
 
     #[test]

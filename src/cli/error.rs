@@ -16,6 +16,10 @@ pub enum CliError {
     #[error("{0}")]
     Var(String),
 
+    /// A `tls` command's own message (Nomad's texts, decided in `cli::tls`).
+    #[error("{0}")]
+    Tls(String),
+
     #[error("Failed to retrieve raft configuration: {0}")]
     RaftConfiguration(#[source] ClientError),
     #[error("Missing peer id required")]

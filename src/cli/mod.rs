@@ -1,16 +1,18 @@
 //! The Nomad-compatible command line: `raftwarden operator raft|autopilot|scheduler|snapshot ...`,
-//! `raftwarden server ...`, `var ...`, `license ...` and `acl ...`, with Nomad's flags, output
-//! texts and exit codes.
+//! `raftwarden server ...`, `var ...`, `license ...`, `acl ...` and `tls ...`, with Nomad's
+//! flags, output texts and exit codes.
 //!
 //! ```text
 //! argv (Go flag syntax) ─> go::argv ─> clap (args: root grammar) ─> execute ─> one command file
-//!   operator (+ set_config decisions), server, var, license, acl, snapshot (+ transfer, agent)
-//!     each: its grammar, its HTTP calls (client), its texts (render / format), its errors (error)
+//!   operator (+ set_config decisions), server, var, license, acl, snapshot (+ transfer, agent),
+//!   tls (certificates, offline)
+//!     each: its grammar, its HTTP calls (client, with TLS from client_tls), its texts (render /
+//!     format), its errors (error)
 //! ```
 //!
 //! Modules point down: `args` (root grammar) ─> command files ─> `render` ─> `error` ─>
-//! `snapshot` ─> `snapshot_agent` ─> `snapshot_transfer` ─> `client` ─> `opts`, and `format` is
-//! used by all and uses none. `error` sits above `snapshot` because `CliError` wraps the snapshot
+//! `snapshot` ─> `snapshot_agent` ─> `snapshot_transfer` ─> `client` ─> `client_tls` ─> `opts`,
+//! and `format` is used by all and uses none; `tls` uses `client_tls` for Go's x509 texts. `error` sits above `snapshot` because `CliError` wraps the snapshot
 //! commands' own `SnapshotError`.
 //!
 //! Success prints to stdout and exits 0; errors go to stderr and exit 1. Help goes to stdout, as
@@ -20,6 +22,7 @@
 mod acl;
 mod args;
 mod client;
+mod client_tls;
 mod error;
 mod format;
 mod license;
@@ -30,6 +33,7 @@ mod server;
 mod snapshot;
 pub(crate) mod snapshot_agent;
 mod snapshot_transfer;
+mod tls;
 mod var;
 
 use args::Cli;
@@ -77,5 +81,6 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Var(v) => var::execute(g, v).await,
         Command::License(l) => license::execute(g, l).await,
         Command::Acl(a) => acl::execute(g, a).await,
+        Command::Tls(t) => tls::execute(g, t),
     }
 }

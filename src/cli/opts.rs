@@ -57,22 +57,23 @@ pub struct GlobalOpts {
     #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
     pub force_color: bool,
-    /// Path to a PEM CA certificate (only used with https, which this build does not support)
+    /// PEM CA certificate that verifies the server's certificate [env: NOMAD_CACERT]
     #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
     pub ca_cert: Option<String>,
-    /// Path to a directory of PEM CA certificates (https only)
+    /// Directory of PEM CA certificates (-ca-cert wins) [env: NOMAD_CAPATH]
     #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
     pub ca_path: Option<String>,
-    /// Path to a PEM client certificate (https only)
+    /// PEM client certificate to present; needs -client-key [env: NOMAD_CLIENT_CERT]
     #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
     pub client_cert: Option<String>,
-    /// Path to the client certificate's private key (https only)
+    /// Unencrypted PEM key of -client-cert [env: NOMAD_CLIENT_KEY]
     #[arg(long, global = true, value_name = "path", allow_hyphen_values = true)]
     pub client_key: Option<String>,
-    /// Server name to use as the SNI host (https only)
+    /// Name the server's certificate must carry, instead of the address's host
+    /// [env: NOMAD_TLS_SERVER_NAME]
     #[arg(long, global = true, value_name = "name", allow_hyphen_values = true)]
     pub tls_server_name: Option<String>,
-    /// Do not verify the server's certificate (https only)
+    /// Do not verify the server's certificate [env: NOMAD_SKIP_VERIFY]
     #[arg(long, global = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_name = "bool", value_parser = go_bool)]
     pub tls_skip_verify: bool,

@@ -13,9 +13,14 @@
 //! address = "http://127.0.0.1:4646"   # else -address / NOMAD_ADDR
 //! token   = "..."                     # else -token / NOMAD_TOKEN
 //! nomad {                             # Nomad's snapshot agent spelling; wins over the above
-//!   address = "http://127.0.0.1:4646"
-//!   token   = "..."                   # with ACLs on: snapshot-save or management
-//!   region  = "global"
+//!   address         = "https://127.0.0.1:4646"
+//!   token           = "..."           # with ACLs on: snapshot-save or management
+//!   region          = "global"
+//!   ca_file         = "nomad-agent-ca.pem"      # else -ca-cert / NOMAD_CACERT
+//!   ca_path         = ""                        # else -ca-path / NOMAD_CAPATH
+//!   cert_file       = "global-cli-nomad.pem"    # else -client-cert / NOMAD_CLIENT_CERT
+//!   key_file        = "global-cli-nomad-key.pem"
+//!   tls_server_name = ""                        # else -tls-server-name / NOMAD_TLS_SERVER_NAME
 //! }
 //! snapshot {
 //!   interval = "1h"
@@ -39,6 +44,7 @@ use serde_json::json;
 
 use super::client::Client;
 use super::client::ClientError;
+use super::client_tls::TlsSettings;
 use super::format::human_bytes;
 use super::opts::GlobalOpts;
 use super::snapshot_transfer;
@@ -92,13 +98,18 @@ struct ConfigFile {
     snapshot: Option<SnapshotBlock>,
 }
 
-/// Nomad's snapshot agent config: how to reach the API, and with which token.
+/// Nomad's snapshot agent config: how to reach the API, with which token and TLS files.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NomadBlock {
     address: Option<String>,
     token: Option<String>,
     region: Option<String>,
+    ca_file: Option<String>,
+    ca_path: Option<String>,
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,10 +143,18 @@ fn load(path: &str, global: &GlobalOpts) -> Result<(AgentSettings, GlobalOpts), 
     };
     let file: ConfigFile = serde_path_to_error::deserialize(value).map_err(|e| parse_error(e.to_string()))?;
     let nomad = file.nomad.unwrap_or_default();
+    let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
     let opts = GlobalOpts {
         address: nomad.address.or(file.address).or_else(|| global.address.clone()),
         token: nomad.token.or(file.token).or_else(|| global.token.clone()),
         region: nomad.region.or(file.region).or_else(|| global.region.clone()),
+        ca_cert: non_empty(nomad.ca_file).or_else(|| global.ca_cert.clone()),
+        ca_path: non_empty(nomad.ca_path).or_else(|| global.ca_path.clone()),
+        client_cert: non_empty(nomad.cert_file).or_else(|| global.client_cert.clone()),
+        client_key: non_empty(nomad.key_file).or_else(|| global.client_key.clone()),
+        tls_server_name: non_empty(nomad.tls_server_name).or_else(|| global.tls_server_name.clone()),
+        tls_skip_verify: global.tls_skip_verify,
+        insecure: global.insecure,
         ..GlobalOpts::default()
     };
     Ok((resolve(file.snapshot.unwrap_or_default())?, opts))
@@ -238,12 +257,44 @@ pub async fn run(global: &GlobalOpts, args: AgentArgs) -> Result<String, AgentEr
     last.map(|()| String::new()).map_err(AgentError::LastRound)
 }
 
+/// How a server's scheduled snapshots reach the server's own HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnApi {
+    address: String,
+    tls: TlsSettings,
+}
+
+impl OwnApi {
+    /// Plain HTTP at `http_addr` (`host:port`).
+    pub fn http(http_addr: &str) -> Self {
+        Self { address: format!("http://{http_addr}"), tls: TlsSettings::default() }
+    }
+
+    /// `tls { http = true }`: HTTPS at `http_addr`, presenting the agent's own certificate
+    /// (which `verify_https_client` accepts) and trusting the agent's CA without checking the
+    /// name, since the agent calls itself at its own address; without a CA, trusting exactly
+    /// the agent's own certificate. The files are read again each round, so certificates
+    /// reloaded on SIGHUP are used.
+    pub fn https(http_addr: &str, ca_file: Option<&Path>, cert_file: &Path, key_file: &Path) -> Self {
+        let text = |p: &Path| p.display().to_string();
+        let tls = TlsSettings {
+            ca_cert: ca_file.map(text),
+            client_cert: Some(text(cert_file)),
+            client_key: Some(text(key_file)),
+            any_server_name: true,
+            pinned_cert: ca_file.is_none().then(|| text(cert_file)),
+            ..TlsSettings::default()
+        };
+        Self { address: format!("https://{http_addr}"), tls }
+    }
+}
+
 /// The server's own scheduled snapshots (`snapshot { interval retain path }` in the server
 /// config): the agent's rounds, run every `interval` by whichever server leads at that moment
-/// (`leads`), against this server's own HTTP API at `http_addr`, every request carrying
-/// `token` (with ACLs on it needs `snapshot-save` or management). Ends with `shutdown`.
+/// (`leads`), against this server's own HTTP API (`api`), every request carrying `token`
+/// (with ACLs on it needs `snapshot-save` or management). Ends with `shutdown`.
 pub async fn run_in_server<L, F>(
-    http_addr: String,
+    api: OwnApi,
     token: Option<String>,
     settings: AgentSettings,
     leads: L,
@@ -252,11 +303,10 @@ pub async fn run_in_server<L, F>(
     L: Fn() -> F,
     F: std::future::Future<Output = bool>,
 {
-    let opts = GlobalOpts { address: Some(format!("http://{http_addr}")), token, ..GlobalOpts::default() };
-    let client = match Client::new(&opts) {
-        Ok(c) => c,
-        Err(e) => return log("ERROR", &format!("scheduled snapshots disabled: {e}")),
-    };
+    let opts = GlobalOpts { address: Some(api.address.clone()), token, ..GlobalOpts::default() };
+    if let Err(e) = Client::with_tls(&opts, &api.tls) {
+        return log("ERROR", &format!("scheduled snapshots disabled: {e}"));
+    }
     if let Err(e) = std::fs::create_dir_all(&settings.path) {
         return log("ERROR", &format!("scheduled snapshots disabled: {}: {e}", settings.path.display()));
     }
@@ -274,9 +324,13 @@ pub async fn run_in_server<L, F>(
         if !leads().await {
             continue;
         }
-        let outcome = tokio::select! {
-            _ = &mut shutdown => return,
-            outcome = round(&client, &settings) => outcome,
+        // A client per round: it reads the TLS files as they are now.
+        let outcome = match Client::with_tls(&opts, &api.tls) {
+            Ok(client) => tokio::select! {
+                _ = &mut shutdown => return,
+                outcome = round(&client, &settings) => outcome,
+            },
+            Err(e) => Err(format!("Error initializing client: {e}")),
         };
         status.rounds += 1;
         match outcome {
@@ -514,6 +568,43 @@ mod tests {
         std::fs::write(&path, "snapshot { bogus = 1 }\n").unwrap();
         let e = load(path.to_str().unwrap(), &global).unwrap_err().to_string();
         assert!(e.contains("unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn nomad_block_tls_files_win_over_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.hcl");
+        std::fs::write(
+            &path,
+            "nomad {\n address = \"https://127.0.0.1:8\"\n ca_file = \"ca.pem\"\n cert_file = \"cli.pem\"\n key_file = \"cli-key.pem\"\n tls_server_name = \"server.global.nomad\"\n}\nsnapshot { path = \"/x\" }\n",
+        )
+        .unwrap();
+        let global = GlobalOpts {
+            ca_cert: Some("flag-ca.pem".into()),
+            ca_path: Some("flag-dir".into()),
+            tls_skip_verify: true,
+            ..GlobalOpts::default()
+        };
+        let (_, opts) = load(path.to_str().unwrap(), &global).unwrap();
+        assert_eq!(opts.ca_cert.as_deref(), Some("ca.pem"));
+        assert_eq!(opts.ca_path.as_deref(), Some("flag-dir"));
+        assert_eq!(opts.client_cert.as_deref(), Some("cli.pem"));
+        assert_eq!(opts.client_key.as_deref(), Some("cli-key.pem"));
+        assert_eq!(opts.tls_server_name.as_deref(), Some("server.global.nomad"));
+        assert!(opts.tls_skip_verify);
+    }
+
+    #[test]
+    fn own_api_is_https_with_the_agents_files() {
+        assert_eq!(OwnApi::http("127.0.0.1:4646").address, "http://127.0.0.1:4646");
+        let with_ca =
+            OwnApi::https("127.0.0.1:4646", Some(Path::new("ca.pem")), Path::new("s.pem"), Path::new("s-key.pem"));
+        assert_eq!(with_ca.address, "https://127.0.0.1:4646");
+        assert_eq!(with_ca.tls.ca_cert.as_deref(), Some("ca.pem"));
+        assert_eq!(with_ca.tls.client_cert.as_deref(), Some("s.pem"));
+        assert!(with_ca.tls.any_server_name && with_ca.tls.pinned_cert.is_none());
+        let without = OwnApi::https("127.0.0.1:4646", None, Path::new("s.pem"), Path::new("s-key.pem"));
+        assert_eq!(without.tls.pinned_cert.as_deref(), Some("s.pem"));
     }
 
     #[test]

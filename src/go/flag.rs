@@ -80,6 +80,28 @@ pub(crate) fn go_uint(s: &str) -> Result<u64, String> {
     Ok(n)
 }
 
+/// Go's `flag.IntVar` (`strconv.ParseInt(s, 0, 64)`): a sign, then what [`go_uint`] reads;
+/// the `flag` package's own texts, `parse error` and `value out of range`.
+pub(crate) fn go_int(s: &str) -> Result<i64, String> {
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let magnitude = go_uint(digits).map_err(|e| {
+        if e.ends_with("value out of range") {
+            "value out of range".to_string()
+        } else {
+            "parse error".to_string()
+        }
+    })?;
+    let limit = if negative { i64::MIN.unsigned_abs() } else { i64::MAX.unsigned_abs() };
+    if magnitude > limit {
+        return Err("value out of range".into());
+    }
+    Ok(if negative { 0i64.wrapping_sub_unsigned(magnitude) } else { magnitude as i64 })
+}
+
 /// Go's `underscoreOK`: underscores only between digits, or after a base prefix.
 fn underscore_ok(s: &str) -> bool {
     let b = s.as_bytes();
@@ -117,6 +139,20 @@ pub(crate) fn go_duration(s: &str) -> Result<i64, go::duration::DurationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_signed_integers() {
+        let ok = [("0", 0), ("365", 365), ("-1", -1), ("+7", 7), ("0x10", 16), ("-9223372036854775808", i64::MIN)];
+        for (s, want) in ok {
+            assert_eq!(go_int(s), Ok(want), "{s}");
+        }
+        for s in ["", "-", "abc", "1.5", "--1", " 1"] {
+            assert_eq!(go_int(s), Err("parse error".to_string()), "{s}");
+        }
+        for s in ["9223372036854775808", "-9223372036854775809", "99999999999999999999"] {
+            assert_eq!(go_int(s), Err("value out of range".to_string()), "{s}");
+        }
+    }
 
     #[test]
     fn go_unsigned_integers() {

@@ -1,11 +1,12 @@
 //! Black-box tests of the command line: the Nomad-compatible commands (`operator`, `acl`,
-//! `var`, `server`, `operator snapshot`) run as processes against a real agent on 127.40.x.y,
+//! `var`, `server`, `operator snapshot`, `tls`) run as processes against a real agent on 127.40.x.y,
 //! or against a scripted HTTP server where an agent cannot be made to answer that way, and the
 //! `agent` command's own flags, file errors and logs.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod t60_tls_certs;
 mod t67_cli_exactness;
 mod t70_cli;
 mod t80_agent_cli;
