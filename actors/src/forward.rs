@@ -291,6 +291,26 @@ pub(crate) async fn call_peer<R: Forwardable>(
         .map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?
 }
 
+/// Calls one named peer with a client's operation for its caller (the peer admits the caller
+/// by its own tables), as [`call_peer`] calls with none.
+pub(crate) async fn call_peer_for<R: Forwardable>(
+    peers: &Peers,
+    rpc_addr: &str,
+    caller: &Caller,
+    req: &R,
+    timeout: Duration,
+) -> Result<R::Output, OpError> {
+    let url = peers.url(rpc_addr, R::PATH);
+    let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
+    let resp = post(peers.client(), &url, R::CODEC, wire_token(caller)?, body, timeout)
+        .await
+        .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
+    let bytes = resp.bytes().await.map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?;
+    R::CODEC
+        .decode::<Result<R::Output, OpError>>(&bytes)
+        .map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?
+}
+
 /// On the leader: confirm leadership (so no newer leader can have committed writes this one has
 /// not applied), then read the local state.
 pub(crate) fn leader_read<T: 'static>(

@@ -18,7 +18,7 @@
 //! ```text
 //! top       lib (start, Server), rpc_server (internal path -> actor), leader_duties,
 //!           metrics::sample
-//! actors    membership, config_store, variables, acl, license, autopilot, snapshot
+//! actors    membership, config_store, variables, acl, license, autopilot, snapshot, keyring
 //!           (no actor imports another)
 //! forward   forward (Call, admit, route, on_leader, call_peer, leader_read), defaults
 //! context   context (ServerContext: authority, Stop, remove_server), propose, settings,
@@ -49,6 +49,7 @@ pub mod go;
 pub mod gossip;
 pub mod hcl1;
 mod identity;
+pub mod keyring;
 mod leader_duties;
 pub mod license;
 pub mod liveness;
@@ -83,6 +84,7 @@ use crate::context::Stop;
 pub use crate::error::OpError;
 pub use crate::error::PeerRef;
 pub use crate::forward::Call;
+use crate::keyring::KeyringActor;
 use crate::license::LicenseActor;
 use crate::membership::Membership;
 use crate::raft::network::Contacts;
@@ -116,6 +118,7 @@ pub struct Server {
     snapshots: Addr<Snapshots>,
     acl: Addr<Acl>,
     license: Addr<LicenseActor>,
+    keyring: Addr<KeyringActor>,
     /// Becomes true when `retry_join` gave up after `retry_max` rounds.
     join_exhausted: tokio::sync::watch::Receiver<bool>,
 }
@@ -159,7 +162,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         version: VERSION.into(),
     };
     let liveness = crate::liveness::Liveness::default();
-    let gossip = start_gossip(&settings, &me, liveness.clone()).await?;
+    let keyring =
+        gossip::keyring::setup(&server_dir, settings.encrypt.as_deref()).map_err(gossip::GossipError::from)?;
+    let keyring = (keyring, gossip::keyring::file_path(&server_dir));
+    let gossip = start_gossip(&settings, &me, liveness.clone(), keyring).await?;
     let me_name = settings.name.clone();
     let proposer = propose::Proposer::start(raft.clone());
     let tmp_dir = server_dir.join("tmp");
@@ -187,18 +193,20 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let snapshots = Snapshots::new(ctx.clone()).start();
     let acl = Acl::new(ctx.clone()).start();
     let license = LicenseActor::new(ctx.clone()).start();
+    let keyring = KeyringActor::new(ctx.clone()).start();
     let join_exhausted =
         gossip.retry_join(ctx.settings.retry_join.clone(), ctx.settings.retry_interval, ctx.settings.retry_max);
     // Both loops end when raft stops (Server::shutdown).
     actix::spawn(leader_duties::run(ctx.clone()));
     actix::spawn(metrics::sample::sample(ctx.clone(), autopilot.clone()));
-    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license, join_exhausted })
+    Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license, keyring, join_exhausted })
 }
 
 async fn start_gossip(
     settings: &Settings,
     me: &ServerNode,
     liveness: crate::liveness::Liveness,
+    keyring: (gossip::Keyring, std::path::PathBuf),
 ) -> Result<gossip::Gossip, StartError> {
     use std::net::SocketAddr;
     let bad = |a: &str| StartError::Gossip(gossip::GossipError::BadAddress(a.to_string()));
@@ -223,7 +231,7 @@ async fn start_gossip(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
     };
-    Ok(gossip::Gossip::start(bind, identity, liveness).await?)
+    Ok(gossip::Gossip::start(bind, identity, liveness, keyring).await?)
 }
 
 /// The host label of this server's metrics: the machine's host name as Go's `os.Hostname`
@@ -320,6 +328,12 @@ impl Server {
         &self.license
     }
 
+    /// The keyring actor: gossip encryption keys listed, installed, used and removed on every
+    /// server.
+    pub fn keyring(&self) -> &Addr<KeyringActor> {
+        &self.keyring
+    }
+
     /// This server as the cluster knows it: raft ID, `<name>.<region>`, addresses, version.
     pub fn identity(&self) -> &ServerNode {
         &self.ctx.me
@@ -384,6 +398,7 @@ impl Server {
         let _ = self.config_store.send(Stop).await;
         let _ = self.snapshots.send(Stop).await;
         let _ = self.license.send(Stop).await;
+        let _ = self.keyring.send(Stop).await;
         self.ctx.proposer.stop();
         let _ = self.variables.send(Stop).await;
         let _ = self.acl.send(Stop).await;

@@ -124,6 +124,7 @@ pub(crate) async fn serve(
         paths::ACL_LIST_TOKENS => relay::<_, a::ListTokens>(&server.acl, caller, body).await,
         paths::ACL_TOKEN_SELF => relay::<_, a::TokenSelf>(&server.acl, caller, body).await,
         paths::PUT_LICENSE => relay::<_, crate::license::PutLicense>(&server.license, caller, body).await,
+        paths::GOSSIP_KEYRING => relay::<_, crate::keyring::SealedKeyOp>(&server.keyring, caller, body).await,
         // The snapshot paths stream raw archives: the embedding HTTP layer answers them
         // (`Server::save_snapshot_here`, `Server::restore_snapshot_here`).
         other => Err(RpcError::UnknownPath(other.to_string())),

@@ -69,6 +69,10 @@ pub struct Settings {
     /// `ip:port` other members reach the gossip socket at (Nomad's `advertise.serf`); `None`:
     /// the bound address (loopback when bound to all interfaces).
     pub serf_advertise: Option<String>,
+    /// The gossip encryption key (Nomad's `server { encrypt }`: 16, 24 or 32 bytes). It seeds
+    /// `<data_dir>/server/serf.keyring` when there is no such file; once there is, the file
+    /// (with the keys installed and put to use since) wins. `None` and no file: gossip in clear.
+    pub encrypt: Option<Vec<u8>>,
     pub autopilot_defaults: AutopilotConfig,
     pub scheduler_defaults: SchedulerConfig,
     pub timing: RaftTiming,
@@ -129,6 +133,7 @@ impl Settings {
             retry_max: 0,
             serf_bind: serf_bind_near(rpc_addr),
             serf_advertise: None,
+            encrypt: None,
             autopilot_defaults: AutopilotConfig::default(),
             scheduler_defaults: SchedulerConfig::default(),
             timing: RaftTiming::default(),

@@ -56,11 +56,14 @@ pub mod paths {
     /// header like every client's, never in a body or a log line).
     pub const ACL_TOKEN_SELF: &str = "/v1/internal/acl/token/self";
     pub const PUT_LICENSE: &str = "/v1/internal/license/put";
+    /// A gossip key operation (install, use, remove, list) applied to one server's keyring;
+    /// the body and the answer are sealed with the gossip keyring (`crate::keyring`).
+    pub const GOSSIP_KEYRING: &str = "/v1/internal/gossip/keyring";
 
     /// Every path above with who may call it. The internal RPC server admits each call by this
     /// table, and the tests walk it, so a new path cannot be left out of either (a unit test
     /// counts the constants above against it).
-    pub const ALL: [(&str, Access); 32] = [
+    pub const ALL: [(&str, Access); 33] = [
         // Raft traffic first: the hottest lookups.
         (APPEND, Access::Server),
         (VOTE, Access::Server),
@@ -94,6 +97,7 @@ pub mod paths {
         (ACL_LIST_TOKENS, Access::Client),
         (ACL_TOKEN_SELF, Access::Client),
         (PUT_LICENSE, Access::Client),
+        (GOSSIP_KEYRING, Access::Client),
     ];
 
     /// Who may call `path`; `None` when it is no internal RPC.

@@ -7,9 +7,11 @@
 //! - [`rfc3339`], `time.Time` in JSON;
 //! - [`json_float`], floats as Nomad's JSON codec writes them;
 //! - [`check_uuid`] and [`check_addr_port`], go-uuid's `ParseUUID` and `netip.ParseAddrPort`;
+//! - [`base64`], `base64.StdEncoding.DecodeString` with its error text;
 //! - `argv` and `flag`, the `flag` package: Go-style argv for clap, and flag value parsers.
 
 pub(crate) mod argv;
+pub mod base64;
 pub mod duration;
 pub(crate) mod flag;
 mod float;

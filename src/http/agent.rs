@@ -1,5 +1,6 @@
 //! Handlers of `/v1/agent/*` that apply to a server (Nomad's `command/agent/agent_endpoint.go`):
-//! gossip members, join, force-leave, the agent's own description and its health.
+//! gossip members, join, force-leave, the gossip keyring, the agent's own description and its
+//! health.
 
 use std::collections::BTreeMap;
 
@@ -7,11 +8,19 @@ use actix_web::http::Method;
 use actix_web::HttpResponse;
 use raftwarden_actors::gossip;
 use raftwarden_actors::gossip::Member;
+use raftwarden_actors::keyring::InstallKey;
+use raftwarden_actors::keyring::KeyResponse;
+use raftwarden_actors::keyring::ListKeys;
+use raftwarden_actors::keyring::RemoveKey;
+use raftwarden_actors::keyring::UseKey;
 use raftwarden_actors::membership::GetLeader;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::auth::authorize;
+use super::decode::first_value;
+use super::decode::go_field;
+use super::decode::kind;
 use super::request::Reply;
 use super::request::Req;
 use super::respond;
@@ -147,6 +156,65 @@ pub async fn force_leave(r: Req<'_>) -> Reply {
     Ok(HttpResponse::Ok().finish())
 }
 
+/// Nomad's `KeyringResponse`: each server's message, each key with how many servers have it
+/// installed, and how many servers were asked.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyringResponse {
+    messages: BTreeMap<String, String>,
+    keys: BTreeMap<String, usize>,
+    num_nodes: usize,
+}
+
+/// `/v1/agent/keyring/list|install|use|remove` (Nomad's `KeyringOperationRequest`): lists or
+/// changes the gossip keyring of every alive server, with `{"Key": "<base64>"}` for a change.
+/// Like Nomad, any method; `agent:write` for every operation, the listing included. A server
+/// that failed or did not answer makes it a 500 with serf's `<n>/<m> nodes reported failure`.
+pub async fn keyring(r: Req<'_>, body: &[u8]) -> Reply {
+    authorize(&r, Requirement::AgentWrite)?;
+    let op = r.http.path().trim_start_matches("/v1/agent/keyring/");
+    let keyring = r.state.server().keyring();
+    let answer: KeyResponse = match op {
+        "list" => keyring.send(r.call(ListKeys)).await??,
+        "install" => keyring.send(r.call(InstallKey { key: key_of(body)? })).await??,
+        "use" => keyring.send(r.call(UseKey { key: key_of(body)? })).await??,
+        "remove" => keyring.send(r.call(RemoveKey { key: key_of(body)? })).await??,
+        _ => return Err(ApiError::coded(404, "resource not found")),
+    };
+    if let Some(failure) = answer.failure() {
+        return Err(ApiError::coded(500, failure));
+    }
+    let body = KeyringResponse { messages: answer.messages, keys: answer.keys, num_nodes: answer.num_nodes };
+    Ok(respond::ok_json(&body, r.pretty))
+}
+
+/// The key of a `KeyringRequest` body: a 400 with Go's decoding text when the body is not
+/// one, a 500 with Go's base64 text when the key is not base64 (serf decodes it, Nomad answers
+/// its error as is). Any length passes here: each server refuses a key of the wrong size.
+fn key_of(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let value = first_value(body).map_err(ApiError::bad_request)?;
+    let key = match &value {
+        Value::Object(map) => match go_field(map, "Key") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "json: cannot unmarshal {} into Go struct field KeyringRequest.Key of type string",
+                    kind(other)
+                )))
+            }
+        },
+        Value::Null => String::new(),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "json: cannot unmarshal {} into Go value of type structs.KeyringRequest",
+                kind(other)
+            )))
+        }
+    };
+    go::base64::std_decode(&key).map_err(|e| ApiError::coded(500, e))
+}
+
 /// `GET /v1/agent/self`: this agent's configuration, gossip member and stats.
 pub async fn agent_self(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
@@ -160,6 +228,7 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
     let leader = server.membership().send(GetLeader).await?;
     let is_leader = leader.as_ref().is_some_and(|l| l.id == server.identity().id);
     let count = |s: gossip::MemberStatus| members.iter().filter(|m| m.status == s).count().to_string();
+    let encrypted = server.gossip().keyring().await.map_err(gossip_error)?.is_enabled();
     let stats = serde_json::json!({
         "nomad": {
             "server": "true",
@@ -173,6 +242,7 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
             "failed": count(gossip::MemberStatus::Failed),
             "left": count(gossip::MemberStatus::Left),
             "health_score": "0",
+            "encrypted": encrypted.to_string(),
         },
         "runtime": {
             "arch": std::env::consts::ARCH,

@@ -103,6 +103,9 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
     if path.starts_with("/v1/var/") {
         return variables::specific(r, &body).await;
     }
+    if path.starts_with("/v1/agent/keyring/") {
+        return agent::keyring(r, &body).await;
+    }
     match path.as_str() {
         "/v1/var" => Ok(redirect(301, &format!("/v1/var/{}", query_suffix(&req)))),
         "/v1/vars" => variables::list(r).await,

@@ -14,13 +14,27 @@
 //! HTTP addresses, version, raft ID and a per-start incarnation. Members are `alive`, `failed`
 //! (foca declared them down) or `left` (they announced a graceful leave, or an operator ran
 //! `force-leave`). Join addresses are gossip addresses (`host[:port]`, port 4648 by default).
+//!
+//! **Encryption.** With a key installed (`server { encrypt }`, kept in
+//! `<data_dir>/server/serf.keyring`: [`keyring`]), every packet is AES-GCM encrypted in
+//! memberlist's layout ([`cipher`]) and a packet in clear or under an unknown key is refused
+//! ([`packet`]); without one, gossip stays in clear. The cluster-wide key operations (the
+//! keyring endpoints) are the `keyring` actor's, which applies them here through
+//! [`Gossip::key_op`].
 
+pub mod cipher;
 pub mod identity;
+pub mod keyring;
+pub mod packet;
 pub mod roster;
 mod transport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -30,6 +44,10 @@ use tokio::sync::oneshot;
 use tokio::sync::watch;
 
 pub use self::identity::MemberIdentity;
+pub use self::keyring::KeyOp;
+pub use self::keyring::Keyring;
+pub use self::keyring::NodeKeyResponse;
+pub use self::packet::Refusal;
 use self::transport::Command;
 use self::transport::Transport;
 pub use self::transport::LEAVE_PROPAGATE;
@@ -86,6 +104,21 @@ pub enum GossipError {
     Bind { addr: String, source: std::io::Error },
     #[error("serf address {0:?} is not an IP:port")]
     BadAddress(String),
+    #[error("failed to configure keyring: {0}")]
+    Keyring(#[from] keyring::KeyringFileError),
+}
+
+/// Packets the gossip task refused, by [`Refusal`] (its `index`), since it started; the
+/// metrics sampler reads them.
+#[derive(Debug, Default)]
+pub struct GossipCounters {
+    pub dropped: [AtomicU64; 3],
+}
+
+impl GossipCounters {
+    pub fn dropped(&self, reason: Refusal) -> u64 {
+        self.dropped[reason.index()].load(Ordering::Relaxed)
+    }
 }
 
 /// What a join achieved: how many addresses answered, and serf's multi-error text for the rest
@@ -101,15 +134,18 @@ pub struct JoinOutcome {
 pub struct Gossip {
     tx: mpsc::UnboundedSender<Command>,
     local: MemberIdentity,
+    counters: Arc<GossipCounters>,
 }
 
 impl Gossip {
     /// Binds the gossip socket and starts the task on the current tokio runtime. `me.serf_addr`
-    /// with port 0 takes the port the socket got.
+    /// with port 0 takes the port the socket got. `keyring` is what the server starts with and
+    /// the file a changed keyring is written to.
     pub(crate) async fn start(
         bind: SocketAddr,
         mut me: MemberIdentity,
         liveness: Liveness,
+        keyring: (Keyring, PathBuf),
     ) -> Result<Gossip, GossipError> {
         let socket = tokio::net::UdpSocket::bind(bind)
             .await
@@ -119,8 +155,29 @@ impl Gossip {
             me.serf_addr.set_port(local.port());
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Transport::new(me.clone(), socket, liveness).run(rx));
-        Ok(Gossip { tx, local: me })
+        let counters = Arc::new(GossipCounters::default());
+        tokio::spawn(Transport::new(me.clone(), socket, liveness, keyring, counters.clone()).run(rx));
+        Ok(Gossip { tx, local: me, counters })
+    }
+
+    /// Packets refused so far, by reason.
+    pub fn counters(&self) -> &GossipCounters {
+        &self.counters
+    }
+
+    /// The keyring as it is now (empty: gossip in clear).
+    pub async fn keyring(&self) -> Result<Keyring, GossipError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Keyring(reply)).map_err(|_| GossipError::Stopped)?;
+        rx.await.map_err(|_| GossipError::Stopped)
+    }
+
+    /// Applies one key operation to this server's keyring (and its file): serf's answer to
+    /// one of its internal key queries.
+    pub async fn key_op(&self, op: KeyOp) -> Result<NodeKeyResponse, GossipError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::KeyOp { op, reply }).map_err(|_| GossipError::Stopped)?;
+        rx.await.map_err(|_| GossipError::Stopped)
     }
 
     /// This server's own identity.

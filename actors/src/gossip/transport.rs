@@ -1,7 +1,9 @@
-//! The gossip task: owns the UDP socket on the serf port, the foca instance, its timers and the
-//! [`Roster`]. One loop serialises everything foca needs (packets in, timer events, commands
-//! from the [`Gossip`](super::Gossip) handle), sends what foca asks to send, and turns foca's
-//! notifications into roster events and liveness updates.
+//! The gossip task: owns the UDP socket on the serf port, the foca instance, its timers, the
+//! [`Roster`] and the [`Keyring`]. One loop serialises everything foca needs (packets in, timer
+//! events, commands from the [`Gossip`](super::Gossip) handle), sends what foca asks to send
+//! (sealed with the keyring's primary key), and turns foca's notifications into roster events
+//! and liveness updates. A packet that does not fit the keyring is dropped, counted, logged and
+//! answered with a notice, both at most once per peer every [`COMPLAIN_EVERY`].
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -11,6 +13,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,8 +32,17 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::identity::MemberIdentity;
+use super::keyring;
+use super::keyring::KeyOp;
+use super::keyring::Keyring;
+use super::keyring::NodeKeyResponse;
+use super::packet;
+use super::packet::Complaints;
+use super::packet::Inbound;
+use super::packet::Refusal;
 use super::roster::Event;
 use super::roster::Roster;
+use super::GossipCounters;
 use super::Member;
 use crate::liveness::Liveness;
 use crate::liveness::MemberStatus;
@@ -54,8 +67,13 @@ const ANNOUNCE_TO_DOWN_EVERY: Duration = Duration::from_secs(5);
 /// long so the intent reaches every member before the socket closes.
 pub const LEAVE_PROPAGATE: Duration = Duration::from_secs(1);
 
-/// The largest datagram read; foca never produces more than its `max_packet_size` (1400).
+/// The largest datagram read; foca never produces more than its `max_packet_size` (1400),
+/// which encryption grows by 29 bytes.
 const RECV_BUFFER: usize = 2048;
+
+/// A peer whose packets this server refuses (or that refuses ours) is logged, and sent a
+/// notice, at most this often: at once the first time, then with the count since.
+pub const COMPLAIN_EVERY: Duration = Duration::from_secs(30);
 
 /// The SWIM parameters: memberlist's LAN profile (serf's default) from foca's `new_lan`: one
 /// probe per second, 500 ms for a direct ack before asking 3 others to probe indirectly, so a
@@ -75,8 +93,19 @@ fn swim_config() -> foca::Config {
 pub(super) enum Command {
     Members(oneshot::Sender<Vec<Member>>),
     Announce(Vec<SocketAddr>),
-    ForceLeave { name: String, prune: bool, reply: oneshot::Sender<bool> },
+    ForceLeave {
+        name: String,
+        prune: bool,
+        reply: oneshot::Sender<bool>,
+    },
     Leave(oneshot::Sender<()>),
+    /// A copy of the keyring as it is now.
+    Keyring(oneshot::Sender<Keyring>),
+    /// A key operation on this server's keyring, written to its file when it changed.
+    KeyOp {
+        op: KeyOp,
+        reply: oneshot::Sender<NodeKeyResponse>,
+    },
     Stop,
 }
 
@@ -145,10 +174,23 @@ pub(super) struct Transport {
     next_timer: u64,
     /// A graceful leave waiting for [`LEAVE_PROPAGATE`] to pass.
     leaving: Option<(Instant, oneshot::Sender<()>)>,
+    keyring: Keyring,
+    /// `<data_dir>/server/serf.keyring`: where a changed keyring is written.
+    keyring_file: PathBuf,
+    /// Peers whose packets were refused here, and peers that told us they refuse ours.
+    refused: Complaints,
+    refused_by: Complaints,
+    counters: Arc<GossipCounters>,
 }
 
 impl Transport {
-    pub(super) fn new(me: MemberIdentity, socket: UdpSocket, liveness: Liveness) -> Self {
+    pub(super) fn new(
+        me: MemberIdentity,
+        socket: UdpSocket,
+        liveness: Liveness,
+        (keyring, keyring_file): (Keyring, PathBuf),
+        counters: Arc<GossipCounters>,
+    ) -> Self {
         let inbox = Arc::new(Mutex::new(VecDeque::new()));
         let handler = Intents { seen: HashSet::new(), inbox: inbox.clone() };
         let rng: rand::rngs::StdRng = rand::make_rng();
@@ -168,6 +210,11 @@ impl Transport {
             timer_events: HashMap::new(),
             next_timer: 0,
             leaving: None,
+            keyring,
+            keyring_file,
+            refused: Complaints::new(COMPLAIN_EVERY),
+            refused_by: Complaints::new(COMPLAIN_EVERY),
+            counters,
         }
     }
 
@@ -180,16 +227,13 @@ impl Transport {
             let leave_done = self.leaving.as_ref().map(|(at, _)| *at);
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => {
-                    if let Ok((len, _)) = received {
-                        let result = self.foca.handle_data(&buf[..len], &mut self.runtime);
-                        if let Err(e) = result {
-                            tracing::trace!(error = %e, "gossip packet ignored");
-                        }
+                    if let Ok((len, from)) = received {
+                        self.receive(&buf[..len], from).await;
                     }
                 }
                 command = commands.recv() => match command {
                     None | Some(Command::Stop) => return,
-                    Some(c) => self.command(c),
+                    Some(c) => self.command(c).await,
                 },
                 _ = sleep_until_opt(next_timer) => self.fire_timers(),
                 _ = sleep_until_opt(leave_done) => {
@@ -206,7 +250,44 @@ impl Transport {
         }
     }
 
-    fn command(&mut self, command: Command) {
+    /// One datagram: foca's if it fits the keyring, else refused (memberlist's `ingestPacket`),
+    /// or a peer's notice that it refuses ours.
+    async fn receive(&mut self, data: &[u8], from: SocketAddr) {
+        let now = std::time::Instant::now();
+        match packet::open(&self.keyring, data) {
+            Inbound::Gossip(plain) => {
+                if let Err(e) = self.foca.handle_data(&plain, &mut self.runtime) {
+                    tracing::trace!(error = %e, "gossip packet ignored");
+                }
+            }
+            Inbound::Refused(reason) => {
+                self.counters.dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
+                let Some(dropped) = self.refused.note(from, reason, now) else { return };
+                tracing::error!(%from, dropped, "memberlist: failed to receive: {}", reason.text());
+                if packet::may_answer(data.len()) {
+                    if let Err(e) = self.socket.send_to(&packet::notice(reason), from).await {
+                        tracing::trace!(error = %e, to = %from, "gossip notice not sent");
+                    }
+                }
+            }
+            Inbound::Notice(reason) => {
+                if self.refused_by.note(from, reason, now).is_none() {
+                    return;
+                }
+                let hint = match reason {
+                    Refusal::NoKey => {
+                        "it has none of this server's gossip keys installed (server { encrypt } and \
+                         <data_dir>/server/serf.keyring must hold a key of the cluster)"
+                    }
+                    Refusal::Plaintext => "it encrypts gossip and this server has no key: set server { encrypt }",
+                    Refusal::Encrypted => "it has no gossip key while this server encrypts",
+                };
+                tracing::error!(%from, "memberlist: gossip refused by {from}: {}: {hint}", reason.text());
+            }
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
         match command {
             Command::Members(reply) => {
                 let _ = reply.send(self.members());
@@ -237,8 +318,45 @@ impl Transport {
                 let _ = self.foca.leave_cluster(&mut self.runtime);
                 self.leaving = Some((Instant::now() + LEAVE_PROPAGATE, reply));
             }
+            Command::Keyring(reply) => {
+                let _ = reply.send(self.keyring.clone());
+            }
+            Command::KeyOp { op, reply } => {
+                let _ = reply.send(self.key_op(op).await);
+            }
             Command::Stop => {}
         }
+    }
+
+    /// Applies a key operation (serf's internal key queries) and writes a changed keyring to
+    /// its file, off this thread; the loop waits for it, as serf answers a query only once the
+    /// file is written.
+    async fn key_op(&mut self, op: KeyOp) -> NodeKeyResponse {
+        tracing::info!("serf: Received {} query", op.name());
+        let outcome = self.keyring.apply(&op);
+        if let Err(e) = &outcome {
+            match op {
+                KeyOp::List => tracing::error!("serf: {e}"),
+                KeyOp::Install(_) => tracing::error!("serf: Failed to install key: {e}"),
+                KeyOp::Use(_) => tracing::error!("serf: Failed to change primary key: {e}"),
+                KeyOp::Remove(_) => tracing::error!("serf: Failed to remove key: {e}"),
+            }
+        }
+        if let Ok(true) = outcome {
+            let (path, ring) = (self.keyring_file.clone(), self.keyring.clone());
+            let written = tokio::task::spawn_blocking(move || keyring::write_file(&path, &ring)).await;
+            let failure = match written {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(e) = failure {
+                let message = format!("Failed to write keyring file: {e}");
+                tracing::error!("serf: {message}");
+                return NodeKeyResponse::failed(message);
+            }
+        }
+        self.keyring.response(&op, &outcome)
     }
 
     /// Applies an intent here and hands it to foca to disseminate.
@@ -272,6 +390,10 @@ impl Transport {
     /// Sends what foca queued, schedules its timers, and applies notifications and intents.
     async fn drain(&mut self) {
         while let Some((dst, data)) = self.runtime.to_send() {
+            let data = packet::seal(&self.keyring, &data);
+            if data.is_empty() {
+                continue;
+            }
             if let Err(e) = self.socket.send_to(&data, dst.serf_addr).await {
                 tracing::trace!(error = %e, to = %dst.serf_addr, "gossip send failed");
             }

@@ -1,5 +1,6 @@
-//! The sampler: once a second, raft's metrics, the store's counters and (on the leader)
-//! autopilot's health become gauges and counters of this server's [`Metrics`](super::Metrics).
+//! The sampler: once a second, raft's metrics, the store's counters, gossip's refused packets
+//! and (on the leader) autopilot's health become gauges and counters of this server's
+//! [`Metrics`](super::Metrics).
 //! It polls the autopilot actor, so it lives at the top of the crate, started by
 //! [`crate::start`].
 
@@ -14,6 +15,7 @@ use super::replication_lag;
 use crate::autopilot::Autopilot;
 use crate::autopilot::GetHealth;
 use crate::context::ServerContext;
+use crate::gossip::Refusal;
 
 /// How often [`sample`] emits the raft and autopilot gauges.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -27,6 +29,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = Transitions::default();
     let mut fsyncs_reported = 0;
+    let mut refused_reported = [0u64; Refusal::ALL.len()];
     loop {
         tokio::select! {
             changed = watch.changed() => {
@@ -46,6 +49,15 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
                 if fsyncs > fsyncs_reported {
                     metrics.incr_counter("nomad.raft.fsync", &[], fsyncs - fsyncs_reported);
                     fsyncs_reported = fsyncs;
+                }
+                // Packets gossip refused (wrong key, in clear, or encrypted without a key).
+                for reason in Refusal::ALL {
+                    let refused = ctx.gossip.counters().dropped(reason);
+                    let reported = &mut refused_reported[reason.index()];
+                    if refused > *reported {
+                        metrics.incr_counter("nomad.memberlist.udp.refused", &[("reason", reason.label())], refused - *reported);
+                        *reported = refused;
+                    }
                 }
                 emit_raft_gauges(&ctx);
                 if ctx.is_leader() {
