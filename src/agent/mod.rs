@@ -23,6 +23,8 @@ use raftwarden_actors::Settings;
 use self::config::AgentConfig;
 use self::config::ConfigError;
 use crate::http;
+use crate::http::listen::ConnLimits;
+use crate::http::listen::Listen;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -217,12 +219,21 @@ pub async fn run_with_reloads(
     let serf_addr = server.gossip().local().serf_addr;
     let state =
         http::ApiState::new(server.clone()).with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr));
-    let rpc = http::rpc::serve_rpc(rpc_listener, server.clone(), 2).map_err(|source| AgentError::Bind {
+    let limits = &config.limits;
+    let rpc_listen = Listen::new("RPC", rpc_listener, 2).limits(ConnLimits {
+        max_per_client: limits.rpc_max_conns_per_client,
+        handshake_timeout: limits.rpc_handshake_timeout,
+    });
+    let rpc = http::rpc::serve_rpc_on(rpc_listen, server.clone()).map_err(|source| AgentError::Bind {
         what: "RPC",
         addr: rpc_addr,
         source,
     })?;
-    let api = http::serve_api(http_listener, state, config.http_api_response_headers.clone(), 2)
+    let api_listen = Listen::new("HTTP", http_listener, 2).limits(ConnLimits {
+        max_per_client: limits.http_max_conns_per_client,
+        handshake_timeout: limits.https_handshake_timeout,
+    });
+    let api = http::serve_api_on(api_listen, state, config.http_api_response_headers.clone())
         .map_err(|source| AgentError::Bind { what: "HTTP", addr: http_addr, source })?;
     let (rpc_handle, api_handle) = (rpc.handle(), api.handle());
     actix_rt::spawn(rpc);
@@ -428,6 +439,16 @@ pub fn main(args: &[String]) -> i32 {
         }
         Err(e @ (ConfigError::UnknownFlag(_) | ConfigError::Argument(_))) => {
             eprintln!("==> Error loading configuration: {e}\n    (raftwarden agent -help lists the flags)");
+            return 1;
+        }
+        // Nomad finds these while it starts the server and the HTTP server, after the files
+        // load, and says so.
+        Err(e @ ConfigError::ServerSetup(_)) => {
+            eprintln!("==> Error starting agent: {e}");
+            return 1;
+        }
+        Err(e @ ConfigError::HttpSetup(_)) => {
+            eprintln!("==> Error starting http server: {e}");
             return 1;
         }
         Err(e) => {

@@ -15,6 +15,7 @@ pub mod agent;
 pub mod auth;
 pub mod decode;
 pub mod license;
+pub mod listen;
 pub mod metrics;
 pub mod operator;
 pub mod query;
@@ -35,7 +36,6 @@ use actix_web::web;
 use actix_web::App;
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
-use actix_web::HttpServer;
 use futures_util::StreamExt;
 
 pub use self::request::ApiState;
@@ -164,16 +164,27 @@ command line, or the API under <code>/v1/</code>.</p>\n</body>\n</html>\n";
 /// the 5 s hold for a leader.
 const API_SHUTDOWN_GRACE: u64 = 5;
 
-/// Starts the public API server on `listener` (gzip when asked, configured extra headers,
-/// every request counted and timed per route).
+/// Starts the public API server on `listener` with `workers` threads, Nomad's default
+/// connection limits and no TLS; [`serve_api_on`] takes a configured [`listen::Listen`].
 pub fn serve_api(
     listener: TcpListener,
     state: ApiState,
     headers: BTreeMap<String, String>,
     workers: usize,
 ) -> std::io::Result<HttpServerHandle> {
+    serve_api_on(listen::Listen::new("HTTP", listener, workers), state, headers)
+}
+
+/// Starts the public API server on `listen` (gzip when asked, configured extra headers, every
+/// request counted and timed per route); a client over its connection limit hears Nomad's 429.
+pub fn serve_api_on(
+    listen: listen::Listen,
+    state: ApiState,
+    headers: BTreeMap<String, String>,
+) -> std::io::Result<HttpServerHandle> {
     let metrics_data = web::Data::new(state.server().metrics().clone());
-    let server = HttpServer::new(move || {
+    let listen = listen.refusal(listen::Refusal::TooManyRequests).shutdown_grace(API_SHUTDOWN_GRACE);
+    listen::serve(listen, move || {
         let mut default_headers = middleware::DefaultHeaders::new();
         for (k, v) in &headers {
             default_headers = default_headers.add((k.as_str(), v.as_str()));
@@ -186,12 +197,4 @@ pub fn serve_api(
             .configure(configure(state.clone()))
             .default_service(web::to(fallthrough))
     })
-    .workers(workers)
-    // A response is one write: sent at once, not held back for the client's delayed ACK.
-    .tcp_nodelay(true)
-    .disable_signals()
-    .shutdown_timeout(API_SHUTDOWN_GRACE)
-    .listen(listener)?
-    .run();
-    Ok(server)
 }

@@ -13,7 +13,6 @@ use actix_web::web;
 use actix_web::App;
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
-use actix_web::HttpServer;
 use raftwarden_actors::wire::paths;
 use raftwarden_actors::wire::CALLER_HEADER;
 use raftwarden_actors::OpError;
@@ -21,6 +20,8 @@ use raftwarden_actors::Peer;
 use raftwarden_actors::RpcError;
 use raftwarden_actors::Server;
 
+use super::listen::Listen;
+use super::listen::Refusal;
 use super::respond;
 
 /// Snapshot chunks travel whole (openraft's default chunk is 3 MiB); allow them generously.
@@ -100,14 +101,15 @@ pub fn configure(server: Server) -> impl FnOnce(&mut web::ServiceConfig) {
 /// waiting longer only delays the stop.
 const RPC_SHUTDOWN_GRACE: u64 = 2;
 
-/// Starts the RPC server on `listener`.
+/// Starts the RPC server on `listener` with `workers` threads, Nomad's default connection
+/// limits and no TLS; [`serve_rpc_on`] takes a configured [`Listen`].
 pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::io::Result<HttpServerHandle> {
-    let http = HttpServer::new(move || App::new().configure(configure(server.clone())))
-        .workers(workers)
-        .tcp_nodelay(true)
-        .disable_signals()
-        .shutdown_timeout(RPC_SHUTDOWN_GRACE)
-        .listen(listener)?
-        .run();
-    Ok(http)
+    serve_rpc_on(Listen::new("RPC", listener, workers), server)
+}
+
+/// Starts the RPC server on `listen`; a client over its connection limit is closed without an
+/// answer, as Nomad's RPC listener does.
+pub fn serve_rpc_on(listen: Listen, server: Server) -> std::io::Result<HttpServerHandle> {
+    let listen = listen.refusal(Refusal::Close).shutdown_grace(RPC_SHUTDOWN_GRACE);
+    super::listen::serve(listen, move || App::new().configure(configure(server.clone())))
 }

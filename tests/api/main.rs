@@ -13,6 +13,7 @@ mod t10_raft_configuration;
 mod t20_autopilot;
 mod t30_scheduler;
 mod t40_common_http;
+mod t41_conn_limits;
 mod t50_durability;
 mod t51_replay;
 mod t60_bad_input;

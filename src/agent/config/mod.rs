@@ -262,6 +262,14 @@ pub enum ConfigError {
     Argument(String),
     #[error("{0}")]
     Invalid(String),
+    /// A setting Nomad refuses while it sets up the server (`limits { rpc_* }`): printed as
+    /// `Error starting agent: server config setup failed: ...`.
+    #[error("server config setup failed: {0}")]
+    ServerSetup(String),
+    /// A setting Nomad refuses while it starts the HTTP server (`limits { http* }`): printed
+    /// as `Error starting http server: ...`.
+    #[error("{0}")]
+    HttpSetup(String),
     /// Not a failure: `-help` was asked for. The text is the agent's usage.
     #[error("{0}")]
     Help(String),

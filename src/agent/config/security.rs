@@ -127,29 +127,32 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Nomad checks the `rpc_*` limits while it sets up the server and the `http*` ones while
+    /// it starts the HTTP server; the errors say which, as its agent prints them.
     pub(super) fn resolve(b: LimitsBlock) -> Result<Self, ConfigError> {
         let d = Self::default();
-        let invalid = ConfigError::Invalid;
         let timeout = |key: &str, v: Option<i64>, default: Duration| match v {
             None => Ok(default),
-            Some(n) if n < 0 => Err(invalid(format!("{key} must be >= 0"))),
+            Some(n) if n < 0 => Err(format!("{key} must be >= 0")),
             Some(n) => Ok(Duration::from_nanos(n.unsigned_abs())),
         };
-        let https_handshake_timeout =
-            timeout("https_handshake_timeout", b.https_handshake_timeout, d.https_handshake_timeout)?;
-        let rpc_handshake_timeout = timeout("rpc_handshake_timeout", b.rpc_handshake_timeout, d.rpc_handshake_timeout)?;
-        let http_max_conns_per_client = match b.http_max_conns_per_client {
-            None => d.http_max_conns_per_client,
-            Some(n) if n < 0 => return Err(invalid("http_max_conns_per_client must be >= 0".into())),
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        };
+        let rpc_handshake_timeout = timeout("rpc_handshake_timeout", b.rpc_handshake_timeout, d.rpc_handshake_timeout)
+            .map_err(ConfigError::ServerSetup)?;
         let min = NON_STREAMING_CONNS_PER_CLIENT + 5;
         let rpc_max_conns_per_client = match b.rpc_max_conns_per_client {
             None => d.rpc_max_conns_per_client,
             Some(0) => 0,
             Some(n) if n <= min => {
-                return Err(invalid(format!("rpc_max_conns_per_client must be > {min}; found: {n}")))
+                return Err(ConfigError::ServerSetup(format!("rpc_max_conns_per_client must be > {min}; found: {n}")))
             }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let https_handshake_timeout =
+            timeout("https_handshake_timeout", b.https_handshake_timeout, d.https_handshake_timeout)
+                .map_err(ConfigError::HttpSetup)?;
+        let http_max_conns_per_client = match b.http_max_conns_per_client {
+            None => d.http_max_conns_per_client,
+            Some(n) if n < 0 => return Err(ConfigError::HttpSetup("http_max_conns_per_client must be >= 0".into())),
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         };
         Ok(Self { https_handshake_timeout, http_max_conns_per_client, rpc_handshake_timeout, rpc_max_conns_per_client })
@@ -182,12 +185,27 @@ mod tests {
     fn limits_validate_as_nomad() {
         assert_eq!(limits(None, None).unwrap(), Limits::default());
         assert_eq!(limits(Some(-1), None).unwrap_err(), "http_max_conns_per_client must be >= 0");
-        assert_eq!(limits(None, Some(20)).unwrap_err(), "rpc_max_conns_per_client must be > 25; found: 20");
-        assert_eq!(limits(None, Some(-100)).unwrap_err(), "rpc_max_conns_per_client must be > 25; found: -100");
+        assert_eq!(
+            limits(None, Some(20)).unwrap_err(),
+            "server config setup failed: rpc_max_conns_per_client must be > 25; found: 20"
+        );
+        assert_eq!(
+            limits(None, Some(-100)).unwrap_err(),
+            "server config setup failed: rpc_max_conns_per_client must be > 25; found: -100"
+        );
+        // Nomad sets up the server before the HTTP server: an RPC error is the one reported.
+        assert!(limits(Some(-1), Some(20)).unwrap_err().starts_with("server config setup failed: "));
         assert_eq!(limits(None, Some(0)).unwrap().rpc_max_conns_per_client, 0);
         assert_eq!(limits(Some(0), Some(26)).unwrap().rpc_max_conns_per_client, 26);
         let b = LimitsBlock { rpc_handshake_timeout: Some(-5_000_000_000), ..Default::default() };
-        assert_eq!(Limits::resolve(b).unwrap_err().to_string(), "rpc_handshake_timeout must be >= 0");
+        assert_eq!(
+            Limits::resolve(b).unwrap_err().to_string(),
+            "server config setup failed: rpc_handshake_timeout must be >= 0"
+        );
+        let b = LimitsBlock { https_handshake_timeout: Some(-1), ..Default::default() };
+        assert!(
+            matches!(Limits::resolve(b), Err(ConfigError::HttpSetup(m)) if m == "https_handshake_timeout must be >= 0")
+        );
     }
 
     #[test]
