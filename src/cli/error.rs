@@ -96,6 +96,10 @@ pub enum CliError {
     #[error("{0}")]
     Expired(String),
 
+    /// An `operator gossip keyring` command's own message (Nomad's `error: <reason>`).
+    #[error("{0}")]
+    Keyring(String),
+
     #[error("Failed to start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }

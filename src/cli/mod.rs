@@ -25,6 +25,7 @@ mod client;
 mod client_tls;
 mod error;
 mod format;
+mod gossip;
 mod license;
 mod operator;
 mod opts;

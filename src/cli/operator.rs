@@ -1,4 +1,5 @@
-//! `operator raft|autopilot|scheduler ...`: the grammar of these commands and their HTTP calls.
+//! `operator raft|autopilot|scheduler ...`: the grammar of these commands and their HTTP calls;
+//! `operator gossip keyring ...` and `operator keygen` are in [`gossip`].
 //! The read-modify-write decisions of the two `set-config` commands are pure functions in
 //! [`set_config`]; `operator snapshot ...` has its own file ([`snapshot`]).
 
@@ -14,6 +15,7 @@ use self::set_config::SCHEDULER_CONFIGURATION;
 use super::client::Client;
 use super::error::CliError;
 use super::format;
+use super::gossip;
 use super::opts::GlobalOpts;
 use super::opts::Output;
 use super::render;
@@ -38,6 +40,12 @@ pub enum Operator {
     /// Snapshot archives: save, restore, inspect, and the scheduled snapshot agent
     #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
     Snapshot(snapshot::Snapshot),
+    /// Gossip encryption keys: generate, list, install, use, remove
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = true)]
+    Gossip(gossip::Gossip),
+    /// Deprecated: `operator gossip keyring generate`
+    #[command(hide = true)]
+    Keygen(gossip::Words),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +215,8 @@ pub async fn execute(g: &GlobalOpts, command: Operator) -> Result<String, CliErr
         Operator::Scheduler(Scheduler::GetConfig(a)) => scheduler_get_config(g, a).await,
         Operator::Scheduler(Scheduler::SetConfig(a)) => scheduler_set_config(g, a).await,
         Operator::Snapshot(s) => Ok(snapshot::execute(g, s).await?),
+        Operator::Gossip(c) => gossip::execute(g, c).await,
+        Operator::Keygen(_) => gossip::keygen(),
     }
 }
 

@@ -17,6 +17,7 @@ mod t86_acl_on_the_leader;
 mod t87_license;
 mod t90_gossip;
 mod t91_python_nomad;
+mod t93_gossip_keyring;
 mod t95_autopilot;
 
 /// Loopback block of this test binary (127.30.x.y).
