@@ -168,9 +168,15 @@ pub async fn run_with_reloads(
     };
     let tls = tls::load(&config)?;
     tls::warn_at_start(&config);
-    let rpc_tls = match (&tls, config.tls.rpc) {
-        (Some(t), true) => Some(t.rpc_client()?),
-        _ => None,
+    // What each listener serves and how this server dials the others, built before anything
+    // starts so that a bad file or setting stops the agent at once.
+    let (rpc_tls, rpc_server_tls, https_tls) = match &tls {
+        Some(t) => (
+            config.tls.rpc.then(|| t.rpc_client()).transpose()?,
+            config.tls.rpc.then(|| t.rpc_server()).transpose()?,
+            config.tls.http.then(|| t.https_server(config.tls.verify_https_client)).transpose()?,
+        ),
+        None => (None, None, None),
     };
     let http_listener = bind("HTTP", bind_ip, config.ports.http)?;
     let rpc_listener = bind("RPC", bind_ip, config.ports.rpc)?;
@@ -224,15 +230,19 @@ pub async fn run_with_reloads(
         max_per_client: limits.rpc_max_conns_per_client,
         handshake_timeout: limits.rpc_handshake_timeout,
     });
-    let rpc = http::rpc::serve_rpc_on(rpc_listen, server.clone()).map_err(|source| AgentError::Bind {
+    let rpc_listen = rpc_listen.tls(rpc_server_tls).plain_too(config.tls.rpc_upgrade_mode);
+    let peer_check = tls.clone().filter(|_| config.tls.rpc);
+    let rpc = http::rpc::serve_rpc_on(rpc_listen, server.clone(), peer_check).map_err(|source| AgentError::Bind {
         what: "RPC",
         addr: rpc_addr,
         source,
     })?;
-    let api_listen = Listen::new("HTTP", http_listener, 2).limits(ConnLimits {
-        max_per_client: limits.http_max_conns_per_client,
-        handshake_timeout: limits.https_handshake_timeout,
-    });
+    let api_listen = Listen::new("HTTP", http_listener, 2)
+        .limits(ConnLimits {
+            max_per_client: limits.http_max_conns_per_client,
+            handshake_timeout: limits.https_handshake_timeout,
+        })
+        .tls(https_tls);
     let api = http::serve_api_on(api_listen, state, config.http_api_response_headers.clone())
         .map_err(|source| AgentError::Bind { what: "HTTP", addr: http_addr, source })?;
     let (rpc_handle, api_handle) = (rpc.handle(), api.handle());

@@ -21,8 +21,10 @@ use raftwarden_actors::RpcError;
 use raftwarden_actors::Server;
 
 use super::listen::Listen;
+use super::listen::PeerCertificates;
 use super::listen::Refusal;
 use super::respond;
+use crate::tls::Tls;
 
 /// Snapshot chunks travel whole (openraft's default chunk is 3 MiB); allow them generously.
 const MAX_RPC_BODY: usize = 256 << 20;
@@ -35,8 +37,22 @@ fn caller_token(req: &HttpRequest) -> &str {
     req.headers().get(CALLER_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
+/// What the connection proves about the caller. A client certificate is on the connection only
+/// after the RPC port's TLS config verified it against `ca_file` (the listener's
+/// [`PeerCertificates`]); it proves a server when it names `server.<region>.nomad` under
+/// `verify_server_hostname`, or at all without it (Nomad's raft check is off then too). Plain
+/// TCP, as without TLS or in `rpc_upgrade_mode`, proves nothing.
+fn peer(req: &HttpRequest) -> Peer {
+    let tls = req.app_data::<web::Data<Tls>>();
+    let certs = req.conn_data::<PeerCertificates>();
+    match (tls, certs.and_then(PeerCertificates::end_entity)) {
+        (Some(tls), Some(cert)) if tls.is_server(cert) => Peer::Server,
+        _ => Peer::Unverified,
+    }
+}
+
 async fn call(req: HttpRequest, body: web::Bytes, server: web::Data<Server>) -> HttpResponse {
-    match server.handle_rpc(Peer::Unverified, req.path(), caller_token(&req), &body).await {
+    match server.handle_rpc(peer(&req), req.path(), caller_token(&req), &body).await {
         Ok(reply) => HttpResponse::Ok().content_type(reply.content_type).body(reply.body),
         Err(e @ RpcError::UnknownPath(_)) => respond::error(404, e.to_string()),
         Err(e @ RpcError::NotAServer(_)) => respond::error(403, e.to_string()),
@@ -104,12 +120,22 @@ const RPC_SHUTDOWN_GRACE: u64 = 2;
 /// Starts the RPC server on `listener` with `workers` threads, Nomad's default connection
 /// limits and no TLS; [`serve_rpc_on`] takes a configured [`Listen`].
 pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::io::Result<HttpServerHandle> {
-    serve_rpc_on(Listen::new("RPC", listener, workers), server)
+    serve_rpc_on(Listen::new("RPC", listener, workers), server, None)
 }
 
 /// Starts the RPC server on `listen`; a client over its connection limit is closed without an
-/// answer, as Nomad's RPC listener does.
-pub fn serve_rpc_on(listen: Listen, server: Server) -> std::io::Result<HttpServerHandle> {
+/// answer, as Nomad's RPC listener does. `tls` (the agent's certificates, when
+/// `tls { rpc = true }`; `listen` then serves [`Tls::rpc_server`]) decides which client
+/// certificates prove a server ([`Peer::Server`]).
+pub fn serve_rpc_on(listen: Listen, server: Server, tls: Option<Tls>) -> std::io::Result<HttpServerHandle> {
     let listen = listen.refusal(Refusal::Close).shutdown_grace(RPC_SHUTDOWN_GRACE);
-    super::listen::serve(listen, move || App::new().configure(configure(server.clone())))
+    let tls = tls.map(web::Data::new);
+    super::listen::serve(listen, move || {
+        let app = App::new();
+        let app = match &tls {
+            Some(tls) => app.app_data(tls.clone()),
+            None => app,
+        };
+        app.configure(configure(server.clone()))
+    })
 }
