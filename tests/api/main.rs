@@ -25,6 +25,7 @@ mod t87_acl_scheduled_snapshots;
 mod t88_rpc_authorization;
 mod t89_license;
 mod t90_embedding;
+mod t92_tls;
 mod t95_variables;
 mod t99_snapshot_api;
 

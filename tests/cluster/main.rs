@@ -17,6 +17,7 @@ mod t86_acl_on_the_leader;
 mod t87_license;
 mod t90_gossip;
 mod t91_python_nomad;
+mod t92_tls_rpc;
 mod t93_gossip_keyring;
 mod t95_autopilot;
 

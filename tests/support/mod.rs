@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod tls;
+
 use std::io::BufRead;
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -56,6 +59,9 @@ pub struct AgentSpec {
     /// Extra HCL appended to the generated config file.
     pub extra_hcl: String,
     pub extra_args: Vec<String>,
+    /// The client for an agent whose HTTP port speaks HTTPS (`tls { http = true }`); its API
+    /// URLs then start with `https://`.
+    pub https: Option<reqwest::blocking::Client>,
 }
 
 impl AgentSpec {
@@ -68,6 +74,7 @@ impl AgentSpec {
             retry_join: Vec::new(),
             extra_hcl: String::new(),
             extra_args: Vec::new(),
+            https: None,
         }
     }
 }
@@ -81,7 +88,13 @@ pub struct Agent {
 
 impl Agent {
     pub fn http(&self) -> String {
-        format!("http://{}:4646", self.spec.ip)
+        let scheme = if self.spec.https.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}:4646", self.spec.ip)
+    }
+
+    /// The client that reaches this agent's API: plain, or the spec's HTTPS client.
+    pub fn api_client(&self) -> reqwest::blocking::Client {
+        self.spec.https.clone().unwrap_or_else(client)
     }
 
     pub fn rpc_addr(&self) -> String {
@@ -155,7 +168,7 @@ impl Agent {
 
     /// The HTTP API answers (`/v1/status/leader` answers 200 from any server, leader or not).
     fn ping(&self) -> bool {
-        client()
+        self.api_client()
             .get(format!("{}/v1/status/leader", self.http()))
             .send()
             .map(|r| r.status().as_u16() == 200)
@@ -197,6 +210,13 @@ impl Agent {
         None
     }
 
+    /// SIGHUP: the agent re-reads its configuration and certificates and goes on running.
+    pub fn hangup(&self) {
+        let pid = self.pid().expect("agent is running") as libc::pid_t;
+        // SAFETY: a plain system call naming a child of ours that is not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGHUP) };
+    }
+
     /// Sets the running process's RLIMIT_FSIZE: a file write past `bytes` then fails with
     /// EFBIG (the agent ignores SIGXFSZ), the way a full disk fails a write.
     pub fn limit_file_size(&self, bytes: u64) {
@@ -233,16 +253,18 @@ impl Agent {
     }
 
     pub fn get(&self, path: &str) -> Resp {
-        Resp::from(client().get(format!("{}{}", self.http(), path)).send().expect("GET"))
+        Resp::from(self.api_client().get(format!("{}{}", self.http(), path)).send().expect("GET"))
     }
 
     pub fn put(&self, path: &str, body: &str) -> Resp {
-        Resp::from(client().put(format!("{}{}", self.http(), path)).body(body.to_string()).send().expect("PUT"))
+        Resp::from(
+            self.api_client().put(format!("{}{}", self.http(), path)).body(body.to_string()).send().expect("PUT"),
+        )
     }
 
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Resp {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut rb = client().request(m, format!("{}{}", self.http(), path));
+        let mut rb = self.api_client().request(m, format!("{}{}", self.http(), path));
         if let Some(b) = body {
             rb = rb.body(b.to_string());
         }
@@ -458,7 +480,7 @@ impl Cluster {
 
     /// The index of the leader as the given agent sees it.
     pub fn leader_seen_by(&self, i: usize) -> Option<usize> {
-        let r = client().get(format!("{}/v1/status/leader", self.agents[i].http())).send().ok()?;
+        let r = self.agents[i].api_client().get(format!("{}/v1/status/leader", self.agents[i].http())).send().ok()?;
         let addr: String = r.json().ok()?;
         self.agents.iter().position(|a| a.rpc_addr() == addr)
     }
@@ -507,7 +529,7 @@ pub fn python_nomad() -> Option<PathBuf> {
 /// One request to `a` with an optional `X-Nomad-Token` and body.
 pub fn call(a: &Agent, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Resp {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
-    let mut rb = client().request(m, format!("{}{}", a.http(), path));
+    let mut rb = a.api_client().request(m, format!("{}{}", a.http(), path));
     if let Some(t) = token {
         rb = rb.header("X-Nomad-Token", t);
     }
