@@ -1,6 +1,7 @@
 //! HTTPS on the HTTP port (`tls { http = true }`), with and without client certificates, the
-//! certificates re-read on SIGHUP without a restart, and the warning an agent with ACLs but
-//! without RPC TLS logs at start. Certificates are made at test time (tests/support/certs.rs).
+//! certificates re-read on SIGHUP without a restart, the RPC port in `rpc_upgrade_mode`, the
+//! files `tls cert create` writes, and the warning an agent with ACLs but without RPC TLS logs
+//! at start. Certificates are made at test time (tests/support/certs.rs, or the binary).
 
 use std::time::Duration;
 
@@ -118,4 +119,56 @@ fn acls_without_rpc_tls_warn_at_start() {
     let (secured, _pki) = tls_agent(&dir, "acl-tls", "rpc = true", None, "acl {\n  enabled = true\n}\n");
     let out = secured.output();
     assert!(!out.iter().any(|l| l.contains(warning)), "{out:?}");
+}
+
+#[test]
+fn rpc_upgrade_mode_takes_plain_and_tls_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, pki) = tls_agent(&dir, "upgrade", "rpc = true\n  rpc_upgrade_mode = true", None, "");
+    let vote = |scheme: &str| format!("{scheme}://{}{}", agent.rpc_addr(), raftwarden_actors::wire::paths::VOTE);
+    // Both reach the raft path (and only then hear that an empty body is no vote request):
+    // plain from a server not yet moved to TLS, TLS from one that has.
+    let plain = client().post(vote("http")).body(Vec::new()).send().expect("plain HTTP in upgrade mode");
+    assert_eq!(plain.status().as_u16(), 400, "{:?}", plain.text());
+    let tls = pki.client(Some("server")).post(vote("https")).body(Vec::new()).send().expect("mutual TLS");
+    assert_eq!(tls.status().as_u16(), 400, "{:?}", tls.text());
+    // TLS still means mutual TLS.
+    assert!(pki.client(None).post(vote("https")).body(Vec::new()).send().is_err());
+}
+
+/// The files `raftwarden tls ca create` and `tls cert create` write (an EC key in SEC1, as
+/// Nomad's) serve HTTPS as they are.
+#[test]
+fn certificates_from_tls_cert_create_serve_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip = net().ip(1);
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).expect("dir");
+    for args in [
+        vec!["tls", "ca", "create"],
+        vec!["tls", "cert", "create", "-server", "-additional-ipaddress", ip.as_str()],
+        vec!["tls", "cert", "create", "-cli"],
+    ] {
+        let (code, out, err) = cli_in(&pki, "http://127.0.0.1:1", &args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    let key = std::fs::read_to_string(pki.join("global-server-nomad-key.pem")).expect("key");
+    assert!(key.starts_with("-----BEGIN EC PRIVATE KEY-----"), "{key}");
+    let file = |name: &str| pki.join(name).display().to_string();
+    let mut spec = AgentSpec::new("made", ip, dir.path().join("made"));
+    spec.extra_hcl = format!(
+        "tls {{\n  http = true\n  rpc = true\n  verify_https_client = true\n  verify_server_hostname = true\n  \
+         ca_file = \"{}\"\n  cert_file = \"{}\"\n  key_file = \"{}\"\n}}\n",
+        file("nomad-agent-ca.pem"),
+        file("global-server-nomad.pem"),
+        file("global-server-nomad-key.pem")
+    );
+    let ca = std::fs::read_to_string(pki.join("nomad-agent-ca.pem")).expect("CA");
+    spec.https = Some(crate::support::tls::client_for(
+        &ca,
+        Some((pki.join("global-cli-nomad.pem"), pki.join("global-cli-nomad-key.pem"))),
+    ));
+    let agent = Agent::start(spec);
+    wait_ready(&agent);
+    assert_eq!(agent.get("/v1/status/leader").status, 200);
 }
