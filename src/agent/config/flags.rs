@@ -97,6 +97,10 @@ pub struct AgentArgs {
     #[arg(long, value_name = "num", help_heading = SERVER, allow_hyphen_values = true, verbatim_doc_comment)]
     pub bootstrap_expect: Option<u32>,
 
+    /// Provides the gossip encryption key
+    #[arg(long, value_name = "key", help_heading = SERVER, allow_hyphen_values = true, verbatim_doc_comment)]
+    pub encrypt: Option<String>,
+
     /// Address of an agent to join at start time with retries enabled.
     /// Can be specified multiple times.
     #[arg(long, value_name = "address", help_heading = SERVER, allow_hyphen_values = true, verbatim_doc_comment)]
@@ -122,6 +126,7 @@ impl AgentArgs {
             server: Some(ServerBlock {
                 enabled: self.server,
                 bootstrap_expect: self.bootstrap_expect,
+                encrypt: self.encrypt,
                 retry_join: self.retry_join,
                 ..ServerBlock::default()
             }),
@@ -231,6 +236,7 @@ mod tests {
             "Server Options:",
             "  -server\n",
             "  -bootstrap-expect=<num>\n",
+            "  -encrypt=<key>\n",
             "  -retry-join=<address>\n",
             "ACL Options:",
             "  -acl-enabled\n",

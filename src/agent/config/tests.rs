@@ -111,9 +111,11 @@ fn files_merge_in_order_and_flags_win() {
         "-retry-join=z:3",
         "--data-dir=/z",
         "-log-json",
+        "-encrypt=AAAAAAAAAAAAAAAAAAAAAA==",
     ]))
     .unwrap();
     assert_eq!((c.name.as_str(), c.server.bootstrap_expect), ("flagged", 5));
+    assert_eq!(c.server.encrypt, Some(vec![0; 16]), "-encrypt is server {{ encrypt }}");
     assert_eq!(c.server.retry_join, vec!["x:1", "y:2", "z:3"]);
     assert_eq!(c.data_dir, Some(PathBuf::from("/z")));
     assert!(c.log_json);
