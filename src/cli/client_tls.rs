@@ -293,8 +293,9 @@ impl ServerCertVerifier for NomadVerifier {
     }
 }
 
-/// The rustls error somewhere under `e` (reqwest wraps it in hyper's error, which wraps the
-/// `io::Error` that carries it).
+/// The rustls error somewhere under `e`: reqwest wraps hyper's error, which wraps an
+/// `io::Error` that may wrap another before the one that carries it (an `io::Error`'s
+/// `source()` skips what it wraps, so its inner error is followed instead).
 pub fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
     // Bounded: error chains are short; a cycle must not hang the CLI.
@@ -303,14 +304,10 @@ pub fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls);
-        }
-        current = err.source();
+        current = match err.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }
@@ -563,6 +560,9 @@ mod tests {
         );
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert!(matches!(find_tls_error(&io), Some(rustls::Error::DecryptError)));
+        // hyper-rustls wraps tokio-rustls's io::Error in another.
+        let nested = std::io::Error::other(io);
+        assert!(matches!(find_tls_error(&nested), Some(rustls::Error::DecryptError)));
         assert!(find_tls_error(&std::io::Error::other("plain")).is_none());
     }
 }

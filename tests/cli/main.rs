@@ -7,6 +7,7 @@
 mod support;
 
 mod t60_tls_certs;
+mod t61_tls_cli;
 mod t62_gossip_keyring;
 mod t67_cli_exactness;
 mod t70_cli;

@@ -57,20 +57,32 @@ fn scripted(ip: &str, respond: fn(&str, &str) -> (u16, String)) -> String {
 }
 
 /// Nomad's client flag set (`Meta.FlagSet`): every command takes -namespace, the colour and
-/// the TLS flags (TLS ones matter only for https addresses).
+/// the TLS flags. As in Nomad the TLS files are read whatever the address's scheme, so they
+/// must exist (made here by `tls ca create` and `tls cert create -cli`).
 #[test]
 fn every_command_takes_nomads_client_flags() {
     let dir = tempfile::tempdir().unwrap();
     let a = single(&net(), &dir, "alpha");
+    let pki = dir.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    for args in [&["tls", "ca", "create"][..], &["tls", "cert", "create", "-cli"]] {
+        let (code, out, err) = cli_in(&pki, "", args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    let file = |name: &str| pki.join(name).display().to_string();
+    let (ca, cert, key) = (file("nomad-agent-ca.pem"), file("global-cli-nomad.pem"), file("global-cli-nomad-key.pem"));
+    let (ca_cert, client_cert, client_key) =
+        (format!("-ca-cert={ca}"), format!("-client-cert={cert}"), format!("-client-key={key}"));
+    let pki_dir = pki.display().to_string();
     let flags = [
         "-namespace=default",
         "-no-color",
         "-force-color",
-        "-ca-cert=/nonexistent/ca.pem",
+        ca_cert.as_str(),
         "-ca-path",
-        "/nonexistent",
-        "-client-cert=/nonexistent/c.pem",
-        "-client-key=/nonexistent/k.pem",
+        pki_dir.as_str(),
+        client_cert.as_str(),
+        client_key.as_str(),
         "-tls-server-name=server.global.nomad",
         "-tls-skip-verify",
         "-insecure",
@@ -82,6 +94,13 @@ fn every_command_takes_nomads_client_flags() {
         let (code, out, err) = cli(&a.http(), &args);
         assert_eq!((code, err.as_str()), (0, ""), "{args:?}: {out}");
     }
+    // A TLS file that cannot be read fails the command, http:// or not, as Nomad's api client.
+    let (code, out, err) = cli(
+        &a.http(),
+        &["operator", "raft", "list-peers", "-client-cert=/nonexistent/c.pem", "-client-key=/nonexistent/k.pem"],
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err, "Error initializing client: open /nonexistent/c.pem: no such file or directory\n");
     // -namespace (and NOMAD_NAMESPACE) is the global flag the var commands use.
     let (code, out, err) = cli(&a.http(), &["var", "put", "-namespace=default", "app/ns", "k=v"]);
     assert_eq!(code, 0, "{out} {err}");
