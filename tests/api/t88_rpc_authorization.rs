@@ -18,6 +18,8 @@ use openraft::Vote;
 use raftwarden_actors::acl;
 use raftwarden_actors::autopilot::GetHealth;
 use raftwarden_actors::config_store;
+use raftwarden_actors::gossip::KeyOp;
+use raftwarden_actors::keyring::SealedKeyOp;
 use raftwarden_actors::license::PutLicense;
 use raftwarden_actors::membership;
 use raftwarden_actors::raft::NodeId;
@@ -31,6 +33,7 @@ use raftwarden_actors::state::Variable;
 use raftwarden_actors::variables;
 use raftwarden_actors::wire::paths;
 use raftwarden_actors::wire::Access;
+use raftwarden_actors::wire::Codec;
 use raftwarden_actors::wire::Forwardable;
 use raftwarden_actors::wire::RAFT_CODEC;
 use raftwarden_actors::OpError;
@@ -295,6 +298,13 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
                 }
                 paths::PUT_LICENSE => {
                     let op = PutLicense { text: "not a license".into(), force: true };
+                    refused(path, token, answer(&a, token, &op, s));
+                }
+                paths::GOSSIP_KEYRING => {
+                    // A key install, unsealed as from a cluster without gossip encryption:
+                    // refused by the caller's token before it is opened.
+                    let body = Codec::Postcard.encode(&KeyOp::Install(vec![7; 32])).unwrap();
+                    let op = SealedKeyOp { sealed: false, body };
                     refused(path, token, answer(&a, token, &op, s));
                 }
                 other => panic!("{other} ({access:?}) has no case here: add one"),
