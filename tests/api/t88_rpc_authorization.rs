@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use openraft::error::RaftError;
 use openraft::raft::AppendEntriesRequest;
 use openraft::raft::AppendEntriesResponse;
 use openraft::raft::InstallSnapshotRequest;
@@ -60,6 +61,14 @@ fn answer<R: Forwardable>(a: &Agent, token: Option<&str>, op: &R, secret: &str) 
     assert_eq!(r.status, 200, "{}: {}", R::PATH, r.text());
     assert!(!r.text().contains(secret), "{} hands out the management secret", R::PATH);
     R::CODEC.decode(&r.body).unwrap_or_else(|e| panic!("{}: {e}", R::PATH))
+}
+
+/// A raft answer as the RPC port encodes it.
+fn raft_answer<T: serde::de::DeserializeOwned>(path: &str, r: &Resp) -> T {
+    match RAFT_CODEC.decode(&r.body) {
+        Ok(answer) => answer,
+        Err(e) => panic!("{path}: {e} {}", r.text()),
+    }
 }
 
 /// Refused to a caller without a token or with an unknown one.
@@ -141,15 +150,13 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
                         leader_commit: None,
                     };
                     let r = rpc(&a, path, token, RAFT_CODEC.encode(&req).unwrap());
-                    let back: Result<AppendEntriesResponse<NodeId>, openraft::error::RaftError<NodeId>> =
-                        RAFT_CODEC.decode(&r.body).unwrap_or_else(|e| panic!("{path}: {e} {}", r.text()));
+                    let back: Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> = raft_answer(path, &r);
                     assert!(matches!(back, Ok(AppendEntriesResponse::HigherVote(_))), "{path}: {back:?}");
                 }
                 paths::VOTE => {
                     let req = VoteRequest::<NodeId>::new(Vote::new(0, stranger), None);
                     let r = rpc(&a, path, token, RAFT_CODEC.encode(&req).unwrap());
-                    let back: Result<VoteResponse<NodeId>, openraft::error::RaftError<NodeId>> =
-                        RAFT_CODEC.decode(&r.body).unwrap_or_else(|e| panic!("{path}: {e} {}", r.text()));
+                    let back: Result<VoteResponse<NodeId>, RaftError<NodeId>> = raft_answer(path, &r);
                     assert!(matches!(&back, Ok(v) if !v.vote_granted), "{path}: {back:?}");
                 }
                 paths::SNAPSHOT => {
