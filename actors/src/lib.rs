@@ -24,7 +24,8 @@
 //! context   context (ServerContext: authority, Stop, remove_server), propose, settings,
 //!           identity
 //! io        raft::{network, store}, metrics (the sinks), gossip
-//! shared    wire (paths and who may call them, Peer, Codec, Forwardable), error
+//! shared    wire (paths and who may call them, Peer, Codec, Forwardable), error, crypto (the
+//!           one TLS provider, ring)
 //! pure      state, authz (Caller, Authority, Guarded, the ACL policy language), hcl1,
 //!           license::document, autopilot::{health, reconcile}, go, rfc3339, clock, liveness
 //! ```
