@@ -12,6 +12,8 @@
 //! snapshot tests). Every run stops after `--ops` operations or `--secs` seconds, whichever
 //! comes first, and prints one JSON line: throughput, latency percentiles and errors.
 //! Several `--addr`s spread the clients over them (requests to followers are forwarded).
+//! `https://` addresses take `--ca-cert`, and `--client-cert` with `--client-key` when the
+//! servers verify clients (Nomad's `NOMAD_CACERT`, `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`).
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
@@ -44,10 +46,16 @@ struct Args {
     secs: u64,
     value_size: usize,
     token: Option<String>,
+    /// HTTPS: the CA to trust and the client certificate to present (Nomad's `-ca-cert`,
+    /// `-client-cert`, `-client-key`).
+    ca_cert: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
 }
 
 const USAGE: &str = "usage: loadgen --system raftwarden|etcd --addr URL [--addr URL ...] \
---mode put|cas|fill [--clients N] [--ops N] [--secs S] [--value-size BYTES] [--token SECRET]";
+--mode put|cas|fill [--clients N] [--ops N] [--secs S] [--value-size BYTES] [--token SECRET] \
+[--ca-cert PEM --client-cert PEM --client-key PEM]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -59,6 +67,9 @@ fn parse_args() -> Result<Args, String> {
         secs: 20,
         value_size: 256,
         token: std::env::var("NOMAD_TOKEN").ok(),
+        ca_cert: std::env::var("NOMAD_CACERT").ok(),
+        client_cert: std::env::var("NOMAD_CLIENT_CERT").ok(),
+        client_key: std::env::var("NOMAD_CLIENT_KEY").ok(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,6 +97,9 @@ fn parse_args() -> Result<Args, String> {
             "--secs" => a.secs = number(value()?)?,
             "--value-size" => a.value_size = number(value()?)? as usize,
             "--token" => a.token = Some(value()?),
+            "--ca-cert" => a.ca_cert = Some(value()?),
+            "--client-cert" => a.client_cert = Some(value()?),
+            "--client-key" => a.client_key = Some(value()?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag {other:?}\n{USAGE}")),
         }
@@ -236,6 +250,24 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
+/// A rustls client config trusting `ca` and presenting `identity` (certificate, key) when given.
+fn https(ca: &str, identity: Option<(&str, &str)>) -> Result<rustls::ClientConfig, String> {
+    use raftwarden::tls::files;
+    let roots = files::load_ca(ca.as_ref()).map_err(|e| e.to_string())?;
+    let builder = rustls::ClientConfig::builder_with_provider(raftwarden_actors::crypto::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    match identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some((cert, key)) => {
+            let chain = files::load_chain(cert.as_ref()).map_err(|e| e.to_string())?;
+            let key = files::load_key(key.as_ref()).map_err(|e| e.to_string())?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| e.to_string())
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     let args = match parse_args() {
@@ -246,11 +278,18 @@ async fn main() {
         }
     };
     raftwarden_actors::crypto::install_default_provider();
-    let http = match reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .timeout(Duration::from_secs(30))
-        .build()
-    {
+    let builder = reqwest::Client::builder().pool_max_idle_per_host(args.clients).timeout(Duration::from_secs(30));
+    let builder = match &args.ca_cert {
+        None => builder,
+        Some(ca) => match https(ca, args.client_cert.as_deref().zip(args.client_key.as_deref())) {
+            Ok(config) => builder.tls_backend_preconfigured(config),
+            Err(e) => {
+                eprintln!("tls: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
+    let http = match builder.build() {
         Ok(h) => h,
         Err(e) => {
             eprintln!("http client: {e}");
