@@ -58,6 +58,9 @@ fn https_without_verify_https_client_asks_for_no_certificate() {
     assert_eq!(r.status().as_u16(), 200);
     let served = peer_certificate(&r).expect("server certificate");
     assert_eq!(served, first_certificate(&pki.pair("server").0));
+    let tls = agent.get("/v1/agent/self").json()["config"]["TLSConfig"].clone();
+    assert_eq!((tls["EnableHTTP"].as_bool(), tls["EnableRPC"].as_bool()), (Some(true), Some(false)), "{tls}");
+    assert_eq!(tls["CertFile"].as_str(), Some(pki.pair("server").0.to_str().expect("path")));
 }
 
 #[test]
