@@ -48,6 +48,11 @@ fn mutual_tls_cluster_replicates_and_refuses_non_servers() {
         );
     }
 
+    // A snapshot saved through a follower streams from the leader over mutual TLS.
+    let saved = c.agents[follower].get("/v1/operator/snapshot");
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    assert!(saved.body.len() > 100 && saved.header("digest").is_some());
+
     let rpc = |path: &str| format!("https://{}{path}", c.agents[follower].rpc_addr());
     let vote = rpc(paths::VOTE);
     // No certificate, or one from another CA: the handshake fails.
