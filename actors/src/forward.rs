@@ -256,6 +256,7 @@ enum Hop {
 async fn hop<R: Forwardable>(peers: &Peers, leader: &ServerNode, caller_token: &str, op: &R) -> Result<R::Output, Hop> {
     let url = peers.url(&leader.rpc_addr, R::PATH);
     let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
+    let _slot = peers.slot(&leader.rpc_addr).await;
     let resp = match post(peers.client(), &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
         Ok(r) => r,
         Err(e) if e.is_connect() => return Err(Hop::Retry),
@@ -282,6 +283,7 @@ pub(crate) async fn call_peer<R: Forwardable>(
 ) -> Result<R::Output, OpError> {
     let url = peers.url(rpc_addr, R::PATH);
     let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
+    let _slot = peers.slot(rpc_addr).await;
     let resp = post(peers.client(), &url, R::CODEC, "", body, timeout)
         .await
         .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
@@ -302,6 +304,7 @@ pub(crate) async fn call_peer_for<R: Forwardable>(
 ) -> Result<R::Output, OpError> {
     let url = peers.url(rpc_addr, R::PATH);
     let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
+    let _slot = peers.slot(rpc_addr).await;
     let resp = post(peers.client(), &url, R::CODEC, wire_token(caller)?, body, timeout)
         .await
         .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;

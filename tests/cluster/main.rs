@@ -20,6 +20,7 @@ mod t91_python_nomad;
 mod t92_tls_rpc;
 mod t93_gossip_keyring;
 mod t95_autopilot;
+mod t96_peer_connections;
 
 /// Loopback block of this test binary (127.30.x.y).
 pub const BLOCK: u8 = 30;

@@ -106,6 +106,17 @@ impl Contacts {
     }
 }
 
+/// Calls this server has in flight to one peer at once, besides raft's own: Nomad's
+/// `LimitsNonStreamingConnsPerClient`. Each call holds an HTTP/1.1 connection of its own
+/// (Nomad multiplexes its calls over one), and the peer counts our connections against its
+/// `rpc_max_conns_per_client` (at least 26), so forwarded operations beyond this wait here for
+/// a slot rather than be refused there. Raft's own calls (a replication stream, a vote, a
+/// leadership check, a snapshot chunk) fit in the room Nomad leaves above it.
+pub const PEER_CALLS_IN_FLIGHT: usize = 20;
+
+/// Idle connections kept per peer: as many as can be in use at once.
+const PEER_IDLE_CONNS: usize = PEER_CALLS_IN_FLIGHT + 5;
+
 /// How this server reaches the RPC port of the others: one HTTP client (and its connection
 /// pool) for raft traffic, forwarded operations and direct calls alike, and the scheme they
 /// speak, `https` with mutual TLS when [`Settings::rpc_tls`](crate::Settings::rpc_tls) is set.
@@ -113,6 +124,8 @@ impl Contacts {
 pub struct Peers {
     client: reqwest::Client,
     scheme: &'static str,
+    /// [`PEER_CALLS_IN_FLIGHT`] slots per peer RPC address.
+    slots: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
 }
 
 impl Peers {
@@ -123,6 +136,7 @@ impl Peers {
         let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(PEER_IDLE_CONNS)
             .tcp_nodelay(true);
         let (builder, scheme) = match tls {
             Some(config) => (builder.tls_backend_preconfigured((**config).clone()).https_only(true), "https"),
@@ -134,7 +148,20 @@ impl Peers {
             tracing::error!(error = %e, "internal RPC client: TLS setup failed");
             reqwest::Client::new()
         });
-        Self { client, scheme }
+        Self { client, scheme, slots: Arc::default() }
+    }
+
+    /// Waits for one of the [`PEER_CALLS_IN_FLIGHT`] call slots to the peer at `rpc_addr`;
+    /// hold it until the answer is read. Raft's own calls take none.
+    pub async fn slot(&self, rpc_addr: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            slots
+                .entry(rpc_addr.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PEER_CALLS_IN_FLIGHT)))
+                .clone()
+        };
+        semaphore.acquire_owned().await.ok()
     }
 
     /// The URL of `path` on the RPC port at `rpc_addr`.
@@ -281,6 +308,25 @@ mod tests {
             entries,
             leader_commit: Some(log_id(prev)),
         }
+    }
+
+    #[tokio::test]
+    async fn calls_to_one_peer_wait_for_a_slot_past_the_bound() {
+        let peers = Peers::new(None);
+        let mut held = Vec::new();
+        for _ in 0..PEER_CALLS_IN_FLIGHT {
+            held.push(peers.slot("10.0.0.1:4647").await.unwrap());
+        }
+        let next = peers.slot("10.0.0.1:4647");
+        tokio::pin!(next);
+        let waited = tokio::time::timeout(Duration::from_millis(50), next.as_mut()).await;
+        assert!(waited.is_err(), "call {} to one peer got a slot", PEER_CALLS_IN_FLIGHT + 1);
+        // Another peer has slots of its own.
+        assert!(peers.slot("10.0.0.2:4647").await.is_some());
+        // A call that ends gives its slot to the one waiting.
+        held.pop();
+        let got = tokio::time::timeout(Duration::from_secs(5), next).await;
+        assert!(matches!(got, Ok(Some(_))));
     }
 
     #[test]
