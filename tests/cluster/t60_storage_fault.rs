@@ -44,7 +44,10 @@ fn leader_out_of_room_exits_and_cluster_loses_nothing() {
     let started = Instant::now();
     let (mut acked, mut failed) = (None, None);
     for value in 1..=50_000u32 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the leader's store never ran out of room");
+        // How many writes fit depends on the free pages redb keeps inside the file (seen: a few
+        // hundred to 3,600), and a loaded machine takes ~30 ms a write: the count bounds the loop,
+        // the time only catches a store that never fills.
+        assert!(started.elapsed() < Duration::from_secs(400), "the leader's store never ran out of room");
         match write(&c.agents[leader], value) {
             Ok(index) => acked = Some((value as u64, index)),
             Err((status, body)) => {
