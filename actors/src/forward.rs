@@ -281,16 +281,7 @@ pub(crate) async fn call_peer<R: Forwardable>(
     req: &R,
     timeout: Duration,
 ) -> Result<R::Output, OpError> {
-    let url = peers.url(rpc_addr, R::PATH);
-    let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
-    let _slot = peers.slot(rpc_addr).await;
-    let resp = post(peers.client(), &url, R::CODEC, "", body, timeout)
-        .await
-        .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
-    let bytes = resp.bytes().await.map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?;
-    R::CODEC
-        .decode::<Result<R::Output, OpError>>(&bytes)
-        .map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?
+    call_peer_with(peers, rpc_addr, "", req, timeout).await
 }
 
 /// Calls one named peer with a client's operation for its caller (the peer admits the caller
@@ -302,10 +293,21 @@ pub(crate) async fn call_peer_for<R: Forwardable>(
     req: &R,
     timeout: Duration,
 ) -> Result<R::Output, OpError> {
+    call_peer_with(peers, rpc_addr, wire_token(caller)?, req, timeout).await
+}
+
+/// One call to a named peer carrying `token` (empty: none), within the peer's slot bound.
+async fn call_peer_with<R: Forwardable>(
+    peers: &Peers,
+    rpc_addr: &str,
+    token: &str,
+    req: &R,
+    timeout: Duration,
+) -> Result<R::Output, OpError> {
     let url = peers.url(rpc_addr, R::PATH);
     let body = R::CODEC.encode(req).map_err(|e| OpError::Internal(e.to_string()))?;
     let _slot = peers.slot(rpc_addr).await;
-    let resp = post(peers.client(), &url, R::CODEC, wire_token(caller)?, body, timeout)
+    let resp = post(peers.client(), &url, R::CODEC, token, body, timeout)
         .await
         .map_err(|e| OpError::Rpc(format!("failed to reach {rpc_addr}: {e}")))?;
     let bytes = resp.bytes().await.map_err(|e| OpError::Rpc(format!("bad reply from {rpc_addr}: {e}")))?;
