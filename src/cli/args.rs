@@ -13,6 +13,7 @@ use clap::Parser;
 use clap::Subcommand;
 
 use super::acl::Acl;
+use super::help;
 use super::license::License;
 use super::operator::Operator;
 use super::opts::GlobalOpts;
@@ -75,6 +76,9 @@ pub enum ParseFailure {
     /// A flag Go's `flag` package rejects: its message on stderr, the command's help on stdout,
     /// then the command's own line about it (if it prints one) on stderr; exit 1.
     Flag { message: String, help: String, then: Option<String> },
+    /// Flags before the command's name: `hashicorp/cli`'s refusal, then the command's help, on
+    /// stdout; exit 1.
+    TopFlags(String),
     /// Anything else: clap's text on stderr, exit 1.
     Other(String),
 }
@@ -103,6 +107,13 @@ impl ParseFailure {
                 }
                 1
             }
+            ParseFailure::TopFlags(help) => {
+                print!(
+                    "Invalid flags before the subcommand. If these flags are for\n\
+                     the subcommand, please put them after the subcommand.\n\n{help}"
+                );
+                1
+            }
             ParseFailure::Other(text) => {
                 eprint!("{text}");
                 1
@@ -115,21 +126,63 @@ impl ParseFailure {
 /// flags end at its first argument.
 pub fn parse(args: &[String]) -> Result<Cli, ParseFailure> {
     let root = Cli::command();
-    let path = command_path(&root, args);
-    let before_terminator = args.iter().take_while(|a| *a != "--");
-    if before_terminator.clone().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) {
-        return Err(ParseFailure::Help(help_of(&path)));
+    let line = split(&root, args);
+    // As in hashicorp/cli, `-help` without a command is the top-level help (exit 0), and an
+    // unknown command wins over `-help`.
+    if line.help && (!line.path.is_empty() || !line.named) {
+        return Err(ParseFailure::Help(help_of(&line.path)));
     }
+    if line.path.is_empty() {
+        return Err(ParseFailure::NoCommand(help_of(&[])));
+    }
+    if !line.top_flags.is_empty() {
+        return Err(ParseFailure::TopFlags(help_of(&line.path)));
+    }
+    let path = line.path;
     let value_flags = value_flags(&root);
     let takes_value = |name: &str| value_flags.contains(name);
-    let words = if path.is_empty() {
-        argv::rewrite(args, takes_value)
-    } else {
-        let mut words = path.clone();
-        words.extend(argv::rewrite_flags_then_args(&args[path.len()..], takes_value));
-        words
-    };
+    let mut words = path.clone();
+    words.extend(argv::rewrite_flags_then_args(&args[path.len()..], takes_value));
     Cli::try_parse_from(std::iter::once("raftwarden".to_string()).chain(words)).map_err(|e| classify(&e, &path))
+}
+
+/// A command line as `hashicorp/cli`'s `processArgs` splits it before the command runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Line {
+    /// `-h`, `-help` or `--help` appears before `--`.
+    help: bool,
+    /// Words starting with `-` before the command's name.
+    top_flags: Vec<String>,
+    /// A word that is not a flag was found (it may name no command).
+    named: bool,
+    /// The words naming the command (the longest known command at the first non-flag word).
+    path: Vec<String>,
+}
+
+/// Splits `args` as `hashicorp/cli` does: help flags anywhere before `--`, flags before the
+/// command's name, and the command named by the longest run of known words from the first
+/// word that is not a flag.
+fn split(root: &clap::Command, args: &[String]) -> Line {
+    let mut line = Line::default();
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        if matches!(arg.as_str(), "-h" | "-help" | "--help") {
+            line.help = true;
+            continue;
+        }
+        if line.named || arg.is_empty() {
+            continue;
+        }
+        if arg.starts_with('-') {
+            line.top_flags.push(arg.clone());
+            continue;
+        }
+        line.named = true;
+        line.path = command_path(root, &args[i..]);
+    }
+    line
 }
 
 /// The leading words of `args` that name a command and its subcommands.
@@ -144,8 +197,15 @@ fn command_path(root: &clap::Command, args: &[String]) -> Vec<String> {
     path
 }
 
-/// The help text of the command named by `path` (the top level when empty).
+/// The help text of the command named by `path` (the top level when empty): Nomad's text
+/// where the command has one ([`help`]), clap's otherwise.
 fn help_of(path: &[String]) -> String {
+    if path.is_empty() {
+        return help::top_level();
+    }
+    if let Some(text) = help::render(path) {
+        return text;
+    }
     let args = std::iter::once("raftwarden".to_string()).chain(path.iter().cloned()).chain(["--help".to_string()]);
     match Cli::try_parse_from(args) {
         Err(e) => argv::go_style(&e.render().to_string()),
