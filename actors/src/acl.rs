@@ -22,6 +22,7 @@ use crate::authz::Authority;
 use crate::authz::Denied;
 use crate::authz::Guarded;
 use crate::authz::Requirement;
+use crate::authz::Unresolved;
 use crate::clock::now_nanos;
 use crate::context::ServerContext;
 use crate::error::OpError;
@@ -525,10 +526,19 @@ impl Forwardable for TokenSelf {
 }
 
 impl Guarded for TokenSelf {
-    /// Anyone: the answer is the caller itself (an unknown or expired token answers as such).
+    /// Anyone: the answer is the caller itself. An unknown secret is `Permission denied`
+    /// (Nomad 1.10.1 and later authenticate `token/self` first); an expired one says so.
     fn authorize(&self, who: &Authority) -> Result<(), Denied> {
-        who.token().map(|_| ())
+        own_token(who).map(|_| ())
     }
+}
+
+/// The caller's own token for `token/self`, an unknown secret refused as `Permission denied`.
+fn own_token(who: &Authority) -> Result<Option<&AclToken>, Denied> {
+    who.token().map_err(|denied| match denied {
+        Denied::Unresolved(Unresolved::NotFound) => Denied::Permission,
+        other => other,
+    })
 }
 
 impl StaleRead for TokenSelf {
@@ -538,7 +548,7 @@ impl StaleRead for TokenSelf {
 
     fn read_here(&self, ctx: &ServerContext, who: &Authority) -> Result<Option<AclToken>, OpError> {
         enabled(ctx)?;
-        Ok(who.token()?.cloned())
+        Ok(own_token(who)?.cloned())
     }
 }
 

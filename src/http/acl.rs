@@ -15,6 +15,7 @@ use raftwarden_actors::acl::ListTokens;
 use raftwarden_actors::acl::TokenSelf;
 use raftwarden_actors::acl::UpsertPolicies;
 use raftwarden_actors::acl::UpsertTokens;
+use raftwarden_actors::authz::policy;
 use raftwarden_actors::rfc3339::format_nanos;
 use raftwarden_actors::rfc3339::parse_nanos;
 use raftwarden_actors::state::acl::ANONYMOUS_POLICY;
@@ -25,6 +26,8 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::query::percent_decode;
+use super::query::Unescape;
 use super::request::Reply;
 use super::request::Req;
 use super::respond;
@@ -33,7 +36,8 @@ use crate::go;
 
 /// `/v1/acl/...` below the scope: routes one request.
 pub async fn dispatch(r: Req<'_>, body: &[u8]) -> Reply {
-    let path = r.http.path().to_string();
+    // Go's `URL.Path` is decoded: `bad%20name` names the policy `bad name`.
+    let path = percent_decode(r.http.path(), Unescape::PathLossy).unwrap_or_default();
     if !r.state.server().settings().acl.enabled && path != "/v1/acl/bootstrap" {
         // Nomad checks the method first for the list routes, then answers every ACL RPC with
         // this when ACLs are off.
@@ -81,6 +85,11 @@ pub async fn dispatch(r: Req<'_>, body: &[u8]) -> Reply {
     }
 }
 
+/// A token's policies as Go marshals its `[]string`: `null` when there are none.
+fn policies_of(t: &AclToken) -> Option<Vec<String>> {
+    (!t.policies.is_empty()).then(|| t.policies.clone())
+}
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -98,7 +107,8 @@ pub struct TokenWire {
     name: String,
     #[serde(rename = "Type")]
     token_type: String,
-    policies: Vec<String>,
+    /// `null` when the token has none (bootstrap and management tokens: Go's nil slice).
+    policies: Option<Vec<String>>,
     roles: Option<Vec<Value>>,
     global: bool,
     hash: String,
@@ -116,7 +126,7 @@ impl TokenWire {
             secret_id: t.secret_id.clone(),
             name: t.name.clone(),
             token_type: t.token_type.clone(),
-            policies: t.policies.clone(),
+            policies: policies_of(t),
             roles: None,
             global: t.global,
             hash: b64(&t.hash),
@@ -137,12 +147,13 @@ struct TokenStub {
     name: String,
     #[serde(rename = "Type")]
     token_type: String,
-    policies: Vec<String>,
+    /// `null` when the token has none (bootstrap and management tokens: Go's nil slice).
+    policies: Option<Vec<String>>,
     roles: Option<Vec<Value>>,
     global: bool,
     hash: String,
     create_time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always present (`null` when unset): Nomad's `ACLTokenListStub` has no `omitempty`.
     expiration_time: Option<String>,
     create_index: u64,
     modify_index: u64,
@@ -154,7 +165,7 @@ impl TokenStub {
             accessor_id: t.accessor_id.clone(),
             name: t.name.clone(),
             token_type: t.token_type.clone(),
-            policies: t.policies.clone(),
+            policies: policies_of(t),
             roles: None,
             global: t.global,
             hash: b64(&t.hash),
@@ -296,7 +307,9 @@ async fn get_policy(r: Req<'_>, name: &str) -> Reply {
         name: p.name.clone(),
         description: p.description.clone(),
         rules: p.rules.clone(),
-        rules_json: None,
+        // Nomad parses the stored rules leniently on every read; they were validated strictly
+        // when written, so a parse failure here cannot come from a client.
+        rules_json: policy::parse(&p.rules).ok().map(|parsed| policy::rules_json(&parsed, &p.rules)),
         job_acl: None,
         hash: b64(&p.hash),
         create_index: p.create_index,
@@ -316,7 +329,7 @@ async fn upsert_policy(r: Req<'_>, body: &[u8], name: &str) -> Reply {
     // The leader validates it (Nomad's words) once the caller is allowed to write policies.
     let policy = AclPolicy { name: p.name, description: p.description, rules: p.rules, ..AclPolicy::default() };
     let index = r.state.server().acl().send(r.call(UpsertPolicies { policies: vec![policy] })).await??;
-    let mut resp = respond::ok_json(&Value::Null, r.pretty);
+    let mut resp = respond::bare(200);
     respond::set_index(&mut resp, index);
     Ok(resp)
 }
@@ -324,7 +337,7 @@ async fn upsert_policy(r: Req<'_>, body: &[u8], name: &str) -> Reply {
 async fn delete_policy(r: Req<'_>, name: &str) -> Reply {
     r.write()?;
     let index = r.state.server().acl().send(r.call(DeletePolicies { names: vec![name.to_string()] })).await??;
-    let mut resp = respond::ok_json(&Value::Null, r.pretty);
+    let mut resp = respond::bare(200);
     respond::set_index(&mut resp, index);
     Ok(resp)
 }
@@ -415,7 +428,7 @@ async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
 async fn delete_token(r: Req<'_>, accessor: &str) -> Reply {
     r.write()?;
     let index = r.state.server().acl().send(r.call(DeleteTokens { accessors: vec![accessor.to_string()] })).await??;
-    let mut resp = respond::ok_json(&Value::Null, r.pretty);
+    let mut resp = respond::bare(200);
     respond::set_index(&mut resp, index);
     Ok(resp)
 }

@@ -185,7 +185,7 @@ fn bootstrap_policies_tokens_and_enforcement() {
     let root_accessor = root["AccessorID"].as_str().unwrap();
     denied(&call(&a, "GET", &format!("/v1/acl/token/{root_accessor}"), Some(&read), None), "another's token");
     let nobody = call(&a, "GET", "/v1/acl/token/self", Some(random), None);
-    assert_eq!((nobody.status, nobody.text()), (403, "ACL token not found".into()));
+    assert_eq!((nobody.status, nobody.text()), (403, "Permission denied".into()));
 
     // Expiry: a TTL within bounds sets ExpirationTime; one below the minimum is refused.
     let ttl = call(
@@ -227,7 +227,7 @@ fn bootstrap_policies_tokens_and_enforcement() {
     assert_eq!(del.status, 200, "{}", del.text());
     denied(&call(&a, "PUT", sched, Some(&read), Some(body)), "deleted token");
     let gone = call(&a, "GET", "/v1/acl/token/self", Some(&read), None);
-    assert_eq!(gone.text(), "ACL token not found");
+    assert_eq!(gone.text(), "Permission denied");
 
     // The reset file allows exactly one more bootstrap at the index it names.
     let reset_file = dir.path().join("acl1/server/acl-bootstrap-reset");
@@ -287,4 +287,97 @@ fn acl_endpoints_without_acls() {
         assert_eq!((r.status, r.text()), (400, "ACL support disabled".into()), "{method} {path}");
     }
     assert_eq!(call(&a, "GET", "/v1/operator/raft/configuration", None, None).status, 200, "ACLs off allow all");
+}
+
+/// The ACL answers as Nomad writes them (`nomad/structs/acl.go` ACLToken and ACLPolicy,
+/// `command/agent/acl_endpoint.go`, `nomad/acl_endpoint.go` GetPolicy, `acl/policy.go` Parse):
+/// `null` policies and roles, empty 200s for policy writes and deletes, `RulesJSON`, names from
+/// the decoded path, `ExpirationTime` on every list entry, and `token/self` with an unknown
+/// secret refused as `Permission denied` (Nomad 1.10.1+).
+#[test]
+fn acl_answers_as_nomad_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = acl_agent(&dir, "acl4");
+    let root = bootstrap(&a);
+    let mgmt = secret(&root);
+    assert_eq!((&root["Policies"], &root["Roles"]), (&Value::Null, &Value::Null), "{root}");
+
+    // Policy PUT: 200, no body, no Content-Type, the index.
+    let rules = "namespace \"default\" {\n  policy = \"write\"\n}\noperator {\n  policy = \"read\"\n}\n";
+    let put = put_policy(&a, &mgmt, "ops", rules);
+    assert_eq!((put.status, put.body.len(), put.content_type()), (200, 0, None), "{}", put.text());
+    assert!(put.header("X-Nomad-Index").is_some());
+
+    // RulesJSON: acl.Parse's *Policy as encoding/json writes it.
+    let got = call(&a, "GET", "/v1/acl/policy/ops", Some(&mgmt), None);
+    assert_eq!(got.status, 200);
+    let write_caps = json!([
+        "list-jobs",
+        "parse-job",
+        "read-job",
+        "csi-list-volume",
+        "csi-read-volume",
+        "read-job-scaling",
+        "list-scaling-policies",
+        "read-scaling-policy",
+        "host-volume-read",
+        "scale-job",
+        "submit-job",
+        "dispatch-job",
+        "read-logs",
+        "read-fs",
+        "alloc-exec",
+        "alloc-lifecycle",
+        "csi-mount-volume",
+        "csi-write-volume",
+        "submit-recommendation",
+        "host-volume-create",
+        "host-volume-read"
+    ]);
+    let want = json!({
+        "Namespaces": [{"Name": "default", "Policy": "write", "Capabilities": write_caps, "Variables": null}],
+        "NodePools": null,
+        "HostVolumes": null,
+        "Agent": null,
+        "Node": null,
+        "Operator": {"Policy": "read", "Capabilities": ["license-read", "keyring-read"]},
+        "Sentinel": null,
+        "Quota": null,
+        "Plugin": null,
+        "Raw": rules,
+        "ExtraKeysHCL": null
+    });
+    assert_eq!(got.json()["RulesJSON"], want);
+    let keys: Vec<String> = got.json()["RulesJSON"].as_object().unwrap().keys().cloned().collect();
+    let order = ["Namespaces", "NodePools", "HostVolumes", "Agent", "Node", "Operator", "Sentinel", "Quota", "Plugin"];
+    assert_eq!(keys[..9], order.map(String::from), "Go's field order");
+
+    // The name comes from the decoded path, and fails validation in Nomad's multi-error text.
+    let body = json!({"Name": "bad name", "Rules": rules}).to_string();
+    let bad = call(&a, "PUT", "/v1/acl/policy/bad%20name", Some(&mgmt), Some(&body));
+    assert_eq!(
+        (bad.status, bad.text().as_str()),
+        (400, "policy 0 invalid: 1 error occurred:\n\t* invalid name 'bad name'\n\n")
+    );
+
+    // Token list: ExpirationTime on every entry, null when unset; Policies null for management.
+    let client = client_token(&a, &mgmt, &["ops"]);
+    assert_eq!(client["Policies"], json!(["ops"]));
+    let list = call(&a, "GET", "/v1/acl/tokens", Some(&mgmt), None).json();
+    let entries = list.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|t| t.as_object().unwrap().contains_key("ExpirationTime")), "{list}");
+    let root_stub = entries.iter().find(|t| t["AccessorID"] == root["AccessorID"]).unwrap();
+    assert_eq!((&root_stub["ExpirationTime"], &root_stub["Policies"]), (&Value::Null, &Value::Null));
+
+    // Token DELETE and policy DELETE: 200, no body, no Content-Type.
+    let accessor = client["AccessorID"].as_str().unwrap();
+    let del = call(&a, "DELETE", &format!("/v1/acl/token/{accessor}"), Some(&mgmt), None);
+    assert_eq!((del.status, del.body.len(), del.content_type()), (200, 0, None), "{}", del.text());
+    let del = call(&a, "DELETE", "/v1/acl/policy/ops", Some(&mgmt), None);
+    assert_eq!((del.status, del.body.len(), del.content_type()), (200, 0, None), "{}", del.text());
+
+    // token/self with a secret that names no token.
+    let nobody = call(&a, "GET", "/v1/acl/token/self", Some("6e5c3c47-4a7c-4b60-9f3e-0e0b2a1c7d11"), None);
+    assert_eq!((nobody.status, nobody.text().as_str()), (403, "Permission denied"));
 }

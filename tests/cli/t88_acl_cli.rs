@@ -301,7 +301,7 @@ fn acl_commands_end_to_end() {
         &a,
         Some("00000000-0000-0000-0000-000000000000"),
         &["acl", "token", "self"],
-        "Error fetching self token: Unexpected response code: 403 (ACL token not found)",
+        "Error fetching self token: Unexpected response code: 403 (Permission denied)",
     );
     fails(
         &a,

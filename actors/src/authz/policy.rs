@@ -349,6 +349,22 @@ fn namespace(name: &str, body: &Map<String, Value>) -> Result<NamespacePolicy, S
         return Err(format!("Invalid namespace capability '{bad}': {}", describe(&ns)));
     }
     ns.capabilities.extend(expand_namespace_policy(&policy).into_iter().map(str::to_string));
+    // Nomad's expandNamespaceCapabilities: host volume capabilities imply the lesser ones
+    // (duplicates kept, as Nomad keeps them).
+    let implied: Vec<&str> = ns
+        .capabilities
+        .iter()
+        .flat_map(|c| match c.as_str() {
+            "host-volume-write" => {
+                &["host-volume-register", "host-volume-create", "host-volume-delete", "host-volume-read"][..]
+            }
+            "host-volume-register" => &["host-volume-create", "host-volume-read"][..],
+            "host-volume-create" => &["host-volume-read"][..],
+            _ => &[][..],
+        })
+        .copied()
+        .collect();
+    ns.capabilities.extend(implied.into_iter().map(str::to_string));
     if let Some(vars) = body.get("variables") {
         let paths: Vec<(String, &Map<String, Value>)> =
             body_of(vars).and_then(|b| b.get("path")).map(labeled).unwrap_or_default();
@@ -387,6 +403,52 @@ fn operator(v: &Value) -> Result<OperatorPolicy, String> {
     Ok(OperatorPolicy { policy, capabilities: strings(b.and_then(|b| b.get("capabilities"))) })
 }
 
+/// Nomad's `RulesJSON` (`nomad/acl_endpoint.go` GetPolicy): `json.Marshal` of the
+/// `*acl.Policy` that `acl.Parse` made of `raw` (no json tags, so Go's field names and order;
+/// nil pointers and slices as `null`; `ExtraKeysHCL` is always cleared by `Parse`). The
+/// `node_pool` and `host_volume` blocks are not kept by [`parse`], so they are `null` here.
+pub fn rules_json(p: &Policy, raw: &str) -> Value {
+    use serde_json::json;
+    let strings = |items: &[String]| if items.is_empty() { Value::Null } else { json!(items) };
+    let single = |policy: &Option<String>| policy.as_ref().map_or(Value::Null, |policy| json!({ "Policy": policy }));
+    let namespaces: Vec<Value> = p
+        .namespaces
+        .iter()
+        .map(|ns| {
+            let variables = ns.variables.as_ref().map_or(Value::Null, |paths| {
+                let paths: Vec<Value> = paths
+                    .iter()
+                    .map(|path| json!({ "PathSpec": path.path, "Capabilities": strings(&path.capabilities) }))
+                    .collect();
+                json!({ "Paths": paths })
+            });
+            json!({
+                "Name": ns.name,
+                "Policy": ns.policy,
+                "Capabilities": strings(&ns.capabilities),
+                "Variables": variables,
+            })
+        })
+        .collect();
+    let operator = p
+        .operator
+        .as_ref()
+        .map_or(Value::Null, |op| json!({ "Policy": op.policy, "Capabilities": strings(&op.capabilities) }));
+    json!({
+        "Namespaces": if namespaces.is_empty() { Value::Null } else { Value::Array(namespaces) },
+        "NodePools": null,
+        "HostVolumes": null,
+        "Agent": single(&p.agent),
+        "Node": single(&p.node),
+        "Operator": operator,
+        "Sentinel": null,
+        "Quota": single(&p.quota),
+        "Plugin": single(&p.plugin),
+        "Raw": raw,
+        "ExtraKeysHCL": null,
+    })
+}
+
 fn go_quote(s: &str) -> String {
     crate::go::quote_bytes(s.as_bytes())
 }
@@ -403,6 +465,29 @@ fn go_strings(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_json_is_the_parsed_policy_as_go_marshals_it() {
+        let raw = "namespace \"default\" {\n  policy = \"read\"\n  variables {\n    path \"app/*\" { capabilities = [\"read\"] }\n  }\n}\noperator { policy = \"read\" }\nagent { policy = \"write\" }\n";
+        let got = rules_json(&parse(raw).unwrap(), raw);
+        let text = serde_json::to_string(&got).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                concat!(
+                    r#"{{"Namespaces":[{{"Name":"default","Policy":"read","Capabilities":["list-jobs","parse-job","#,
+                    r#""read-job","csi-list-volume","csi-read-volume","read-job-scaling","list-scaling-policies","#,
+                    r#""read-scaling-policy","host-volume-read"],"Variables":{{"Paths":[{{"PathSpec":"app/*","#,
+                    r#""Capabilities":["read","list"]}}]}}}}],"NodePools":null,"HostVolumes":null,"#,
+                    r#""Agent":{{"Policy":"write"}},"Node":null,"Operator":{{"Policy":"read","#,
+                    r#""Capabilities":["license-read","keyring-read"]}},"Sentinel":null,"Quota":null,"#,
+                    r#""Plugin":null,"Raw":{},"ExtraKeysHCL":null}}"#
+                ),
+                serde_json::to_string(raw).unwrap()
+            )
+        );
+        assert_eq!(rules_json(&Policy::default(), "")["Namespaces"], Value::Null);
+    }
 
     #[test]
     fn policy_validation_in_nomads_words() {
