@@ -118,6 +118,11 @@ pub enum OpError {
     /// the address it joins with.
     #[error("join refused: {0} is not an alive server in this region's gossip pool")]
     JoinerNotInGossip(String),
+    /// A listing could not be read as asked: its `?filter=` does not parse or fails on an
+    /// entry (Nomad's coded 400 `failed to create result paginator: ...` or `failed to read
+    /// result page: ...`); the text is Nomad's whole message.
+    #[error("{0}")]
+    BadListing(String),
 }
 
 impl OpError {

@@ -39,6 +39,7 @@
 pub mod acl;
 pub mod authz;
 pub mod autopilot;
+pub mod bexpr;
 mod clock;
 pub mod config_store;
 mod context;
@@ -317,6 +318,12 @@ impl Server {
     /// The variables actor: Nomad variables (read, set, delete, list; check-and-set).
     pub fn variables(&self) -> &Addr<Variables> {
         &self.variables
+    }
+
+    /// Wakes after every change this server applies to its replicated state (the last applied
+    /// log index): what a blocking query waits on between its reads.
+    pub fn applied_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ctx.reader.applied_changes()
     }
 
     /// The ACL actor: tokens, policies, bootstrap and token resolution.

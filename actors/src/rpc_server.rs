@@ -182,6 +182,7 @@ mod tests {
             per_page: 0,
             next_token: String::new(),
             stale: false,
+            filter: String::new(),
         };
         let peer = || PeerRef::Id("x".into());
         const T: bool = true;

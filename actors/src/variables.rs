@@ -22,6 +22,7 @@ use crate::authz::Authority;
 use crate::authz::Denied;
 use crate::authz::Guarded;
 use crate::authz::Requirement;
+use crate::bexpr;
 use crate::clock::now_nanos;
 use crate::context::ServerContext;
 use crate::error::OpError;
@@ -32,6 +33,7 @@ use crate::forward::LeaderOp;
 use crate::forward::LocalRun;
 use crate::forward::StaleRead;
 use crate::state::variables;
+use crate::state::variables::Keep;
 use crate::state::variables::DEFAULT_NAMESPACE;
 use crate::state::Command;
 use crate::state::VarOutcome;
@@ -89,7 +91,9 @@ pub struct VariableWrite {
 }
 
 /// Lists variable metadata under `prefix` in `namespace` (`*`: every namespace), one page of
-/// `per_page` (0: all) from `next_token`, from the leader unless `stale`.
+/// `per_page` (0: all) from `next_token`, from the leader unless `stale`. A non-empty `filter`
+/// is a go-bexpr expression on the metadata ([`crate::bexpr`]); entries it leaves out do not
+/// count toward the page.
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
 #[rtype(result = "Result<VariableList, OpError>")]
 pub struct ListVariables {
@@ -98,6 +102,7 @@ pub struct ListVariables {
     pub per_page: i32,
     pub next_token: String,
     pub stale: bool,
+    pub filter: String,
 }
 
 /// One page of a listing.
@@ -122,13 +127,39 @@ fn local_get(ctx: &ServerContext, namespace: &str, path: &str) -> Result<Variabl
     Ok(VariableRead { variable, index, known_leader, last_contact_ms })
 }
 
-/// One page, showing only the variables `who` may list (the page is cut before it is
-/// filtered, so its next token is the same whoever asks).
+/// One page of the variables that pass the filter and that `who` may list, counted after both
+/// (Nomad's paginator: the filter, then the prefix and ACL selector, then the page size).
 fn local_list(ctx: &ServerContext, op: &ListVariables, who: &Authority) -> Result<VariableList, OpError> {
     let namespace = (op.namespace != variables::ALL_NAMESPACES).then_some(op.namespace.as_str());
-    let (mut variables, next_token, index) =
-        ctx.reader.list_variables(namespace, &op.prefix, op.per_page, &op.next_token)?;
-    variables.retain(|m| who.allows(&Requirement::Variable { namespace: &m.namespace, path: &m.path, op: "list" }));
+    let filter = match op.filter.as_str() {
+        "" => None,
+        text => Some(bexpr::parse(text).map_err(|e| {
+            OpError::BadListing(format!("failed to create result paginator: failed to read filter expression: {e}"))
+        })?),
+    };
+    let mut failed = None;
+    let mut keep = |m: &VariableMetadata| {
+        if let Some(f) = &filter {
+            match f.evaluate(m) {
+                Ok(true) => {}
+                Ok(false) => return Keep::No,
+                Err(e) => {
+                    failed = Some(e);
+                    return Keep::Stop;
+                }
+            }
+        }
+        if who.allows(&Requirement::Variable { namespace: &m.namespace, path: &m.path, op: "list" }) {
+            Keep::Yes
+        } else {
+            Keep::No
+        }
+    };
+    let (variables, next_token, index) =
+        ctx.reader.list_variables_where(namespace, &op.prefix, op.per_page, &op.next_token, &mut keep)?;
+    if let Some(e) = failed {
+        return Err(OpError::BadListing(format!("failed to read result page: {e}")));
+    }
     let (known_leader, last_contact_ms) = ctx.freshness();
     Ok(VariableList { variables, next_token, index, known_leader, last_contact_ms })
 }

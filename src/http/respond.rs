@@ -91,6 +91,7 @@ pub fn op_status_text(e: &OpError) -> (u16, String) {
         OpError::InvalidVariable(VarInvalid::InvalidPath(path)) => (500, format!("invalid path {}", go_quote(path))),
         OpError::InvalidVariable(invalid) => (500, invalid.to_string()),
         OpError::AclDisabled
+        | OpError::BadListing(_)
         | OpError::AclBootstrapDone(_)
         | OpError::AclBadResetIndex { .. }
         | OpError::AclInvalid(_) => (400, e.to_string()),

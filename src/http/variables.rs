@@ -4,9 +4,11 @@
 //! the operation runs; a check-and-set conflict is a 409 whose body is the current variable.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use actix_web::http::header::HeaderName;
 use actix_web::http::header::HeaderValue;
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -26,6 +28,7 @@ use super::decode::first_value;
 use super::decode::go_field;
 use super::decode::kind;
 use super::query::percent_decode;
+use super::query::ReadOptions;
 use super::query::Unescape;
 use super::request::Reply;
 use super::request::Req;
@@ -33,44 +36,43 @@ use super::respond;
 use super::respond::ApiError;
 use crate::go;
 
-/// Nomad's `VariableDecrypted` on the wire: metadata fields in Go declaration order (`Lock` is
-/// always null: locks are not implemented), then `Items` (null in a conflict with no variable).
+/// Nomad's `VariableDecrypted` on the wire: metadata fields in Go declaration order, then
+/// `Items`. Both `Lock` and `Items` are `json:",omitempty"` in Nomad (`nomad/structs/
+/// variables.go`): locks are not implemented here, so `Lock` is never written, and `Items` is
+/// left out when empty (the zero-value variable of a conflict with nothing stored).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VariableWire<'a> {
     namespace: &'a str,
     path: &'a str,
-    lock: Option<()>,
     create_index: u64,
     create_time: i64,
     modify_index: u64,
     modify_time: i64,
-    items: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    items: &'a BTreeMap<String, String>,
 }
 
 impl<'a> VariableWire<'a> {
-    /// `items_null`: Nomad's zero-value conflict has nil items.
-    fn new(v: &'a Variable, items_null: bool) -> Self {
+    fn new(v: &'a Variable) -> Self {
         Self {
             namespace: &v.namespace,
             path: &v.path,
-            lock: None,
             create_index: v.create_index,
             create_time: v.create_time,
             modify_index: v.modify_index,
             modify_time: v.modify_time,
-            items: (!items_null).then_some(&v.items),
+            items: &v.items,
         }
     }
 }
 
-/// Nomad's `VariableMetadata`: a list entry.
+/// Nomad's `VariableMetadata`: a list entry (no `Lock`, as above).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VariableMetadataWire<'a> {
     namespace: &'a str,
     path: &'a str,
-    lock: Option<()>,
     create_index: u64,
     create_time: i64,
     modify_index: u64,
@@ -82,7 +84,6 @@ impl<'a> From<&'a VariableMetadata> for VariableMetadataWire<'a> {
         Self {
             namespace: &m.namespace,
             path: &m.path,
-            lock: None,
             create_index: m.create_index,
             create_time: m.create_time,
             modify_index: m.modify_index,
@@ -175,7 +176,61 @@ fn set_next_token(resp: &mut HttpResponse, token: &str) {
     }
 }
 
-/// `GET /v1/vars`: metadata of the variables under `?prefix=`, paged.
+/// Nomad's `MaxBlockingRPCQueryTime` and `DefaultBlockingRPCQueryTime` (`nomad/structs/
+/// structs.go`): a blocking query waits at most this long, and this long when `?wait=` is
+/// absent or not positive.
+const MAX_BLOCKING: Duration = Duration::from_secs(300);
+
+/// Nomad's `JitterFraction`: up to wait/16 is added to a blocking query's wait.
+const JITTER_FRACTION: u32 = 16;
+
+/// A blocking query (`?index=&wait=`), as Nomad's `blockingRPC` (`nomad/rpc.go`) runs it: read;
+/// while the answer's index is not past `index`, wait for the next change this server applies
+/// (a watch of its state machine, not a poll) and read again, until the wait (capped at
+/// [`MAX_BLOCKING`], plus jitter) is over. Without `index` (or `index=0`) a read never waits.
+struct Blocking {
+    min_index: u64,
+    deadline: tokio::time::Instant,
+    changes: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Blocking {
+    /// Marks the current state seen, so a change applied after this and missed by the first
+    /// read wakes the wait. On a follower the leader answers the reads; the leader's change
+    /// reaches this server after the leader applied it, so it still wakes the wait.
+    fn new(r: &Req<'_>, opts: &ReadOptions) -> Option<Self> {
+        let min_index = opts.index.filter(|&i| i > 0)?;
+        let wait = match opts.wait_ns {
+            Some(ns) if ns > 0 => Duration::from_nanos(ns.unsigned_abs()).min(MAX_BLOCKING),
+            _ => MAX_BLOCKING,
+        };
+        let deadline = tokio::time::Instant::now() + wait + jitter(wait / JITTER_FRACTION);
+        Some(Self { min_index, deadline, changes: r.state.server().applied_changes() })
+    }
+
+    /// Whether to read again: the last answer's index is not past `index` and a change was
+    /// applied before the deadline. False once the wait is over or the server is stopping.
+    async fn again(&mut self, index: u64) -> bool {
+        if index > self.min_index {
+            return false;
+        }
+        matches!(tokio::time::timeout_at(self.deadline, self.changes.changed()).await, Ok(Ok(())))
+    }
+}
+
+/// Nomad's `helper.RandomStagger`: a random duration below `max`.
+fn jitter(max: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    let random = std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    Duration::from_nanos(random % nanos)
+}
+
+/// `GET /v1/vars`: metadata of the variables under `?prefix=` that pass `?filter=`, paged;
+/// a blocking query with `?index=`.
 pub async fn list(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
         return Err(ApiError::coded(405, "Invalid method"));
@@ -188,9 +243,20 @@ pub async fn list(r: Req<'_>) -> Reply {
         per_page,
         next_token: r.query.get("next_token").unwrap_or("").to_string(),
         stale: opts.stale,
+        filter: r.query.get("filter").unwrap_or("").to_string(),
     };
-    // The page holds only what the caller may list, filtered where it was read.
-    let page = r.state.server().variables().send(r.call(msg)).await??;
+    let mut blocking = Blocking::new(&r, &opts);
+    // The page holds only what passes the filter and the caller may list, selected where it
+    // was read.
+    let page = loop {
+        let page = r.state.server().variables().send(r.call(msg.clone())).await??;
+        if let Some(b) = blocking.as_mut() {
+            if b.again(page.index).await {
+                continue;
+            }
+        }
+        break page;
+    };
     let body: Vec<VariableMetadataWire<'_>> = page.variables.iter().map(VariableMetadataWire::from).collect();
     let mut resp = respond::ok_json(&body, r.pretty);
     respond::set_meta(&mut resp, page.index, page.last_contact_ms, page.known_leader);
@@ -225,9 +291,18 @@ fn with_error_index(reply: Reply) -> Reply {
 async fn read(r: Req<'_>, path: String) -> Reply {
     let opts = r.read()?;
     let msg = GetVariable { namespace: namespace(&r), path, stale: opts.stale };
-    let got = r.state.server().variables().send(r.call(msg)).await??;
+    let mut blocking = Blocking::new(&r, &opts);
+    let got = loop {
+        let got = r.state.server().variables().send(r.call(msg.clone())).await??;
+        if let Some(b) = blocking.as_mut() {
+            if b.again(got.index).await {
+                continue;
+            }
+        }
+        break got;
+    };
     let mut resp = match &got.variable {
-        Some(v) => respond::ok_json(&VariableWire::new(v, false), r.pretty),
+        Some(v) => respond::ok_json(&VariableWire::new(v), r.pretty),
         None => respond::error(404, "variable not found"),
     };
     respond::set_meta(&mut resp, got.index, got.last_contact_ms, got.known_leader);
@@ -238,12 +313,15 @@ async fn read(r: Req<'_>, path: String) -> Reply {
 /// conflicting variable (409, `X-Nomad-Index` its `ModifyIndex`).
 fn write_reply(r: &Req<'_>, outcome: &VarOutcome, index: u64) -> Reply {
     let (mut resp, index) = match outcome {
-        VarOutcome::Written(v) => (respond::ok_json(&VariableWire::new(v, false), r.pretty), index),
+        VarOutcome::Written(v) => (respond::ok_json(&VariableWire::new(v), r.pretty), index),
         VarOutcome::Deleted => (HttpResponse::NoContent().finish(), index),
         VarOutcome::Conflict(v) => {
-            // A conflict with no variable is Nomad's zero value: no items at all.
-            let zero = v.modify_index == 0 && v.items.is_empty();
-            (respond::json(StatusCode::CONFLICT, &VariableWire::new(v, zero), r.pretty), v.modify_index)
+            // Nomad writes the 409 status before its JSON wrapper sets the Content-Type, so Go
+            // sniffs the JSON body as text/plain (`command/agent/variable_endpoint.go`).
+            let body = respond::encode(&VariableWire::new(v), r.pretty);
+            let resp =
+                HttpResponse::build(StatusCode::CONFLICT).insert_header((CONTENT_TYPE, respond::TEXT)).body(body);
+            (resp, v.modify_index)
         }
         VarOutcome::Invalid(e) => return Err(ApiError::Op(raftwarden_actors::OpError::InvalidVariable(e.clone()))),
     };
@@ -323,12 +401,13 @@ mod tests {
             modify_time: 4,
         };
         assert_eq!(
-            String::from_utf8(respond::encode(&VariableWire::new(&v, false), false)).unwrap(),
-            r#"{"Namespace":"default","Path":"a","Lock":null,"CreateIndex":1,"CreateTime":2,"ModifyIndex":3,"ModifyTime":4,"Items":{"k":"v"}}"#
+            String::from_utf8(respond::encode(&VariableWire::new(&v), false)).unwrap(),
+            r#"{"Namespace":"default","Path":"a","CreateIndex":1,"CreateTime":2,"ModifyIndex":3,"ModifyTime":4,"Items":{"k":"v"}}"#
         );
+        let zero = Variable { namespace: "default".into(), path: "a".into(), ..Variable::default() };
         assert_eq!(
-            String::from_utf8(respond::encode(&VariableWire::new(&v, true), false)).unwrap(),
-            r#"{"Namespace":"default","Path":"a","Lock":null,"CreateIndex":1,"CreateTime":2,"ModifyIndex":3,"ModifyTime":4,"Items":null}"#
+            String::from_utf8(respond::encode(&VariableWire::new(&zero), false)).unwrap(),
+            r#"{"Namespace":"default","Path":"a","CreateIndex":0,"CreateTime":0,"ModifyIndex":0,"ModifyTime":0}"#
         );
     }
 }

@@ -213,6 +213,7 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
                         per_page: 0,
                         next_token: String::new(),
                         stale: true,
+                        filter: String::new(),
                     };
                     refused(path, token, answer(&a, token, &op, s));
                 }

@@ -66,6 +66,22 @@ pub struct VariableMetadata {
     pub modify_time: i64,
 }
 
+impl crate::bexpr::Datum for VariableMetadata {
+    /// The fields a `?filter=` on a listing can name: Nomad's `VariableMetadata` (Go types).
+    fn field(&self, name: &str) -> Option<crate::bexpr::Field<'_>> {
+        use crate::bexpr::Field;
+        Some(match name {
+            "Namespace" => Field::Str(&self.namespace),
+            "Path" => Field::Str(&self.path),
+            "CreateIndex" => Field::Uint(self.create_index),
+            "CreateTime" => Field::Int(self.create_time),
+            "ModifyIndex" => Field::Uint(self.modify_index),
+            "ModifyTime" => Field::Int(self.modify_time),
+            _ => return None,
+        })
+    }
+}
+
 /// Why a variable write is refused (Nomad's `VariableDecrypted.Validate`, in its order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum VarInvalid {
@@ -215,6 +231,16 @@ pub enum Paged {
     Full,
 }
 
+/// What a listing's selection (filter, ACL) says of an entry past the next token: Nomad's
+/// paginator counts only kept entries toward the page, and stops at the first filter error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Keep {
+    Yes,
+    No,
+    /// The selection failed (the caller holds the error): end the listing here.
+    Stop,
+}
+
 impl Pager {
     pub fn new(per_page: i32, next_token: &str) -> Self {
         Self {
@@ -247,9 +273,20 @@ impl Pager {
 
     /// Offers the next entry in (namespace, path) order.
     pub fn offer(&mut self, meta: VariableMetadata) -> Paged {
+        self.offer_where(meta, &mut |_| Keep::Yes)
+    }
+
+    /// Offers the next entry, kept only if `keep` says so once it is past the next token
+    /// (Nomad's `paginator.next`: token, then filter and selector, then the count).
+    pub fn offer_where(&mut self, meta: VariableMetadata, keep: &mut dyn FnMut(&VariableMetadata) -> Keep) -> Paged {
         let token = format!("{}.{}", meta.namespace, meta.path);
         if !self.found && token < self.next_token {
             return Paged::More;
+        }
+        match keep(&meta) {
+            Keep::Yes => {}
+            Keep::No => return Paged::More,
+            Keep::Stop => return Paged::Full,
         }
         self.found = true;
         self.taken = self.taken.saturating_add(1);
@@ -392,6 +429,20 @@ mod tests {
         assert_eq!(page(5, ""), ("abcde".into(), "".into()));
         assert_eq!(page(2, "default.bb"), ("cd".into(), "default.e".into()));
         assert_eq!(page(2, "zzz"), ("".into(), "".into()));
+
+        // Entries left out by the selection do not count toward the page, nor give the token.
+        let mut p = Pager::new(2, "");
+        for path in all {
+            if p.offer_where(meta("default", path), &mut |m| if m.path == "b" { Keep::No } else { Keep::Yes })
+                == Paged::Full
+            {
+                break;
+            }
+        }
+        assert_eq!((p.entries.len(), p.entries[1].path.as_str(), p.next.as_str()), (2, "c", "default.d"));
+        let mut p = Pager::new(0, "");
+        assert_eq!(p.offer_where(meta("default", "a"), &mut |_| Keep::Stop), Paged::Full);
+        assert!(p.entries.is_empty());
 
         let p = Pager::new(2, "default.c");
         assert_eq!(p.seek("default", ""), Some("c".into()));

@@ -273,6 +273,7 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         log: log.clone(),
         durable_at,
         restored_since_durable: 0,
+        applied: tokio::sync::watch::channel(0).0,
     };
     Ok((LogStore { db, log, counters: Arc::default() }, sm))
 }

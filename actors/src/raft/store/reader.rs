@@ -37,6 +37,7 @@ use crate::raft::snapfile as file;
 use crate::raft::SnapshotMeta;
 use crate::raft::StorageError;
 use crate::state;
+use crate::state::variables::Keep;
 use crate::state::variables::Paged;
 use crate::state::variables::Pager;
 use crate::state::AclPolicy;
@@ -56,9 +57,20 @@ use crate::state::VariableMetadata;
 #[derive(Clone)]
 pub struct StateReader {
     pub(super) db: Arc<Database>,
+    /// The state machine's last applied index ([`StateReader::applied_changes`]).
+    pub(super) applied: tokio::sync::watch::Receiver<u64>,
 }
 
 impl StateReader {
+    /// A receiver that wakes after every applied batch of entries or installed snapshot (its
+    /// value is the last applied log index): a blocking query marks it seen, reads, and waits
+    /// on it for the next change instead of polling. It ends when the state machine stops.
+    pub fn applied_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        let mut rx = self.applied.clone();
+        rx.mark_unchanged();
+        rx
+    }
+
     /// Writes every replicated table as of one read transaction (a consistent point in time
     /// that does not block writes) to `out`, in the snapshot file format, and returns the raft
     /// position of that point: the applied log id and membership. The `snapshot_id` is empty.
@@ -106,6 +118,19 @@ impl StateReader {
         per_page: i32,
         next_token: &str,
     ) -> Result<(Vec<VariableMetadata>, String, u64), StorageError> {
+        self.list_variables_where(namespace, prefix, per_page, next_token, &mut |_| Keep::Yes)
+    }
+
+    /// [`StateReader::list_variables`] keeping only the entries `keep` selects (a filter, the
+    /// caller's ACL); the page counts kept entries only. A [`Keep::Stop`] ends the listing.
+    pub fn list_variables_where(
+        &self,
+        namespace: Option<&str>,
+        prefix: &str,
+        per_page: i32,
+        next_token: &str,
+        keep: &mut dyn FnMut(&VariableMetadata) -> Keep,
+    ) -> Result<(Vec<VariableMetadata>, String, u64), StorageError> {
         let txn = self.db.begin_read().map_err(read_err)?;
         let table = txn.open_table(VARIABLES).map_err(read_err)?;
         let index = get_row(&txn.open_table(TABLE_INDEX).map_err(read_err)?, VARIABLES_INDEX_ROW)?.unwrap_or(0);
@@ -125,7 +150,7 @@ impl StateReader {
                         break;
                     }
                     let var: Variable = decode(v.value()).map_err(read_err)?;
-                    if pager.offer(var.metadata()) == Paged::Full {
+                    if pager.offer_where(var.metadata(), keep) == Paged::Full {
                         return Ok((pager.entries, pager.next, index));
                     }
                 }

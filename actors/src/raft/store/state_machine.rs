@@ -45,12 +45,15 @@ pub struct StateMachineStore {
     pub(super) durable_at: u64,
     /// Bytes of snapshot-restore rows applied since the last durable apply.
     pub(super) restored_since_durable: u64,
+    /// The last applied log index, sent after every applied batch and installed snapshot:
+    /// what a blocking query waits on instead of polling the tables.
+    pub(super) applied: tokio::sync::watch::Sender<u64>,
 }
 
 impl StateMachineStore {
     /// A handle for local reads of the applied rows.
     pub fn reader(&self) -> StateReader {
-        StateReader { db: self.db.clone() }
+        StateReader { db: self.db.clone(), applied: self.applied.subscribe() }
     }
 }
 
@@ -71,6 +74,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
+        let last_index = entries.last().map(|e| e.log_id.index);
         let appended = self.log.appended_bytes();
         self.restored_since_durable += restore_row_bytes(&entries);
         let durable = apply_durably(appended.saturating_sub(self.durable_at), self.restored_since_durable);
@@ -84,6 +88,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if durable {
             self.durable_at = appended;
             self.restored_since_durable = 0;
+        }
+        if let Some(index) = last_index {
+            // The batch is committed: a read started from now on sees it.
+            self.applied.send_replace(index);
         }
         Ok(replies)
     }
@@ -109,7 +117,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let src = snapshot.into_std().await;
         let dir = self.snapshots.clone();
         let meta = meta.clone();
-        blocking(&self.db, move |db| install(db, &dir, &meta, src)).await
+        let index = meta.last_log_id.map_or(0, |l| l.index);
+        blocking(&self.db, move |db| install(db, &dir, &meta, src)).await?;
+        self.applied.send_replace(index);
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
