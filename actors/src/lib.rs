@@ -97,10 +97,12 @@ pub use crate::settings::AclSettings;
 pub use crate::settings::LicenseSettings;
 pub use crate::settings::RaftTiming;
 pub use crate::settings::Settings;
+pub use crate::settings::HostLabel;
 pub use crate::settings::StartError;
 pub use crate::settings::DEFAULT_SNAPSHOT_THRESHOLD;
 pub use crate::settings::DEFAULT_TRAILING_LOGS;
 use crate::snapshot::Snapshots;
+pub use crate::settings::TelemetrySettings;
 use crate::variables::Variables;
 pub use crate::wire::Peer;
 pub use crate::wire::RpcError;
@@ -178,6 +180,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         me,
         node_id,
         settings,
+    let host = metrics_host(&settings.telemetry.host_label, &settings.name, &me_name);
+    let metrics = metrics::Metrics::with_telemetry(&host, &settings.telemetry);
         raft,
         reader,
         contacts,
@@ -185,7 +189,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         liveness,
         gossip: gossip.clone(),
         http,
-        metrics: metrics::Metrics::new(&host_name(&me_name)),
+        metrics,
         store_counters,
     });
     let membership = Membership::new(ctx.clone()).start();
@@ -242,6 +246,15 @@ fn host_name(fallback: &str) -> String {
     match std::fs::read_to_string("/proc/sys/kernel/hostname") {
         Ok(h) if !h.trim().is_empty() => h.trim().to_string(),
         _ => fallback.to_string(),
+/// The `host` label's value; empty for none.
+fn metrics_host(label: &HostLabel, node_name: &str, me_name: &str) -> String {
+    match label {
+        HostLabel::Machine => host_name(me_name),
+        HostLabel::NodeName => node_name.to_string(),
+        HostLabel::None => String::new(),
+    }
+}
+
     }
 }
 

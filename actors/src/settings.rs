@@ -95,6 +95,43 @@ pub struct Settings {
     /// message, forwarded operation, join and snapshot transfer goes over `https` with this
     /// config, which presents our certificate and checks theirs. `None`: plain HTTP.
     pub rpc_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// How this server's metrics are labelled and sampled (Nomad's `telemetry { }`).
+    pub telemetry: TelemetrySettings,
+}
+
+/// The `host` label every metric carries (go-metrics' `EnableHostnameLabel`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HostLabel {
+    /// The machine's host name (Nomad's default).
+    #[default]
+    Machine,
+    /// The agent's node name (`use_node_name = true`).
+    NodeName,
+    /// No `host` label (`disable_hostname = true`).
+    None,
+}
+
+/// Nomad's `telemetry { }` as far as a server's own metrics go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelemetrySettings {
+    pub host_label: HostLabel,
+    /// How often the gauges are sampled (`collection_interval`, Nomad's default 1 s).
+    pub collection_interval: Duration,
+    /// The in-memory sink's interval and how long intervals are kept
+    /// (`in_memory_collection_interval` 10 s, `in_memory_retention_period` 1 m).
+    pub inmem_interval: Duration,
+    pub inmem_retention: Duration,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            host_label: HostLabel::Machine,
+            collection_interval: Duration::from_secs(1),
+            inmem_interval: Duration::from_secs(10),
+            inmem_retention: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Nomad's `acl { }` agent block, as far as the server uses it.
@@ -143,6 +180,7 @@ impl Settings {
             license: LicenseSettings::default(),
             rpc_requires_server_cert: false,
             rpc_tls: None,
+            telemetry: TelemetrySettings::default(),
         }
     }
 }

@@ -169,6 +169,9 @@ pub async fn run_with_reloads(
     let tls = tls::load(&config)?;
     tls::warn_at_start(&config);
     // What each listener serves and how this server dials the others, built before anything
+    if let Some(warning) = config::ignored_warning(&config) {
+        tracing::warn!("{warning}");
+    }
     // starts so that a bad file or setting stops the agent at once.
     let (rpc_tls, rpc_server_tls, https_tls) = match &tls {
         Some(t) => (
@@ -207,7 +210,7 @@ pub async fn run_with_reloads(
         encrypt: config.server.encrypt.clone(),
         autopilot_defaults: config.autopilot.resolve(),
         scheduler_defaults: config.server.default_scheduler_config.clone().unwrap_or_default(),
-        timing: RaftTiming::default(),
+        timing: raft_timing(config.server.raft_multiplier),
         raft_snapshot_threshold: config.server.raft_snapshot_threshold,
         raft_trailing_logs: config.server.raft_trailing_logs,
         acl: raftwarden_actors::AclSettings {
@@ -221,10 +224,27 @@ pub async fn run_with_reloads(
         rpc_requires_server_cert: config.tls.rpc && !config.tls.rpc_upgrade_mode,
         rpc_tls,
     };
+        telemetry: raftwarden_actors::TelemetrySettings {
+            host_label: match (config.telemetry.disable_hostname, config.telemetry.use_node_name) {
+                // As Nomad's setupTelemetry: use_node_name wins over disable_hostname.
+                (_, true) => raftwarden_actors::HostLabel::NodeName,
+                (true, false) => raftwarden_actors::HostLabel::None,
+                (false, false) => raftwarden_actors::HostLabel::Machine,
+            },
+            collection_interval: config.telemetry.collection_interval,
+            inmem_interval: config.telemetry.in_memory_collection_interval,
+            inmem_retention: config.telemetry.in_memory_retention_period,
+        },
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;
-    let state =
-        http::ApiState::new(server.clone()).with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr));
+    let state = http::ApiState::new(server.clone())
+        .with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr))
+        .with_prometheus(config.telemetry.prometheus_metrics)
+        .with_ui(config.ui.enabled);
+    if !config.ui.enabled {
+        // Nomad's registerHandlers (command/agent/http.go) says so once at start.
+        tracing::warn!("UI is disabled");
+    }
     let limits = &config.limits;
     let rpc_listen = Listen::new("RPC", rpc_listener, 2).limits(ConnLimits {
         max_per_client: limits.rpc_max_conns_per_client,
@@ -337,6 +357,19 @@ pub async fn run_with_reloads(
 }
 
 /// Resolves on SIGINT or SIGTERM, saying which. On SIGHUP it re-reads the configuration from
+/// Raft's timeouts scaled by `raft_multiplier`, as Nomad scales hashicorp/raft's election,
+/// heartbeat, lease and commit timeouts.
+fn raft_timing(multiplier: u32) -> RaftTiming {
+    let d = RaftTiming::default();
+    let m = multiplier.max(1);
+    RaftTiming {
+        heartbeat: d.heartbeat * m,
+        election_min: d.election_min * m,
+        election_max: d.election_max * m,
+        install_snapshot_timeout: d.install_snapshot_timeout,
+    }
+}
+
 /// `args`, as Nomad's agent does, and hands it to the running agent on `reloads`. The handlers
 /// are in place when this returns (call it inside the runtime), so a SIGHUP during start-up
 /// does not end the process.

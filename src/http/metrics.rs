@@ -1,6 +1,7 @@
 //! `GET /v1/metrics`: this server's telemetry, in go-metrics' JSON summary (what Nomad's
-//! `InmemSink.DisplayMetrics` returns) or, with `?format=prometheus`, in Prometheus' text
-//! exposition format 0.0.4. Also the middleware that times every API request per route.
+//! `InmemSink.DisplayMetrics` returns) or, with `?format=prometheus` and `telemetry {
+//! prometheus_metrics = true }`, in Prometheus' text exposition format 0.0.4. Also the
+//! middleware that times every API request per route.
 //!
 //! ```text
 //! request ─> track (outermost middleware) ─> dispatch ─> handler
@@ -42,6 +43,10 @@ pub async fn metrics(r: Req<'_>) -> Reply {
     }
     let metrics = r.state.server().metrics();
     if r.query.get("format") == Some("prometheus") {
+        // Nomad's MetricsRequest (command/agent/metrics_endpoint.go): only when enabled.
+        if !r.state.prometheus_metrics() {
+            return Err(ApiError::coded(415, "Prometheus is not enabled"));
+        }
         return Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, PROMETHEUS_TEXT)).body(metrics.prometheus_text()));
     }
     Ok(respond::ok_json(&MetricsSummary::from(&metrics.summary()), r.pretty))

@@ -23,11 +23,36 @@ pub struct ApiState {
     /// The agent configuration `/v1/agent/self` shows (Nomad's `Config` JSON); `None` when
     /// embedded.
     agent_config: Option<std::sync::Arc<serde_json::Value>>,
+    /// `ui { enabled }`: whether `/ui/` serves the web UI or Nomad's "UI is disabled" page.
+    ui: bool,
+    /// `telemetry { prometheus_metrics }`: whether `?format=prometheus` answers (Nomad's
+    /// default: off, 415 `Prometheus is not enabled`).
+    prometheus_metrics: bool,
 }
 
 impl ApiState {
     pub fn new(server: Server) -> Self {
-        Self { server, agent_config: None }
+        Self { server, agent_config: None, ui: true, prometheus_metrics: false }
+    }
+
+    /// Serves `GET /v1/metrics?format=prometheus` (Nomad's `telemetry { prometheus_metrics }`).
+    pub fn with_prometheus(mut self, enabled: bool) -> Self {
+        self.prometheus_metrics = enabled;
+        self
+    }
+
+    pub fn prometheus_metrics(&self) -> bool {
+        self.prometheus_metrics
+    }
+
+    /// `ui { enabled = false }`: `/ui/` answers Nomad's "UI is disabled" page instead.
+    pub fn with_ui(mut self, enabled: bool) -> Self {
+        self.ui = enabled;
+        self
+    }
+
+    pub fn ui_enabled(&self) -> bool {
+        self.ui
     }
 
     /// Adds the agent configuration that `/v1/agent/self` returns.

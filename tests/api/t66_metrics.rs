@@ -1,16 +1,20 @@
-//! `GET /v1/metrics`: go-metrics' JSON summary and the Prometheus text, on a real agent.
+//! `GET /v1/metrics`: go-metrics' JSON summary and the Prometheus text, on a real agent, as
+//! Nomad's `command/agent/metrics_endpoint.go` serves them (Prometheus only with
+//! `telemetry { prometheus_metrics = true }`).
 
 use std::time::Duration;
 
 use crate::net;
 use crate::support::*;
 
+const PROMETHEUS: &str = "telemetry {\n  prometheus_metrics = true\n}\n";
+
 /// The JSON summary has Nomad's shape; the raft and autopilot gauges are there within a tick
 /// of start; the Prometheus text has the same metrics plus the per-route HTTP counters.
 #[test]
 fn metrics_json_and_prometheus() {
     let dir = tempfile::tempdir().unwrap();
-    let a = single(&net(), &dir, "alpha");
+    let a = single_with(&net(), &dir, "alpha", PROMETHEUS);
     let gauge = |name: &str| {
         let v = a.get("/v1/metrics").json();
         v["Gauges"].as_array().and_then(|g| g.iter().find(|g| g["Name"] == name).cloned())
@@ -51,6 +55,13 @@ fn metrics_json_and_prometheus() {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
     assert!(!text.contains("some/where"), "routes are labelled by pattern");
+    // As Go's Prometheus client writes them: a HELP line (go-metrics' sink uses the name) and
+    // a TYPE line for every metric.
+    let types: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
+    let helps: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# HELP ")).collect();
+    assert!(types.len() >= 5, "{text}");
+    assert_eq!(helps.len(), types.len(), "{text}");
+    assert!(text.contains("# HELP nomad_raft_term nomad_raft_term\n# TYPE nomad_raft_term gauge\n"), "{text}");
 
     // Nomad's handler: GET only, 405 otherwise.
     let r = a.request("PUT", "/v1/metrics", Some(""));
@@ -62,7 +73,7 @@ fn metrics_json_and_prometheus() {
 fn replication_lag_per_peer_on_the_leader() {
     let net = net();
     let dir = tempfile::tempdir().unwrap();
-    let c = Cluster::start(&net, &dir, 3, &[0, 1, 2]);
+    let c = Cluster::start_with(&net, &dir, 3, &[0, 1, 2], PROMETHEUS);
     let leader = c.wait_leader(Duration::from_secs(60));
     let lags = |i: usize| -> usize {
         let text = c.agents[i].get("/v1/metrics?format=prometheus").text();
@@ -70,4 +81,35 @@ fn replication_lag_per_peer_on_the_leader() {
     };
     wait_until(Duration::from_secs(30), || lags(leader) == 2, || format!("leader lags: {}", lags(leader)));
     assert_eq!(lags((leader + 1) % 3), 0);
+}
+
+/// Nomad's default: no Prometheus endpoint. `?format=prometheus` answers 415 with Nomad's text
+/// (command/agent/metrics_endpoint.go) while the JSON summary is served; `disable_hostname`
+/// drops the `host` label from every metric (command/agent/command.go setupTelemetry).
+#[test]
+fn prometheus_needs_telemetry_prometheus_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "plain");
+    let r = a.get("/v1/metrics?format=prometheus");
+    assert_eq!((r.status, r.text().as_str()), (415, "Prometheus is not enabled"));
+    assert_eq!(a.get("/v1/metrics").status, 200);
+    assert_eq!(a.get("/v1/metrics?format=json").status, 200, "any other format is the JSON summary");
+
+    let dir = tempfile::tempdir().unwrap();
+    let b = single_with(
+        &net(),
+        &dir,
+        "nohost",
+        "telemetry {\n  prometheus_metrics = true\n  disable_hostname = true\n  collection_interval = \"200ms\"\n}\n",
+    );
+    wait_until(
+        Duration::from_secs(30),
+        || b.get("/v1/metrics?format=prometheus").text().contains("nomad_raft_term"),
+        || b.get("/v1/metrics?format=prometheus").text(),
+    );
+    let text = b.get("/v1/metrics?format=prometheus").text();
+    assert!(!text.contains("host=\""), "disable_hostname: {text}");
+    let v = b.get("/v1/metrics").json();
+    let gauges = v["Gauges"].as_array().cloned().unwrap_or_default();
+    assert!(gauges.iter().all(|g| g["Labels"].get("host").is_none()), "{v}");
 }

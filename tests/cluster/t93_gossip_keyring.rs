@@ -108,7 +108,10 @@ fn keyring_file(a: &Agent) -> Vec<String> {
 fn one_key_forms_a_cluster_and_a_wrong_key_cannot_join() {
     let n = net();
     let dir = tempfile::tempdir().unwrap();
-    let c = Cluster::start_with(&n, &dir, 3, &[0, 1, 2], &encrypt_hcl(K1));
+    // The refused-packet counter is read from the Prometheus text, which needs the telemetry
+    // block (Nomad's default: off).
+    let hcl = format!("{}telemetry {{\n  prometheus_metrics = true\n}}\n", encrypt_hcl(K1));
+    let c = Cluster::start_with(&n, &dir, 3, &[0, 1, 2], &hcl);
     wait_all_alive(&c, "same key");
     assert_eq!(c.agents[0].get("/v1/agent/self").json()["stats"]["serf"]["encrypted"], "true");
 

@@ -55,6 +55,7 @@ pub struct Metrics {
 }
 
 struct Inner {
+    /// Empty: no `host` label (`disable_hostname`).
     host: String,
     inmem: Mutex<Inmem>,
     prometheus: PrometheusRecorder,
@@ -65,19 +66,28 @@ static METADATA: metrics::Metadata<'static> =
     metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 impl Metrics {
-    /// Sinks whose metrics carry `host` as their host label.
+    /// Sinks whose metrics carry `host` as their host label, with Nomad's default intervals.
     pub fn new(host: &str) -> Self {
+        Self::with_telemetry(host, &crate::settings::TelemetrySettings::default())
+    }
+
+    /// Sinks with the in-memory intervals `telemetry` gives; an empty `host` puts no `host`
+    /// label on any metric (`disable_hostname`).
+    pub fn with_telemetry(host: &str, telemetry: &crate::settings::TelemetrySettings) -> Self {
         // go-metrics' Prometheus sink reports samples as summaries with these quantiles.
         let builder = PrometheusBuilder::new();
         let builder = builder.set_quantiles(&[0.5, 0.9, 0.99]).unwrap_or_else(|_| PrometheusBuilder::new());
         let prometheus = builder.build_recorder();
         let handle = prometheus.handle();
-        Self { inner: Arc::new(Inner { host: host.into(), inmem: Mutex::default(), prometheus, handle }) }
+        let inmem = Inmem::new(telemetry.inmem_interval, telemetry.inmem_retention);
+        Self { inner: Arc::new(Inner { host: host.into(), inmem: Mutex::new(inmem), prometheus, handle }) }
     }
 
     fn labels(&self, labels: &[(&str, &str)]) -> Vec<Label> {
         let mut out: Vec<Label> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        out.push(("host".into(), self.inner.host.clone()));
+        if !self.inner.host.is_empty() {
+            out.push(("host".into(), self.inner.host.clone()));
+        }
         out
     }
 
@@ -103,7 +113,9 @@ impl Metrics {
         let key = Self::prometheus_key(name, &labels);
         self.inner.prometheus.register_counter(&key, &METADATA).increment(by);
         if let Ok(mut m) = self.inner.inmem.lock() {
-            m.current(now_secs()).counters.ingest(name, labels, by as f32);
+            let i = m.current(now_secs());
+            let secs = i.secs;
+            i.counters.ingest(name, labels, by as f32, secs);
         }
     }
 
@@ -113,7 +125,9 @@ impl Metrics {
         let key = Self::prometheus_key(name, &labels);
         self.inner.prometheus.register_histogram(&key, &METADATA).record(f64::from(value));
         if let Ok(mut m) = self.inner.inmem.lock() {
-            m.current(now_secs()).samples.ingest(name, labels, value);
+            let i = m.current(now_secs());
+            let secs = i.secs;
+            i.samples.ingest(name, labels, value, secs);
         }
     }
 
@@ -123,19 +137,41 @@ impl Metrics {
         let now = now_secs();
         match self.inner.inmem.lock() {
             Ok(mut m) => m.display(now),
-            Err(_) => Interval::new(now - now % INTERVAL_SECS).summary(),
+            Err(_) => Interval::new(now - now % INTERVAL_SECS, INTERVAL_SECS).summary(),
         }
     }
 
-    /// The Prometheus text exposition (format 0.0.4) of everything recorded so far.
+    /// The Prometheus text exposition (format 0.0.4) of everything recorded so far, every
+    /// metric with `# HELP` and `# TYPE` as Go's client writes them (go-metrics' Prometheus
+    /// sink uses the metric's name as its help).
     pub fn prometheus_text(&self) -> String {
-        self.inner.handle.render()
+        with_help(&self.inner.handle.render())
     }
 
     /// Drains the Prometheus summaries' buckets; [`sample`] calls it every tick.
     fn upkeep(&self) {
         self.inner.handle.run_upkeep();
     }
+}
+
+/// Adds `# HELP <name> <name>` before each `# TYPE <name> ...` that has no help of its own.
+fn with_help(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut helped = None::<&str>;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            helped = rest.split(' ').next();
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap_or_default();
+            if helped != Some(name) {
+                out.push_str(&format!("# HELP {name} {name}\n"));
+            }
+            helped = None;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// go-metrics' Prometheus sink: dots (and other separators) become underscores.
@@ -148,18 +184,33 @@ fn now_secs() -> u64 {
 }
 
 /// The intervals the in-memory sink keeps, oldest first.
-#[derive(Default)]
 struct Inmem {
     intervals: VecDeque<Interval>,
+    /// Interval length in whole seconds (at least 1) and how many are kept (at least 1).
+    every: u64,
+    retained: usize,
+}
+
+impl Default for Inmem {
+    fn default() -> Self {
+        Self { intervals: VecDeque::new(), every: INTERVAL_SECS, retained: RETAINED_INTERVALS }
+    }
 }
 
 impl Inmem {
+    /// go-metrics' `NewInmemSink(interval, retain)`: `retain / interval` intervals kept.
+    fn new(interval: std::time::Duration, retain: std::time::Duration) -> Self {
+        let every = interval.as_secs().max(1);
+        let retained = usize::try_from(retain.as_secs() / every).unwrap_or(usize::MAX).clamp(1, 10_000);
+        Self { intervals: VecDeque::new(), every, retained }
+    }
+
     /// The interval `now` falls in, created (and the oldest dropped) when a new one starts.
     fn current(&mut self, now: u64) -> &mut Interval {
-        let start = now - now % INTERVAL_SECS;
+        let start = now - now % self.every;
         if self.intervals.back().map(|i| i.start) != Some(start) {
-            self.intervals.push_back(Interval::new(start));
-            while self.intervals.len() > RETAINED_INTERVALS {
+            self.intervals.push_back(Interval::new(start, self.every));
+            while self.intervals.len() > self.retained {
                 self.intervals.pop_front();
             }
         }
@@ -179,14 +230,16 @@ impl Inmem {
 /// orders the output.
 struct Interval {
     start: u64,
+    /// Its length in seconds, for the counters' rates.
+    secs: u64,
     gauges: BTreeMap<String, Gauge>,
     counters: Aggregates,
     samples: Aggregates,
 }
 
 impl Interval {
-    fn new(start: u64) -> Self {
-        Self { start, gauges: BTreeMap::new(), counters: Aggregates::default(), samples: Aggregates::default() }
+    fn new(start: u64, secs: u64) -> Self {
+        Self { start, secs, gauges: BTreeMap::new(), counters: Aggregates::default(), samples: Aggregates::default() }
     }
 
     fn set_gauge(&mut self, name: &str, labels: Vec<Label>, value: f32) {
@@ -215,7 +268,7 @@ fn hash(name: &str, labels: &[Label]) -> String {
 struct Aggregates(BTreeMap<String, Aggregate>);
 
 impl Aggregates {
-    fn ingest(&mut self, name: &str, labels: Vec<Label>, value: f32) {
+    fn ingest(&mut self, name: &str, labels: Vec<Label>, value: f32, interval_secs: u64) {
         let entry = self.0.entry(hash(name, &labels)).or_insert_with(|| Aggregate {
             name: name.into(),
             labels,
@@ -226,7 +279,7 @@ impl Aggregates {
             min: 0.0,
             max: 0.0,
         });
-        entry.ingest(f64::from(value));
+        entry.ingest(f64::from(value), interval_secs);
     }
 }
 
@@ -253,7 +306,7 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
-    fn ingest(&mut self, v: f64) {
+    fn ingest(&mut self, v: f64, interval_secs: u64) {
         self.count += 1;
         self.sum += v;
         self.sum_sq += v * v;
@@ -263,7 +316,7 @@ impl Aggregate {
         if v > self.max || self.count == 1 {
             self.max = v;
         }
-        self.rate = self.sum / INTERVAL_SECS as f64;
+        self.rate = self.sum / interval_secs.max(1) as f64;
     }
 
     pub fn mean(&self) -> f64 {
@@ -311,7 +364,7 @@ mod tests {
     fn aggregates_follow_go_metrics() {
         let mut a = Aggregates::default();
         for v in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0] {
-            a.ingest("x", vec![], v);
+            a.ingest("x", vec![], v, INTERVAL_SECS);
         }
         let s = &a.0["x"];
         assert_eq!((s.count, s.sum, s.min, s.max), (8, 40.0, 2.0, 9.0));
@@ -319,7 +372,7 @@ mod tests {
         assert_eq!(s.rate, 4.0);
         assert!((s.stddev() - 2.138_089_935).abs() < 1e-6, "{}", s.stddev());
         let mut one = Aggregates::default();
-        one.ingest("y", vec![], 3.0);
+        one.ingest("y", vec![], 3.0, INTERVAL_SECS);
         assert_eq!(one.0["y"].stddev(), 0.0);
     }
 
@@ -341,7 +394,7 @@ mod tests {
 
     #[test]
     fn sorted_by_name_then_labels() {
-        let mut i = Interval::new(0);
+        let mut i = Interval::new(0, INTERVAL_SECS);
         i.set_gauge("b", vec![], 1.0);
         i.set_gauge("a", vec![("peer_id".into(), "2".into())], 1.0);
         i.set_gauge("a", vec![("peer_id".into(), "1".into())], 1.0);
@@ -372,5 +425,27 @@ mod tests {
         assert_eq!(s.counters[0].sum, 2.0);
         assert_eq!(s.samples[0].max, 1.5);
         assert_eq!(s.gauges[0].labels, [("host".to_string(), "h1".to_string())]);
+        assert!(text.contains("# HELP nomad_raft_term nomad_raft_term\n# TYPE nomad_raft_term gauge\n"), "{text}");
+        let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        assert_eq!(text.lines().filter(|l| l.starts_with("# HELP ")).count(), types, "{text}");
+    }
+
+    #[test]
+    fn telemetry_settings_shape_the_sinks() {
+        let t = crate::settings::TelemetrySettings {
+            inmem_interval: std::time::Duration::from_secs(5),
+            inmem_retention: std::time::Duration::from_secs(20),
+            ..Default::default()
+        };
+        let m = Metrics::with_telemetry("", &t);
+        m.set_gauge("g", &[], 1.0);
+        assert!(m.summary().gauges[0].labels.is_empty(), "disable_hostname: no host label");
+        assert!(m.prometheus_text().contains("\ng 1\n"), "{}", m.prometheus_text());
+        let mut inmem = Inmem::new(t.inmem_interval, t.inmem_retention);
+        for s in 0..100 {
+            inmem.current(s * 5);
+        }
+        assert_eq!((inmem.every, inmem.intervals.len()), (5, 4));
+        assert_eq!(inmem.display(503).timestamp_secs, 495);
     }
 }

@@ -17,15 +17,17 @@ use crate::autopilot::GetHealth;
 use crate::context::ServerContext;
 use crate::gossip::Refusal;
 
-/// How often [`sample`] emits the raft and autopilot gauges.
+/// How often [`sample`] emits the raft and autopilot gauges unless `collection_interval` says.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
-/// Samples this server's raft and autopilot state into `metrics` every second until raft
+/// Samples this server's raft and autopilot state into `metrics` every `collection_interval`
+/// (Nomad's default: a second) until raft
 /// stops. Counts leader changes as they happen (not at the tick), so none is missed.
 pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) {
     let metrics = ctx.metrics.clone();
     let mut watch = ctx.raft.metrics();
-    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    let every = ctx.settings.telemetry.collection_interval;
+    let mut tick = tokio::time::interval(if every.is_zero() { SAMPLE_EVERY } else { every });
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = Transitions::default();
     let mut fsyncs_reported = 0;

@@ -66,13 +66,146 @@ pub struct AgentFile {
     pub leave_on_interrupt: Option<bool>,
     #[serde(default, deserialize_with = "de::boolean")]
     pub leave_on_terminate: Option<bool>,
-    /// Nomad keys that mean nothing to a raftwarden server: checked, then ignored.
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub telemetry: Option<TelemetryBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub ui: Option<UiBlock>,
+    /// Nomad keys and blocks that mean nothing to a raftwarden server, by dotted path: taken
+    /// out of the file by [`super::schema::check`], named in one warning at start.
+    #[serde(skip)]
+    pub ignored: Vec<String>,
+}
+
+/// `telemetry { }`: the keys of Nomad's `Telemetry` that apply to a server's own metrics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryBlock {
     #[serde(default, deserialize_with = "de::boolean")]
-    pub enable_debug: Option<bool>,
+    pub prometheus_metrics: Option<bool>,
     #[serde(default, deserialize_with = "de::boolean")]
-    pub disable_update_check: Option<bool>,
+    pub disable_hostname: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub use_node_name: Option<bool>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub collection_interval: Option<i64>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub in_memory_collection_interval: Option<i64>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub in_memory_retention_period: Option<i64>,
+}
+
+impl Merge for TelemetryBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            prometheus_metrics: later.prometheus_metrics.or(self.prometheus_metrics),
+            disable_hostname: later.disable_hostname.or(self.disable_hostname),
+            use_node_name: later.use_node_name.or(self.use_node_name),
+            collection_interval: later.collection_interval.or(self.collection_interval),
+            in_memory_collection_interval: later.in_memory_collection_interval.or(self.in_memory_collection_interval),
+            in_memory_retention_period: later.in_memory_retention_period.or(self.in_memory_retention_period),
+        }
+    }
+}
+
+/// `ui { }` (Nomad's `UIConfig`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiBlock {
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub show_cli_hints: Option<bool>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub content_security_policy: Option<CspBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub consul: Option<UiLinkBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub vault: Option<UiLinkBlock>,
+    #[serde(default, deserialize_with = "de::blocks")]
+    pub label: Option<UiLabelBlock>,
+}
+
+impl Merge for UiBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            enabled: later.enabled.or(self.enabled),
+            show_cli_hints: later.show_cli_hints.or(self.show_cli_hints),
+            content_security_policy: block(self.content_security_policy, later.content_security_policy),
+            consul: block(self.consul, later.consul),
+            vault: block(self.vault, later.vault),
+            label: block(self.label, later.label),
+        }
+    }
+}
+
+/// `ui { content_security_policy { } }`: each directive's sources.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CspBlock {
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub connect_src: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub default_src: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub form_action: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub frame_ancestors: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub img_src: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub script_src: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de::opt_strings")]
+    pub style_src: Option<Vec<String>>,
+}
+
+impl Merge for CspBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            connect_src: later.connect_src.or(self.connect_src),
+            default_src: later.default_src.or(self.default_src),
+            form_action: later.form_action.or(self.form_action),
+            frame_ancestors: later.frame_ancestors.or(self.frame_ancestors),
+            img_src: later.img_src.or(self.img_src),
+            script_src: later.script_src.or(self.script_src),
+            style_src: later.style_src.or(self.style_src),
+        }
+    }
+}
+
+/// `ui { consul { ui_url } }` and `ui { vault { ui_url } }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiLinkBlock {
     #[serde(default, deserialize_with = "de::string")]
-    pub plugin_dir: Option<String>,
+    pub ui_url: Option<String>,
+}
+
+impl Merge for UiLinkBlock {
+    fn merge(self, later: Self) -> Self {
+        Self { ui_url: later.ui_url.or(self.ui_url) }
+    }
+}
+
+/// `ui { label { text background_color text_color } }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiLabelBlock {
+    #[serde(default, deserialize_with = "de::string")]
+    pub text: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub background_color: Option<String>,
+    #[serde(default, deserialize_with = "de::string")]
+    pub text_color: Option<String>,
+}
+
+impl Merge for UiLabelBlock {
+    fn merge(self, later: Self) -> Self {
+        Self {
+            text: later.text.or(self.text),
+            background_color: later.background_color.or(self.background_color),
+            text_color: later.text_color.or(self.text_color),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,12 +245,30 @@ pub struct ServerBlock {
     /// `encrypt`: the base64 gossip key (16, 24 or 32 bytes, AES-GCM as serf uses).
     #[serde(default, deserialize_with = "de::string")]
     pub encrypt: Option<String>,
+    /// Nomad's older spellings of `server_join { }`'s keys, directly in `server { }`.
+    #[serde(default, deserialize_with = "de::strings")]
+    pub start_join: Vec<String>,
+    #[serde(default, deserialize_with = "de::uint")]
+    pub retry_max: Option<u32>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub retry_interval: Option<i64>,
+    /// `raft_protocol`: only 3, as Nomad 1.4 and later.
+    #[serde(default, deserialize_with = "de::int")]
+    pub raft_protocol: Option<i64>,
+    /// `raft_multiplier`: 1-10, scales the raft timeouts.
+    #[serde(default, deserialize_with = "de::int")]
+    pub raft_multiplier: Option<i64>,
 }
 
 impl ServerBlock {
     /// `retry_join` given directly and inside `server_join`, in that order.
     pub fn all_retry_join(&self) -> impl Iterator<Item = &String> {
-        self.retry_join.iter().chain(self.server_join.iter().flat_map(|j| j.retry_join.iter()))
+        let join = self.server_join.iter();
+        self.start_join
+            .iter()
+            .chain(&self.retry_join)
+            .chain(join.clone().flat_map(|j| j.start_join.iter()))
+            .chain(join.flat_map(|j| j.retry_join.iter()))
     }
 }
 
@@ -125,6 +276,9 @@ impl ServerBlock {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerJoinBlock {
+    /// Joined once at start in Nomad; here joined like `retry_join` (the same first round).
+    #[serde(default, deserialize_with = "de::strings")]
+    pub start_join: Vec<String>,
     #[serde(default, deserialize_with = "de::strings")]
     pub retry_join: Vec<String>,
     #[serde(default, deserialize_with = "de::uint")]
@@ -222,11 +376,12 @@ pub struct AdvertiseBlock {
     pub serf: Option<String>,
 }
 
-/// `client { }`: only `enabled = false` is accepted, since raftwarden runs servers only.
+/// `client { }`: raftwarden runs servers only; `enabled = true` is named in the warning about
+/// what does not apply (a Nomad server+client file still starts the server).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientBlock {
-    #[serde(default, deserialize_with = "de::client_enabled")]
+    #[serde(default, deserialize_with = "de::boolean")]
     pub enabled: Option<bool>,
 }
 
@@ -275,9 +430,9 @@ impl Merge for AgentFile {
             limits: block(self.limits, later.limits),
             leave_on_interrupt: later.leave_on_interrupt.or(self.leave_on_interrupt),
             leave_on_terminate: later.leave_on_terminate.or(self.leave_on_terminate),
-            enable_debug: later.enable_debug.or(self.enable_debug),
-            disable_update_check: later.disable_update_check.or(self.disable_update_check),
-            plugin_dir: later.plugin_dir.or(self.plugin_dir),
+            telemetry: block(self.telemetry, later.telemetry),
+            ui: block(self.ui, later.ui),
+            ignored: append(self.ignored, later.ignored),
         }
     }
 }
@@ -339,6 +494,11 @@ impl Merge for ServerBlock {
             license_path: later.license_path.or(self.license_path),
             license_public_keys: append(self.license_public_keys, later.license_public_keys),
             encrypt: later.encrypt.or(self.encrypt),
+            start_join: append(self.start_join, later.start_join),
+            retry_max: later.retry_max.or(self.retry_max),
+            retry_interval: later.retry_interval.or(self.retry_interval),
+            raft_protocol: later.raft_protocol.or(self.raft_protocol),
+            raft_multiplier: later.raft_multiplier.or(self.raft_multiplier),
         }
     }
 }
@@ -346,6 +506,7 @@ impl Merge for ServerBlock {
 impl Merge for ServerJoinBlock {
     fn merge(self, later: Self) -> Self {
         Self {
+            start_join: append(self.start_join, later.start_join),
             retry_join: append(self.retry_join, later.retry_join),
             retry_max: later.retry_max.or(self.retry_max),
             retry_interval: later.retry_interval.or(self.retry_interval),
@@ -502,12 +663,14 @@ impl Merge for LimitsBlock {
     }
 }
 
-pub fn decode(file: &Path, value: Value) -> Result<AgentFile, ConfigError> {
+pub fn decode(file: &Path, mut value: Value) -> Result<AgentFile, ConfigError> {
     let err = |message: String| ConfigError::File { file: file.to_path_buf(), message };
     if !value.is_object() {
         return Err(err(format!("expected a configuration object, got {}", de::kind(&value))));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let ignored = super::schema::check(&mut value).map_err(err)?;
+    let decoded: Result<AgentFile, _> = serde_path_to_error::deserialize(value);
+    decoded.map(|f| AgentFile { ignored, ..f }).map_err(|e| {
         let path = e.path().to_string();
         let reason = e.into_inner().to_string();
         // serde's own text for a key that `deny_unknown_fields` rejects; its path ends with the key.
@@ -583,6 +746,11 @@ pub(super) mod de {
         const MAX: u64 = u64::MAX;
     }
 
+    /// A list of strings where "not set" and "empty" differ.
+    pub fn opt_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        strings(d).map(Some)
+    }
+
     pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         let v = Value::deserialize(d)?;
         let Value::Array(items) = v else {
@@ -608,13 +776,6 @@ pub(super) mod de {
         SchedulerAlgorithm::parse(&s)
             .map(Some)
             .ok_or_else(|| D::Error::custom(format!("invalid scheduler algorithm {s:?} (binpack or spread)")))
-    }
-
-    pub fn client_enabled<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        match boolean(d)? {
-            Some(true) => Err(D::Error::custom("raftwarden runs servers only")),
-            other => Ok(other),
-        }
     }
 
     /// A header value: a string.

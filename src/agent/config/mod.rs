@@ -10,6 +10,9 @@
 
 mod file;
 mod flags;
+#[doc(hidden)]
+pub mod fuzzing;
+mod schema;
 mod security;
 mod validate;
 
@@ -107,6 +110,9 @@ pub struct ServerConfig {
     pub license_public_keys: Vec<String>,
     /// `encrypt`: the gossip key (decoded, 16/24/32 bytes); `None` leaves gossip in clear.
     pub encrypt: Option<Vec<u8>>,
+    /// `raft_multiplier` (1-10; Nomad's default 1): scales raft's heartbeat and election
+    /// timeouts, as Nomad scales hashicorp/raft's.
+    pub raft_multiplier: u32,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +129,7 @@ impl Default for ServerConfig {
             license_path: None,
             license_public_keys: Vec::new(),
             encrypt: None,
+            raft_multiplier: 1,
         }
     }
 }
@@ -169,6 +176,149 @@ pub struct AgentConfig {
     pub tls: TlsConfig,
     /// `limits { }`.
     pub limits: Limits,
+    /// `telemetry { }`.
+    pub telemetry: Telemetry,
+    /// `ui { }`.
+    pub ui: UiConfig,
+    /// Keys and blocks of Nomad's schema set in the files that do not apply to this server
+    /// (dotted paths), for the one warning the agent logs at start.
+    pub ignored: Vec<String>,
+}
+
+/// `telemetry { }`, resolved with Nomad's defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Telemetry {
+    /// `prometheus_metrics`: `GET /v1/metrics?format=prometheus` answers (Nomad: 415 otherwise).
+    pub prometheus_metrics: bool,
+    /// `disable_hostname`: metrics carry no `host` label.
+    pub disable_hostname: bool,
+    /// `use_node_name`: the `host` label is the agent's name, not the machine's.
+    pub use_node_name: bool,
+    /// `collection_interval` (Nomad's default 1 s): how often the gauges are sampled.
+    pub collection_interval: std::time::Duration,
+    /// `in_memory_collection_interval` (10 s) and `in_memory_retention_period` (1 m): the
+    /// intervals `GET /v1/metrics` reports from.
+    pub in_memory_collection_interval: std::time::Duration,
+    pub in_memory_retention_period: std::time::Duration,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self {
+            prometheus_metrics: false,
+            disable_hostname: false,
+            use_node_name: false,
+            collection_interval: std::time::Duration::from_secs(1),
+            in_memory_collection_interval: std::time::Duration::from_secs(10),
+            in_memory_retention_period: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl Telemetry {
+    fn resolve(b: file::TelemetryBlock) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let positive = |key: &str, v: Option<i64>, default| match v {
+            None => Ok(default),
+            Some(n) if n > 0 => Ok(std::time::Duration::from_nanos(n.unsigned_abs())),
+            Some(n) => Err(ConfigError::Invalid(format!(
+                "telemetry.{key} must be positive, got {}",
+                crate::go::duration::format(n)
+            ))),
+        };
+        Ok(Self {
+            prometheus_metrics: b.prometheus_metrics.unwrap_or(d.prometheus_metrics),
+            disable_hostname: b.disable_hostname.unwrap_or(d.disable_hostname),
+            use_node_name: b.use_node_name.unwrap_or(d.use_node_name),
+            collection_interval: positive("collection_interval", b.collection_interval, d.collection_interval)?,
+            in_memory_collection_interval: positive(
+                "in_memory_collection_interval",
+                b.in_memory_collection_interval,
+                d.in_memory_collection_interval,
+            )?,
+            in_memory_retention_period: positive(
+                "in_memory_retention_period",
+                b.in_memory_retention_period,
+                d.in_memory_retention_period,
+            )?,
+        })
+    }
+}
+
+/// `ui { }` (Nomad's `UIConfig`). Nomad's default: enabled. When disabled, Nomad answers
+/// every `/ui/` path 200 with `<html><p>Nomad UI is disabled</p></html>` (its
+/// `command/agent/http.go` `stubHTML`, sent as `text/html; charset=utf-8` by Go's sniffing)
+/// and logs `UI is disabled` at warn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UiConfig {
+    pub enabled: bool,
+    /// `show_cli_hints` (Nomad's default true).
+    pub show_cli_hints: bool,
+    /// `content_security_policy { }`: directive (`connect_src`, ...) to its sources, only the
+    /// directives the file sets (Nomad fills the rest with its defaults).
+    pub content_security_policy: BTreeMap<String, Vec<String>>,
+    /// `consul { ui_url }` and `vault { ui_url }`: links the UI may show.
+    pub consul_ui_url: Option<String>,
+    pub vault_ui_url: Option<String>,
+    /// `label { text background_color text_color }`.
+    pub label: Option<UiLabel>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UiLabel {
+    pub text: String,
+    pub background_color: String,
+    pub text_color: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            show_cli_hints: true,
+            content_security_policy: BTreeMap::new(),
+            consul_ui_url: None,
+            vault_ui_url: None,
+            label: None,
+        }
+    }
+}
+
+impl UiConfig {
+    /// Nomad's stub page for `/ui/` when `ui { enabled = false }`.
+    pub const DISABLED_HTML: &'static str = "<html><p>Nomad UI is disabled</p></html>";
+
+    fn resolve(b: file::UiBlock) -> Self {
+        let d = Self::default();
+        let mut csp = BTreeMap::new();
+        if let Some(c) = b.content_security_policy {
+            for (k, v) in [
+                ("connect_src", c.connect_src),
+                ("default_src", c.default_src),
+                ("form_action", c.form_action),
+                ("frame_ancestors", c.frame_ancestors),
+                ("img_src", c.img_src),
+                ("script_src", c.script_src),
+                ("style_src", c.style_src),
+            ] {
+                if let Some(v) = v {
+                    csp.insert(k.to_string(), v);
+                }
+            }
+        }
+        Self {
+            enabled: b.enabled.unwrap_or(d.enabled),
+            show_cli_hints: b.show_cli_hints.unwrap_or(d.show_cli_hints),
+            content_security_policy: csp,
+            consul_ui_url: b.consul.and_then(|c| c.ui_url),
+            vault_ui_url: b.vault.and_then(|v| v.ui_url),
+            label: b.label.map(|l| UiLabel {
+                text: l.text.unwrap_or_default(),
+                background_color: l.background_color.unwrap_or_default(),
+                text_color: l.text_color.unwrap_or_default(),
+            }),
+        }
+    }
 }
 
 /// Snapshots saved on a schedule: every `interval`, into `path`, keeping the newest `retain`
@@ -243,6 +393,9 @@ impl Default for AgentConfig {
             snapshot: None,
             tls: TlsConfig::default(),
             limits: Limits::default(),
+            telemetry: Telemetry::default(),
+            ui: UiConfig::default(),
+            ignored: Vec::new(),
         }
     }
 }
@@ -339,6 +492,19 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
     let snapshot = f.snapshot.map(SnapshotSchedule::resolve).transpose()?;
     let tls = f.tls.map(TlsConfig::resolve).transpose()?.unwrap_or_default();
     let limits = f.limits.map(Limits::resolve).transpose()?.unwrap_or_default();
+    let telemetry = f.telemetry.map(Telemetry::resolve).transpose()?.unwrap_or_default();
+    let ui = f.ui.map(UiConfig::resolve).unwrap_or_default();
+    // Nomad's convertServerConfig: raft_protocol 3 only, raft_multiplier 1-10 (0: the default).
+    if let Some(v) = server.raft_protocol.filter(|v| *v != 0 && *v != 3) {
+        return Err(ConfigError::ServerSetup(format!("raft_protocol must be 3 in Nomad v1.4 and later, got {v}")));
+    }
+    let raft_multiplier = match server.raft_multiplier {
+        None | Some(0) => d.server.raft_multiplier,
+        Some(m @ 1..=10) => m as u32,
+        Some(m) => {
+            return Err(ConfigError::ServerSetup(format!("raft_multiplier cannot be {m}. Must be between 1 and 10")))
+        }
+    };
     let encrypt = server
         .encrypt
         .as_deref()
@@ -367,14 +533,21 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
                 .server_join
                 .as_ref()
                 .and_then(|j| j.retry_interval)
+                .or(server.retry_interval)
                 .map_or(d.server.retry_interval, |ns| std::time::Duration::from_nanos(ns.max(0) as u64)),
-            retry_max: server.server_join.as_ref().and_then(|j| j.retry_max).unwrap_or(d.server.retry_max),
+            retry_max: server
+                .server_join
+                .as_ref()
+                .and_then(|j| j.retry_max)
+                .or(server.retry_max)
+                .unwrap_or(d.server.retry_max),
             default_scheduler_config: server.default_scheduler_config.map(file::SchedulerBlock::resolve),
             raft_snapshot_threshold: server.raft_snapshot_threshold.unwrap_or(d.server.raft_snapshot_threshold),
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
             license_path: server.license_path,
             license_public_keys: server.license_public_keys,
             encrypt,
+            raft_multiplier,
         },
         autopilot: f.autopilot.unwrap_or(d.autopilot),
         acl_enabled: f.acl.as_ref().and_then(|a| a.enabled).unwrap_or(d.acl_enabled),
@@ -392,7 +565,21 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
         snapshot,
         tls,
         limits,
+        telemetry,
+        ui,
+        ignored: {
+            let mut ignored = f.ignored;
+            if f.client.and_then(|c| c.enabled) == Some(true) {
+                ignored.push("client.enabled".into());
+            }
+            ignored
+        },
     })
+}
+
+/// The one warning for what the files set that does not apply here (`None`: nothing).
+pub fn ignored_warning(cfg: &AgentConfig) -> Option<String> {
+    schema::warning(&cfg.ignored)
 }
 
 #[cfg(test)]

@@ -221,7 +221,11 @@ fn type_errors_and_unknown_nested_keys_name_the_path() {
         ("server = 3\n", "server: expected a block, got number 3"),
         ("name = 3\n", "name: expected a string, got number 3"),
         ("ports {\n rpc = 1.5\n}\n", "ports.rpc: expected a non-negative integer, got number 1.5"),
-        ("client {\n enabled = true\n}\n", "client.enabled: raftwarden runs servers only"),
+        ("client {\n enabled = 1\n}\n", "client.enabled: expected true or false, got number 1"),
+        ("telemetry {\n prometheus_metric = true\n}\n", "unknown key \"telemetry.prometheus_metric\""),
+        ("consul {\n adress = \"x\"\n}\n", "unknown key \"consul.adress\""),
+        ("telemetry {\n collection_interval = \"1\"\n}\n", "telemetry.collection_interval: time: missing unit"),
+        ("ui {\n enabled = \"no\"\n}\n", "ui.enabled: expected true or false, got string \"no\""),
         ("http_api_response_headers {\n X = 1\n}\n", "http_api_response_headers.X: expected a string, got number 1"),
         (
             "server {\n default_scheduler_config {\n scheduler_algorithm = \"random\"\n }\n}\n",
@@ -325,5 +329,167 @@ fn help_is_not_an_error_to_print() {
     match load(&args(&["-help"])) {
         Err(ConfigError::Help(text)) => assert!(text.contains("Usage: raftwarden agent")),
         other => panic!("{other:?}"),
+    }
+}
+
+/// `tests/fixtures/nomad-configs/<name>`.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nomad-configs").join(name)
+}
+
+/// Every real Nomad file decodes against the schema (no key unknown), and the server files
+/// load as they are, with only a data dir where they name none.
+#[test]
+fn real_nomad_files_load() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let data = format!("-data-dir={}", d.path().display());
+    let dir = fixture("");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("hcl" | "json")) {
+            file::decode(&p, read_file(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+    }
+    for files in [
+        &["demo-vagrant-server.hcl"][..],
+        &["demo-vagrant-server.hcl", "demo-tls-server.hcl"],
+        &["dev-cluster-server1.hcl"],
+        &["dev-tls-cluster-server.hcl"],
+        &["e2e-server-linux.hcl", "e2e-server-consul.hcl"],
+        &["terraform-shared-nomad.hcl"],
+    ] {
+        let mut a: Vec<String> = files.iter().map(|f| format!("-config={}", fixture(f).display())).collect();
+        a.push(data.clone());
+        let c = load(&a).unwrap_or_else(|e| panic!("{files:?}: {e}"));
+        assert!(c.server.enabled, "{files:?}");
+    }
+    let c = load(&args(&[
+        &format!("-config={}", fixture("e2e-server-linux.hcl").display()),
+        &format!("-config={}", fixture("e2e-server-consul.hcl").display()),
+        &data,
+    ]))
+    .unwrap();
+    assert_eq!(c.server.bootstrap_expect, 3);
+    assert_eq!(
+        ignored_warning(&c).unwrap(),
+        "ignoring settings that do not apply to a raftwarden server (no clients, jobs or integrations): consul, keyring"
+    );
+    let c = load(&args(&[&format!("-config={}", fixture("dev-tls-cluster-server.hcl").display()), &data])).unwrap();
+    assert!(c.tls.http && c.tls.rpc && c.tls.verify_server_hostname && c.tls.verify_https_client);
+    assert_eq!(c.region, "foo");
+    assert_eq!(ignored_warning(&c), None);
+}
+
+/// Nomad's every-key test file (HCL and JSON): what applies is honoured, the rest is named in
+/// the one warning. Its gossip key (`abc`) and log level (`ERR`) are not valid keys or levels
+/// here, and its TLS files do not exist: a later file replaces those, as an operator would.
+#[test]
+fn nomads_every_key_file_is_honoured_where_it_applies() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let fix =
+        write(d.path(), "fix.hcl", "log_level = \"ERROR\"\nserver {\n  encrypt = \"AAAAAAAAAAAAAAAAAAAAAA==\"\n}\n");
+    for name in ["testdata-basic.hcl", "testdata-basic.json"] {
+        let c = load(&args(&[&format!("-config={}", fixture(name).display()), &format!("-config={}", fix.display())]))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((c.region.as_str(), c.datacenter.as_str(), c.name.as_str()), ("foobar", "dc2", "my-web"), "{name}");
+        assert!(c.telemetry.prometheus_metrics && c.telemetry.disable_hostname, "{name}");
+        assert_eq!(c.telemetry.collection_interval, std::time::Duration::from_secs(3), "{name}");
+        assert_eq!(c.telemetry.in_memory_collection_interval, std::time::Duration::from_secs(60), "{name}");
+        assert_eq!(c.telemetry.in_memory_retention_period, std::time::Duration::from_secs(24 * 3600), "{name}");
+        assert_eq!(c.server.raft_multiplier, 4, "{name}");
+        assert_eq!(c.server.bootstrap_expect, 5, "{name}");
+        assert_eq!(c.server.retry_max, 3, "{name}");
+        assert_eq!(c.server.retry_interval, std::time::Duration::from_secs(15), "{name}");
+        assert!(c.server.retry_join.iter().all(|j| j == "1.1.1.1" || j == "2.2.2.2"), "{name}");
+        assert!(c.acl_enabled, "{name}");
+        assert_eq!(c.acl_token_max_ttl, std::time::Duration::from_secs(100 * 3600), "{name}");
+        let ap = c.autopilot.resolve();
+        assert_eq!((ap.max_trailing_logs, ap.min_quorum), (17849, 3), "{name}");
+        assert!(c.tls.http && c.tls.rpc_upgrade_mode, "{name}");
+        assert_eq!(c.http_api_response_headers.get("Access-Control-Allow-Origin").map(String::as_str), Some("*"));
+        assert!(c.leave_on_interrupt && c.leave_on_terminate, "{name}");
+        assert!(c.ui.enabled, "{name}: Nomad's default");
+        let warning = ignored_warning(&c).unwrap();
+        for named in [
+            "addresses",
+            "audit",
+            "client,",
+            "consul",
+            "vault",
+            "sentinel",
+            "plugin",
+            "reporting",
+            "keyring",
+            "server.heartbeat_grace",
+            "server.plan_rejection_tracker",
+            "telemetry.statsd_address",
+            "telemetry.publish_node_metrics",
+            "enable_syslog",
+            "log_file",
+        ] {
+            assert!(warning.contains(named), "{name}: {named} not named in {warning}");
+        }
+    }
+}
+
+#[test]
+fn ui_and_telemetry_blocks() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let c = load(&args(&["-dev"])).unwrap();
+    assert!(c.ui.enabled && !c.telemetry.prometheus_metrics && !c.telemetry.disable_hostname);
+    assert_eq!(c.telemetry.collection_interval, std::time::Duration::from_secs(1));
+    let f = write(
+        d.path(),
+        "ui.hcl",
+        r#"
+ui {
+  enabled = false
+  show_cli_hints = false
+  content_security_policy {
+    script_src = ["'self'", "https://cdn.example"]
+  }
+  consul {
+    ui_url = "https://consul.example/ui"
+  }
+  label {
+    text = "prod"
+    background_color = "red"
+    text_color = "white"
+  }
+}
+telemetry {
+  prometheus_metrics = true
+  use_node_name = true
+  collection_interval = "250ms"
+}
+server {
+  raft_multiplier = 2
+  raft_protocol = 3
+}
+"#,
+    );
+    let c = load(&args(&["-dev", &format!("-config={}", f.display())])).unwrap();
+    assert!(!c.ui.enabled && !c.ui.show_cli_hints);
+    assert_eq!(c.ui.content_security_policy["script_src"], ["'self'", "https://cdn.example"]);
+    assert_eq!(c.ui.consul_ui_url.as_deref(), Some("https://consul.example/ui"));
+    assert_eq!(c.ui.label.as_ref().map(|l| l.text.as_str()), Some("prod"));
+    assert!(c.telemetry.prometheus_metrics && c.telemetry.use_node_name);
+    assert_eq!(c.telemetry.collection_interval, std::time::Duration::from_millis(250));
+    assert_eq!(c.server.raft_multiplier, 2);
+    assert_eq!(ignored_warning(&c), None);
+    // Nomad's texts (command/agent/agent.go convertServerConfig).
+    for (text, want) in [
+        (
+            "server {\n raft_multiplier = 11\n}\n",
+            "server config setup failed: raft_multiplier cannot be 11. Must be between 1 and 10",
+        ),
+        (
+            "server {\n raft_protocol = 2\n}\n",
+            "server config setup failed: raft_protocol must be 3 in Nomad v1.4 and later, got 2",
+        ),
+        ("telemetry {\n collection_interval = \"0s\"\n}\n", "telemetry.collection_interval must be positive, got 0s"),
+    ] {
+        let f = write(d.path(), "bad.hcl", text);
+        assert_eq!(load(&args(&["-dev", &format!("-config={}", f.display())])).unwrap_err().to_string(), want);
     }
 }
