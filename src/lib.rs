@@ -10,3 +10,4 @@ pub mod cli;
 pub mod go;
 pub mod http;
 pub mod tls;
+pub mod ui;

@@ -142,23 +142,29 @@ fn redirect(status: u16, location: &str) -> HttpResponse {
     resp
 }
 
-/// What Nomad's own server answers outside its API routes when built without its web UI: `/`
-/// redirects to `/ui/` (keeping the query), `/ui/` explains that there is no UI in this
-/// build, and anything else is a bare 404.
-async fn fallthrough(req: HttpRequest) -> HttpResponse {
+/// What Nomad's own server answers outside its API routes: `/` redirects to `/ui/` (keeping
+/// the query), `/ui/` serves the web UI ([`crate::ui`]) or, with `ui { enabled = false }`,
+/// Nomad's stub page, and anything else is a bare 404.
+async fn fallthrough(req: HttpRequest, state: Option<web::Data<ApiState>>) -> HttpResponse {
     match req.path() {
         "/" => redirect(307, &format!("/ui/{}", query_suffix(&req))),
-        p if p.starts_with("/ui/") => HttpResponse::Ok()
-            .insert_header((actix_web::http::header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(NO_UI_PAGE),
+        p if p.starts_with("/ui/") => {
+            if state.is_none_or(|s| s.ui_enabled()) {
+                crate::ui::serve(&req)
+            } else {
+                HttpResponse::Ok()
+                    .insert_header((actix_web::http::header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                    .body(UI_DISABLED_PAGE)
+            }
+        }
+        "/ui" => redirect(301, &format!("/ui/{}", query_suffix(&req))),
         _ => HttpResponse::NotFound().finish(),
     }
 }
 
-const NO_UI_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head><title>raftwarden</title></head>\n<body>\n\
-<h1>No web UI in this build</h1>\n\
-<p>raftwarden serves Nomad's HTTP API only. Use the <code>raftwarden</code> or <code>nomad</code> \
-command line, or the API under <code>/v1/</code>.</p>\n</body>\n</html>\n";
+/// Nomad's `stubHTML` (`command/agent/http.go`), served for every `/ui/` path when the agent
+/// config says `ui { enabled = false }`.
+const UI_DISABLED_PAGE: &str = "<html><p>Nomad UI is disabled</p></html>";
 
 /// On shutdown, requests in flight get this long to finish: a forwarded request waits at most
 /// the 5 s hold for a leader.
@@ -183,6 +189,7 @@ pub fn serve_api_on(
     headers: BTreeMap<String, String>,
 ) -> std::io::Result<HttpServerHandle> {
     let metrics_data = web::Data::new(state.server().metrics().clone());
+    let ui_state = web::Data::new(state.clone());
     let listen = listen.refusal(listen::Refusal::TooManyRequests).shutdown_grace(API_SHUTDOWN_GRACE);
     listen::serve(listen, move || {
         let mut default_headers = middleware::DefaultHeaders::new();
@@ -191,6 +198,7 @@ pub fn serve_api_on(
         }
         App::new()
             .app_data(metrics_data.clone())
+            .app_data(ui_state.clone())
             .wrap(middleware::Compress::default())
             .wrap(default_headers)
             .wrap(middleware::from_fn(metrics::track))
