@@ -1,5 +1,5 @@
-//! The web UI at `/ui/`: its assets over HTTP (Content-Type, ETag and 304, the CSP, the app
-//! shell for unknown paths, `ui { enabled = false }` answering Nomad's stub), and the whole UI
+//! The web UI at `/ui/`: its assets over HTTP and HTTPS (Content-Type, ETag and 304, the CSP,
+//! the app shell for unknown paths, `ui { enabled = false }` answering Nomad's stub), and the whole UI
 //! in headless Chromium driven by selenium (`tests/cluster/ui_browser.py`) against 3 servers
 //! with ACLs on. Addresses: this binary's block (127.30.x.y), a fresh subnet per test.
 //!
@@ -17,6 +17,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::net;
+use crate::support::tls::Pki;
 use crate::support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -107,6 +108,21 @@ fn ui_assets_carry_csp_etag_and_the_shell_and_ui_disabled_serves_nomads_stub() {
         assert_eq!(r.content_type().as_deref(), Some("text/html; charset=utf-8"));
     }
     assert_eq!(off.get("/v1/operator/scheduler/configuration").status, 200);
+
+    // tls { http = true }: the same UI over HTTPS on the same port.
+    let ip = net().ip(1);
+    let pki = Pki::new(&dir.path().join("pki"), std::slice::from_ref(&ip));
+    let mut spec = AgentSpec::new("ui3", ip, dir.path().join("ui3"));
+    spec.extra_hcl = pki.hcl("http = true");
+    spec.https = Some(pki.client(None));
+    let tls = Agent::start(spec);
+    assert!(tls.http().starts_with("https://"));
+    for path in ["/ui/", "/ui/js/app.js"] {
+        let r = tls.get(path);
+        assert_eq!(r.status, 200, "{path} over HTTPS");
+        assert_eq!(r.header("content-security-policy").as_deref(), Some(raftwarden::ui::CONTENT_SECURITY_POLICY));
+    }
+    assert_eq!(tls.get("/ui/").body, shell.as_bytes());
 }
 
 #[test]

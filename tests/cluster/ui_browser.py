@@ -212,8 +212,16 @@ if victim:
 # 4. Charts: four SVG charts with lines.
 go("charts")
 wait("4 charts with data", lambda: len(q("figure.chart")) == 4 and len(q("figure.chart polyline")) >= 3, 30)
+# Writes while the page samples: the writes-per-second chart rises above zero.
+started = time.monotonic()
+for i in range(60):
+    status, _ = api("PUT", f"/v1/var/ui/load/{i}", ARGS["mgmt"], {"Items": {"n": str(i)}})
+    check(status == 200, f"write {i}: {status}")
+    time.sleep(0.08)
+wait("writes per second above zero", lambda: float(q("figure.chart")[1].get_attribute("data-max") or 0) > 0, 15)
+figures["charted_writes_per_s"] = round(float(q("figure.chart")[1].get_attribute("data-max")), 1)
 a11y("charts")
-shot("charts-1280")
+shot("charts-under-writes-1280")
 
 # 5. Scheduler configuration: edit, then a stale edit conflicts and shows both versions.
 go("scheduler")

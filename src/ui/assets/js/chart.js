@@ -34,7 +34,8 @@ export function lineChart(title, series, unit = '') {
       svg.append(h('svg:polyline', { class: `line s${i % 6}`, points: pts }));
     });
   }
-  return h('figure', { class: 'chart', 'data-test': 'chart' },
+  const max = all.length ? Math.max(...all.map((p) => p[1])) : '';
+  return h('figure', { class: 'chart', 'data-test': 'chart', 'data-max': max },
     h('figcaption', { text: title }),
     svg,
     h('ul', { class: 'legend' }, series.map((s, i) => {
