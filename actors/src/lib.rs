@@ -46,6 +46,7 @@ mod context;
 pub mod crypto;
 mod defaults;
 pub mod error;
+pub mod fault;
 pub mod forward;
 pub mod go;
 pub mod gossip;

@@ -517,6 +517,11 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     init_logging(&config.log_level, config.log_json);
+    // Test builds only (actors' fault-injection feature): a misspelt crash point stops here.
+    if let Err(e) = raftwarden_actors::fault::check_env() {
+        eprintln!("==> Error starting agent: {e}");
+        return 1;
+    }
     ignore_file_size_signal();
     let system = actix_rt::System::new();
     let (reload, reloads) = tokio::sync::mpsc::channel(1);

@@ -21,6 +21,7 @@ mod t92_tls_rpc;
 mod t93_gossip_keyring;
 mod t95_autopilot;
 mod t96_peer_connections;
+mod t98_crash_points;
 mod t99_ui;
 
 /// Loopback block of this test binary (127.30.x.y).

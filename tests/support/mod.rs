@@ -62,6 +62,9 @@ pub struct AgentSpec {
     /// The client for an agent whose HTTP port speaks HTTPS (`tls { http = true }`); its API
     /// URLs then start with `https://`.
     pub https: Option<reqwest::blocking::Client>,
+    /// Environment variables of the process (e.g. the fault-injection ones,
+    /// `actors/src/fault.rs`), set at each launch.
+    pub env: Vec<(String, String)>,
 }
 
 impl AgentSpec {
@@ -75,6 +78,7 @@ impl AgentSpec {
             extra_hcl: String::new(),
             extra_args: Vec::new(),
             https: None,
+            env: Vec::new(),
         }
     }
 }
@@ -114,6 +118,17 @@ impl Agent {
     }
 
     pub fn launch(&mut self) {
+        self.launch_no_wait();
+        wait_until(
+            Duration::from_secs(30),
+            || self.ping(),
+            || format!("agent {} did not start: {:?}", self.spec.name, self.output()),
+        );
+    }
+
+    /// Starts the process without waiting for its API: for an agent that may stop on its own
+    /// (a crash point) before it answers.
+    pub fn launch_no_wait(&mut self) {
         std::fs::create_dir_all(&self.spec.data_dir).expect("data dir");
         let cfg = self.spec.data_dir.with_extension("hcl");
         let mut hcl = format!(
@@ -133,15 +148,12 @@ impl Agent {
         let mut cmd = Command::new(BIN);
         cmd.arg("agent").arg(format!("-config={}", cfg.display())).args(&self.spec.extra_args);
         self.spawn(cmd);
-        wait_until(
-            Duration::from_secs(30),
-            || self.ping(),
-            || format!("agent {} did not start: {:?}", self.spec.name, self.output()),
-        );
     }
 
     fn spawn(&mut self, mut cmd: Command) {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", "warn");
+        // The spec's own, set after the default so that it may change the log level.
+        cmd.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd.spawn().expect("spawn raftwarden");
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),

@@ -201,6 +201,10 @@ pub(super) fn apply_batch(
             put_meta_in(&mut meta, KEY_MEMBERSHIP, m)?;
         }
     }
+    crate::fault::crash_point("apply-staged");
     txn.commit().map_err(write_err)?;
+    if !durable {
+        crate::fault::crash_point("apply-committed");
+    }
     Ok((replies, rows_written))
 }

@@ -441,9 +441,11 @@ impl LogFiles {
             Self::save_committed(inner)?;
             file
         };
+        crate::fault::fsync()?;
         file.sync_data()?;
         self.appended.fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.return_scratch(buf);
+        crate::fault::crash_point("log-appended");
         Ok(())
     }
 
@@ -482,11 +484,14 @@ impl LogFiles {
                 inner.segments.remove(&seg_first);
             } else {
                 // Only the newest segment may be torn after a crash.
+                crate::fault::fsync()?;
                 seg.file.sync_data()?;
+                crate::fault::crash_point("segment-roll-synced");
             }
         }
         let path = self.dir.join(segment_name(first));
         let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+        crate::fault::crash_point("segment-roll-created");
         sync_dir(&self.dir)?;
         inner.segments.insert(first, Segment { path, file: Arc::new(file), len: 0, allocated: 0, last: None });
         Ok(())

@@ -254,8 +254,9 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         migrate::move_log_out_of_redb(&db, &log_dir).map_err(corrupt)?;
     }
     let last_purged = get_meta::<LogId>(&db, KEY_PURGED).map_err(corrupt)?;
-    let log = log::LogFiles::open(&log_dir, last_purged.map(|p| p.index), log::SEGMENT_BYTES)
-        .map_err(|e| corrupt(read_err(e)))?;
+    let log =
+        log::LogFiles::open(&log_dir, last_purged.map(|p| p.index), crate::fault::segment_bytes(log::SEGMENT_BYTES))
+            .map_err(|e| corrupt(read_err(e)))?;
 
     let current = get_meta::<CurrentSnapshot>(&db, KEY_CURRENT_SNAPSHOT).map_err(corrupt)?.map(|c| c.file);
     snapshots.remove_stale(current.as_deref(), true);
@@ -267,7 +268,9 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let pending = log.bytes_after(last_applied.map(|l| l.index)).map_err(|e| corrupt(read_err(e)))?;
     let durable_at = log.appended_bytes().saturating_sub(pending);
     let log = Arc::new(log);
+    let installing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sm = StateMachineStore {
+        installing: installing.clone(),
         db: db.clone(),
         snapshots: Arc::new(snapshots),
         log: log.clone(),
@@ -275,5 +278,5 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         restored_since_durable: 0,
         applied: tokio::sync::watch::channel(0).0,
     };
-    Ok((LogStore { db, log, counters: Arc::default() }, sm))
+    Ok((LogStore { db, log, counters: Arc::default(), installing }, sm))
 }

@@ -108,12 +108,14 @@ pub(crate) fn apply(txn: &WriteTransaction, cmd: &Command, index: u64) -> Result
             let mut p = progress.unwrap_or(Progress { id: String::new(), rows: 0 });
             p.rows += rows.len() as u64;
             set_progress(txn, Some(&p))?;
+            crate::fault::crash_point("restore-staged");
             true
         }
         (Step::Commit, _) => {
             // Each staging table becomes its live table by name and the live one is set aside:
             // no row is copied and no page freed, so the commit costs the same whatever the
             // state's size.
+            crate::fault::crash_point("restore-commit");
             drop_retired(txn)?;
             for ((live, staging), retired) in REPLICATED.iter().zip(STAGING.iter()).zip(RETIRED.iter()) {
                 txn.open_table(*live).map_err(write_err)?;

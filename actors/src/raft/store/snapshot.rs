@@ -233,6 +233,7 @@ pub(super) fn install(
                             return Err(read_err(e));
                         };
                         table.insert(r.key.as_slice(), r.value.as_slice()).map_err(write_err)?;
+                        crate::fault::crash_point("snapshot-install-rows");
                     }
                     file::Record::End => break,
                 }
@@ -245,6 +246,7 @@ pub(super) fn install(
         let copy = r.into_copy().map_err(write_err)?;
         copy.get_ref().sync_all().map_err(write_err)?;
         dir.publish(&part, &name).map_err(write_err)?;
+        crate::fault::crash_point("snapshot-install-published");
         // A crash after publishing and before this commit leaves an unrecorded file, which the
         // next open removes.
         txn.commit().map_err(write_err)

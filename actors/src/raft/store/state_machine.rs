@@ -45,6 +45,9 @@ pub struct StateMachineStore {
     pub(super) durable_at: u64,
     /// Bytes of snapshot-restore rows applied since the last durable apply.
     pub(super) restored_since_durable: u64,
+    /// Set from the first chunk of a raft snapshot until its install ends: the log store holds
+    /// back the purge that openraft asks for before the install is done.
+    pub(super) installing: Arc<std::sync::atomic::AtomicBool>,
     /// The last applied log index, sent after every applied batch and installed snapshot:
     /// what a blocking query waits on instead of polling the tables.
     pub(super) applied: tokio::sync::watch::Sender<u64>,
@@ -103,6 +106,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     /// An anonymous file in the snapshot directory: it vanishes by itself if the transfer is
     /// abandoned or the process dies; `install_snapshot` keeps a named copy.
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        self.installing.store(true, std::sync::atomic::Ordering::SeqCst);
         let dir = self.snapshots.clone();
         let file = blocking(&self.db, move |_| tempfile::tempfile_in(&dir.path).map_err(write_err)).await?;
         Ok(Box::new(tokio::fs::File::from_std(file)))
@@ -118,7 +122,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let dir = self.snapshots.clone();
         let meta = meta.clone();
         let index = meta.last_log_id.map_or(0, |l| l.index);
-        blocking(&self.db, move |db| install(db, &dir, &meta, src)).await?;
+        let installed = blocking(&self.db, move |db| install(db, &dir, &meta, src)).await;
+        self.installing.store(false, std::sync::atomic::Ordering::SeqCst);
+        installed?;
         self.applied.send_replace(index);
         Ok(())
     }

@@ -252,6 +252,7 @@ impl<B: StorageBackend> StorageBackend for WriteBehind<B> {
 
     fn sync_data(&self) -> Result<(), io::Error> {
         self.drain()?;
+        crate::fault::fsync()?;
         self.inner.sync_data()
     }
 
