@@ -113,6 +113,15 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// One running server: its actors and what it is. Cheap to clone; every clone is the same
 /// server.
+/// The source revision this binary was built from: `RAFTWARDEN_REVISION` at build time
+/// (`RAFTWARDEN_REVISION=$(git rev-parse HEAD) cargo build --release`), as Nomad's release
+/// builds set `GitCommit` with `-ldflags`; empty otherwise. Shown as the gossip `revision` tag
+/// and `Version.Revision` in `/v1/agent/self`.
+pub const REVISION: &str = match option_env!("RAFTWARDEN_REVISION") {
+    Some(r) => r,
+    None => "",
+};
+
 #[derive(Clone)]
 pub struct Server {
     ctx: Arc<ServerContext>,
@@ -236,6 +245,7 @@ async fn start_gossip(
         // Grows with every start, so a restarted server replaces its old self at once.
         incarnation: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
+        revision: REVISION.into(),
             .map_or(0, |d| d.as_millis() as u64),
     };
     Ok(gossip::Gossip::start(bind, identity, liveness, keyring).await?)
@@ -364,6 +374,15 @@ impl Server {
     /// This server's metrics: what `GET /v1/metrics` shows, in both of its formats.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.ctx.metrics
+    }
+
+    /// What hashicorp/raft's `Stats()` would say of this server now (`/v1/agent/self`).
+    pub fn raft_stats(&self) -> raft::stats::RaftStats {
+        let ctx = &self.ctx;
+        let last_log = ctx.raft.data_metrics().borrow().last_log;
+        let committed = ctx.store_counters.committed.load(std::sync::atomic::Ordering::Relaxed);
+        let m = ctx.metrics();
+        raft::stats::read(&m, last_log, committed, &ctx.me.id, ctx.leader_contact.elapsed())
     }
 
     /// The settings it was started with.

@@ -462,7 +462,7 @@ fn self_config(config: &AgentConfig, http: SocketAddr, rpc: SocketAddr, serf: So
         },
         "LeaveOnInt": config.leave_on_interrupt,
         "LeaveOnTerm": config.leave_on_terminate,
-        "Version": {"Version": raftwarden_actors::VERSION, "VersionPrerelease": "", "VersionMetadata": "", "Revision": ""},
+        "Version": {"Version": raftwarden_actors::VERSION, "VersionPrerelease": "", "VersionMetadata": "", "Revision": raftwarden_actors::REVISION},
     })
 }
 

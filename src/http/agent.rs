@@ -250,6 +250,7 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
             "cpu_count": std::thread::available_parallelism().map_or(1, |n| n.get()).to_string(),
             "version": format!("rust{}", option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")),
         },
+        "raft": raft_stats(&server.raft_stats()),
     });
     let body = serde_json::json!({
         "config": r.state.agent_config().cloned().unwrap_or(Value::Null),
@@ -265,6 +266,44 @@ pub async fn health(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {
         return Err(ApiError::coded(405, INVALID_METHOD));
     }
+/// hashicorp/raft's `Stats()` map, every value a string, as Nomad puts it under
+/// `stats.raft` (`latest_configuration` is Go's `%+v` of the servers; `last_contact` is `0` on
+/// the leader, else Go's duration text).
+pub fn raft_stats(s: &raftwarden_actors::raft::stats::RaftStats) -> BTreeMap<&'static str, String> {
+    let configuration: Vec<String> = s
+        .latest_configuration
+        .iter()
+        .map(|c| {
+            let suffrage = if c.voter { "Voter" } else { "Nonvoter" };
+            format!("{{Suffrage:{suffrage} ID:{} Address:{}}}", c.id, c.address)
+        })
+        .collect();
+    let last_contact = match s.last_contact {
+        None => "0".to_string(),
+        Some(d) => go::duration::format(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+    };
+    BTreeMap::from([
+        ("applied_index", s.applied_index.to_string()),
+        ("commit_index", s.commit_index.to_string()),
+        ("fsm_pending", "0".to_string()),
+        ("last_contact", last_contact),
+        ("last_log_index", s.last_log_index.to_string()),
+        ("last_log_term", s.last_log_term.to_string()),
+        ("last_snapshot_index", s.last_snapshot_index.to_string()),
+        ("last_snapshot_term", s.last_snapshot_term.to_string()),
+        ("latest_configuration", format!("[{}]", configuration.join(" "))),
+        ("latest_configuration_index", s.latest_configuration_index.to_string()),
+        ("num_peers", s.num_peers().to_string()),
+        ("protocol_version", "3".to_string()),
+        ("protocol_version_max", "3".to_string()),
+        ("protocol_version_min", "0".to_string()),
+        ("snapshot_version_max", "1".to_string()),
+        ("snapshot_version_min", "0".to_string()),
+        ("state", s.role.as_str().to_string()),
+        ("term", s.term.to_string()),
+    ])
+}
+
     r.read()?;
     let mut health = HealthResponse::default();
     let mut get_server = true;

@@ -27,6 +27,35 @@ pub fn first_value(body: &[u8]) -> Result<Value, String> {
     }
 }
 
+/// How a request body ended, which Go's `net/http` tells its handlers apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// All of it arrived (or there was none: `Content-Length: 0`, Go's `http.NoBody`).
+    Complete,
+    /// `Transfer-Encoding: chunked`: Go's body is a reader even with no bytes in it.
+    Chunked,
+    /// The client stopped before its `Content-Length` (or its last chunk) arrived.
+    Truncated,
+}
+
+/// The bytes a handler decodes, so that [`first_value`] (and every decoder built on it) fails
+/// as Go's `json.Decoder` does on Nomad's `decodeBody`:
+/// - chunked with no bytes: not `http.NoBody`, so not `Request body is empty` but the decoder's
+///   `EOF`, which is what a body of only white space reads as;
+/// - cut short: the body reader's `io.ErrUnexpectedEOF` (`unexpected EOF`) unless the bytes
+///   that came hold a whole first value (Go's decoder then never reads further) or a syntax
+///   error comes first. A truncated value already reads as `unexpected EOF`; nothing at all
+///   reads so as an unclosed `[`.
+pub fn go_body(body: Vec<u8>, end: BodyEnd) -> Vec<u8> {
+    match end {
+        BodyEnd::Complete => body,
+        BodyEnd::Chunked if body.is_empty() => b" ".to_vec(),
+        BodyEnd::Chunked => body,
+        BodyEnd::Truncated if body.iter().all(u8::is_ascii_whitespace) => b"[".to_vec(),
+        BodyEnd::Truncated => body,
+    }
+}
+
 /// The body with every byte that is not part of valid UTF-8 replaced by U+FFFD, one per byte,
 /// as Go's `encoding/json` reads strings. Bytes outside strings stay syntax errors either way.
 pub fn go_utf8(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
@@ -217,6 +246,16 @@ mod tests {
     #[test]
     fn empty_and_trailing() {
         assert_eq!(first_value(b"").unwrap_err(), "Request body is empty");
+        // Go's decodeBody on each kind of body end (net/http, encoding/json).
+        let read = |b: &[u8], end| first_value(&go_body(b.to_vec(), end));
+        assert_eq!(read(b"", BodyEnd::Complete).unwrap_err(), "Request body is empty");
+        assert_eq!(read(b"", BodyEnd::Chunked).unwrap_err(), "EOF");
+        assert_eq!(read(b"", BodyEnd::Truncated).unwrap_err(), "unexpected EOF");
+        assert_eq!(read(b"  ", BodyEnd::Truncated).unwrap_err(), "unexpected EOF");
+        assert_eq!(read(b"{\"a\":", BodyEnd::Truncated).unwrap_err(), "unexpected EOF");
+        assert_eq!(read(b"{\"a\":\"b\"", BodyEnd::Truncated).unwrap_err(), "unexpected EOF");
+        assert_eq!(read(b"{}", BodyEnd::Truncated).unwrap(), serde_json::json!({}));
+        assert!(read(b"x", BodyEnd::Truncated).unwrap_err().starts_with("invalid JSON"));
         assert_eq!(first_value(b"   ").unwrap_err(), "EOF");
         assert_eq!(first_value(b"{\"a\":1} garbage").unwrap(), serde_json::json!({"a":1}));
         assert!(first_value(b"{\"a\":").is_err());

@@ -65,16 +65,30 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+/// The body as the handlers read it: the bytes, shaped by how the body ended so that each
+/// handler's JSON decode fails as Nomad's does ([`decode::go_body`]).
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
+    let mut end = decode::BodyEnd::Complete;
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("failed to read stream: {e}")))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            // The client closed before sending all of its Content-Length (or chunks).
+            Err(actix_web::error::PayloadError::Incomplete(_)) => {
+                end = decode::BodyEnd::Truncated;
+                break;
+            }
+            Err(e) => return Err(ApiError::bad_request(format!("failed to read stream: {e}"))),
+        };
         if body.len() + chunk.len() > MAX_BODY {
             return Err(ApiError::coded(413, format!("Request body too large (limit {MAX_BODY} bytes)")));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    if end == decode::BodyEnd::Complete && req.headers().contains_key(actix_web::http::header::TRANSFER_ENCODING) {
+        end = decode::BodyEnd::Chunked;
+    }
+    Ok(decode::go_body(body, end))
 }
 
 async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiState>) -> Reply {
@@ -84,7 +98,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         return snapshot::snapshot(Req::new(&req, &state), payload).await;
     }
     let needs_body = matches!(*req.method(), Method::PUT | Method::POST);
-    let body = if needs_body { read_body(payload).await? } else { Vec::new() };
+    let body = if needs_body { read_body(&req, payload).await? } else { Vec::new() };
     let r = Req::new(&req, &state);
     if let Some(rest) = path.strip_prefix("/v1/operator/raft/") {
         return if rest.starts_with("configuration") {

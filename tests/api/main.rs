@@ -19,6 +19,7 @@ mod t51_replay;
 mod t60_bad_input;
 mod t65_exactness;
 mod t66_metrics;
+mod t68_agent_stats_and_odd_input;
 mod t85_acl;
 mod t86_acl_python;
 mod t87_acl_scheduled_snapshots;

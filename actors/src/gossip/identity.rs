@@ -29,6 +29,9 @@ pub struct MemberIdentity {
     pub http_addr: String,
     /// Build version (`build` tag).
     pub version: String,
+    /// The source revision the binary was built from (`revision` tag, Nomad's `GitCommit`;
+    /// empty when the build did not say, as a Go build without `-ldflags`).
+    pub revision: String,
     /// Raft server ID, a UUID (`id` tag).
     pub id: String,
     /// `bootstrap_expect` (`expect` tag; 0 = not set).
@@ -50,6 +53,7 @@ impl MemberIdentity {
             rpc_addr: String::new(),
             http_addr: String::new(),
             version: String::new(),
+            revision: String::new(),
             id: String::new(),
             expect: 0,
             incarnation: 0,
@@ -67,6 +71,7 @@ impl MemberIdentity {
         t.insert("region".into(), self.region.clone());
         t.insert("dc".into(), self.datacenter.clone());
         t.insert("build".into(), self.version.clone());
+        t.insert("revision".into(), self.revision.clone());
         t.insert("vsn".into(), API_VSN.into());
         t.insert("raft_vsn".into(), RAFT_VSN.into());
         t.insert("id".into(), self.id.clone());
@@ -121,6 +126,7 @@ mod tests {
             rpc_addr: "10.0.0.1:4647".into(),
             http_addr: "10.0.0.1:4646".into(),
             version: "0.1.0".into(),
+            revision: "0123456789abcdef0123456789abcdef01234567".into(),
             id: "3b1d2a52-0b5c-4a5e-9a39-7a7e0e3c2f10".into(),
             expect: 3,
             incarnation,
@@ -156,6 +162,7 @@ mod tests {
         assert_eq!(t["rpc_addr"], "10.0.0.1");
         assert_eq!(t["raft_vsn"], "3");
         assert_eq!(t["expect"], "3");
+        assert_eq!(t["revision"], "0123456789abcdef0123456789abcdef01234567");
         assert!(!t.contains_key("bootstrap"));
         let single = MemberIdentity { expect: 1, ..sample("s1", 1) };
         assert_eq!(single.tags()["bootstrap"], "1");

@@ -338,6 +338,7 @@ mod tests {
                 rpc_addr: rpc_addr.into(),
                 http_addr: String::new(),
                 version: String::new(),
+                revision: String::new(),
                 id: id.into(),
                 expect: 3,
                 incarnation: 1,

@@ -2,6 +2,7 @@
 
 pub mod network;
 pub(crate) mod snapfile;
+pub mod stats;
 pub mod store;
 
 use std::fmt;
