@@ -74,6 +74,12 @@ impl Client {
         decode(&self.send(Method::PUT, path, query, body).await?)
     }
 
+    /// `PUT` of a JSON document whose answer has no body to decode (Nomad's client passes a
+    /// nil `out`, as for a policy upsert, which answers 200 with an empty body).
+    pub async fn put_unanswered(&self, path: &str, query: &[(&str, &str)], body: &Value) -> Result<(), ClientError> {
+        self.send(Method::PUT, path, query, Some(body)).await.map(drop)
+    }
+
     /// `PUT` or `DELETE` whose response body is not used.
     pub async fn write(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Result<(), ClientError> {
         self.send(method, path, query, None).await.map(drop)
@@ -103,6 +109,17 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<(u16, Vec<u8>), ClientError> {
+        self.raw_with_headers(method, path, query, body).await.map(|(status, bytes, _)| (status, bytes))
+    }
+
+    /// [`Client::raw`] with the answer's headers (a listing's `X-Nomad-*` query metadata).
+    pub async fn raw_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Vec<u8>, Vec<(String, String)>), ClientError> {
         let url = self.url(path, query);
         let body = match body {
             Some(v) => Some(serde_json::to_vec(v).map_err(|e| ClientError::Transport {
@@ -114,8 +131,13 @@ impl Client {
         };
         let resp = self.request(&method, &url, body.map(reqwest::Body::from), true).await?;
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
         let bytes = resp.bytes().await.map_err(|e| transport(&method, &url, &e))?;
-        Ok((status, bytes.to_vec()))
+        Ok((status, bytes.to_vec(), headers))
     }
 
     /// A request whose body and answer stream (snapshots): the response, unread, when the

@@ -26,6 +26,7 @@ mod client_tls;
 mod error;
 mod format;
 mod gossip;
+mod gotemplate;
 mod help;
 mod license;
 mod operator;
