@@ -7,6 +7,8 @@
 pub mod acl;
 pub mod agent;
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod go;
 pub mod http;
 pub mod tls;

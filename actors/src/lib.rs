@@ -48,6 +48,8 @@ mod defaults;
 pub mod error;
 pub mod fault;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod go;
 pub mod gossip;
 pub mod hcl1;

@@ -43,6 +43,13 @@ use args::Cli;
 use args::Command;
 use error::CliError;
 
+/// Parses argv as [`run`] does, without running anything; `false`: a parse failure (help
+/// included). For the fuzz targets (`crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_parse(args: &[String]) -> bool {
+    args::parse(args).is_ok()
+}
+
 /// Runs a CLI command line (without the program name); returns the process exit code.
 pub fn run(args: Vec<String>) -> i32 {
     let cli = match args::parse(&args) {

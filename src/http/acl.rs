@@ -393,19 +393,15 @@ fn ttl(v: Option<&Value>) -> Result<i64, ApiError> {
     }
 }
 
-async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
-    let b: TokenBody = decode(body)?;
-    if !accessor.is_empty() && b.accessor_id != accessor {
-        return Err(ApiError::bad_request("ACL token accessor does not match request path"));
-    }
-    r.write()?;
+/// The token a body asks for, its times read as Nomad reads them.
+fn token_of(b: TokenBody) -> Result<AclToken, ApiError> {
     let expiration_time = match b.expiration_time.as_deref() {
         None | Some("") => None,
         Some(t) => Some(parse_nanos(t).ok_or_else(|| ApiError::bad_request(format!("invalid ExpirationTime {t}")))?),
     };
     // Go's zero time (`0001-01-01T00:00:00Z`) is "no expiration".
     let expiration_time = expiration_time.filter(|t| *t > 0);
-    let token = AclToken {
+    Ok(AclToken {
         accessor_id: b.accessor_id,
         secret_id: b.secret_id,
         name: b.name,
@@ -415,7 +411,27 @@ async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
         expiration_time,
         expiration_ttl: ttl(b.expiration_ttl.as_ref())?,
         ..AclToken::default()
-    };
+    })
+}
+
+/// The ACL bodies a client sends (token upsert, policy upsert, bootstrap), decoded as their
+/// handlers decode them; the error texts the client would hear. For the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_bodies(body: &[u8]) -> Vec<Result<(), String>> {
+    let token = decode::<TokenBody>(body).and_then(token_of).map(drop);
+    let policy = decode::<PolicyBody>(body).map(drop);
+    let bootstrap =
+        serde_json::from_slice::<BootstrapBody>(body).map(drop).map_err(|e| ApiError::bad_request(e.to_string()));
+    [token, policy, bootstrap].into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+}
+
+async fn upsert_token(r: Req<'_>, body: &[u8], accessor: &str) -> Reply {
+    let b: TokenBody = decode(body)?;
+    if !accessor.is_empty() && b.accessor_id != accessor {
+        return Err(ApiError::bad_request("ACL token accessor does not match request path"));
+    }
+    r.write()?;
+    let token = token_of(b)?;
     let written = r.state.server().acl().send(r.call(UpsertTokens { tokens: vec![token] })).await??;
     let mut resp = match written.tokens.first() {
         Some(t) => respond::ok_json_marshaler(&TokenWire::new(t), r.pretty),

@@ -188,6 +188,12 @@ pub async fn keyring(r: Req<'_>, body: &[u8]) -> Reply {
     Ok(respond::ok_json(&body, r.pretty))
 }
 
+/// A `KeyringRequest` body decoded as [`keyring`] decodes it. For the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_keyring_body(body: &[u8]) -> Result<Vec<u8>, String> {
+    key_of(body).map_err(|e| e.to_string())
+}
+
 /// The key of a `KeyringRequest` body: a 400 with Go's decoding text when the body is not
 /// one, a 500 with Go's base64 text when the key is not base64 (serf decodes it, Nomad answers
 /// its error as is). Any length passes here: each server refuses a key of the wrong size.

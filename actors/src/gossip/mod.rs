@@ -48,6 +48,8 @@ pub use self::keyring::KeyOp;
 pub use self::keyring::Keyring;
 pub use self::keyring::NodeKeyResponse;
 pub use self::packet::Refusal;
+pub(crate) use self::transport::feed_datagram;
+pub(crate) use self::transport::sample_datagrams;
 use self::transport::Command;
 use self::transport::Transport;
 pub use self::transport::LEAVE_PROPAGATE;

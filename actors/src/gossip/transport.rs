@@ -161,6 +161,65 @@ impl foca::BroadcastHandler<MemberIdentity> for Intents {
 
 type Swim = Foca<MemberIdentity, PostcardCodec, rand::rngs::StdRng, Intents>;
 
+/// A foca instance with this server's codec, SWIM parameters and intent handler, on
+/// 127.0.0.1:`port`, without a socket: for the fuzz targets ([`crate::fuzzing`]).
+fn detached_swim(port: u16) -> Swim {
+    use rand::SeedableRng;
+    let me = MemberIdentity {
+        name: format!("fuzz-{port}.global"),
+        region: "global".into(),
+        datacenter: "dc1".into(),
+        serf_addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        rpc_addr: "127.0.0.1:4647".into(),
+        http_addr: "127.0.0.1:4646".into(),
+        version: "0.1.0".into(),
+        revision: String::new(),
+        id: "5c3a4d8e-7f52-4c4b-9d8e-0e4f4a1b2c3d".into(),
+        expect: 3,
+        incarnation: 1,
+    };
+    let handler = Intents { seen: HashSet::new(), inbox: Arc::new(Mutex::new(VecDeque::new())) };
+    Foca::with_custom_broadcast(me, swim_config(), rand::rngs::StdRng::seed_from_u64(20), PostcardCodec, handler)
+}
+
+/// One datagram through what [`Transport::receive`] does with it, without a socket: opened with
+/// `ring`, then (when it is gossip) handed to a fresh foca instance, whose own refusal is the
+/// `Err` text. For the fuzz targets ([`crate::fuzzing`]); every step is the running server's.
+pub(crate) fn feed_datagram(ring: &Keyring, datagram: &[u8]) -> (Inbound, Result<(), String>) {
+    let inbound = packet::open(ring, datagram);
+    let Inbound::Gossip(plain) = &inbound else {
+        return (inbound, Ok(()));
+    };
+    // A third member: the samples are between 4648 and 4649.
+    let mut foca = detached_swim(4650);
+    let handled = foca.handle_data(plain, &mut AccumulatingRuntime::new()).map_err(|e| e.to_string());
+    (inbound, handled)
+}
+
+/// Real foca datagrams, in clear: two detached members that announce, exchange a few rounds
+/// and carry a leave intent. The fuzz targets' seeds, and a check that such packets decode.
+pub(crate) fn sample_datagrams() -> Vec<Vec<u8>> {
+    let (mut a, mut b) = (detached_swim(4648), detached_swim(4649));
+    let (mut ra, mut rb) = (AccumulatingRuntime::new(), AccumulatingRuntime::new());
+    let intent = Intent::Leave { name: "fuzz-4648.global".into(), incarnation: 1 };
+    if let Ok(bytes) = postcard::to_stdvec(&intent) {
+        let _ = a.add_broadcast(&bytes);
+    }
+    let _ = a.announce(MemberIdentity::placeholder(b.identity().serf_addr), &mut ra);
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        while let Some((_, data)) = ra.to_send() {
+            let _ = b.handle_data(&data, &mut rb);
+            out.push(data.to_vec());
+        }
+        while let Some((_, data)) = rb.to_send() {
+            let _ = a.handle_data(&data, &mut ra);
+            out.push(data.to_vec());
+        }
+    }
+    out
+}
+
 /// The loop's state.
 pub(super) struct Transport {
     foca: Swim,

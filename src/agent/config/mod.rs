@@ -12,6 +12,8 @@ mod file;
 mod flags;
 #[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
+pub mod fuzzing;
 mod schema;
 mod security;
 mod validate;
