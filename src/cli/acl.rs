@@ -397,7 +397,7 @@ async fn policy_apply(g: &GlobalOpts, a: PolicyApply) -> Result<String, CliError
         "Rules": String::from_utf8_lossy(&rules),
     });
     client(g)?
-        .put(&format!("/v1/acl/policy/{name}"), &[], Some(&body))
+        .put_unanswered(&format!("/v1/acl/policy/{name}"), &[], &body)
         .await
         .map_err(|e| fail(format!("Error writing ACL policy: {e}")))?;
     Ok(format!("Successfully wrote {} ACL policy!\n", go::quote(name)))

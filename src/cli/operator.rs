@@ -9,6 +9,8 @@ use clap::ArgAction;
 use clap::Args;
 use clap::Subcommand;
 use reqwest::Method;
+use serde_json::json;
+use serde_json::Value;
 
 use self::set_config::AUTOPILOT_CONFIGURATION;
 use self::set_config::SCHEDULER_CONFIGURATION;
@@ -250,6 +252,11 @@ async fn transfer_leadership(g: &GlobalOpts, a: TransferLeadership) -> Result<St
 
 async fn autopilot_get_config(g: &GlobalOpts, a: GetConfig) -> Result<String, CliError> {
     let config = client(g)?.get(AUTOPILOT_CONFIGURATION, &[]).await.map_err(CliError::AutopilotQuery)?;
+    if a.output.json && a.output.template.as_deref().unwrap_or("").is_empty() {
+        // api.AutopilotConfiguration has its own MarshalJSON, whose compact bytes Nomad's
+        // indenting encoder writes as they are: the body's JSON on one line.
+        return Ok(format::go_marshal(&config)? + "\n");
+    }
     match render::formatted(a.output.json, a.output.template.as_deref(), &config)? {
         Some(out) => Ok(out),
         None => Ok(render::autopilot_config(&config)),
@@ -283,10 +290,50 @@ async fn autopilot_health(g: &GlobalOpts, a: Health) -> Result<String, CliError>
 
 async fn scheduler_get_config(g: &GlobalOpts, a: GetConfig) -> Result<String, CliError> {
     let response = client(g)?.get(SCHEDULER_CONFIGURATION, &[]).await.map_err(CliError::SchedulerQuery)?;
-    match render::formatted(a.output.json, a.output.template.as_deref(), &response)? {
+    match render::formatted(a.output.json, a.output.template.as_deref(), &scheduler_response_go(&response))? {
         Some(out) => Ok(out),
         None => Ok(render::scheduler_config(&response)),
     }
+}
+
+/// The body as the Go client's `api.SchedulerConfigurationResponse` holds it, which is what
+/// Nomad's `-json` and `-t` format (`command/operator_scheduler_get_config.go`): the config's
+/// fields in `api.SchedulerConfiguration`'s order (zero values for missing ones, unknown ones
+/// dropped), then the embedded `QueryMeta` as decoded from the body alone: `LastIndex` and
+/// `RequestTime` stay 0 (the client fills its separate `*QueryMeta` from the headers), the
+/// server's `Index` has no field and is dropped.
+fn scheduler_response_go(body: &Value) -> Value {
+    let config = &body["SchedulerConfig"];
+    let config = if config.is_object() {
+        let preemption = &config["PreemptionConfig"];
+        let flag = |v: &Value| Value::Bool(v.as_bool().unwrap_or(false));
+        let number = |v: &Value| v.as_u64().map_or(json!(0), |n| json!(n));
+        json!({
+            "SchedulerAlgorithm": config["SchedulerAlgorithm"].as_str().unwrap_or(""),
+            "PreemptionConfig": {
+                "SystemSchedulerEnabled": flag(&preemption["SystemSchedulerEnabled"]),
+                "SysBatchSchedulerEnabled": flag(&preemption["SysBatchSchedulerEnabled"]),
+                "BatchSchedulerEnabled": flag(&preemption["BatchSchedulerEnabled"]),
+                "ServiceSchedulerEnabled": flag(&preemption["ServiceSchedulerEnabled"]),
+            },
+            "MemoryOversubscriptionEnabled": flag(&config["MemoryOversubscriptionEnabled"]),
+            "RejectJobRegistration": flag(&config["RejectJobRegistration"]),
+            "PauseEvalBroker": flag(&config["PauseEvalBroker"]),
+            "NodeLimitForFeasibilityChecks": number(&config["NodeLimitForFeasibilityChecks"]),
+            "CreateIndex": number(&config["CreateIndex"]),
+            "ModifyIndex": number(&config["ModifyIndex"]),
+        })
+    } else {
+        Value::Null
+    };
+    json!({
+        "SchedulerConfig": config,
+        "LastIndex": 0,
+        "LastContact": body["LastContact"].as_i64().unwrap_or(0),
+        "KnownLeader": body["KnownLeader"].as_bool().unwrap_or(false),
+        "RequestTime": 0,
+        "NextToken": body["NextToken"].as_str().unwrap_or(""),
+    })
 }
 
 async fn scheduler_set_config(g: &GlobalOpts, a: SchedulerSetConfig) -> Result<String, CliError> {
@@ -315,6 +362,26 @@ mod tests {
     use crate::cli::args::parse_strs as p;
     use crate::cli::args::Command;
     use crate::cli::args::ParseFailure;
+
+    #[test]
+    fn scheduler_response_as_the_go_client_decodes_it() {
+        let body = json!({
+            "SchedulerConfig": {"ModifyIndex": 9, "SchedulerAlgorithm": "spread", "Extra": 1,
+                                "PreemptionConfig": {"SystemSchedulerEnabled": true}},
+            "Index": 9, "LastContact": 0, "KnownLeader": true, "NextToken": ""
+        });
+        assert_eq!(
+            serde_json::to_string(&scheduler_response_go(&body)).unwrap(),
+            concat!(
+                r#"{"SchedulerConfig":{"SchedulerAlgorithm":"spread","PreemptionConfig":{"SystemSchedulerEnabled":true,"#,
+                r#""SysBatchSchedulerEnabled":false,"BatchSchedulerEnabled":false,"ServiceSchedulerEnabled":false},"#,
+                r#""MemoryOversubscriptionEnabled":false,"RejectJobRegistration":false,"PauseEvalBroker":false,"#,
+                r#""NodeLimitForFeasibilityChecks":0,"CreateIndex":0,"ModifyIndex":9},"LastIndex":0,"LastContact":0,"#,
+                r#""KnownLeader":true,"RequestTime":0,"NextToken":""}"#
+            )
+        );
+        assert_eq!(scheduler_response_go(&json!({}))["SchedulerConfig"], Value::Null);
+    }
 
     #[test]
     fn boolean_switches() {

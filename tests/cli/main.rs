@@ -10,6 +10,7 @@ mod t60_tls_certs;
 mod t61_tls_cli;
 mod t62_gossip_keyring;
 mod t67_cli_exactness;
+mod t68_nomad_help_and_json;
 mod t70_cli;
 mod t80_agent_cli;
 mod t88_acl_cli;
