@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod hcl1;
+mod log_filter;
 pub mod tls;
 
 use std::future::Future;
@@ -476,7 +477,12 @@ fn init_logging(level: &str, json: bool) {
     // Colour only for a person at a terminal: a file or a log collector gets plain lines.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    // openraft's error per RPC to an unreachable peer gives way to the network layer's one line
+    // when the peer goes and one when it is back (log_filter.rs).
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let quiet = log_filter::QuietUnreachablePeers;
+    let _ = if json { builder.json().finish().with(quiet).try_init() } else { builder.finish().with(quiet).try_init() };
 }
 
 /// A write past the process's file size limit (RLIMIT_FSIZE) then fails with EFBIG, which

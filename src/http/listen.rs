@@ -11,10 +11,10 @@
 //!   └─ ConnCounter::admit(client IP) ── over the limit ─> HTTP: Nomad's 429 (at most 10 a second,
 //!        │                                               bursts of 100), then close; RPC: close
 //!        └─ ConnSlot: held by the connection's task, given back when it ends, however it ends
+//!   └─ first byte within the handshake timeout (tokio's timer) ── none: closed
 //!   └─ rpc_upgrade_mode only: first byte 0x16 (a TLS handshake record) → TLS, else plain
 //!   └─ TLS handshake within the handshake timeout (actix-tls) ── too slow: dropped
-//!   └─ first request head within the handshake timeout ── too slow: 408 and closed
-//!   └─ actix-http HttpService (HTTP/1.1; idle keep-alive 5 s; 1 s to shut down) ─> the App
+//!   └─ actix-http HttpService (HTTP/1.1; idle until the client closes; 1 s to shut down) ─> the App
 //! ```
 //!
 //! **What handlers learn of the connection.** On a TLS connection whose client presented a
@@ -25,10 +25,11 @@
 //!
 //! **Limits** ([`ConnLimits`], Nomad's `limits { }`): `max_per_client` connections at once
 //! from one IP address (0: no limit), counted across the workers of one listener; the
-//! handshake timeout (0: none) bounds the TLS handshake and, separately, the wait for the first
-//! request head, so a connection that never speaks ends. After a response, an idle connection
-//! ends after actix's keep-alive of 5 s; TCP keep-alive probes (every 15 s, as Go's listeners
-//! send them for Nomad) find a client that vanished without closing.
+//! handshake timeout (0: none) bounds the wait for the client's first byte and, separately, the
+//! TLS handshake, so a connection that never speaks ends. After a response, an idle connection
+//! stays open until its client closes it, as Nomad's do (see [`KEEP_ALIVE`] for why actix's
+//! timers are off); TCP keep-alive probes (every 15 s, as Go's listeners send them for Nomad)
+//! find a client that vanished without closing.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -49,6 +50,7 @@ use std::time::Instant;
 
 use actix_http::body::MessageBody;
 use actix_http::HttpService;
+use actix_http::KeepAlive;
 use actix_http::Request;
 use actix_http::Response;
 use actix_http::TlsAcceptorConfig;
@@ -83,9 +85,16 @@ Your IP is issuing too many concurrent connections, please rate limit your calls
 /// handshake it needs counts too.
 const ANSWER_DEADLINE: Duration = Duration::from_millis(10);
 
-/// How an idle connection ends, as actix-web's `HttpServer` sets it: 5 s of keep-alive after a
-/// response, then 1 s for the client to see the close.
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// An idle connection stays open until the client closes it (or TCP keep-alive finds it gone),
+/// as Go's `http.Server` keeps one for Nomad (no `IdleTimeout`, no `ReadTimeout`). actix-http's
+/// own idle and first-request timers are not used: they measure from a clock each worker caches
+/// and updates every 500 ms, and after the process was stopped (SIGSTOP, a VM pause, a long GC
+/// of the host) for longer than the timeout they fired at resume before the requests that had
+/// queued meanwhile were read, so those clients saw the connection reset without an answer.
+/// The first-byte wait ([`first_byte`]) runs on tokio's timer instead, which polls the socket
+/// before the deadline.
+const KEEP_ALIVE: KeepAlive = KeepAlive::Os;
+/// After a graceful shutdown began: 1 s for the client to see the close.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// TCP keep-alive probes on every accepted connection, as Go's listeners set them for Nomad
@@ -413,8 +422,8 @@ impl Served {
                 async move { signal.notified().await }
             })
             .keep_alive(KEEP_ALIVE)
-            // A client that connects and sends no request head in time is closed.
-            .client_request_timeout(self.timeout)
+            // A client that connects and sends nothing in time is closed by `first_byte`.
+            .client_request_timeout(Duration::ZERO)
             .client_disconnect_timeout(DISCONNECT_TIMEOUT)
             // A response is one write: sent at once, not held back for the client's delayed ACK.
             .tcp_nodelay(true)
@@ -445,7 +454,7 @@ impl Served {
                 async move { signal.notified().await }
             })
             .keep_alive(KEEP_ALIVE)
-            .client_request_timeout(self.timeout)
+            .client_request_timeout(Duration::ZERO)
             .client_disconnect_timeout(DISCONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .local_addr(self.addr)
@@ -581,14 +590,17 @@ impl Service<TcpStream> for Conn {
         let (plain, tls) = (self.plain.clone(), self.tls.clone());
         Box::pin(async move {
             let _slot = slot;
+            let Some(first) = first_byte(&io, shared.handshake_timeout).await else { return Ok(()) };
             let inner = match (plain, tls) {
                 (Some(plain), None) => plain,
                 (None, Some(tls)) => tls,
-                (Some(plain), Some(tls)) => match starts_tls(&io, shared.handshake_timeout).await {
-                    Some(true) => tls,
-                    Some(false) => plain,
-                    None => return Ok(()),
-                },
+                (Some(plain), Some(tls)) => {
+                    if first == TLS_HANDSHAKE_RECORD {
+                        tls
+                    } else {
+                        plain
+                    }
+                }
                 (None, None) => return Ok(()),
             };
             if let Err(e) = inner.call(io).await {
@@ -599,12 +611,14 @@ impl Service<TcpStream> for Conn {
     }
 }
 
-/// Whether the client's first byte starts a TLS handshake; `None` if it closed or sent
-/// nothing in time.
-async fn starts_tls(io: &TcpStream, timeout: Duration) -> Option<bool> {
+/// The client's first byte, left in the socket (under `rpc_upgrade_mode` it says whether a
+/// TLS handshake starts); `None` if it closed or sent nothing within `timeout`. tokio's timeout
+/// polls the socket before its deadline, so a connection whose bytes arrived while the process
+/// was stopped is served when it resumes, however long the stop.
+async fn first_byte(io: &TcpStream, timeout: Duration) -> Option<u8> {
     let mut first = [0u8; 1];
     match actix_rt::time::timeout(unbounded_if_zero(timeout), io.peek(&mut first)).await {
-        Ok(Ok(1)) => Some(first[0] == TLS_HANDSHAKE_RECORD),
+        Ok(Ok(1)) => Some(first[0]),
         _ => None,
     }
 }

@@ -19,6 +19,7 @@ mod t90_gossip;
 mod t91_python_nomad;
 mod t92_tls_rpc;
 mod t93_gossip_keyring;
+mod t94_seen_faults;
 mod t95_autopilot;
 mod t96_peer_connections;
 mod t98_crash_points;

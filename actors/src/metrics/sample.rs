@@ -31,6 +31,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = Transitions::default();
     let mut fsyncs_reported = 0;
+    let mut unreachable_reported: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut refused_reported = [0u64; Refusal::ALL.len()];
     loop {
         tokio::select! {
@@ -62,6 +63,17 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
                     }
                 }
                 emit_raft_gauges(&ctx);
+                // Peers raft could not connect to: how many now, and by peer how often each
+                // went unreachable (the counter's increments since the last tick).
+                let (down, went) = ctx.contacts.unreachable_counts();
+                metrics.set_gauge("nomad.raft.peers.unreachable", &[], down as f32);
+                for (peer_id, times) in went {
+                    let reported = unreachable_reported.entry(peer_id.clone()).or_insert(0);
+                    if times > *reported {
+                        metrics.incr_counter("nomad.raft.peer.unreachable", &[("peer_id", &peer_id)], times - *reported);
+                        *reported = times;
+                    }
+                }
                 if ctx.is_leader() {
                     // Nomad's leader alone reports autopilot's state (its `NotifyState`).
                     if let Ok(Ok(h)) = autopilot.send(GetHealth).await {

@@ -89,15 +89,57 @@ fn skips_commit_notice(acked: Option<&Acked>, req: &AppendEntriesRequest<TypeCon
 }
 
 /// When each peer last answered one of our raft RPCs; autopilot reads it for `LastContact`.
+/// Also which peers our raft RPCs cannot reach (a refused or timed-out connect): each is logged
+/// once when it goes and once when it answers again, and counted for the metrics, in place of
+/// openraft's error per failed RPC (the agent's log filter drops those, `src/agent/log_filter.rs`).
 #[derive(Clone, Default)]
 pub struct Contacts {
     inner: Arc<Mutex<HashMap<NodeId, Instant>>>,
+    reach: Arc<Mutex<Reach>>,
+}
+
+/// Peers found unreachable, and how often each went so.
+#[derive(Default)]
+struct Reach {
+    /// Unreachable now: the peer's server ID and address.
+    down: HashMap<NodeId, (String, String)>,
+    /// By server ID: times the peer went unreachable since start.
+    went: HashMap<String, u64>,
 }
 
 impl Contacts {
+    /// The peer answered: if it was unreachable, it is back (logged once).
     pub fn touch(&self, id: NodeId) {
         if let Ok(mut m) = self.inner.lock() {
             m.insert(id, Instant::now());
+        }
+        let back = self.reach.lock().ok().and_then(|mut r| r.down.remove(&id));
+        if let Some((peer_id, addr)) = back {
+            tracing::info!(peer_id = %peer_id, address = %addr, "raft peer reachable again");
+        }
+    }
+
+    /// An RPC to the peer could not connect: logged once, when it goes.
+    pub fn unreachable(&self, id: NodeId, peer_id: &str, addr: &str, error: &dyn std::fmt::Display) {
+        let Ok(mut r) = self.reach.lock() else { return };
+        if r.down.contains_key(&id) {
+            return;
+        }
+        r.down.insert(id, (peer_id.to_string(), addr.to_string()));
+        *r.went.entry(peer_id.to_string()).or_default() += 1;
+        tracing::warn!(
+            peer_id = %peer_id,
+            address = %addr,
+            error = %error,
+            "raft peer unreachable; logged again only when it answers"
+        );
+    }
+
+    /// How many peers are unreachable now, and by server ID how often each went so.
+    pub fn unreachable_counts(&self) -> (usize, Vec<(String, u64)>) {
+        match self.reach.lock() {
+            Ok(r) => (r.down.len(), r.went.iter().map(|(k, v)| (k.clone(), *v)).collect()),
+            Err(_) => (0, Vec::new()),
         }
     }
 
@@ -199,6 +241,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             client: self.peers.client.clone(),
             contacts: self.contacts.clone(),
             target,
+            peer_id: node.id.clone(),
+            rpc_addr: node.rpc_addr.clone(),
             base: self.peers.url(&node.rpc_addr, ""),
             acked: None,
         }
@@ -209,6 +253,9 @@ pub struct Connection {
     client: reqwest::Client,
     contacts: Contacts,
     target: NodeId,
+    /// The peer's server ID and RPC address, for the reachability log.
+    peer_id: String,
+    rpc_addr: String,
     base: String,
     /// The peer's last acceptance of an append-entries on this connection.
     acked: Option<Acked>,
@@ -235,6 +282,7 @@ impl Connection {
             .await
             .map_err(|e| {
                 if e.is_connect() {
+                    self.contacts.unreachable(self.target, &self.peer_id, &self.rpc_addr, &e);
                     RPCError::Unreachable(Unreachable::new(&e))
                 } else {
                     RPCError::Network(NetworkError::new(&e))
@@ -345,5 +393,21 @@ mod tests {
         assert!(!skips_commit_notice(Some(&acked), &request(2, 8, 0), now));
         // A connection with nothing acknowledged (as openraft's leadership check uses) sends.
         assert!(!skips_commit_notice(None, &request(2, 7, 0), now));
+    }
+
+    #[test]
+    fn a_peer_goes_unreachable_once_until_it_answers() {
+        let c = Contacts::default();
+        let e = "connection refused";
+        for _ in 0..100 {
+            c.unreachable(3, "peer-3", "127.0.0.3:4647", &e);
+        }
+        assert_eq!(c.unreachable_counts(), (1, vec![("peer-3".to_string(), 1)]));
+        c.touch(3);
+        c.touch(3);
+        assert_eq!(c.unreachable_counts(), (0, vec![("peer-3".to_string(), 1)]));
+        c.unreachable(3, "peer-3", "127.0.0.3:4647", &e);
+        assert_eq!(c.unreachable_counts(), (1, vec![("peer-3".to_string(), 2)]));
+        assert!(c.last(3).is_some());
     }
 }
