@@ -192,18 +192,40 @@ impl Rng {
 #[test]
 fn random_sequential_histories_pass() {
     for seed in 1..=40u64 {
+        let h = random_history(seed, 5, 40, &["var/a", "var/b", "scheduler"], 10);
+        let r = run(&h);
+        assert!(r.ok(), "seed {seed}: {r}");
+        assert!(r.definite > 150);
+    }
+}
+
+/// A long history of one key with answers lost now and then (a soak's worth): the search must
+/// stay fast, with nothing unknown.
+#[test]
+fn a_long_history_is_checked_within_its_budget() {
+    let h = random_history(7, 6, 2000, &["var/a"], 100);
+    let started = std::time::Instant::now();
+    let r = run(&h);
+    assert!(r.ok(), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+/// `procs` processes doing `per_proc` operations each on `keys`, one answer in `lost_one_in`
+/// lost; every operation takes effect at one instant inside its interval, or, without an
+/// answer, maybe never.
+fn random_history(seed: u64, procs: usize, per_proc: usize, keys: &[&'static str], lost_one_in: u64) -> Vec<Operation> {
+    {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let keys = ["var/a", "var/b", "scheduler"];
         // (lin point, process, key, invoke, complete, answer lost, applied if lost)
         let mut plan = Vec::new();
-        for p in 0..5usize {
+        for p in 0..procs {
             let mut t = rng.below(5);
-            for _ in 0..40 {
+            for _ in 0..per_proc {
                 let invoke = t + rng.below(3);
                 let lin = invoke + 1 + rng.below(6);
                 let complete = lin + rng.below(6);
-                let key = keys[rng.below(3) as usize];
-                let lost = rng.below(10) == 0;
+                let key = keys[rng.below(keys.len() as u64) as usize];
+                let lost = rng.below(lost_one_in) == 0;
                 let never = lost && rng.below(2) == 0;
                 plan.push((lin * 16 + p as u64, p, key, invoke, complete, lost, never));
                 t = complete + 1;
@@ -264,8 +286,6 @@ fn random_sequential_histories_pass() {
             let outcome = if lost { Outcome::Unknown("lost".into()) } else { outcome };
             h.push(at(p, key, op, invoke, complete, outcome));
         }
-        let r = run(&h);
-        assert!(r.ok(), "seed {seed}: {r}");
-        assert!(r.definite > 150);
+        h
     }
 }

@@ -1,4 +1,5 @@
-//! The Wing–Gong search with Lowe's memoisation (the algorithm of porcupine's `checkSingle`):
+//! The Wing–Gong search with Lowe's memoisation (the algorithm of porcupine's `checkSingle`, the linearized set kept as a Zobrist
+//! hash):
 //! walk the history's call and return events in time order; at a call, try to linearize that
 //! operation now (the model accepts its answer), remove its events and start again from the
 //! first event; at a return whose call is still pending, undo the last linearized operation
@@ -96,12 +97,21 @@ impl Events {
     }
 }
 
-fn set_bit(bits: &mut [u64], i: usize, on: bool) {
-    if on {
-        bits[i / 64] |= 1 << (i % 64);
-    } else {
-        bits[i / 64] &= !(1 << (i % 64));
-    }
+/// One random 128-bit word per operation (splitmix64): the linearized set is remembered as
+/// the XOR of its operations' words (Zobrist hashing), 16 bytes however long the history,
+/// instead of a bitset that costs a copy and a hash of n bits at every step. Two different
+/// sets share a word with probability 2^-128; if they did, the search would skip a branch and
+/// could report a violation that is not one, never miss one.
+fn zobrist(n: usize) -> Vec<u128> {
+    let mut x: u64 = 0x5EED_0F_C4EC_4E12;
+    let mut next = || {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    (0..n).map(|_| (u128::from(next()) << 64) | u128::from(next())).collect()
 }
 
 /// Every state reachable from `states` by `op`'s step (sorted, without repeats).
@@ -117,8 +127,9 @@ fn step_all(states: &[State], o: &Operation) -> Vec<State> {
 pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
     let deadline = Instant::now() + budget;
     let mut events = Events::new(ops);
-    let mut bits = vec![0u64; ops.len().div_ceil(64).max(1)];
-    let mut seen: HashSet<(Vec<u64>, Vec<State>)> = HashSet::new();
+    let words = zobrist(ops.len());
+    let mut linearized: u128 = 0;
+    let mut seen: HashSet<(u128, Vec<State>)> = HashSet::new();
     let mut states = vec![init];
     let mut stack: Vec<(usize, Vec<State>)> = Vec::new();
     let mut entry = events.next[0];
@@ -132,7 +143,7 @@ pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
             // Only reachable if every remaining event was skipped: undo as at a return.
             let Some((call, before)) = stack.pop() else { return Verdict::NotLinearizable };
             states = before;
-            set_bit(&mut bits, events.ev[call].op, false);
+            linearized ^= words[events.ev[call].op];
             events.unlift(call);
             entry = events.next[call];
             continue;
@@ -141,21 +152,18 @@ pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
         if e.call {
             let op = e.op;
             let after = step_all(&states, &ops[op]);
-            if !after.is_empty() {
-                set_bit(&mut bits, op, true);
-                if seen.insert((bits.clone(), after.clone())) {
-                    stack.push((entry, std::mem::replace(&mut states, after)));
-                    events.lift(entry);
-                    entry = events.next[0];
-                    continue;
-                }
-                set_bit(&mut bits, op, false);
+            if !after.is_empty() && seen.insert((linearized ^ words[op], after.clone())) {
+                linearized ^= words[op];
+                stack.push((entry, std::mem::replace(&mut states, after)));
+                events.lift(entry);
+                entry = events.next[0];
+                continue;
             }
             entry = events.next[entry];
         } else {
             let Some((call, before)) = stack.pop() else { return Verdict::NotLinearizable };
             states = before;
-            set_bit(&mut bits, events.ev[call].op, false);
+            linearized ^= words[events.ev[call].op];
             events.unlift(call);
             entry = events.next[call];
         }
