@@ -103,7 +103,7 @@ impl Events {
 /// sets share a word with probability 2^-128; if they did, the search would skip a branch and
 /// could report a violation that is not one, never miss one.
 fn zobrist(n: usize) -> Vec<u128> {
-    let mut x: u64 = 0x5EED_0F_C4EC_4E12;
+    let mut x: u64 = 0x005E_ED0F_C4EC_4E12;
     let mut next = || {
         x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = x;
