@@ -825,7 +825,7 @@ async fn list(g: &GlobalOpts, a: VarList) -> Result<String, CliError> {
 async fn purge(g: &GlobalOpts, a: VarPurge) -> Result<String, CliError> {
     let ns = namespace(g);
     if a.path.len() != 1 {
-        return Err(usage("This command takes one argument: <path>"));
+        return Err(with_help("This command takes one argument: <path>", "purge"));
     }
     let path = &a.path[0];
     let cas = check_index(&a.check_index)?;

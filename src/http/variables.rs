@@ -200,10 +200,7 @@ impl Blocking {
     /// reaches this server after the leader applied it, so it still wakes the wait.
     fn new(r: &Req<'_>, opts: &ReadOptions) -> Option<Self> {
         let min_index = opts.index.filter(|&i| i > 0)?;
-        let wait = match opts.wait_ns {
-            Some(ns) if ns > 0 => Duration::from_nanos(ns.unsigned_abs()).min(MAX_BLOCKING),
-            _ => MAX_BLOCKING,
-        };
+        let wait = max_query_time(opts.wait_ns);
         let deadline = tokio::time::Instant::now() + wait + jitter(wait / JITTER_FRACTION);
         Some(Self { min_index, deadline, changes: r.state.server().applied_changes() })
     }
@@ -215,6 +212,15 @@ impl Blocking {
             return false;
         }
         matches!(tokio::time::timeout_at(self.deadline, self.changes.changed()).await, Ok(Ok(())))
+    }
+}
+
+/// `?wait=` as Nomad's `blockingRPC` bounds it: at most [`MAX_BLOCKING`], and that when absent
+/// or not positive.
+fn max_query_time(wait_ns: Option<i64>) -> Duration {
+    match wait_ns {
+        Some(ns) if ns > 0 => Duration::from_nanos(ns.unsigned_abs()).min(MAX_BLOCKING),
+        _ => MAX_BLOCKING,
     }
 }
 
@@ -380,6 +386,19 @@ mod tests {
             decode_variable(br#"{"Items":{"a":1}}"#).unwrap_err(),
             "json: cannot unmarshal number into Go struct field VariableDecrypted.Items.a of type string"
         );
+    }
+
+    #[test]
+    fn blocking_wait_is_capped_as_nomads() {
+        assert_eq!(max_query_time(None), Duration::from_secs(300));
+        assert_eq!(max_query_time(Some(0)), Duration::from_secs(300));
+        assert_eq!(max_query_time(Some(-5)), Duration::from_secs(300));
+        assert_eq!(max_query_time(Some(1_500_000_000)), Duration::from_millis(1500));
+        assert_eq!(max_query_time(Some(600_000_000_000)), Duration::from_secs(300));
+        for _ in 0..20 {
+            assert!(jitter(Duration::from_secs(16)) < Duration::from_secs(16));
+        }
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
