@@ -10,6 +10,7 @@ mod t30_failover;
 mod t40_membership;
 mod t50_snapshot_install;
 mod t60_storage_fault;
+mod t62_clock_jump;
 mod t70_variables;
 mod t80_snapshot;
 mod t85_acl;
