@@ -13,6 +13,7 @@ mod t67_cli_exactness;
 mod t68_nomad_help_and_json;
 mod t70_cli;
 mod t80_agent_cli;
+mod t81_nomad_configs;
 mod t88_acl_cli;
 mod t95_var_cli;
 mod t97_snapshot_archive;

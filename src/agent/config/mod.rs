@@ -546,7 +546,8 @@ fn resolve(f: AgentFile) -> Result<AgentConfig, ConfigError> {
             default_scheduler_config: server.default_scheduler_config.map(file::SchedulerBlock::resolve),
             raft_snapshot_threshold: server.raft_snapshot_threshold.unwrap_or(d.server.raft_snapshot_threshold),
             raft_trailing_logs: server.raft_trailing_logs.unwrap_or(d.server.raft_trailing_logs),
-            license_path: server.license_path,
+            // Nomad's `LicensePath != ""`: an empty path is no license file.
+            license_path: server.license_path.filter(|p| !p.as_os_str().is_empty()),
             license_public_keys: server.license_public_keys,
             encrypt,
             raft_multiplier,
