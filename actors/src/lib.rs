@@ -147,7 +147,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let store_counters = log_store.counters();
     let reader = sm_store.reader();
     let contacts = Contacts::default();
-    let http = Peers::new(settings.rpc_tls.as_ref());
+    let http = Peers::with_source(
+        settings.rpc_tls.as_ref(),
+        raft::network::source_ip(&settings.rpc_addr, &settings.serf_bind),
+    );
     let network = Network::new(contacts.clone(), http.clone());
 
     let ms = |d: Duration| d.as_millis() as u64;

@@ -4,6 +4,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod nemesis;
+
 mod t10_forming;
 mod t20_forwarding;
 mod t30_failover;
@@ -23,6 +25,8 @@ mod t93_gossip_keyring;
 mod t94_seen_faults;
 mod t95_autopilot;
 mod t96_peer_connections;
+mod t97_nemesis;
+mod t97_soak;
 mod t98_crash_points;
 mod t99_ui;
 

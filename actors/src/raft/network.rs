@@ -148,6 +148,17 @@ impl Contacts {
     }
 }
 
+/// The address this server's connections to its peers come from: the one it advertises for
+/// RPC, when it also binds exactly that address (not all interfaces), so a peer sees raft
+/// traffic arrive from the address it sends raft traffic to, and a firewall rule on a
+/// server's address covers both directions (the partition tests rely on it). Otherwise the
+/// kernel picks, as Nomad's dialer leaves it to.
+pub fn source_ip(rpc_addr: &str, bind: &str) -> Option<std::net::IpAddr> {
+    let advertised = rpc_addr.parse::<std::net::SocketAddr>().ok()?.ip();
+    let bound = bind.parse::<std::net::SocketAddr>().ok()?.ip();
+    (advertised == bound && !bound.is_unspecified()).then_some(bound)
+}
+
 /// Calls this server has in flight to one peer at once, besides raft's own: Nomad's
 /// `LimitsNonStreamingConnsPerClient`. Each call holds an HTTP/1.1 connection of its own
 /// (Nomad multiplexes its calls over one), and the peer counts our connections against its
@@ -174,11 +185,18 @@ impl Peers {
     /// Plain HTTP without `tls`; HTTPS through `tls` (its verifier decides which peers are
     /// servers, its resolver presents our certificate) with it.
     pub fn new(tls: Option<&Arc<rustls::ClientConfig>>) -> Self {
+        Self::with_source(tls, None)
+    }
+
+    /// Like [`Peers::new`], with connections to peers opened from `source` (see
+    /// [`source_ip`]).
+    pub fn with_source(tls: Option<&Arc<rustls::ClientConfig>>, source: Option<std::net::IpAddr>) -> Self {
         crate::crypto::install_default_provider();
         let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(PEER_IDLE_CONNS)
+            .local_address(source)
             .tcp_nodelay(true);
         let (builder, scheme) = match tls {
             Some(config) => (builder.tls_backend_preconfigured((**config).clone()).https_only(true), "https"),
@@ -356,6 +374,16 @@ mod tests {
             entries,
             leader_commit: Some(log_id(prev)),
         }
+    }
+
+    #[test]
+    fn peers_are_called_from_the_advertised_address_only_when_bound_to_it() {
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(source_ip("127.30.1.2:4647", "127.30.1.2:4648"), ip("127.30.1.2"));
+        assert_eq!(source_ip("10.0.0.5:4647", "0.0.0.0:4648"), None, "all interfaces: the kernel picks");
+        assert_eq!(source_ip("192.0.2.7:4647", "10.0.0.5:4648"), None, "advertised elsewhere (NAT)");
+        assert_eq!(source_ip("[::1]:4647", "[::1]:4648"), ip("::1"));
+        assert_eq!(source_ip("nonsense", "127.0.0.1:4648"), None);
     }
 
     #[tokio::test]

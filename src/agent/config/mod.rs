@@ -12,8 +12,6 @@ mod file;
 mod flags;
 #[doc(hidden)]
 pub mod fuzzing;
-#[doc(hidden)]
-pub mod fuzzing;
 mod schema;
 mod security;
 mod validate;
