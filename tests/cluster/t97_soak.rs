@@ -174,7 +174,19 @@ fn soak_mixed_load_with_nemeses() {
             );
             match http(Duration::from_secs(10)).put(url).send() {
                 Ok(r) if r.status().as_u16() == 200 => transfers += 1,
-                _ => transfer_failures += 1,
+                Ok(r) => {
+                    transfer_failures += 1;
+                    eprintln!(
+                        "soak: transfer to s{} answered {}: {}",
+                        to + 1,
+                        r.status(),
+                        r.text().unwrap_or_default()
+                    );
+                }
+                Err(e) => {
+                    transfer_failures += 1;
+                    eprintln!("soak: transfer to s{}: {e}", to + 1);
+                }
             }
         }
         if now >= next[3] {
