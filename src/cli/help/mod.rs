@@ -43,6 +43,10 @@ const TABLES: &[&[Entry]] = &[
 /// Commands listed by the top-level help that have no entry of their own here.
 const TOP_LEVEL_EXTRA: &[(&str, &str)] = &[("agent", "Runs a Nomad agent"), ("version", "Prints the Nomad version")];
 
+/// Commands kept for old scripts that their group's `Subcommands:` list leaves out (as Nomad
+/// hides its deprecated commands).
+const HIDDEN: &[&str] = &["operator keygen"];
+
 /// Nomad's `groupedHelpFunc` puts these first, under "Common commands".
 const COMMON: &[&str] = &["run", "stop", "status", "alloc", "job", "node", "agent"];
 
@@ -82,6 +86,7 @@ fn children(parent: &str) -> Vec<&'static Entry> {
     let prefix = format!("{parent} ");
     let mut children: Vec<&Entry> =
         entries().filter(|e| e.path.strip_prefix(&prefix).is_some_and(|rest| !rest.contains(' '))).collect();
+    children.retain(|e| !HIDDEN.contains(&e.path));
     children.sort_by_key(|e| e.path);
     children
 }

@@ -464,4 +464,16 @@ General Options:
 
   @GENERAL_NO_NAMESPACE@"#,
     },
+    Entry {
+        path: "operator keygen",
+        synopsis: "Generates a new encryption key",
+        source: "command/operator_gossip_keyring_generate.go (the deprecated operator keygen)",
+        text: r#"Usage: raftwarden operator keygen
+
+  Generates a new 32-byte encryption key that can be used to configure the
+  agent to encrypt traffic. The output of this command is already
+  in the proper format that the agent expects.
+
+  This command is deprecated: use "raftwarden operator gossip keyring generate"."#,
+    },
 ];

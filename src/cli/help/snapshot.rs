@@ -112,4 +112,32 @@ Snapshot Inspect Options:
   -json
   	Output the snapshot inspect in its JSON format."#,
     },
+    Entry {
+        path: "operator snapshot agent",
+        synopsis: "Periodically saves snapshots of Nomad server state",
+        source: "command/operator_snapshot_save.go (layout); the agent is Enterprise-only in Nomad",
+        text: r#"Usage: raftwarden operator snapshot agent [options]
+
+  Starts a process that saves snapshots of the state of the servers on an
+  interval, verifies each one and keeps the newest, as the snapshot agent of
+  Nomad Enterprise does. Its settings are read from the snapshot block of the
+  -config file; its block named nomad, if any, gives the address, token and TLS
+  files. It runs until interrupted.
+
+  If ACLs are enabled, a token with operator:write or the operator:snapshot-save
+  capability must be supplied.
+
+General Options:
+
+  @GENERAL_NO_NAMESPACE@
+
+Snapshot Agent Options:
+
+  -config=<path>
+    The agent's configuration file (HCL, or JSON when it ends in .json).
+
+  -max-rounds=<count>
+    Stop after this many rounds. Defaults to 0, which runs until SIGINT or
+    SIGTERM."#,
+    },
 ];
