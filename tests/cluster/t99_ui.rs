@@ -1,7 +1,7 @@
 //! The web UI at `/ui/`: its assets over HTTP and HTTPS (Content-Type, ETag and 304, the CSP,
 //! the app shell for unknown paths, `ui { enabled = false }` answering Nomad's stub), and the whole UI
 //! in headless Chromium driven by selenium (`tests/cluster/ui_browser.py`) against 3 servers
-//! with ACLs on. Addresses: this binary's block (127.30.x.y), a fresh subnet per test.
+//! with ACLs on. Addresses: a block of their own, 127.99.x.y (a fresh subnet per agent set).
 //!
 //! The browser test needs Debian's `chromium` and `chromium-driver` and selenium in the
 //! python virtualenv (`target/pyenv`, `RAFTWARDEN_PYENV`); `.ci/run` installs all three. Outside
@@ -16,9 +16,16 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::net;
 use crate::support::tls::Pki;
 use crate::support::*;
+
+/// This file's loopback block (127.99.x.y): the browser and its agents stay apart from the
+/// rest of the cluster binary (127.30) and the nemeses (127.96, 127.97).
+const BLOCK: u8 = 99;
+
+fn net() -> Net {
+    Net::new(BLOCK)
+}
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
