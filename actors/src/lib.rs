@@ -97,15 +97,15 @@ use crate::raft::network::Network;
 use crate::raft::network::Peers;
 use crate::raft::ServerNode;
 pub use crate::settings::AclSettings;
+pub use crate::settings::HostLabel;
 pub use crate::settings::LicenseSettings;
 pub use crate::settings::RaftTiming;
 pub use crate::settings::Settings;
-pub use crate::settings::HostLabel;
 pub use crate::settings::StartError;
+pub use crate::settings::TelemetrySettings;
 pub use crate::settings::DEFAULT_SNAPSHOT_THRESHOLD;
 pub use crate::settings::DEFAULT_TRAILING_LOGS;
 use crate::snapshot::Snapshots;
-pub use crate::settings::TelemetrySettings;
 use crate::variables::Variables;
 pub use crate::wire::Peer;
 pub use crate::wire::RpcError;
@@ -113,8 +113,6 @@ pub use crate::wire::RpcReply;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// One running server: its actors and what it is. Cheap to clone; every clone is the same
-/// server.
 /// The source revision this binary was built from: `RAFTWARDEN_REVISION` at build time
 /// (`RAFTWARDEN_REVISION=$(git rev-parse HEAD) cargo build --release`), as Nomad's release
 /// builds set `GitCommit` with `-ldflags`; empty otherwise. Shown as the gossip `revision` tag
@@ -124,6 +122,8 @@ pub const REVISION: &str = match option_env!("RAFTWARDEN_REVISION") {
     None => "",
 };
 
+/// One running server: its actors and what it is. Cheap to clone; every clone is the same
+/// server.
 #[derive(Clone)]
 pub struct Server {
     ctx: Arc<ServerContext>,
@@ -189,14 +189,14 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let proposer = propose::Proposer::start(raft.clone());
     let tmp_dir = server_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(|e| StartError::DataDir { path: tmp_dir.clone(), source: e })?;
+    let host = metrics_host(&settings.telemetry.host_label, &settings.name, &me_name);
+    let metrics = metrics::Metrics::with_telemetry(&host, &settings.telemetry);
     let ctx = Arc::new(ServerContext {
         proposer,
         tmp_dir,
         me,
         node_id,
         settings,
-    let host = metrics_host(&settings.telemetry.host_label, &settings.name, &me_name);
-    let metrics = metrics::Metrics::with_telemetry(&host, &settings.telemetry);
         raft,
         reader,
         contacts,
@@ -245,23 +245,17 @@ async fn start_gossip(
         rpc_addr: me.rpc_addr.clone(),
         http_addr: me.http_addr.clone(),
         version: me.version.clone(),
+        revision: REVISION.into(),
         id: me.id.clone(),
         expect: settings.bootstrap_expect,
         // Grows with every start, so a restarted server replaces its old self at once.
         incarnation: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-        revision: REVISION.into(),
             .map_or(0, |d| d.as_millis() as u64),
     };
     Ok(gossip::Gossip::start(bind, identity, liveness, keyring).await?)
 }
 
-/// The host label of this server's metrics: the machine's host name as Go's `os.Hostname`
-/// reads it on Linux, else the node name.
-fn host_name(fallback: &str) -> String {
-    match std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        Ok(h) if !h.trim().is_empty() => h.trim().to_string(),
-        _ => fallback.to_string(),
 /// The `host` label's value; empty for none.
 fn metrics_host(label: &HostLabel, node_name: &str, me_name: &str) -> String {
     match label {
@@ -271,6 +265,12 @@ fn metrics_host(label: &HostLabel, node_name: &str, me_name: &str) -> String {
     }
 }
 
+/// The host label of this server's metrics: the machine's host name as Go's `os.Hostname`
+/// reads it on Linux, else the node name.
+fn host_name(fallback: &str) -> String {
+    match std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        Ok(h) if !h.trim().is_empty() => h.trim().to_string(),
+        _ => fallback.to_string(),
     }
 }
 
@@ -376,11 +376,6 @@ impl Server {
         &self.ctx.me
     }
 
-    /// This server's metrics: what `GET /v1/metrics` shows, in both of its formats.
-    pub fn metrics(&self) -> &metrics::Metrics {
-        &self.ctx.metrics
-    }
-
     /// What hashicorp/raft's `Stats()` would say of this server now (`/v1/agent/self`).
     pub fn raft_stats(&self) -> raft::stats::RaftStats {
         let ctx = &self.ctx;
@@ -388,6 +383,11 @@ impl Server {
         let committed = ctx.store_counters.committed.load(std::sync::atomic::Ordering::Relaxed);
         let m = ctx.metrics();
         raft::stats::read(&m, last_log, committed, &ctx.me.id, ctx.leader_contact.elapsed())
+    }
+
+    /// This server's metrics: what `GET /v1/metrics` shows, in both of its formats.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.ctx.metrics
     }
 
     /// The settings it was started with.

@@ -169,10 +169,10 @@ pub async fn run_with_reloads(
     };
     let tls = tls::load(&config)?;
     tls::warn_at_start(&config);
-    // What each listener serves and how this server dials the others, built before anything
     if let Some(warning) = config::ignored_warning(&config) {
         tracing::warn!("{warning}");
     }
+    // What each listener serves and how this server dials the others, built before anything
     // starts so that a bad file or setting stops the agent at once.
     let (rpc_tls, rpc_server_tls, https_tls) = match &tls {
         Some(t) => (
@@ -224,7 +224,6 @@ pub async fn run_with_reloads(
         // one; upgrade mode also takes plain connections, from servers not yet moved to TLS.
         rpc_requires_server_cert: config.tls.rpc && !config.tls.rpc_upgrade_mode,
         rpc_tls,
-    };
         telemetry: raftwarden_actors::TelemetrySettings {
             host_label: match (config.telemetry.disable_hostname, config.telemetry.use_node_name) {
                 // As Nomad's setupTelemetry: use_node_name wins over disable_hostname.
@@ -236,6 +235,7 @@ pub async fn run_with_reloads(
             inmem_interval: config.telemetry.in_memory_collection_interval,
             inmem_retention: config.telemetry.in_memory_retention_period,
         },
+    };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;
     let state = http::ApiState::new(server.clone())
@@ -357,7 +357,6 @@ pub async fn run_with_reloads(
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, saying which. On SIGHUP it re-reads the configuration from
 /// Raft's timeouts scaled by `raft_multiplier`, as Nomad scales hashicorp/raft's election,
 /// heartbeat, lease and commit timeouts.
 fn raft_timing(multiplier: u32) -> RaftTiming {
@@ -371,6 +370,7 @@ fn raft_timing(multiplier: u32) -> RaftTiming {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM, saying which. On SIGHUP it re-reads the configuration from
 /// `args`, as Nomad's agent does, and hands it to the running agent on `reloads`. The handlers
 /// are in place when this returns (call it inside the runtime), so a SIGHUP during start-up
 /// does not end the process.
@@ -461,10 +461,32 @@ fn self_config(config: &AgentConfig, http: SocketAddr, rpc: SocketAddr, serf: So
                 config::TlsVersion::Tls13 => "tls13",
             },
         },
+        "Telemetry": {
+            "PrometheusMetrics": config.telemetry.prometheus_metrics,
+            "DisableHostname": config.telemetry.disable_hostname,
+            "UseNodeName": config.telemetry.use_node_name,
+            "CollectionInterval": go_duration(config.telemetry.collection_interval),
+            "InMemoryCollectionInterval": go_duration(config.telemetry.in_memory_collection_interval),
+            "InMemoryRetentionPeriod": go_duration(config.telemetry.in_memory_retention_period),
+        },
+        "UI": {
+            "Enabled": config.ui.enabled,
+            "ShowCLIHints": config.ui.show_cli_hints,
+            "Consul": {"BaseUIURL": config.ui.consul_ui_url.clone().unwrap_or_default()},
+            "Vault": {"BaseUIURL": config.ui.vault_ui_url.clone().unwrap_or_default()},
+            "Label": config.ui.label.as_ref().map(|l| serde_json::json!({
+                "Text": l.text, "BackgroundColor": l.background_color, "TextColor": l.text_color,
+            })),
+        },
         "LeaveOnInt": config.leave_on_interrupt,
         "LeaveOnTerm": config.leave_on_terminate,
         "Version": {"Version": raftwarden_actors::VERSION, "VersionPrerelease": "", "VersionMetadata": "", "Revision": raftwarden_actors::REVISION},
     })
+}
+
+/// A duration as Go's `time.Duration.String()` writes it (Nomad's HCL strings in its JSON).
+fn go_duration(d: std::time::Duration) -> String {
+    crate::go::duration::format(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn init_logging(level: &str, json: bool) {

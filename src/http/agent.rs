@@ -250,13 +250,13 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
             "health_score": "0",
             "encrypted": encrypted.to_string(),
         },
+        "raft": raft_stats(&server.raft_stats()),
         "runtime": {
             "arch": std::env::consts::ARCH,
             "kernel.name": std::env::consts::OS,
             "cpu_count": std::thread::available_parallelism().map_or(1, |n| n.get()).to_string(),
             "version": format!("rust{}", option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")),
         },
-        "raft": raft_stats(&server.raft_stats()),
     });
     let body = serde_json::json!({
         "config": r.state.agent_config().cloned().unwrap_or(Value::Null),
@@ -266,12 +266,6 @@ pub async fn agent_self(r: Req<'_>) -> Reply {
     Ok(respond::ok_json(&body, r.pretty))
 }
 
-/// `GET /v1/agent/health[?type=server]`: 200 `{"server":{"ok":true,"message":"ok"}}` while a
-/// leader is known; Nomad's 500 with the same JSON as text otherwise.
-pub async fn health(r: Req<'_>) -> Reply {
-    if r.http.method() != Method::GET {
-        return Err(ApiError::coded(405, INVALID_METHOD));
-    }
 /// hashicorp/raft's `Stats()` map, every value a string, as Nomad puts it under
 /// `stats.raft` (`latest_configuration` is Go's `%+v` of the servers; `last_contact` is `0` on
 /// the leader, else Go's duration text).
@@ -310,6 +304,12 @@ pub fn raft_stats(s: &raftwarden_actors::raft::stats::RaftStats) -> BTreeMap<&'s
     ])
 }
 
+/// `GET /v1/agent/health[?type=server]`: 200 `{"server":{"ok":true,"message":"ok"}}` while a
+/// leader is known; Nomad's 500 with the same JSON as text otherwise.
+pub async fn health(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
     r.read()?;
     let mut health = HealthResponse::default();
     let mut get_server = true;

@@ -123,6 +123,10 @@ fn ui_disabled_serves_nomads_stub_page() {
     let r = a.get("/ui/jobs");
     assert_eq!((r.status, r.text().as_str()), (200, "<html><p>Nomad UI is disabled</p></html>"));
     assert!(a.output().iter().any(|l| l.contains("UI is disabled")), "{:?}", a.output());
+    let v = a.get("/v1/agent/self").json();
+    assert_eq!(v["config"]["UI"]["Enabled"], false, "{v}");
+    assert_eq!(v["config"]["Telemetry"]["PrometheusMetrics"], false, "{v}");
+    assert_eq!(v["config"]["Telemetry"]["CollectionInterval"], "1s", "{v}");
 }
 
 /// A key Nomad does not know, in a real file, still stops the agent with the file and the key.
