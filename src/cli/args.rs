@@ -139,6 +139,12 @@ pub fn parse(args: &[String]) -> Result<Cli, ParseFailure> {
         return Err(ParseFailure::TopFlags(help_of(&line.path)));
     }
     let path = line.path;
+    // The longest known command is a group: hashicorp/cli runs it, and Nomad's group commands
+    // answer RunResultHelp whatever follows (`operator raft -stale` included).
+    let named = path.iter().try_fold(&root, |cmd, word| cmd.find_subcommand(word));
+    if named.is_some_and(clap::Command::has_subcommands) {
+        return Err(ParseFailure::Group(help_of(&path)));
+    }
     let value_flags = value_flags(&root);
     let takes_value = |name: &str| value_flags.contains(name);
     let mut words = path.clone();
@@ -377,6 +383,7 @@ mod tests {
             matches!(fail(&["operator", "nothing"]), ParseFailure::Group(h) if h.contains("Usage: raftwarden operator"))
         );
         assert!(matches!(fail(&["operator", "raft"]), ParseFailure::Group(_)));
+        assert!(matches!(fail(&["operator", "raft", "-stale"]), ParseFailure::Group(h) if h.contains("Subcommands:")));
         assert!(matches!(fail(&[]), ParseFailure::NoCommand(_)));
         assert!(matches!(fail(&["nothing"]), ParseFailure::NoCommand(h) if h.contains("Usage: raftwarden")));
     }

@@ -189,6 +189,11 @@ fn every_command_prints_nomads_help() {
     assert_eq!((code, err.as_str()), (1, ""));
     assert!(out.starts_with("Usage: raftwarden operator autopilot <subcommand> [options]\n"), "{out}");
     assert!(out.contains("\n\nSubcommands:\n    get-config    Display the current Autopilot configuration\n"), "{out}");
+    // Whatever follows a group that names none of its commands, flags included.
+    for args in [&["operator", "autopilot", "-json"][..], &["operator", "autopilot", "nothing", "-x"]] {
+        let (code, again, err) = cli(NOWHERE, args);
+        assert_eq!((code, err.as_str(), again.as_str()), (1, "", out.as_str()), "{args:?}");
+    }
 }
 
 /// `nomad` alone, `nomad -h` and an unknown command: `groupedHelpFunc`'s text on stdout, exit 0
