@@ -13,6 +13,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("agent") => raftwarden::agent::main(&args[1..]),
+        // Nomad's `version` command has an empty Help(): hashicorp/cli prints just a newline.
+        Some("version")
+            if args.iter().take_while(|a| *a != "--").any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) =>
+        {
+            println!();
+            0
+        }
         Some("version" | "-version" | "--version" | "-v") => {
             println!("raftwarden v{}", env!("CARGO_PKG_VERSION"));
             0

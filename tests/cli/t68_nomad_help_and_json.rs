@@ -211,6 +211,9 @@ fn top_level_help_is_nomads_layout() {
         "{out}"
     );
     assert!(out.contains("\n    operator      Provides cluster-level tools for Nomad operators\n"), "{out}");
+    // Nomad's `version` has an empty Help(): `version -h` is one newline.
+    let (code, version_help, err) = cli(NOWHERE, &["version", "-h"]);
+    assert_eq!((code, version_help.as_str(), err.as_str()), (0, "\n", ""));
     for args in [&[][..], &["nothing"], &["nothing", "-h"]] {
         let (code, again, err) = cli(NOWHERE, args);
         assert_eq!((code, err.as_str(), again.as_str()), (127, "", out.as_str()), "{args:?}");
