@@ -289,3 +289,25 @@ fn random_history(seed: u64, procs: usize, per_proc: usize, keys: &[&'static str
         h
     }
 }
+
+/// A stale read after a long random history (answers lost among it) is caught, and its
+/// window is the read and the write it missed, not the history before them.
+#[test]
+fn a_stale_read_after_a_long_history_is_caught_in_a_small_window() {
+    for seed in 1..=5u64 {
+        let mut h = random_history(seed, 5, 300, &["var/a"], 1000);
+        let end = h.iter().map(|o| o.complete.max(o.invoke)).max().unwrap_or_default().as_millis() as u64 + 10;
+        let old = h.iter().find_map(|o| match &o.outcome {
+            Outcome::Read(Some(v)) => Some(v.clone()),
+            _ => None,
+        });
+        let Some(old) = old else { continue };
+        h.push(at(8, "var/a", write("late"), end, end + 5, ok(1_000_000)));
+        h.push(at(9, "var/a", Op::Read, end + 10, end + 15, Outcome::Read(Some(old))));
+        let r = run(&h);
+        assert_eq!(r.violations.len(), 1, "seed {seed}: {r}");
+        let w = &r.violations[0].window;
+        assert!(w.iter().any(|o| o.process == 9) && w.iter().any(|o| o.process == 8), "seed {seed}: {r}");
+        assert!(w.len() <= 20, "seed {seed}: a window of {} operations", w.len());
+    }
+}

@@ -5,7 +5,8 @@
 //! first event; at a return whose call is still pending, undo the last linearized operation
 //! and try the next candidate. A (linearized set, model states) pair already explored is not
 //! explored again. Operations without an answer return at "never", so they may take effect at
-//! any point after their call, or not at all.
+//! any point after their call, or stay pending: the search ends when every operation with an
+//! answer is linearized.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -134,7 +135,11 @@ pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
     let mut stack: Vec<(usize, Vec<State>)> = Vec::new();
     let mut entry = events.next[0];
     let mut steps: u64 = 0;
-    while events.next[0] != NONE {
+    // Done when every operation with an answer is linearized: one without may stay pending
+    // for ever (it did not take effect).
+    let definite = |op: usize| ops[op].returns().is_some();
+    let mut definite_left = ops.iter().filter(|o| o.returns().is_some()).count();
+    while definite_left > 0 {
         steps += 1;
         if steps.is_multiple_of(4096) && Instant::now() > deadline {
             return Verdict::Unknown;
@@ -144,6 +149,7 @@ pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
             let Some((call, before)) = stack.pop() else { return Verdict::NotLinearizable };
             states = before;
             linearized ^= words[events.ev[call].op];
+            definite_left += usize::from(definite(events.ev[call].op));
             events.unlift(call);
             entry = events.next[call];
             continue;
@@ -154,6 +160,7 @@ pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
             let after = step_all(&states, &ops[op]);
             if !after.is_empty() && seen.insert((linearized ^ words[op], after.clone())) {
                 linearized ^= words[op];
+                definite_left -= usize::from(definite(op));
                 stack.push((entry, std::mem::replace(&mut states, after)));
                 events.lift(entry);
                 entry = events.next[0];
@@ -164,6 +171,7 @@ pub fn check(ops: &[Operation], init: State, budget: Duration) -> Verdict {
             let Some((call, before)) = stack.pop() else { return Verdict::NotLinearizable };
             states = before;
             linearized ^= words[events.ev[call].op];
+            definite_left += usize::from(definite(events.ev[call].op));
             events.unlift(call);
             entry = events.next[call];
         }
