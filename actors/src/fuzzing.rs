@@ -189,6 +189,54 @@ pub fn rpc_samples() -> Vec<(usize, Vec<u8>)> {
 mod tests {
     use super::*;
 
+    /// Every input kept for `target` in `fuzz/corpus/` and `fuzz/regressions/` (crash inputs).
+    fn kept_inputs(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fuzz");
+        let mut out = Vec::new();
+        for kind in ["corpus", "regressions"] {
+            let Ok(dir) = std::fs::read_dir(base.join(kind).join(target)) else { continue };
+            for entry in dir.flatten() {
+                if let Ok(bytes) = std::fs::read(entry.path()) {
+                    out.push((entry.path(), bytes));
+                }
+            }
+        }
+        out
+    }
+
+    /// The actors crate's fuzz targets over their kept corpora and crash inputs, split as the
+    /// targets in `fuzz/fuzz_targets/` split them: every property holds.
+    #[test]
+    fn fuzz_corpora_and_regressions_keep_their_properties() {
+        let mut ran = 0;
+        for (path, data) in kept_inputs("gossip_datagram") {
+            gossip_datagram(&data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            ran += 1;
+        }
+        let paths: Vec<&str> = rpc_paths().collect();
+        for (path, data) in kept_inputs("rpc_body") {
+            if let Some((&pick, body)) = data.split_first() {
+                rpc_body(paths[pick as usize % paths.len()], body)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                ran += 1;
+            }
+        }
+        for (path, data) in kept_inputs("acl_policy") {
+            if let Ok(rules) = std::str::from_utf8(&data) {
+                hcl1(rules);
+                acl_policy(rules).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                ran += 1;
+            }
+        }
+        for (path, data) in kept_inputs("license") {
+            if let Ok(text) = std::str::from_utf8(&data) {
+                license(text, 1_700_000_000).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                ran += 1;
+            }
+        }
+        assert!(ran >= 20, "only {ran} kept inputs found under fuzz/");
+    }
+
     /// Real packets open and decode under both keyrings they fit, and the fuzz properties hold
     /// for them. With `RAFTWARDEN_FUZZ_SEEDS=<dir>` they are written there as seeds.
     #[test]
