@@ -323,6 +323,8 @@ pub(crate) fn leader_read<T: 'static>(
     read: impl FnOnce(&ServerContext) -> Result<T, OpError> + 'static,
 ) -> LocalRun<T> {
     Box::pin(async move {
+        // A leadership transfer holds confirmations: each renews the followers' lease.
+        ctx.proposer.released().await;
         match ctx.raft.ensure_linearizable().await {
             Ok(_) => Attempt::Done(read(&ctx)),
             Err(openraft::error::RaftError::APIError(_)) => Attempt::NotLeader,

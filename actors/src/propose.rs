@@ -22,6 +22,7 @@ use openraft::error::ClientWriteError;
 use openraft::error::RaftError;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::OpError;
@@ -55,6 +56,10 @@ const MAX_LINGER: Duration = Duration::from_millis(3);
 /// one append-entries message well under the RPC body limit and one apply short.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
+/// The longest a leadership transfer holds writes and leadership confirmations: past it they go
+/// on, whatever became of the transfer (its own deadline is shorter).
+const HOLD_LIMIT: Duration = Duration::from_secs(10);
+
 struct Pending {
     command: Command,
     size: usize,
@@ -66,14 +71,42 @@ struct Pending {
 pub(crate) struct Proposer {
     queue: mpsc::UnboundedSender<Pending>,
     task: tokio::task::JoinHandle<()>,
+    /// Set while a leadership transfer runs: every entry and every leadership confirmation
+    /// sent to the followers renews their leader lease, and a follower whose lease holds
+    /// refuses the transfer target's vote, so under load a transfer could never win.
+    held: watch::Sender<bool>,
+}
+
+/// Holds the leader's writes and leadership confirmations until dropped (see
+/// [`Proposer::hold`]).
+pub(crate) struct Hold<'a>(&'a watch::Sender<bool>);
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.0.send_replace(false);
+    }
 }
 
 impl Proposer {
     /// Starts the proposer's task on the current runtime.
     pub(crate) fn start(raft: Raft) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(raft, pending));
-        Self { queue, task }
+        let (held, hold) = watch::channel(false);
+        let task = tokio::spawn(run(raft, pending, hold));
+        Self { queue, task, held }
+    }
+
+    /// Holds new entries and leadership confirmations (queued, not refused) until the returned
+    /// guard is dropped, or for at most [`HOLD_LIMIT`]; then they go to raft, which refuses them
+    /// if leadership has moved, and the caller routes them to the new leader.
+    pub(crate) fn hold(&self) -> Hold<'_> {
+        self.held.send_replace(true);
+        Hold(&self.held)
+    }
+
+    /// Waits while a [`Proposer::hold`] lasts.
+    pub(crate) async fn released(&self) {
+        released(&mut self.held.subscribe()).await;
     }
 
     /// Writes `command` through raft, in a batch with whatever arrives together with it.
@@ -98,7 +131,11 @@ impl Drop for Proposer {
     }
 }
 
-async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>) {
+async fn released(hold: &mut watch::Receiver<bool>) {
+    let _ = tokio::time::timeout(HOLD_LIMIT, hold.wait_for(|held| !held)).await;
+}
+
+async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>, mut hold: watch::Receiver<bool>) {
     let mut waiting: VecDeque<Pending> = VecDeque::new();
     // Writes that arrived while the last entry was being committed.
     let mut arrived = 0;
@@ -123,6 +160,7 @@ async fn run(raft: Raft, mut pending: mpsc::UnboundedReceiver<Pending>) {
         let n = batch_len(waiting.iter().map(|p| (p.command.rows(), p.size)));
         last_group = n;
         let batch: Vec<Pending> = waiting.drain(..n).collect();
+        released(&mut hold).await;
         // One entry in flight at a time: while it commits, the next batch gathers.
         submit(&raft, batch).await;
         let left = waiting.len();

@@ -139,3 +139,69 @@ fn transfer_leadership_by_id_and_address() {
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(c.wait_leader(Duration::from_secs(10)), target);
 }
+
+/// Leadership moves while clients write and read through every server: the transfer holds the
+/// leader's new entries and leadership confirmations (each would renew the followers' leader
+/// lease, and a follower whose lease holds refuses the target's vote), and the held writes are
+/// then served by the new leader. Found by the soak (docs/robustness.md): every transfer under
+/// load timed out before.
+#[test]
+fn transfer_leadership_under_write_and_read_load() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(&net(), &dir, 3, &[0, 1, 2]);
+    let mut leader = c.wait_leader(Duration::from_secs(30));
+    wait_ready(&c.agents[leader]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let addrs: Vec<String> = c.agents.iter().map(|a| a.http()).collect();
+    let mut load = Vec::new();
+    for t in 0..6usize {
+        let (stop, addrs) = (stop.clone(), addrs.clone());
+        load.push(std::thread::spawn(move || {
+            let http = client();
+            let started = Instant::now();
+            // The last value each writer saw acknowledged.
+            let mut acked = None;
+            for n in 0..20_000u32 {
+                if stop.load(Ordering::Relaxed) || started.elapsed() > Duration::from_secs(90) {
+                    break;
+                }
+                let base = &addrs[n as usize % addrs.len()];
+                if t < 4 {
+                    let body = format!(r#"{{"Items":{{"n":"{n}"}}}}"#);
+                    let r = http.put(format!("{base}/v1/var/load/w{t}")).body(body).send();
+                    if r.is_ok_and(|r| r.status() == 200) {
+                        acked = Some(n);
+                    }
+                } else {
+                    let _ = http.get(format!("{base}/v1/var/load/w0")).send();
+                }
+            }
+            acked
+        }));
+    }
+    for round in 0..3 {
+        let target = (leader + 1) % 3;
+        let r = c.agents[leader].request(
+            "PUT",
+            &format!("/v1/operator/raft/transfer-leadership?address={}", c.agents[target].rpc_addr()),
+            None,
+        );
+        assert_eq!(r.status, 200, "transfer {round} under load: {}", r.text());
+        leader = c.wait_leader(Duration::from_secs(10));
+        assert_eq!(leader, target, "transfer {round} moved leadership to the target");
+        wait_ready(&c.agents[leader]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<Option<u32>> = load.into_iter().map(|h| h.join().unwrap()).collect();
+    for (t, last) in acked.iter().enumerate().take(4) {
+        let last = last.unwrap_or_else(|| panic!("writer {t} had no write acknowledged"));
+        let v = c.agents[leader].get(&format!("/v1/var/load/w{t}")).json();
+        let stored: u32 = v["Items"]["n"].as_str().unwrap().parse().unwrap();
+        assert!(stored >= last, "writer {t}: acknowledged {last}, stored {stored}");
+    }
+}

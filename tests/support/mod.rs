@@ -151,7 +151,9 @@ impl Agent {
     }
 
     fn spawn(&mut self, mut cmd: Command) {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", "warn");
+        // RAFTWARDEN_TEST_LOG raises the agents' log level when a case is being debugged.
+        let log = std::env::var("RAFTWARDEN_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("RAFTWARDEN_LOG", log);
         // The spec's own, set after the default so that it may change the log level.
         cmd.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd.spawn().expect("spawn raftwarden");

@@ -2,8 +2,10 @@
 //!
 //! openraft 0.9 has no leadership-transfer call (0.10 adds `trigger().transfer_leader`), so
 //! the leader does it by hand: the other followers hold their elections, the leader stops
-//! heartbeats so that the followers' leader leases expire, and the target is asked to campaign
-//! until it wins or the deadline passes. Every hold is released at the end, win or lose.
+//! heartbeats and holds new writes and reads' leadership confirmations (queued, not refused)
+//! so that the followers' leader leases expire, and the target is asked to campaign until it
+//! wins or the deadline passes. Every hold is released at the end, win or lose; the held
+//! writes and reads then find leadership moved and are routed to the new leader.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +39,14 @@ const HOLD_DURING_TRANSFER: Duration = Duration::from_secs(10);
 /// How long the target gets to win. An election takes one election timeout (0.5-1 s); this
 /// leaves room for several split votes.
 const TRANSFER_DEADLINE: Duration = Duration::from_secs(8);
+
+/// How long the target gets to receive the entries it lacks before the campaign starts (it
+/// campaigns anyway after this; a vote it cannot win then times the transfer out).
+const CATCH_UP: Duration = Duration::from_secs(2);
+
+/// Past the followers' leader lease before the target campaigns: timers and the last
+/// append-entries' arrival are not exact.
+const LEASE_MARGIN: Duration = Duration::from_millis(50);
 
 /// How long to watch for the target's win before asking it to campaign again.
 const ELECTION_WATCH: Duration = Duration::from_millis(300);
@@ -84,6 +94,12 @@ impl LeaderOp for TransferLeadership {
     }
 }
 
+/// Whether the leader knows `target` to hold its whole log (the replication progress it keeps).
+fn target_has_every_entry(m: &crate::raft::RaftMetrics, target: crate::raft::NodeId) -> bool {
+    let matched = m.replication.as_ref().and_then(|r| r.get(&target)).and_then(|l| l.as_ref()).map(|l| l.index);
+    matched.is_some() && matched >= m.last_log_index
+}
+
 async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer> {
     if !ctx.is_leader() {
         return Attempt::NotLeader;
@@ -110,14 +126,27 @@ async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer>
             let _ = call_peer(&ctx.http, addr, &hold, PEER_CALL_TIMEOUT).await;
         }
     }
+    // No new entries or leadership confirmations from here, and no heartbeats once the target
+    // has every entry: each would renew the followers' leader lease, and a follower whose
+    // lease holds refuses the target's vote; one whose log is longer than the target's refuses
+    // it too (as hashicorp/raft's transfer, the target first catches up).
+    let held = ctx.proposer.hold();
+    let mut metrics = ctx.raft.metrics();
+    if tokio::time::timeout(CATCH_UP, metrics.wait_for(|m| target_has_every_entry(m, target_id))).await.is_err() {
+        let m = ctx.metrics();
+        let matched = m.replication.as_ref().and_then(|r| r.get(&target_id).copied()).flatten().map(|l| l.index);
+        tracing::warn!(target = %to.address, ?matched, last = ?m.last_log_index, "leadership transfer: the target has not caught up; campaigning anyway");
+    }
     ctx.raft.runtime_config().elect(false);
     ctx.raft.runtime_config().heartbeat(false);
+    // A campaign before the followers' leases (openraft's: the longest election timeout) have
+    // run out is refused, and only raises the target's term; start once they have.
+    tokio::time::sleep(ctx.settings.timing.election_max + LEASE_MARGIN).await;
 
     let deadline = Instant::now() + TRANSFER_DEADLINE;
     let mut outcome = Err(OpError::TransferTimedOut);
     while Instant::now() < deadline {
         let _ = call_peer(&ctx.http, &target_node.rpc_addr, &Elect, PEER_CALL_TIMEOUT).await;
-        let mut metrics = ctx.raft.metrics();
         let _ = tokio::time::timeout(ELECTION_WATCH, metrics.wait_for(|m| m.current_leader == Some(target_id))).await;
         if ctx.metrics().current_leader == Some(target_id) {
             outcome = Ok(Transfer { from: from.clone(), to: to.clone(), noop: false });
@@ -127,6 +156,7 @@ async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer>
 
     ctx.raft.runtime_config().heartbeat(true);
     ctx.raft.runtime_config().elect(true);
+    drop(held);
     let release = HoldElections { millis: 0 };
     for (_, addr) in &others {
         let _ = call_peer(&ctx.http, addr, &release, PEER_CALL_TIMEOUT).await;
