@@ -2,7 +2,7 @@
 """Checks the repository's markdown: every relative link in every *.md file (target/ and .git/
 skipped) names a file or directory that exists inside the repository, and every `#anchor` into
 a markdown file matches one of its headings (GitHub's slugs). README.md, the front door, must
-stay within 150 lines and name no path outside the repository (`../`).
+stay within 185 lines and name no path outside the repository (`../`).
 
 Prints each problem as `file:line: what` and exits 1, or prints one OK line. Standard library
 only, so CI runs it before anything is built.
@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {"target", ".git"}
-README_MAX_LINES = 150
+README_MAX_LINES = 185
 
 # [text](dest "title") and ![alt](dest); the text may hold one level of brackets.
 INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
