@@ -238,10 +238,17 @@ pub async fn run_with_reloads(
     };
     let server = raftwarden_actors::start(settings).await?;
     let serf_addr = server.gossip().local().serf_addr;
-    let state = http::ApiState::new(server.clone())
+    let mut state = http::ApiState::new(server.clone())
         .with_agent_config(self_config(&config, http_addr, rpc_addr, serf_addr))
         .with_prometheus(config.telemetry.prometheus_metrics)
         .with_ui(config.ui.enabled);
+    if let Some(s) = &config.snapshot {
+        state = state.with_snapshot_schedule(http::SnapshotSchedule {
+            interval: s.interval,
+            retain: s.retain,
+            path: s.path.clone(),
+        });
+    }
     if !config.ui.enabled {
         // Nomad's registerHandlers (command/agent/http.go) says so once at start.
         tracing::warn!("UI is disabled");

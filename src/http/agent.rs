@@ -221,6 +221,38 @@ fn key_of(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     go::base64::std_decode(&key).map_err(|e| ApiError::coded(500, e))
 }
 
+/// `GET /v1/agent/snapshot-schedule` (raftwarden's own; Nomad Enterprise's snapshot agent has
+/// no API): this server's `snapshot { }` schedule and what its last rounds did, as the
+/// schedule writes them to `<path>/agent-status.json`. Only the leader saves; every server
+/// reports its own file. `{"Enabled": false}` without a schedule; `Status` is `null` before
+/// the first round.
+pub async fn snapshot_schedule(r: Req<'_>) -> Reply {
+    if r.http.method() != Method::GET {
+        return Err(ApiError::coded(405, INVALID_METHOD));
+    }
+    authorize(&r, Requirement::AgentRead)?;
+    let Some(schedule) = r.state.snapshot_schedule().cloned() else {
+        return Ok(respond::ok_json(&serde_json::json!({ "Enabled": false }), r.pretty));
+    };
+    // The file the schedule writes after every round (the snapshot agent's STATUS_FILE).
+    let file = schedule.path.join("agent-status.json");
+    let read =
+        actix_web::web::block(move || std::fs::read(&file)).await.map_err(|e| ApiError::coded(500, e.to_string()))?;
+    let status = match read {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(ApiError::coded(500, format!("failed to read the schedule's status: {e}"))),
+    };
+    let body = serde_json::json!({
+        "Enabled": true,
+        "Interval": crate::go::duration::format(i64::try_from(schedule.interval.as_nanos()).unwrap_or(i64::MAX)),
+        "Retain": schedule.retain,
+        "Path": schedule.path.display().to_string(),
+        "Status": status,
+    });
+    Ok(respond::ok_json(&body, r.pretty))
+}
+
 /// `GET /v1/agent/self`: this agent's configuration, gossip member and stats.
 pub async fn agent_self(r: Req<'_>) -> Reply {
     if r.http.method() != Method::GET {

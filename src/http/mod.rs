@@ -41,6 +41,7 @@ use futures_util::StreamExt;
 pub use self::request::ApiState;
 use self::request::Reply;
 use self::request::Req;
+pub use self::request::SnapshotSchedule;
 use self::respond::ApiError;
 
 /// Largest request body accepted on the public API; config bodies are a few hundred bytes.
@@ -136,6 +137,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<ApiS
         "/v1/agent/force-leave" => agent::force_leave(r).await,
         "/v1/agent/self" => agent::agent_self(r).await,
         "/v1/agent/health" => agent::health(r).await,
+        "/v1/agent/snapshot-schedule" => agent::snapshot_schedule(r).await,
         "/v1/metrics" => metrics::metrics(r).await,
         _ => Ok(HttpResponse::NotFound().finish()),
     }

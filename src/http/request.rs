@@ -28,11 +28,22 @@ pub struct ApiState {
     /// `telemetry { prometheus_metrics }`: whether `?format=prometheus` answers (Nomad's
     /// default: off, 415 `Prometheus is not enabled`).
     prometheus_metrics: bool,
+    /// The server's own `snapshot { }` schedule, which `/v1/agent/snapshot-schedule` reports.
+    snapshot_schedule: Option<std::sync::Arc<SnapshotSchedule>>,
+}
+
+/// A server's scheduled snapshots: how often, how many kept, and the directory holding the
+/// archives and the schedule's `agent-status.json`.
+#[derive(Clone, Debug)]
+pub struct SnapshotSchedule {
+    pub interval: std::time::Duration,
+    pub retain: u64,
+    pub path: std::path::PathBuf,
 }
 
 impl ApiState {
     pub fn new(server: Server) -> Self {
-        Self { server, agent_config: None, ui: true, prometheus_metrics: false }
+        Self { server, agent_config: None, ui: true, prometheus_metrics: false, snapshot_schedule: None }
     }
 
     /// Serves `GET /v1/metrics?format=prometheus` (Nomad's `telemetry { prometheus_metrics }`).
@@ -49,6 +60,16 @@ impl ApiState {
     pub fn with_ui(mut self, enabled: bool) -> Self {
         self.ui = enabled;
         self
+    }
+
+    /// Adds the server's snapshot schedule that `/v1/agent/snapshot-schedule` reports.
+    pub fn with_snapshot_schedule(mut self, schedule: SnapshotSchedule) -> Self {
+        self.snapshot_schedule = Some(std::sync::Arc::new(schedule));
+        self
+    }
+
+    pub fn snapshot_schedule(&self) -> Option<&SnapshotSchedule> {
+        self.snapshot_schedule.as_deref()
     }
 
     pub fn ui_enabled(&self) -> bool {

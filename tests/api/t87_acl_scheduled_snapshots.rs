@@ -71,4 +71,30 @@ fn scheduled_snapshots_use_the_configured_token() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("acl"), "the archive holds the ACL state: {out}");
     assert!(!a.output().iter().any(|l| l.contains(SECRET)), "the token is never logged");
+
+    // /v1/agent/snapshot-schedule reports the schedule and its status file, for agent:read.
+    let r = a.get("/v1/agent/snapshot-schedule");
+    assert_eq!(r.status, 403, "anonymous: {}", r.text());
+    let r = call(&a, "GET", "/v1/agent/snapshot-schedule", Some(SECRET), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["Enabled"], true);
+    assert_eq!(v["Interval"], "200ms");
+    assert_eq!(v["Retain"], 2);
+    assert_eq!(v["Path"], backups.display().to_string());
+    assert!(v["Status"]["Rounds"].as_u64().is_some_and(|n| n >= 2), "{v}");
+    assert!(v["Status"]["LastSuccessFile"].as_str().is_some_and(|f| f.ends_with(".snap")), "{v}");
+    assert!(!r.text().contains(SECRET), "the token is never shown");
+    let r = call(&a, "PUT", "/v1/agent/snapshot-schedule", Some(SECRET), None);
+    assert_eq!(r.status, 405);
+}
+
+/// Without a `snapshot { }` block the schedule is reported off.
+#[test]
+fn snapshot_schedule_off_without_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = single(&net(), &dir, "nosched");
+    let r = a.get("/v1/agent/snapshot-schedule");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), serde_json::json!({ "Enabled": false }));
 }

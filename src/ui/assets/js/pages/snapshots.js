@@ -99,6 +99,7 @@ export function render(main, ctx) {
       h('div', { class: 'row' }, restoreBtn, h('button', { type: 'button', class: 'secondary', text: 'Cancel', on: { click: () => { fileIn.value = ''; fill(confirmBox); } } }))));
   });
 
+  const schedBox = h('div', { 'data-test': 'schedule', 'aria-live': 'polite' });
   fill(main, h('h1', { text: 'Snapshots' }),
     h('h2', { text: 'Save' }),
     h('p', { text: 'Saves the whole replicated state as Nomad\'s snapshot archive (needs snapshot-save or operator write) and downloads it.' }),
@@ -108,7 +109,32 @@ export function render(main, ctx) {
     field('Snapshot archive to restore', fileIn, 'You are asked to confirm after the archive is read.'),
     confirmBox, restoreResult,
     h('h2', { text: 'Scheduled snapshots' }),
-    h('p', {}, 'A server with a ', h('code', { text: 'snapshot { interval retain path }' }), ' block saves on its own while it leads and writes each round\'s outcome to ', h('code', { text: 'agent-status.json' }), ' in that path; the API does not report it. See docs/snapshots.md.'));
+    schedBox);
+  loadSchedule(schedBox, ctx);
 }
 
-
+/** This server's `snapshot { }` schedule and its last rounds (GET /v1/agent/snapshot-schedule). */
+async function loadSchedule(box, ctx) {
+  fill(box, h('p', { class: 'muted', text: 'Loading the schedule…' }));
+  let s;
+  try {
+    s = await get('/v1/agent/snapshot-schedule');
+  } catch (e) {
+    fill(box, ctx.errorPanel(e, 'GET /v1/agent/snapshot-schedule'));
+    return;
+  }
+  if (!s.Enabled) {
+    fill(box, h('p', { 'data-test': 'schedule-off' }, 'This server has no ', h('code', { text: 'snapshot { interval retain path }' }), ' block: it saves no snapshots on its own.'));
+    return;
+  }
+  const st = s.Status || {};
+  const failing = st.LastFailure && (!st.LastSuccess || st.LastFailure > st.LastSuccess);
+  fill(box,
+    h('p', { class: failing ? 'panel warn' : 'muted', 'data-test': 'schedule-state', text: failing ? `The last round failed: ${st.LastError}` : 'Only the leader saves; this is the schedule of the server this page talks to.' }),
+    table(null, ['Setting', 'Value'], [
+      ['Interval', s.Interval], ['Retain', s.Retain === 0 ? 'all' : s.Retain], ['Path', s.Path],
+      ['Rounds', st.Rounds ?? 0], ['Failures', st.Failures ?? 0],
+      ['Last success', st.LastSuccess ? `${st.LastSuccess} (${st.LastSuccessFile}, raft index ${st.LastSuccessIndex})` : 'none yet'],
+      ['Last failure', st.LastFailure ? `${st.LastFailure}: ${st.LastError}` : 'none'],
+    ].map((cells) => ({ cells })), () => ({ 'data-test': 'schedule-row' })));
+}
