@@ -187,16 +187,7 @@ fn leader_on_a_full_disk_stops_and_catches_up_after_space_is_freed() {
     assert!(status.success());
     c.agents[v].spec.data_dir = fs.path.clone();
     c.agents[v].launch();
-    let target = c.agents[v].rpc_addr();
-    wait_until(
-        Duration::from_secs(30),
-        || {
-            c.agents[leader].request("PUT", &format!("/v1/operator/raft/transfer-leadership?address={target}"), None);
-            c.wait_leader(Duration::from_secs(10)) == v
-        },
-        || format!("leadership did not move to {target}"),
-    );
-    wait_ready(&c.agents[v]);
+    c.transfer_to(leader, v);
     let filler = fs.fill(2 << 20);
 
     let value = "x".repeat(4000);

@@ -66,16 +66,7 @@ fn a_leader_clock_jump_keeps_writes_ordered_and_leadership() {
         ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
     ];
     c.agents[v].launch();
-    let target = c.agents[v].rpc_addr();
-    wait_until(
-        Duration::from_secs(30),
-        || {
-            c.agents[leader].request("PUT", &format!("/v1/operator/raft/transfer-leadership?address={target}"), None);
-            c.wait_leader(Duration::from_secs(10)) == v
-        },
-        || format!("leadership did not move to {target}"),
-    );
-    wait_ready(&c.agents[v]);
+    c.transfer_to(leader, v);
     let observer = (v + 1) % 3;
     let term_before = term(&c.agents[observer]).expect("raft term");
 

@@ -341,16 +341,7 @@ fn failing_fsync_stops_the_server_and_loses_nothing() {
     c.agents[v].terminate();
     c.agents[v].spec.env = vec![("RAFTWARDEN_FSYNC_FAIL_AT".into(), "60".into())];
     c.agents[v].launch();
-    let target = c.agents[v].rpc_addr();
-    wait_until(
-        Duration::from_secs(30),
-        || {
-            c.agents[leader].request("PUT", &format!("/v1/operator/raft/transfer-leadership?address={target}"), None);
-            c.wait_leader(Duration::from_secs(10)) == v
-        },
-        || format!("leadership did not move to {target}"),
-    );
-    wait_ready(&c.agents[v]);
+    c.transfer_to(leader, v);
     let started = Instant::now();
     let pid = c.agents[v].pid();
     let gone = || !pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}/cmdline")).exists());

@@ -516,6 +516,25 @@ impl Cluster {
         });
         agreed.unwrap_or_else(|| panic!("no agreed leader: {views:?}"))
     }
+
+    /// Moves the leadership from `leader` to `target` (asking again until it has moved), then
+    /// waits until the new leader serves.
+    pub fn transfer_to(&self, leader: usize, target: usize) {
+        let addr = self.agents[target].rpc_addr();
+        wait_until(
+            Duration::from_secs(30),
+            || {
+                self.agents[leader].request(
+                    "PUT",
+                    &format!("/v1/operator/raft/transfer-leadership?address={addr}"),
+                    None,
+                );
+                self.wait_leader(Duration::from_secs(10)) == target
+            },
+            || format!("leadership did not move to {addr}"),
+        );
+        wait_ready(&self.agents[target]);
+    }
 }
 
 fn is_zombie(pid: u32) -> bool {
