@@ -310,14 +310,14 @@ mod tests {
         }
     }
 
-    /// Nomad's token endpoints answer an unknown or expired token as such; every other
-    /// operation answers `Permission denied`.
+    /// Nomad's token endpoints answer an expired token as such; `token/self` with an unknown
+    /// secret is `Permission denied` since Nomad 1.10.1, as is every other operation.
     #[test]
     fn refusals_say_what_happened() {
         let unknown = Authority::Unresolved(Unresolved::NotFound);
         let expired = Authority::Unresolved(Unresolved::Expired);
         let err = |op: &dyn Guarded, who: &Authority| op.authorize(who).map_err(OpError::from).unwrap_err();
-        assert_eq!(err(&a::TokenSelf { stale: false }, &unknown), OpError::TokenNotFound);
+        assert_eq!(err(&a::TokenSelf { stale: false }, &unknown), OpError::PermissionDenied);
         assert_eq!(err(&a::GetToken { accessor: "x".into(), stale: false }, &expired), OpError::TokenExpired);
         assert_eq!(err(&cs::GetSchedulerConfig { stale: false }, &unknown), OpError::PermissionDenied);
         assert_eq!(err(&a::ListPolicies { prefix: String::new(), stale: false }, &expired), OpError::PermissionDenied);
