@@ -1,4 +1,4 @@
-//! The two faults issue 20's outside run saw (point 5), each reproduced:
+//! Two faults seen from outside under load, each reproduced:
 //! - requests queued on a leader stopped (SIGSTOP) for longer than actix-http's idle and
 //!   first-request timers (5 s) were reset without an answer when it resumed;
 //! - while a follower was down, the leader logged openraft's error for every linearizable read

@@ -1,4 +1,4 @@
-//! Crash points inside a write, and a failing fsync (issue 20, points 2 and 3): the agent
+//! Crash points inside a write, and a failing fsync: the agent
 //! binary `cargo test` builds carries actors' `fault-injection` feature (the root crate's
 //! dev-dependency), so an agent started with `RAFTWARDEN_CRASH_AT=<point>[:<nth>]` exits with
 //! code 86 the nth time a write reaches that point, and one with `RAFTWARDEN_FSYNC_FAIL_AT=<n>`
