@@ -337,19 +337,24 @@ fn failing_fsync_stops_the_server_and_loses_nothing() {
     // fails; a write whose fsync failed is answered with an error, never 200.
     let leader = c.wait_leader(Duration::from_secs(30));
     wait_ready(&c.agents[leader]);
+    // The follower's exit may have let autopilot remove it (a dead server cleaned up) and
+    // add it back as a non-voter: until it votes again, the leader and one other are the
+    // whole quorum, and the leader's stop below would leave no quorum at all.
+    c.wait_voters(leader, Duration::from_secs(60));
     let v = (leader + 2) % 3;
     c.agents[v].terminate();
     c.agents[v].spec.env = vec![("RAFTWARDEN_FSYNC_FAIL_AT".into(), "60".into())];
     c.agents[v].launch();
     c.transfer_to(leader, v);
+    c.wait_voters(v, Duration::from_secs(60));
     let started = Instant::now();
     let pid = c.agents[v].pid();
     let gone = || !pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}/cmdline")).exists());
     acked.extend(write_until(&c.agents[v], 4, 1_000, || gone() || started.elapsed() > Duration::from_secs(120)));
     assert_eq!(c.agents[v].wait_exit(Duration::from_secs(60)), Some(1), "{:?}", c.agents[v].output());
     let mut new_leader = None;
-    // On a loaded two-core host one run saw the two survivors take more than a minute (their
-    // agents' logs are printed if they never agree).
+    // Both survivors are voters of a three-voter configuration (waited for above), so they
+    // elect within a few election timeouts; their logs are printed if they never agree.
     poll(Duration::from_secs(120), || {
         new_leader = (0..3).filter(|&i| i != v).find_map(|i| c.leader_seen_by(i)).filter(|&l| l != v);
         new_leader.is_some()

@@ -517,6 +517,24 @@ impl Cluster {
         agreed.unwrap_or_else(|| panic!("no agreed leader: {views:?}"))
     }
 
+    /// Waits until the raft configuration, as `i` reports it, has every agent of the cluster
+    /// as a voter. After a server was down, autopilot may have removed it and re-added it as
+    /// a non-voter; a fault test that then stops another server needs all three votes back,
+    /// or the two left are not a quorum of the configuration they hold.
+    pub fn wait_voters(&self, i: usize, timeout: Duration) {
+        let addrs: Vec<String> = self.agents.iter().map(|a| a.rpc_addr()).collect();
+        let servers = || -> Vec<serde_json::Value> {
+            let url = format!("{}/v1/operator/raft/configuration", self.agents[i].http());
+            let v = self.agents[i].api_client().get(url).send().and_then(|r| r.json::<serde_json::Value>());
+            v.ok().and_then(|v| v["Servers"].as_array().cloned()).unwrap_or_default()
+        };
+        wait_until(
+            timeout,
+            || addrs.iter().all(|a| servers().iter().any(|s| s["Address"] == a.as_str() && s["Voter"] == true)),
+            || format!("not every server a voter: {:?}", servers()),
+        );
+    }
+
     /// Moves the leadership from `leader` to `target` (asking again until it has moved), then
     /// waits until the new leader serves.
     pub fn transfer_to(&self, leader: usize, target: usize) {
