@@ -188,6 +188,7 @@ fn leader_on_a_full_disk_stops_and_catches_up_after_space_is_freed() {
     c.agents[v].spec.data_dir = fs.path.clone();
     c.agents[v].launch();
     c.transfer_to(leader, v);
+    c.wait_voters(v, Duration::from_secs(60));
     let filler = fs.fill(2 << 20);
 
     let value = "x".repeat(4000);

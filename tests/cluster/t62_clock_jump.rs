@@ -67,6 +67,7 @@ fn a_leader_clock_jump_keeps_writes_ordered_and_leadership() {
     ];
     c.agents[v].launch();
     c.transfer_to(leader, v);
+    c.wait_voters(v, Duration::from_secs(60));
     let observer = (v + 1) % 3;
     let term_before = term(&c.agents[observer]).expect("raft term");
 
