@@ -26,9 +26,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::OpError;
-use crate::raft::NodeId;
 use crate::raft::Raft;
-use crate::raft::ServerNode;
+use crate::raft::TypeConfig;
 use crate::state::Applied;
 use crate::state::Command;
 use crate::state::RowKey;
@@ -243,7 +242,7 @@ async fn submit(raft: &Raft, mut batch: Vec<Pending>) {
 }
 
 /// Maps an openraft write outcome: a lost leadership is retried elsewhere, anything else is final.
-pub(crate) fn raft_outcome<T>(r: Result<T, RaftError<NodeId, ClientWriteError<NodeId, ServerNode>>>) -> Attempt<T> {
+pub(crate) fn raft_outcome<T>(r: Result<T, RaftError<TypeConfig, ClientWriteError<TypeConfig>>>) -> Attempt<T> {
     match r {
         Ok(v) => Attempt::Done(Ok(v)),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Attempt::NotLeader,

@@ -132,7 +132,10 @@ async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer>
     // it too (as hashicorp/raft's transfer, the target first catches up).
     let held = ctx.proposer.hold();
     let mut metrics = ctx.raft.metrics();
-    if tokio::time::timeout(CATCH_UP, metrics.wait_for(|m| target_has_every_entry(m, target_id))).await.is_err() {
+    if tokio::time::timeout(CATCH_UP, crate::raft::wait_metrics(&mut metrics, |m| target_has_every_entry(m, target_id)))
+        .await
+        .is_err()
+    {
         let m = ctx.metrics();
         let matched = m.replication.as_ref().and_then(|r| r.get(&target_id).copied()).flatten().map(|l| l.index);
         tracing::warn!(target = %to.address, ?matched, last = ?m.last_log_index, "leadership transfer: the target has not caught up; campaigning anyway");
@@ -147,7 +150,11 @@ async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer>
     let mut outcome = Err(OpError::TransferTimedOut);
     while Instant::now() < deadline {
         let _ = call_peer(&ctx.http, &target_node.rpc_addr, &Elect, PEER_CALL_TIMEOUT).await;
-        let _ = tokio::time::timeout(ELECTION_WATCH, metrics.wait_for(|m| m.current_leader == Some(target_id))).await;
+        let _ = tokio::time::timeout(
+            ELECTION_WATCH,
+            crate::raft::wait_metrics(&mut metrics, |m| m.current_leader == Some(target_id)),
+        )
+        .await;
         if ctx.metrics().current_leader == Some(target_id) {
             outcome = Ok(Transfer { from: from.clone(), to: to.clone(), noop: false });
             break;

@@ -4,6 +4,7 @@
 //! It polls the autopilot actor, so it lives at the top of the crate, started by
 //! [`crate::start`].
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
                     return;
                 }
                 let (state, leader) = {
-                    let m = watch.borrow();
+                    let m = watch.borrow_watched();
                     (m.state, m.current_leader)
                 };
                 for event in seen.observe(state, leader) {
@@ -89,7 +90,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
 
 fn emit_raft_gauges(ctx: &ServerContext) {
     let metrics = &ctx.metrics;
-    let m = ctx.raft.metrics().borrow().clone();
+    let m = ctx.raft.metrics().borrow_watched().clone();
     let last_index = m.last_log_index.unwrap_or_default();
     metrics.set_gauge("nomad.raft.term", &[], m.current_term as f32);
     metrics.set_gauge("nomad.raft.lastIndex", &[], last_index as f32);

@@ -113,3 +113,30 @@ impl Command {
         }
     }
 }
+
+/// What openraft prints for an entry in its logs: the kind of write only, never its contents
+/// (tokens and variable items are secrets).
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Command::InitDefaults { .. } => "InitDefaults",
+            Command::SetAutopilot { .. } => "SetAutopilot",
+            Command::SetScheduler { .. } => "SetScheduler",
+            Command::VarSet { .. } => "VarSet",
+            Command::VarDelete { .. } => "VarDelete",
+            Command::Batch(commands) => return write!(f, "Batch({})", commands.len()),
+            Command::RestoreBegin { .. } => "RestoreBegin",
+            Command::RestoreRows { .. } => "RestoreRows",
+            Command::RestoreCommit { .. } => "RestoreCommit",
+            Command::AclBootstrap { .. } => "AclBootstrap",
+            Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
+            Command::AclPolicyDelete { .. } => "AclPolicyDelete",
+            Command::AclTokenUpsert { .. } => "AclTokenUpsert",
+            Command::AclTokenDelete { .. } => "AclTokenDelete",
+            Command::LicenseInit { .. } => "LicenseInit",
+            Command::LicenseSet { .. } => "LicenseSet",
+            Command::RestoreRetire { .. } => "RestoreRetire",
+        };
+        f.write_str(kind)
+    }
+}

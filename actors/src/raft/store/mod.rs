@@ -38,8 +38,7 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openraft::EntryPayload;
-use openraft::StorageIOError;
+use super::EntryPayload;
 use redb::backends::FileBackend;
 use redb::Database;
 use redb::ReadableTable;
@@ -59,9 +58,12 @@ use write_behind::WriteBehind;
 use super::Entry;
 use super::LogId;
 use super::StorageError;
+use crate::metrics::StoreCounters;
 use crate::state::Command;
+use flusher::Flusher;
 
 mod apply;
+mod flusher;
 pub(crate) mod log;
 mod log_store;
 mod migrate;
@@ -156,16 +158,28 @@ pub enum OpenError {
     Foreign { path: PathBuf },
     #[error("raft store {path} cannot be opened: {source}")]
     Open { path: PathBuf, source: redb::Error },
+    #[error("raft store {path}: cannot start the log sync thread: {source}")]
+    Thread { path: PathBuf, source: std::io::Error },
     #[error("raft store {path} is corrupt: {what}")]
     Corrupt { path: PathBuf, what: String },
 }
 
-fn read_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::read(&e).into()
+/// A failed read of the store, as openraft's storage traits return it; an I/O error keeps
+/// its kind and text.
+fn read_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StorageError {
+    io_error(e.into())
 }
 
-fn write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::write(&e).into()
+/// A failed write of the store (see [`read_err`]).
+fn write_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StorageError {
+    io_error(e.into())
+}
+
+fn io_error(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
+    match e.downcast::<std::io::Error>() {
+        Ok(io) => *io,
+        Err(other) => std::io::Error::other(other),
+    }
 }
 
 /// Runs redb work on the blocking pool.
@@ -268,9 +282,7 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let pending = log.bytes_after(last_applied.map(|l| l.index)).map_err(|e| corrupt(read_err(e)))?;
     let durable_at = log.appended_bytes().saturating_sub(pending);
     let log = Arc::new(log);
-    let installing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sm = StateMachineStore {
-        installing: installing.clone(),
         db: db.clone(),
         snapshots: Arc::new(snapshots),
         log: log.clone(),
@@ -278,5 +290,8 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         restored_since_durable: 0,
         applied: tokio::sync::watch::channel(0).0,
     };
-    Ok((LogStore { db, log, counters: Arc::default(), installing }, sm))
+    let counters: Arc<StoreCounters> = Arc::default();
+    let flusher =
+        Flusher::start(counters.clone()).map_err(|source| OpenError::Thread { path: path.to_owned(), source })?;
+    Ok((LogStore { db, log, counters, flusher: Arc::new(flusher) }, sm))
 }
