@@ -10,6 +10,10 @@
 # shut-down alone) and once with n = WRITES, and prints (calls with writes - calls without) /
 # WRITES. strace slows every system call, so the writes/s it prints are not the bench's figures.
 #
+# raftwarden alone, through the actors; beside etcd, through HTTP and for every loadgen mode
+# (put, cas, row, shared-cas), benches/write_cost.sh counts them: SERVERS="1 3" CLIENTS=64
+# benches/write_cost.sh checks issue 21's "fsyncs per write at 64 clients <= etcd's".
+#
 # Usage: benches/fsyncs.sh [WRITES]     (default 2000; run from anywhere in the repository)
 set -euo pipefail
 

@@ -2,9 +2,12 @@
 # Load harness: raftwarden against etcd on this machine, in one run, with the same client.
 #
 # For 1 and 3 servers of each system (fresh data dirs on the same disk, loopback only, fsync on)
-# it runs plain writes and per-key CAS loops at 1, 16 and 64 clients (each point the median of
-# ROUNDS runs; both systems run side by side and their rounds alternate), then a snapshot save
-# and restore of SNAP_KEYS x 1 KiB. It
+# it runs loadgen's modes at 1, 16 and 64 clients (each point the median of ROUNDS runs; both
+# systems run side by side and their rounds alternate), then a snapshot save and restore of
+# SNAP_KEYS x 1 KiB. The modes: `put` (plain writes, each client its own keys), `cas` (a CAS loop
+# per client on its own key), `row` (every client writes one shared key) and `shared-cas` (every
+# client races a CAS loop on one shared key; its ops/s are attempts/s, and the table adds the
+# share won). It
 # prints one table (ops/s, p50, p99, p99.9, server CPU per op, peak RSS, ratio to etcd), writes
 # results.json and chart.svg into OUT. Every run is bounded by an op count and seconds; all
 # servers it starts are stopped on exit. Installs Debian's etcd if it is missing.
@@ -13,7 +16,7 @@
 #   SERVERS="1" CLIENTS="1 64" benches/harness.sh
 #   benches/harness.sh --addr http://10.0.0.5:4646 [--addr ...]   # load-test an existing cluster
 #
-# Settings (environment): SERVERS ("1 3"), CLIENTS ("1 16 64"), MODES ("put cas"), ROUNDS (3),
+# Settings (environment): SERVERS ("1 3"), CLIENTS ("1 16 64"), MODES ("put cas row shared-cas"), ROUNDS (3),
 # SECS (5, per run), OPS (50000, per run), SNAP_KEYS (100000), OUT (target/harness), RW_BIN
 # (target/release/raftwarden: the raftwarden build to measure). In round r, client i talks to
 # server (i + r) mod n.
@@ -21,7 +24,7 @@ set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 SERVERS=${SERVERS:-"1 3"}
 CLIENTS=${CLIENTS:-"1 16 64"}
-MODES=${MODES:-"put cas"}
+MODES=${MODES:-"put cas row shared-cas"}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 OPS=${OPS:-50000}

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Summarises benches/harness.sh's results.jsonl: one table on stdout, results.json and
-chart.svg in the output directory. Each load point is the median of its rounds (by ops/s)."""
+chart.svg in the output directory. Each load point is the median of its rounds (by ops/s).
+
+In `shared-cas` an op is an attempt (loadgen counts lost races too), so the table adds its
+success rate, won / attempts, of each system, and the chart marks the won part of each bar."""
 import json
 import sys
 from collections import defaultdict
@@ -29,6 +32,8 @@ def summarise(lines):
             if runs:
                 m = median_run(runs)
                 row[system] = {k: m[k] for k in ("ops_per_sec", "p50_ms", "p99_ms", "p999_ms", "cpu_ms_per_op", "peak_rss_mib", "errors")}
+                row[system]["won_per_sec"] = m.get("won_per_sec", m["ops_per_sec"])
+                row[system]["success"] = m["won"] / m["ops"] if m.get("won") is not None and m["ops"] else None
                 row[system]["rounds"] = len(runs)
                 row[system]["ops_per_sec_spread"] = [min(x["ops_per_sec"] for x in runs), max(x["ops_per_sec"] for x in runs)]
         if "etcd" in row and "raftwarden" in row and row["etcd"]["ops_per_sec"] > 0:
@@ -39,9 +44,9 @@ def summarise(lines):
 
 def table(rows, snapshots):
     out = []
-    head = "| servers | mode | clients | etcd ops/s | raftwarden ops/s | ratio | p50 ms e/r | p99 ms e/r | p99.9 ms e/r | CPU ms/op e/r | peak RSS MiB e/r |"
+    head = "| servers | mode | clients | etcd ops/s | raftwarden ops/s | ratio | p50 ms e/r | p99 ms e/r | p99.9 ms e/r | CPU ms/op e/r | peak RSS MiB e/r | won % e/r |"
     out.append(head)
-    out.append("|---|---|---|---:|---:|---:|---|---|---|---|---|")
+    out.append("|---|---|---|---:|---:|---:|---|---|---|---|---|---|")
     for r in rows:
         e, w = r.get("etcd", {}), r.get("raftwarden", {})
 
@@ -49,9 +54,12 @@ def table(rows, snapshots):
             return f"{fmt.format(e[k]) if k in e else '-'} / {fmt.format(w[k]) if k in w else '-'}"
 
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else "-"
+        won = "-"
+        if r["mode"] == "shared-cas":
+            won = " / ".join(f"{s['success'] * 100:.0f}" if s.get("success") is not None else "-" for s in (e, w))
         out.append(
             f"| {r['servers']} | {r['mode']} | {r['clients']} | {e.get('ops_per_sec', 0):,.0f} | {w.get('ops_per_sec', 0):,.0f} | {ratio} "
-            f"| {pair('p50_ms')} | {pair('p99_ms')} | {pair('p999_ms')} | {pair('cpu_ms_per_op', '{:.3f}')} | {pair('peak_rss_mib', '{:.0f}')} |"
+            f"| {pair('p50_ms')} | {pair('p99_ms')} | {pair('p999_ms')} | {pair('cpu_ms_per_op', '{:.3f}')} | {pair('peak_rss_mib', '{:.0f}')} | {won} |"
         )
     if snapshots:
         out.append("")
@@ -72,7 +80,8 @@ def svg(rows):
     scale = (height - bottom - top) / peak
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">',
-        f'<text x="{left}" y="16" font-size="13">writes/s, etcd (grey) and raftwarden (blue), median of rounds</text>',
+        f'<text x="{left}" y="16" font-size="13">writes/s, etcd (grey) and raftwarden (blue), median of rounds;'
+        " shared-cas: attempts/s, the won part darker</text>",
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="black"/>',
     ]
     for tick in range(0, 6):
@@ -86,6 +95,9 @@ def svg(rows):
             v = r.get(system, {}).get("ops_per_sec", 0)
             h = v * scale
             parts.append(f'<rect x="{x + j * 25}" y="{height - bottom - h:.1f}" width="22" height="{h:.1f}" fill="{colour}"/>')
+            if r["mode"] == "shared-cas":
+                w = r.get(system, {}).get("won_per_sec", 0) * scale
+                parts.append(f'<rect x="{x + j * 25}" y="{height - bottom - w:.1f}" width="22" height="{w:.1f}" fill="#222" fill-opacity="0.45"/>')
         label = f"{r['servers']}srv {r['mode']} c{r['clients']}"
         parts.append(f'<text x="{x + 24}" y="{height - bottom + 14}" text-anchor="middle">{label}</text>')
         if "ratio" in r:

@@ -2,9 +2,11 @@
 # Disk cost of a write, raftwarden against etcd in one run: bytes written, fsync-family calls
 # and the log bytes each write appends.
 #
-# Starts a fresh cluster of each system (SERVERS servers, loopback, data on the same disk, fsync
-# on; Debian's etcd, installed if missing) and drives both with examples/loadgen, the client of
-# benches/harness.sh, at each mode and client count; the systems' runs alternate, so a change in
+# Starts a fresh cluster of each system (for each count in SERVERS, loopback, data on the same
+# disk, fsync on; Debian's etcd, installed if missing) and drives both with examples/loadgen, the
+# client of benches/harness.sh, at each mode and client count (`put`, `cas`, `row`: every client
+# writes one shared key, `shared-cas`: every client races a CAS loop on one shared key); the
+# systems' runs alternate, so a change in
 # the shared disk's speed falls on both. RW_BASE=<binary> adds a third system, another raftwarden
 # build (e.g. the one before a change), measured the same way in the same run. Per write:
 #
@@ -26,19 +28,26 @@
 #              a rough figure (benches/harness.sh measures throughput).
 #
 # The table's last columns divide raftwarden's (and RW_BASE's) disk B and fsyncs by etcd's.
-# Writes are loadgen's applied writes (a CAS loop's first plain write is not counted).
+# A write is one of loadgen's ops: an applied write (a per-client CAS loop's first plain write
+# is not counted), except in `shared-cas`, where it is an attempt, won or lost (each is a raft
+# entry in both systems: etcd's failed compare and raftwarden's 409 are decided when the entry
+# applies); fsyncs/won divides by the won attempts alone. After the tables, one line per server
+# count says whether raftwarden's fsyncs per write at 64 clients are <= etcd's on every mode
+# (issue 21's target):
 #
-#   benches/write_cost.sh                                  # 1 server; put and cas; 1 and 64 clients
+#   SERVERS="1 3" CLIENTS=64 benches/write_cost.sh          # the issue-21 fsync check
+#   benches/write_cost.sh                                  # 1 server; all modes; 1 and 64 clients
 #   RW_BASE=/tmp/raftwarden.old SERVERS=3 benches/write_cost.sh
 #
-# Settings (environment): SERVERS (1), CLIENTS ("1 64"), MODES ("put cas"), ROUNDS (1),
+# Settings (environment): SERVERS (1; a list such as "1 3" measures each count in turn, a fresh
+# cluster each), CLIENTS ("1 64"), MODES ("put cas row shared-cas"), ROUNDS (1),
 # OPS (writes per run; 2000 with 1 client, 10000 otherwise), RW_BASE (unset), RW_BIN (the
 # raftwarden binary to measure; unset: this checkout's, built in release).
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
-SERVERS=${SERVERS:-1}
+SERVER_COUNTS=${SERVERS:-1}
 CLIENTS=${CLIENTS:-"1 64"}
-MODES=${MODES:-"put cas"}
+MODES=${MODES:-"put cas row shared-cas"}
 ROUNDS=${ROUNDS:-1}
 OPS=${OPS:-}
 RW_BASE=${RW_BASE:-}
@@ -214,58 +223,78 @@ measure() {
     else
         read -r log1 _ < <(log_bytes "$dir" "$index0")
     fi
-    python3 - "$line" "$system" "$round" "$((bytes1 - bytes0))" "$((syncs1 - syncs0))" "$log1" >>"$results" <<'PY'
+    python3 - "$line" "$system" "$round" "$((bytes1 - bytes0))" "$((syncs1 - syncs0))" "$log1" "$SERVERS" >>"$results" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 system, rnd, written, syncs, logged = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 n = max(r["ops"], 1)
-r.update(system=system, round=rnd, disk_bytes_per_write=written / n, fsyncs_per_write=syncs / n,
+r.update(system=system, round=rnd, servers=int(sys.argv[7]), disk_bytes_per_write=written / n,
+         fsyncs_per_write=syncs / n, fsyncs_per_won=syncs / max(r.get("won", r["ops"]), 1),
          entry_bytes_per_write=logged / n)
 print(json.dumps(r))
 PY
     tail -n1 "$results" >&2
 }
 
-systems=(etcd raftwarden)
-start_etcd
-start_raftwarden raftwarden "$RW_BIN" 7
-if [ -n "$RW_BASE" ]; then
-    start_raftwarden raftwarden-base "$RW_BASE" 8
-    systems+=(raftwarden-base)
-fi
-for mode in $MODES; do
-    for c in $CLIENTS; do
-        for r in $(seq 1 "$ROUNDS"); do
-            for s in "${systems[@]}"; do measure "$s" "$mode" "$c" "$r"; done
+for SERVERS in $SERVER_COUNTS; do
+    systems=(etcd raftwarden)
+    tracers=()
+    servers=()
+    rm -rf "$work"/etcd[0-9]* "$work"/raftwarden*[0-9]
+    start_etcd
+    start_raftwarden raftwarden "$RW_BIN" 7
+    if [ -n "$RW_BASE" ]; then
+        start_raftwarden raftwarden-base "$RW_BASE" 8
+        systems+=(raftwarden-base)
+    fi
+    for mode in $MODES; do
+        for c in $CLIENTS; do
+            for r in $(seq 1 "$ROUNDS"); do
+                for s in "${systems[@]}"; do measure "$s" "$mode" "$c" "$r"; done
+            done
         done
     done
+    stop_all
 done
-stop_all
 
-echo "servers: $SERVERS; $(uptime)"
-python3 - "$results" "$SERVERS" <<'PY'
+echo "servers: $SERVER_COUNTS; $(uptime)"
+python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-servers = int(sys.argv[2])
 points = {}
 for r in rows:
-    points.setdefault((r["mode"], r["clients"], r["system"]), []).append(r)
+    points.setdefault((r["servers"], r["mode"], r["clients"], r["system"]), []).append(r)
 med = lambda rs, k: statistics.median(x[k] for x in rs)
-print("| mode | clients | system | ops/s | entry B/write | disk B/write | disk/entry | fsyncs/write | disk vs etcd | fsyncs vs etcd |")
-print("|---|---|---|---|---|---|---|---|---|---|")
 seen = []
-for (mode, clients, system) in points:
-    if (mode, clients) not in seen:
-        seen.append((mode, clients))
-for mode, clients in seen:
-    etcd = points.get((mode, clients, "etcd"))
-    for system in ("etcd", "raftwarden", "raftwarden-base"):
-        rs = points.get((mode, clients, system))
-        if not rs:
+for key in points:
+    if key[:3] not in seen:
+        seen.append(key[:3])
+verdicts = {}
+for servers in sorted({k[0] for k in seen}):
+    print()
+    print("%d server%s" % (servers, "" if servers == 1 else "s"))
+    print()
+    print("| mode | clients | system | ops/s | entry B/write | disk B/write | disk/entry | fsyncs/write | fsyncs/won | disk vs etcd | fsyncs vs etcd |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for s_, mode, clients in seen:
+        if s_ != servers:
             continue
-        entry, disk, fs = (med(rs, k) for k in ("entry_bytes_per_write", "disk_bytes_per_write", "fsyncs_per_write"))
-        vs = lambda k, v: "%.2f" % (v / med(etcd, k)) if etcd and med(etcd, k) else "-"
-        print("| %s | %d | %s | %.0f | %.0f | %.0f | %.2f | %.3f | %s | %s |" % (
-            mode, clients, system, med(rs, "ops_per_sec"), entry, disk, disk / entry / servers if entry else 0, fs,
-            vs("disk_bytes_per_write", disk), vs("fsyncs_per_write", fs)))
+        etcd = points.get((servers, mode, clients, "etcd"))
+        for system in ("etcd", "raftwarden", "raftwarden-base"):
+            rs = points.get((servers, mode, clients, system))
+            if not rs:
+                continue
+            keys = ("entry_bytes_per_write", "disk_bytes_per_write", "fsyncs_per_write", "fsyncs_per_won")
+            entry, disk, fs, won = (med(rs, k) for k in keys)
+            vs = lambda k, v: "%.2f" % (v / med(etcd, k)) if etcd and med(etcd, k) else "-"
+            print("| %s | %d | %s | %.0f | %.0f | %.0f | %.2f | %.3f | %.3f | %s | %s |" % (
+                mode, clients, system, med(rs, "ops_per_sec"), entry, disk, disk / entry / servers if entry else 0, fs,
+                won, vs("disk_bytes_per_write", disk), vs("fsyncs_per_write", fs)))
+            if clients == 64 and system == "raftwarden" and etcd:
+                verdicts.setdefault(servers, []).append((mode, fs, med(etcd, "fsyncs_per_write")))
+print()
+for servers, v in sorted(verdicts.items()):
+    worse = ["%s %.3f > %.3f" % (m, r, e) for m, r, e in v if r > e]
+    print("fsyncs per write at 64 clients, %d server%s, raftwarden <= etcd on every mode (%s): %s" % (
+        servers, "" if servers == 1 else "s", " ".join(m for m, _, _ in v), "yes" if not worse else "NO: " + ", ".join(worse)))
 PY

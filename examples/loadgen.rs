@@ -8,9 +8,20 @@
 //!
 //! Modes: `put` (each client writes its own keys, unconditionally), `cas` (each client runs a
 //! compare-and-set loop on one key of its own: raftwarden `PUT /v1/var/<key>?cas=<ModifyIndex>`,
-//! etcd `/v3/kv/txn` comparing `mod_revision`), `fill` (writes `--ops` distinct keys once, for
-//! snapshot tests). Every run stops after `--ops` operations or `--secs` seconds, whichever
-//! comes first, and prints one JSON line: throughput, latency percentiles and errors.
+//! etcd `/v3/kv/txn` comparing `mod_revision`), `row` (every client writes one shared key,
+//! `bench/row`, unconditionally: raftwarden `PUT /v1/var/bench/row`, etcd `/v3/kv/put`; no two
+//! writes to one row can share a raft entry), `shared-cas` (every client runs a compare-and-set
+//! loop on one shared key, `bench/shared`: a lost race is raftwarden's 409, whose body is the
+//! current variable, or etcd's failed compare, whose `failure` branch reads the key; either
+//! tells the next attempt's index without another read), `fill` (writes `--ops` distinct keys
+//! once, for snapshot tests). Every run stops after `--ops` operations or `--secs` seconds,
+//! whichever comes first, and prints one JSON line: throughput, latency percentiles, errors, and
+//! `won` (the writes applied) beside `cas_lost`.
+//!
+//! An op is an applied write in `put`, `row`, `fill` and `cas` (where a lost CAS, which only
+//! follows another process writing the same key, is counted in `cas_lost` alone); in
+//! `shared-cas` an op is an attempt, won or lost, so `ops_per_sec` is attempts/s, latencies are
+//! per attempt and `won_per_sec` the successes. A lost race is not an error.
 //! Several `--addr`s spread the clients over them (requests to followers are forwarded).
 //! `https://` addresses take `--ca-cert`, and `--client-cert` with `--client-key` when the
 //! servers verify clients (Nomad's `NOMAD_CACERT`, `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`).
@@ -34,8 +45,38 @@ enum System {
 enum Mode {
     Put,
     Cas,
+    Row,
+    SharedCas,
     Fill,
 }
+
+impl Mode {
+    const ALL: [Mode; 5] = [Mode::Put, Mode::Cas, Mode::Row, Mode::SharedCas, Mode::Fill];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Put => "put",
+            Mode::Cas => "cas",
+            Mode::Row => "row",
+            Mode::SharedCas => "shared-cas",
+            Mode::Fill => "fill",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// Whether every attempt counts as an op, lost or won (the shared-key CAS race).
+    fn counts_attempts(self) -> bool {
+        self == Mode::SharedCas
+    }
+}
+
+/// The one key every client of `row` writes.
+const ROW_KEY: &str = "bench/row";
+/// The one key every client of `shared-cas` races on.
+const SHARED_KEY: &str = "bench/shared";
 
 struct Args {
     system: System,
@@ -54,10 +95,10 @@ struct Args {
 }
 
 const USAGE: &str = "usage: loadgen --system raftwarden|etcd --addr URL [--addr URL ...] \
---mode put|cas|fill [--clients N] [--ops N] [--secs S] [--value-size BYTES] [--token SECRET] \
+--mode put|cas|row|shared-cas|fill [--clients N] [--ops N] [--secs S] [--value-size BYTES] [--token SECRET] \
 [--ca-cert PEM --client-cert PEM --client-key PEM]";
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args<I: IntoIterator<Item = String>>(argv: I) -> Result<Args, String> {
     let mut a = Args {
         system: System::Raftwarden,
         addrs: Vec::new(),
@@ -71,7 +112,7 @@ fn parse_args() -> Result<Args, String> {
         client_cert: std::env::var("NOMAD_CLIENT_CERT").ok(),
         client_key: std::env::var("NOMAD_CLIENT_KEY").ok(),
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
         let number = |v: String| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
@@ -85,12 +126,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--addr" => a.addrs.push(value()?.trim_end_matches('/').to_string()),
             "--mode" => {
-                a.mode = match value()?.as_str() {
-                    "put" => Mode::Put,
-                    "cas" => Mode::Cas,
-                    "fill" => Mode::Fill,
-                    other => return Err(format!("unknown mode {other:?}\n{USAGE}")),
-                }
+                let v = value()?;
+                a.mode = Mode::parse(&v).ok_or_else(|| format!("unknown mode {v:?}\n{USAGE}"))?;
             }
             "--clients" => a.clients = number(value()?)?.max(1) as usize,
             "--ops" => a.ops = number(value()?)?,
@@ -115,6 +152,7 @@ fn parse_args() -> Result<Args, String> {
 struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
+    won: u64,
     cas_lost: u64,
 }
 
@@ -179,34 +217,53 @@ impl Client {
             req = req.header("X-Nomad-Token", t);
         }
         let resp = req.json(&body).send().await.map_err(|e| e.to_string())?;
-        let status = resp.status();
+        let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| e.to_string())?;
-        match (self.system, status.as_u16()) {
-            (System::Raftwarden, 200 | 409) => {
-                let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-                Ok((status.as_u16() == 200, v["ModifyIndex"].as_u64()))
+        reply_outcome(self.system, status, &text, cas.is_some())
+    }
+}
+
+/// What a write's reply says: whether it was applied, and the key's index/revision after it.
+/// raftwarden answers a lost CAS with 409 and the current variable as the body (as Nomad does),
+/// so its `ModifyIndex` is the next attempt's; etcd answers a failed compare with 200,
+/// `succeeded` false and the `failure` branch's range of the key, whose `mod_revision` is.
+fn reply_outcome(system: System, status: u16, text: &str, cas: bool) -> Result<(bool, Option<u64>), String> {
+    let body = || serde_json::from_str::<Value>(text).map_err(|e| format!("{status}: reply is not JSON: {e}"));
+    match (system, status) {
+        (System::Raftwarden, 200 | 409) => Ok((status == 200, body()?["ModifyIndex"].as_u64())),
+        (System::Etcd, 200) => {
+            let v = body()?;
+            let revision = |r: &Value| r.as_str().and_then(|r| r.parse().ok());
+            if cas && v["succeeded"].as_bool() != Some(true) {
+                let current = &v["responses"][0]["response_range"]["kvs"][0]["mod_revision"];
+                return Ok((false, revision(current)));
             }
-            (System::Etcd, 200) => {
-                let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-                let revision = |r: &Value| r.as_str().and_then(|r| r.parse().ok());
-                if cas.is_some() && v["succeeded"].as_bool() != Some(true) {
-                    let current = &v["responses"][0]["response_range"]["kvs"][0]["mod_revision"];
-                    return Ok((false, revision(current)));
-                }
-                Ok((true, revision(&v["header"]["revision"])))
-            }
-            (_, code) => Err(format!("{code}: {}", text.trim())),
+            Ok((true, revision(&v["header"]["revision"])))
         }
+        (_, code) => Err(format!("{code}: {}", text.trim())),
+    }
+}
+
+/// The key and the CAS index of a client's `n`th request (`seq` is the run's op number, `index`
+/// the index its key had after the client's last request).
+fn next_request(mode: Mode, id: usize, n: u64, seq: u64, index: Option<u64>) -> (String, Option<u64>) {
+    match mode {
+        Mode::Put => (format!("load/put/c{id}/k{}", n % 64), None),
+        Mode::Fill => (format!("load/fill/k{seq:08}"), None),
+        Mode::Cas => (format!("load/cas/c{id}"), Some(index.unwrap_or(0))),
+        Mode::Row => (ROW_KEY.to_string(), None),
+        // The first attempt compares with 0 ("absent"): it wins on a fresh key, and otherwise its
+        // lost race tells the current index, so no client needs a read or a plain write first.
+        Mode::SharedCas => (SHARED_KEY.to_string(), Some(index.unwrap_or(0))),
     }
 }
 
 async fn run_client(c: Client, id: usize, mode: Mode, budget: Arc<AtomicU64>, deadline: Instant, stride: u64) -> Tally {
     let mut t = Tally::default();
-    // A CAS loop starts from a plain write, which tells it the current index.
-    let cas_key = format!("load/cas/c{id}");
+    // A per-client CAS loop starts from a plain write, which tells it the current index.
     let mut index = None;
     if mode == Mode::Cas {
-        index = c.write(&cas_key, None).await.ok().and_then(|(_, i)| i);
+        index = c.write(&format!("load/cas/c{id}"), None).await.ok().and_then(|(_, i)| i);
     }
     let mut n: u64 = 0;
     while Instant::now() < deadline {
@@ -214,20 +271,20 @@ async fn run_client(c: Client, id: usize, mode: Mode, budget: Arc<AtomicU64>, de
         if seq >= stride {
             break;
         }
+        let (key, cas) = next_request(mode, id, n, seq, index);
         let started = Instant::now();
-        let outcome = match mode {
-            Mode::Put => c.write(&format!("load/put/c{id}/k{}", n % 64), None).await,
-            Mode::Fill => c.write(&format!("load/fill/k{seq:08}"), None).await,
-            Mode::Cas => c.write(&cas_key, Some(index.unwrap_or(0))).await,
-        };
+        let outcome = c.write(&key, cas).await;
         let took = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
         match outcome {
             Ok((applied, i)) => {
                 index = i;
                 if applied {
-                    t.latencies_us.push(took);
+                    t.won += 1;
                 } else {
                     t.cas_lost += 1;
+                }
+                if applied || mode.counts_attempts() {
+                    t.latencies_us.push(took);
                 }
             }
             Err(e) => {
@@ -270,7 +327,7 @@ fn https(ca: &str, identity: Option<(&str, &str)>) -> Result<rustls::ClientConfi
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
-    let args = match parse_args() {
+    let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
@@ -318,6 +375,7 @@ async fn main() {
             Ok(t) => {
                 all.latencies_us.extend(t.latencies_us);
                 all.errors += t.errors;
+                all.won += t.won;
                 all.cas_lost += t.cas_lost;
             }
             Err(e) => {
@@ -331,13 +389,15 @@ async fn main() {
     let ok = all.latencies_us.len();
     let out = json!({
         "system": match args.system { System::Raftwarden => "raftwarden", System::Etcd => "etcd" },
-        "mode": match args.mode { Mode::Put => "put", Mode::Cas => "cas", Mode::Fill => "fill" },
+        "mode": args.mode.name(),
         "clients": args.clients,
         "ops": ok,
         "errors": all.errors,
+        "won": all.won,
         "cas_lost": all.cas_lost,
         "secs": secs,
         "ops_per_sec": ok as f64 / secs,
+        "won_per_sec": all.won as f64 / secs,
         "p50_ms": percentile(&all.latencies_us, 0.50),
         "p99_ms": percentile(&all.latencies_us, 0.99),
         "p999_ms": percentile(&all.latencies_us, 0.999),
@@ -345,5 +405,65 @@ async fn main() {
     println!("{out}");
     if all.errors > 0 && ok == 0 {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Result<Args, String> {
+        parse_args(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn the_shared_key_modes_parse_and_others_are_refused() {
+        let a = args("--system etcd --addr http://127.0.0.1:2379/ --mode shared-cas --clients 64").unwrap();
+        assert!(a.mode == Mode::SharedCas && a.system == System::Etcd && a.clients == 64);
+        assert_eq!(a.addrs, ["http://127.0.0.1:2379"]);
+        assert!(args("--addr http://a --mode row").unwrap().mode == Mode::Row);
+        for m in Mode::ALL {
+            assert!(Mode::parse(m.name()) == Some(m));
+        }
+        let e = args("--addr http://a --mode shared_cas").err().unwrap();
+        assert!(e.starts_with("unknown mode \"shared_cas\"") && e.contains("row|shared-cas"), "{e}");
+        assert!(args("--addr http://a --mode").err().unwrap().starts_with("--mode needs a value"));
+    }
+
+    #[test]
+    fn every_client_of_a_shared_mode_uses_one_key_and_shared_cas_starts_from_absent() {
+        for id in [0, 7, 63] {
+            assert_eq!(next_request(Mode::Row, id, id as u64, 9, Some(5)), (ROW_KEY.to_string(), None));
+            assert_eq!(next_request(Mode::SharedCas, id, 0, 0, None), (SHARED_KEY.to_string(), Some(0)));
+            assert_eq!(next_request(Mode::SharedCas, id, 3, 9, Some(41)), (SHARED_KEY.to_string(), Some(41)));
+        }
+        assert_ne!(next_request(Mode::Put, 1, 0, 0, None).0, next_request(Mode::Put, 2, 0, 0, None).0);
+        assert!(Mode::SharedCas.counts_attempts() && !Mode::Cas.counts_attempts() && !Mode::Row.counts_attempts());
+    }
+
+    #[test]
+    fn a_lost_race_tells_the_current_index_and_is_not_an_error() {
+        // raftwarden's (and Nomad's) 409: the current variable, sniffed as text/plain.
+        let conflict =
+            r#"{"Namespace":"default","Path":"bench/shared","CreateIndex":12,"ModifyIndex":57,"Items":{"v":"x"}}"#;
+        assert_eq!(reply_outcome(System::Raftwarden, 409, conflict, true), Ok((false, Some(57))));
+        assert_eq!(reply_outcome(System::Raftwarden, 200, conflict, true), Ok((true, Some(57))));
+        // etcd's failed compare: 200, succeeded absent (false), the failure branch's range.
+        let failed = r#"{"header":{"revision":"90"},"responses":[{"response_range":{"kvs":[{"key":"YmVuY2gvc2hhcmVk","mod_revision":"88"}],"count":"1"}}]}"#;
+        assert_eq!(reply_outcome(System::Etcd, 200, failed, true), Ok((false, Some(88))));
+        let won = r#"{"header":{"revision":"91"},"succeeded":true,"responses":[{"response_put":{}}]}"#;
+        assert_eq!(reply_outcome(System::Etcd, 200, won, true), Ok((true, Some(91))));
+        assert_eq!(reply_outcome(System::Etcd, 200, r#"{"header":{"revision":"92"}}"#, false), Ok((true, Some(92))));
+    }
+
+    #[test]
+    fn other_answers_are_errors_with_their_text() {
+        assert_eq!(
+            reply_outcome(System::Raftwarden, 403, "Permission denied\n", true),
+            Err("403: Permission denied".into())
+        );
+        assert_eq!(reply_outcome(System::Etcd, 409, "{}", true), Err("409: {}".into()));
+        let e = reply_outcome(System::Raftwarden, 409, "<html>", true).err().unwrap();
+        assert!(e.starts_with("409: reply is not JSON"), "{e}");
     }
 }
