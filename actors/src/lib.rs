@@ -387,6 +387,12 @@ impl Server {
         raft::stats::read(&m, last_log, committed, &ctx.me.id, ctx.leader_contact.elapsed())
     }
 
+    /// The raft log's fsyncs since this server started (one covers every append written
+    /// while the one before it ran).
+    pub fn log_fsyncs(&self) -> u64 {
+        self.ctx.store_counters.fsyncs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// This server's metrics: what `GET /v1/metrics` shows, in both of its formats.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.ctx.metrics

@@ -1,7 +1,10 @@
 //! Leadership transfer (`PUT /v1/operator/raft/transfer-leadership`).
 //!
-//! openraft 0.9 has no leadership-transfer call (0.10 adds `trigger().transfer_leader`), so
-//! the leader does it by hand: the other followers hold their elections, the leader stops
+//! The leader does it by hand rather than with openraft 0.10's `trigger().transfer_leader`:
+//! that call sends its request once, with the leader's last log id, and a target that has not
+//! flushed that far yet (under write load it usually has not) ignores it, leaving the leader
+//! refusing writes and nobody campaigning. Here the other followers hold their elections,
+//! the target first catches up, the leader stops
 //! heartbeats and holds new writes and reads' leadership confirmations (queued, not refused)
 //! so that the followers' leader leases expire, and the target is asked to campaign until it
 //! wins or the deadline passes. Every hold is released at the end, win or lose; the held

@@ -68,9 +68,9 @@ struct Acked {
 
 /// Whether `req` is a commit notice that need not go out.
 ///
-/// openraft 0.9 follows every commit with an append-entries without entries, only to tell the
-/// followers the new commit index, and a replication stream waits for its answer before it
-/// sends the next entries. At one client that doubles the raft RPCs: a follower's RPC thread,
+/// openraft (0.9, and 0.10 when no new entry carries it) follows a commit with an
+/// append-entries without entries, only to tell the followers the new commit index, and a
+/// replication stream waits for its answer before it sends the next entries. At one client that doubles the raft RPCs: a follower's RPC thread,
 /// its raft thread and the leader each wake up once more per write, about a quarter of the
 /// context switches of a write, and the next write's entries can wait behind the notice.
 ///

@@ -115,21 +115,17 @@ fn apply_durably(appended: u64, restored: u64) -> bool {
 /// the blocking pool (see [`runs_in_place`]).
 const IN_PLACE_ENTRIES: usize = 8;
 
-/// Whether the log IO or apply for `entries` runs in place, on the task that asks for it.
+/// Whether the log write or apply for `entries` runs in place, on the task that asks for it.
 ///
-/// openraft awaits each append (and the state machine each apply) before it goes on, so the
-/// blocking pool buys no overlap for a small one; it only costs two thread wake-ups, the pool
-/// thread's and the raft thread's again. A write takes two such trips (append, apply) on every
-/// server, and on a busy two-core host a wake-up costs about as much as the fsync it waits for
-/// (0.15 ms). A few entries of single writes take well under a millisecond.
+/// A log append now only writes (the sync thread makes it durable, `flusher.rs`), and an apply
+/// that does not commit durably only changes redb's pages in memory: for a few entries either
+/// takes well under a millisecond, less than the two thread wake-ups a trip to the blocking pool
+/// costs (the pool thread's and the raft task's again; on a busy two-core host a wake-up costs
+/// about as much as an fsync, 0.15 ms).
 ///
-/// The pool keeps the rest:
-/// - group commits ([`Command::Batch`]): they mean writers are queueing, and while the pool
-///   appends and applies one group the raft thread takes in the writes of the next. Run in
-///   place, the writes that arrived meanwhile reached the write queue too late to join the next
-///   group: with 64 clients, groups shrank to half or less and fsyncs per write doubled;
-/// - a snapshot restore's steps (megabyte chunks of rows, whole tables cleared or dropped) and
-///   longer runs of entries, so the raft thread never stalls on a long write.
+/// The pool keeps the rest, so the raft task never stalls on a long one: a snapshot restore's
+/// steps (megabyte chunks of rows, whole tables cleared or dropped), a [`Command::Batch`] (the
+/// defaults written at the first election), longer runs of entries.
 fn runs_in_place(entries: &[Entry]) -> bool {
     entries.len() <= IN_PLACE_ENTRIES
         && entries.iter().all(|e| match &e.payload {
