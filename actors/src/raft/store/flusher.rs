@@ -26,6 +26,9 @@ use super::log::LogFiles;
 use crate::metrics::StoreCounters;
 use crate::raft::TypeConfig;
 
+/// How long a sync waits, under load, for more appends to join it (see [`gather`]).
+const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// A written append waiting for its sync.
 struct Pending {
     file: Arc<fs::File>,
@@ -67,9 +70,15 @@ impl Drop for Flusher {
 
 fn run(rx: &mpsc::Receiver<Pending>, counters: &StoreCounters) {
     let mut failed: Option<(io::ErrorKind, String)> = None;
+    // Appends the last sync covered: more than one means writers are queueing.
+    let mut last_batch = 0;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
+        if last_batch > 1 {
+            gather(rx, &mut batch);
+        }
+        last_batch = batch.len();
         let result = match &failed {
             Some((kind, text)) => Err(io::Error::new(*kind, text.clone())),
             None => sync_all(&batch, counters),
@@ -84,6 +93,21 @@ fn run(rx: &mpsc::Receiver<Pending>, counters: &StoreCounters) {
             };
             p.done.io_completed(r);
         }
+    }
+}
+
+/// Under load, lets the appends that follow within [`GATHER`] join this sync (as PostgreSQL's
+/// `commit_delay`): with 64 writers on one key and one server it took the syncs per write from
+/// 0.23 to 0.16 (`benches/write_cost.sh`), for at most 0.2 ms more latency. One writer never
+/// waits: its next append only comes after the answer.
+fn gather(rx: &mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
+    let deadline = std::time::Instant::now() + GATHER;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(p) => batch.push(p),
+            Err(_) => return,
+        }
+        batch.extend(rx.try_iter());
     }
 }
 
