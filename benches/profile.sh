@@ -103,7 +103,7 @@ breakdown() {
 import re, sys
 parts = [
     ("raft core loop (openraft RaftCore)", r"RaftCore<.*>::runtime_loop"),
-    ("in it, log append (LogFiles::append)", r"raft::store::log::LogFiles::append"),
+    ("in it, log write (LogFiles::write, LogFiles::append)", r"raft::store::log::LogFiles::(write|append)"),
     ("in it, fdatasync/fsync in the kernel", r"^do_fsync$"),
     ("replication to followers (ReplicationCore)", r"openraft::replication::ReplicationCore"),
     ("state machine apply (apply_batch)", r"raft::store::apply::apply_batch"),

@@ -17,12 +17,12 @@ use criterion::criterion_group;
 use criterion::criterion_main;
 use criterion::BenchmarkId;
 use criterion::Criterion;
-use openraft::storage::RaftStateMachine;
-use openraft::CommittedLeaderId;
-use openraft::EntryPayload;
+use openraft::vote::RaftLeaderId;
 use raftwarden_actors::raft::store;
 use raftwarden_actors::raft::store::StateMachineStore;
+use raftwarden_actors::raft::CommittedLeaderId;
 use raftwarden_actors::raft::Entry;
+use raftwarden_actors::raft::EntryPayload;
 use raftwarden_actors::raft::LogId;
 use raftwarden_actors::state::Command;
 use raftwarden_actors::state::Variable;
@@ -55,7 +55,7 @@ fn filled(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: u64) -> (State
     while index <= n {
         let end = (index + BATCH).min(n + 1);
         let entries: Vec<Entry> = (index..end).map(|i| entry(i, path(i))).collect();
-        rt.block_on(sm.apply(entries)).expect("fill");
+        rt.block_on(sm.apply_entries(entries)).expect("fill");
         index = end;
     }
     (sm, index)
@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 // Updates an existing row chosen across the whole table.
                 let target = next % n + 1;
-                rt.block_on(sm.apply(vec![entry(next, path(target))])).expect("apply");
+                rt.block_on(sm.apply_entries(vec![entry(next, path(target))])).expect("apply");
                 next += 1;
             })
         });

@@ -6,6 +6,7 @@
 //! Also what every actor's life shares: the [`Stop`] message that ends it, and the one raft
 //! membership change two actors make ([`remove_server`]).
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub(crate) struct ServerContext {
     /// Where snapshot archives and uploads are spooled (`<data_dir>/server/tmp`): on the data
     /// disk, which has room for the state, rather than a small tmpfs.
     pub(crate) tmp_dir: PathBuf,
+    /// The raft snapshot being received from the leader, chunk by chunk.
+    pub(crate) snapshot_inbox: crate::raft::network::SnapshotInbox,
     /// This server's telemetry sinks (`GET /v1/metrics`).
     pub(crate) metrics: crate::metrics::Metrics,
     /// Fsyncs and the committed index, counted by the raft log store.
@@ -90,19 +93,19 @@ pub(crate) struct ServerContext {
 
 impl ServerContext {
     pub(crate) fn metrics(&self) -> RaftMetrics {
-        self.raft.metrics().borrow().clone()
+        self.raft.metrics().borrow_watched().clone()
     }
 
     pub(crate) fn is_leader(&self) -> bool {
         let m = self.raft.metrics();
-        let m = m.borrow();
+        let m = m.borrow_watched();
         m.state == ServerState::Leader && m.current_leader == Some(self.node_id)
     }
 
     /// The leader as this server sees it.
     pub(crate) fn leader(&self) -> Option<ServerNode> {
         let m = self.raft.metrics();
-        let m = m.borrow();
+        let m = m.borrow_watched();
         let id = m.current_leader?;
         m.membership_config.membership().get_node(&id).cloned()
     }
@@ -185,7 +188,7 @@ impl ServerContext {
     /// How fresh a local answer is: whether a leader is known and, on a follower, how long
     /// since it was last heard from (0 on the leader).
     pub(crate) fn freshness(&self) -> (bool, u64) {
-        let known_leader = self.raft.metrics().borrow().current_leader.is_some();
+        let known_leader = self.raft.metrics().borrow_watched().current_leader.is_some();
         let last_contact_ms = if self.is_leader() { 0 } else { self.leader_contact.elapsed().as_millis() as u64 };
         (known_leader, last_contact_ms)
     }
@@ -229,7 +232,8 @@ macro_rules! stops_on_request {
 pub(crate) use stops_on_request;
 
 /// What a membership change can fail with.
-pub(crate) type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, ServerNode>>;
+pub(crate) type ChangeError =
+    openraft::error::RaftError<crate::raft::TypeConfig, openraft::error::ClientWriteError<crate::raft::TypeConfig>>;
 
 /// Removes a server from the raft configuration, voter or non-voter (an operator's
 /// `DELETE /v1/operator/raft/peer`, or autopilot removing a dead server).

@@ -16,7 +16,7 @@ use crate::state::InstalledLicense;
 
 /// Writes whatever of the config rows and the license is missing (see the module doc).
 pub(crate) async fn write_defaults_if_missing(ctx: &ServerContext) -> Result<(), OpError> {
-    ctx.raft.ensure_linearizable().await.map_err(|e| OpError::Raft(e.to_string()))?;
+    ctx.raft.ensure_linearizable(openraft::ReadPolicy::ReadIndex).await.map_err(|e| OpError::Raft(e.to_string()))?;
     // openraft writes the bootstrap configuration at log index 0, which Nomad's clients read
     // as "no configuration" (hashicorp/raft numbers entries from 1). Committing the same
     // configuration again gives it a real index; adding no voters cannot race a join.

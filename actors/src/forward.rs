@@ -15,6 +15,7 @@
 //! What answers a call on the other server is [`crate::rpc_server`]'s business; this module
 //! knows only the wire contract ([`crate::wire`]).
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -169,7 +170,7 @@ pub(crate) async fn route<R: Forwardable>(
 ) -> Result<Routed<R::Output>, OpError> {
     let mut metrics = ctx.raft.metrics();
     loop {
-        let leader = metrics.borrow().current_leader;
+        let leader = metrics.borrow_watched().current_leader;
         match leader {
             Some(id) if id == ctx.node_id => return Ok(Routed::Local),
             _ if origin == Origin::Peer => return Err(OpError::NotLeader),
@@ -233,10 +234,7 @@ pub(crate) fn read_on_leader<R: StaleRead>(ctx: Arc<ServerContext>, op: R, who: 
     leader_read(ctx, move |ctx| op.read_here(ctx, &who))
 }
 
-async fn wait_for_leader_change(
-    metrics: &mut tokio::sync::watch::Receiver<crate::raft::RaftMetrics>,
-    deadline: Instant,
-) -> Result<(), OpError> {
+async fn wait_for_leader_change(metrics: &mut crate::raft::MetricsWatch, deadline: Instant) -> Result<(), OpError> {
     let now = Instant::now();
     if now >= deadline {
         return Err(OpError::NoLeader);
@@ -325,7 +323,7 @@ pub(crate) fn leader_read<T: 'static>(
     Box::pin(async move {
         // A leadership transfer holds confirmations: each renews the followers' lease.
         ctx.proposer.released().await;
-        match ctx.raft.ensure_linearizable().await {
+        match ctx.raft.ensure_linearizable(openraft::ReadPolicy::ReadIndex).await {
             Ok(_) => Attempt::Done(read(&ctx)),
             Err(openraft::error::RaftError::APIError(_)) => Attempt::NotLeader,
             Err(e) => Attempt::Done(Err(OpError::Raft(e.to_string()))),

@@ -148,15 +148,17 @@ pub fn rpc_samples() -> Vec<(usize, Vec<u8>)> {
     use crate::wire::Forwardable;
     use openraft::raft::AppendEntriesRequest;
     use openraft::raft::VoteRequest;
-    use openraft::CommittedLeaderId;
-    use openraft::EntryPayload;
-    use openraft::Vote;
+    use openraft::vote::RaftLeaderId;
+
+    use crate::raft::CommittedLeaderId;
+    use crate::raft::EntryPayload;
+    use crate::raft::Vote;
 
     let index = |path: &str| paths::ALL.iter().position(|(p, _)| *p == path).unwrap_or(0);
     let raft = crate::wire::RAFT_CODEC;
     let log_id = LogId::new(CommittedLeaderId::new(3, 1), 7);
     let mut out = Vec::new();
-    if let Ok(b) = raft.encode(&VoteRequest::new(Vote::new(3, 1), Some(log_id))) {
+    if let Ok(b) = raft.encode(&VoteRequest::<TypeConfig>::new(Vote::new(3, 1), Some(log_id))) {
         out.push((index(paths::VOTE), b));
     }
     let append = AppendEntriesRequest::<TypeConfig> {

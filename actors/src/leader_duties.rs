@@ -2,6 +2,7 @@
 //! exist ([`crate::defaults`]). Runs on every server for the server's life; it ends when raft
 //! stops.
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>) {
     let mut handled_term = None;
     loop {
         let (is_leader, term) = {
-            let m = metrics.borrow();
+            let m = metrics.borrow_watched();
             (m.state == ServerState::Leader, m.current_term)
         };
         if is_leader && handled_term != Some(term) {

@@ -70,6 +70,7 @@ pub mod state;
 pub mod variables;
 pub mod wire;
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,6 +195,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let ctx = Arc::new(ServerContext {
         proposer,
         tmp_dir,
+        snapshot_inbox: Default::default(),
         me,
         node_id,
         settings,
@@ -379,10 +381,16 @@ impl Server {
     /// What hashicorp/raft's `Stats()` would say of this server now (`/v1/agent/self`).
     pub fn raft_stats(&self) -> raft::stats::RaftStats {
         let ctx = &self.ctx;
-        let last_log = ctx.raft.data_metrics().borrow().last_log;
+        let last_log = ctx.raft.data_metrics().borrow_watched().last_log;
         let committed = ctx.store_counters.committed.load(std::sync::atomic::Ordering::Relaxed);
         let m = ctx.metrics();
         raft::stats::read(&m, last_log, committed, &ctx.me.id, ctx.leader_contact.elapsed())
+    }
+
+    /// The raft log's fsyncs since this server started (one covers every append written
+    /// while the one before it ran).
+    pub fn log_fsyncs(&self) -> u64 {
+        self.ctx.store_counters.fsyncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// This server's metrics: what `GET /v1/metrics` shows, in both of its formats.
@@ -425,7 +433,7 @@ impl Server {
     pub async fn raft_stopped(&self) -> String {
         let mut metrics = self.ctx.raft.metrics();
         loop {
-            if let Err(fatal) = &metrics.borrow().running_state {
+            if let Err(fatal) = &metrics.borrow_watched().running_state {
                 return fatal.to_string();
             }
             if metrics.changed().await.is_err() {

@@ -52,6 +52,19 @@ fn raft_reply<T: Serialize>(v: &T) -> Result<RpcReply, RpcError> {
     Ok(RpcReply::new(RAFT_CODEC, RAFT_CODEC.reply(v)))
 }
 
+/// Takes one chunk of a raft snapshot from the leader; after the last, hands the whole file to
+/// raft, which installs it if it is still newer than this server's state.
+async fn receive_snapshot_chunk(
+    ctx: &crate::context::ServerContext,
+    chunk: crate::raft::network::SnapshotChunk,
+) -> crate::raft::network::SnapshotChunkAnswer {
+    let Some(file) = ctx.snapshot_inbox.take(&chunk, || ctx.temp_file()).await? else {
+        return Ok(None);
+    };
+    let snapshot = crate::raft::Snapshot { meta: chunk.meta, snapshot: tokio::fs::File::from_std(file) };
+    ctx.raft.install_full_snapshot(chunk.vote, snapshot).await.map(Some).map_err(|e| e.to_string())
+}
+
 /// Answers one internal RPC on the receiving server: `path` and `body` in (encoded as the
 /// path's [`Codec`] says), from `peer`, for the caller whose secret is `caller_token` (empty:
 /// anonymous); the answer out in the same encoding.
@@ -93,9 +106,9 @@ pub(crate) async fn serve(
         }
         paths::VOTE => raft_reply(&ctx.raft.vote(RAFT_CODEC.decode(body)?).await),
         paths::SNAPSHOT => {
-            let req = RAFT_CODEC.decode(body)?;
+            let chunk: crate::raft::network::SnapshotChunk = RAFT_CODEC.decode(body)?;
             ctx.leader_contact.touch();
-            raft_reply(&ctx.raft.install_snapshot(req).await)
+            raft_reply(&receive_snapshot_chunk(ctx, chunk).await)
         }
         paths::SET_AUTOPILOT => relay::<_, cs::SetAutopilotConfig>(config_store, caller, body).await,
         paths::GET_AUTOPILOT => relay::<_, cs::GetAutopilotConfig>(config_store, caller, body).await,
@@ -140,7 +153,6 @@ pub(crate) fn decode_body(path: &str, body: &[u8]) -> Result<bool, String> {
     use crate::autopilot::GetHealth;
     use crate::config_store as cs;
     use crate::membership as m;
-    use crate::raft::NodeId;
     use crate::raft::TypeConfig;
     use crate::variables as v;
     use crate::wire::Codec;
@@ -161,8 +173,8 @@ pub(crate) fn decode_body(path: &str, body: &[u8]) -> Result<bool, String> {
     }
     match path {
         paths::APPEND => check::<r::AppendEntriesRequest<TypeConfig>>(RAFT_CODEC, body),
-        paths::VOTE => check::<r::VoteRequest<NodeId>>(RAFT_CODEC, body),
-        paths::SNAPSHOT => check::<r::InstallSnapshotRequest<TypeConfig>>(RAFT_CODEC, body),
+        paths::VOTE => check::<r::VoteRequest<TypeConfig>>(RAFT_CODEC, body),
+        paths::SNAPSHOT => check::<crate::raft::network::SnapshotChunk>(RAFT_CODEC, body),
         paths::SET_AUTOPILOT => op::<cs::SetAutopilotConfig>(body),
         paths::GET_AUTOPILOT => op::<cs::GetAutopilotConfig>(body),
         paths::SET_SCHEDULER => op::<cs::SetSchedulerConfig>(body),

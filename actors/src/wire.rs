@@ -243,7 +243,7 @@ mod tests {
     use openraft::StorageError;
 
     use super::*;
-    use crate::raft::NodeId;
+    use crate::raft::TypeConfig;
     use crate::state::VarInvalid;
 
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(codec: Codec, v: T) {
@@ -272,9 +272,9 @@ mod tests {
     /// A raft answer, fatal storage errors (openraft's `AnyError` inside) included.
     #[test]
     fn raft_answers_travel_as_postcard() {
-        type Answer = Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>;
+        type Answer = Result<AppendEntriesResponse<TypeConfig>, RaftError<TypeConfig>>;
         let io = std::io::Error::other("no space left on device");
-        let storage: StorageError<NodeId> = openraft::StorageIOError::write_logs(&io).into();
+        let storage = StorageError::<TypeConfig>::write_logs(openraft::error::ErrorSource::from_error(&io));
         let answers: [Answer; 3] = [
             Ok(AppendEntriesResponse::Success),
             Ok(AppendEntriesResponse::Conflict),

@@ -12,10 +12,8 @@ use std::time::Duration;
 use openraft::error::RaftError;
 use openraft::raft::AppendEntriesRequest;
 use openraft::raft::AppendEntriesResponse;
-use openraft::raft::InstallSnapshotRequest;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
-use openraft::Vote;
 use raftwarden_actors::acl;
 use raftwarden_actors::autopilot::GetHealth;
 use raftwarden_actors::config_store;
@@ -23,9 +21,10 @@ use raftwarden_actors::gossip::KeyOp;
 use raftwarden_actors::keyring::SealedKeyOp;
 use raftwarden_actors::license::PutLicense;
 use raftwarden_actors::membership;
-use raftwarden_actors::raft::NodeId;
+use raftwarden_actors::raft::network::SnapshotChunk;
 use raftwarden_actors::raft::ServerNode;
 use raftwarden_actors::raft::TypeConfig;
+use raftwarden_actors::raft::Vote;
 use raftwarden_actors::state::AclPolicy;
 use raftwarden_actors::state::AclToken;
 use raftwarden_actors::state::AutopilotConfig;
@@ -150,19 +149,20 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
                         leader_commit: None,
                     };
                     let r = rpc(&a, path, token, RAFT_CODEC.encode(&req).unwrap());
-                    let back: Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> = raft_answer(path, &r);
+                    let back: Result<AppendEntriesResponse<TypeConfig>, RaftError<TypeConfig>> = raft_answer(path, &r);
                     assert!(matches!(back, Ok(AppendEntriesResponse::HigherVote(_))), "{path}: {back:?}");
                 }
                 paths::VOTE => {
-                    let req = VoteRequest::<NodeId>::new(Vote::new(0, stranger), None);
+                    let req = VoteRequest::<TypeConfig>::new(Vote::new(0, stranger), None);
                     let r = rpc(&a, path, token, RAFT_CODEC.encode(&req).unwrap());
-                    let back: Result<VoteResponse<NodeId>, RaftError<NodeId>> = raft_answer(path, &r);
+                    let back: Result<VoteResponse<TypeConfig>, RaftError<TypeConfig>> = raft_answer(path, &r);
                     assert!(matches!(&back, Ok(v) if !v.vote_granted), "{path}: {back:?}");
                 }
                 paths::SNAPSHOT => {
-                    let req = InstallSnapshotRequest::<TypeConfig> {
+                    let req = SnapshotChunk {
                         vote: Vote::new(0, stranger),
                         meta: Default::default(),
+                        transfer: "t88".into(),
                         offset: 0,
                         data: vec![],
                         done: true,

@@ -521,5 +521,8 @@ pub fn final_check(c: &Cluster, rec: &Recorder, name: &str, faults: usize, min_d
     );
     assert!(report.ok(), "nemesis {name}: {report}");
     assert!(report.definite >= min_definite, "nemesis {name}: only {} definite operations: {report}", report.definite);
+    // Every write is a raft entry of its own, as in Nomad: no index names two writes, of one
+    // key or of two.
+    assert_eq!(report.cross_key_shared_indices, 0, "nemesis {name}: writes shared an index: {report}");
     report
 }

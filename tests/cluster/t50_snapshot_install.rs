@@ -11,8 +11,7 @@ const S: &str = "/v1/operator/scheduler/configuration";
 #[test]
 fn lagging_follower_installs_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let hcl = "server {\n  raft_snapshot_threshold = 20\n  raft_trailing_logs = 5\n}\n";
-    let mut c = Cluster::start_with(&net(), &dir, 3, &[0, 1, 2], hcl);
+    let mut c = Cluster::start_with(&net(), &dir, 3, &[0, 1, 2], COMPACTING_HCL);
     let leader = c.wait_leader(Duration::from_secs(30));
     wait_ready(&c.agents[leader]);
     let f = (leader + 1) % 3;
@@ -23,6 +22,7 @@ fn lagging_follower_installs_snapshot() {
         assert_eq!(r.status, 200, "{}", r.text());
         last = r.json()["Index"].as_u64().unwrap();
     }
+    wait_compacted(&c.agents[leader]);
     c.agents[f].launch();
     wait_until(
         Duration::from_secs(30),

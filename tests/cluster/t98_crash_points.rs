@@ -223,8 +223,7 @@ fn follower_crash_after_append_converges() {
 #[test]
 fn crash_during_snapshot_install_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let hcl = "server {\n  raft_snapshot_threshold = 20\n  raft_trailing_logs = 5\n}\n";
-    let mut c = Cluster::start_with(&net(), &dir, 3, &[0, 1, 2], hcl);
+    let mut c = Cluster::start_with(&net(), &dir, 3, &[0, 1, 2], COMPACTING_HCL);
     let leader = c.wait_leader(Duration::from_secs(30));
     for a in &c.agents {
         wait_ready(a);
@@ -233,6 +232,7 @@ fn crash_during_snapshot_install_recovers() {
     c.agents[f].kill9();
     let acked = write_until(&c.agents[leader], 4, 30, || false);
     assert_eq!(acked.len(), 120);
+    wait_compacted(&c.agents[leader]);
     for point in ["snapshot-install-rows", "snapshot-install-published"] {
         c.agents[f].spec.env = vec![("RAFTWARDEN_CRASH_AT".into(), point.into())];
         c.agents[f].launch_no_wait();

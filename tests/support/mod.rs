@@ -430,6 +430,23 @@ pub fn wait_ready(agent: &Agent) {
     );
 }
 
+/// The server settings under which a stopped follower falls behind a compacted log quickly
+/// (a snapshot every 20 entries, 5 kept), with the Prometheus metrics [`wait_compacted`] reads.
+pub const COMPACTING_HCL: &str =
+    "server {\n  raft_snapshot_threshold = 20\n  raft_trailing_logs = 5\n}\ntelemetry {\n  prometheus_metrics = true\n}\n";
+
+/// Waits until the agent has compacted its raft log at least once (`nomad.raft.compactLogs`).
+/// A leader compacts at its next replication attempt to a stopped follower, not while one is
+/// in flight; once it has, that follower can only catch up by a snapshot.
+pub fn wait_compacted(agent: &Agent) {
+    let metrics = || agent.get("/v1/metrics?format=prometheus").text();
+    wait_until(
+        Duration::from_secs(30),
+        || metrics().lines().any(|l| l.starts_with("nomad_raft_compactLogs_count") && !l.ends_with(" 0")),
+        metrics,
+    );
+}
+
 /// Runs the CLI binary with the given args and environment; returns (code, stdout, stderr).
 pub fn cli(addr: &str, args: &[&str]) -> (i32, String, String) {
     cli_in(std::path::Path::new("."), addr, args)

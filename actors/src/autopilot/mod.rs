@@ -12,6 +12,7 @@
 pub mod health;
 pub mod reconcile;
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -265,7 +266,7 @@ impl Actor for Autopilot {
             let mut led_term = None;
             loop {
                 let term = {
-                    let m = metrics.borrow();
+                    let m = metrics.borrow_watched();
                     (m.state == RaftRole::Leader && m.current_leader == Some(node_id)).then_some(m.current_term)
                 };
                 if term.is_some() && term != led_term {

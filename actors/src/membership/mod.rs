@@ -299,7 +299,7 @@ impl Handler<Forwarded<Elect>> for Membership {
 
     fn handle(&mut self, _: Forwarded<Elect>, _: &mut Self::Context) -> Self::Result {
         let ctx = self.ctx.clone();
-        Box::pin(async move { ctx.raft.trigger().elect().await.map_err(|e| OpError::Raft(e.to_string())) })
+        Box::pin(async move { ctx.raft.trigger().elect(false).await.map_err(|e| OpError::Raft(e.to_string())) })
     }
 }
 

@@ -1,7 +1,10 @@
 //! Leadership transfer (`PUT /v1/operator/raft/transfer-leadership`).
 //!
-//! openraft 0.9 has no leadership-transfer call (0.10 adds `trigger().transfer_leader`), so
-//! the leader does it by hand: the other followers hold their elections, the leader stops
+//! The leader does it by hand rather than with openraft 0.10's `trigger().transfer_leader`:
+//! that call sends its request once, with the leader's last log id, and a target that has not
+//! flushed that far yet (under write load it usually has not) ignores it, leaving the leader
+//! refusing writes and nobody campaigning. Here the other followers hold their elections,
+//! the target first catches up, the leader stops
 //! heartbeats and holds new writes and reads' leadership confirmations (queued, not refused)
 //! so that the followers' leader leases expire, and the target is asked to campaign until it
 //! wins or the deadline passes. Every hold is released at the end, win or lose; the held
@@ -132,7 +135,10 @@ async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer>
     // it too (as hashicorp/raft's transfer, the target first catches up).
     let held = ctx.proposer.hold();
     let mut metrics = ctx.raft.metrics();
-    if tokio::time::timeout(CATCH_UP, metrics.wait_for(|m| target_has_every_entry(m, target_id))).await.is_err() {
+    if tokio::time::timeout(CATCH_UP, crate::raft::wait_metrics(&mut metrics, |m| target_has_every_entry(m, target_id)))
+        .await
+        .is_err()
+    {
         let m = ctx.metrics();
         let matched = m.replication.as_ref().and_then(|r| r.get(&target_id).copied()).flatten().map(|l| l.index);
         tracing::warn!(target = %to.address, ?matched, last = ?m.last_log_index, "leadership transfer: the target has not caught up; campaigning anyway");
@@ -147,7 +153,11 @@ async fn transfer(ctx: Arc<ServerContext>, target: PeerRef) -> Attempt<Transfer>
     let mut outcome = Err(OpError::TransferTimedOut);
     while Instant::now() < deadline {
         let _ = call_peer(&ctx.http, &target_node.rpc_addr, &Elect, PEER_CALL_TIMEOUT).await;
-        let _ = tokio::time::timeout(ELECTION_WATCH, metrics.wait_for(|m| m.current_leader == Some(target_id))).await;
+        let _ = tokio::time::timeout(
+            ELECTION_WATCH,
+            crate::raft::wait_metrics(&mut metrics, |m| m.current_leader == Some(target_id)),
+        )
+        .await;
         if ctx.metrics().current_leader == Some(target_id) {
             outcome = Ok(Transfer { from: from.clone(), to: to.clone(), noop: false });
             break;

@@ -43,6 +43,10 @@ pub struct StoreCounters {
     pub fsyncs: AtomicU64,
     /// The last committed log index openraft saved.
     pub committed: AtomicU64,
+    /// Log compactions (purges of entries a snapshot covers), and their total time in
+    /// microseconds: hashicorp/raft's `raft.compactLogs` timer.
+    pub compactions: AtomicU64,
+    pub compaction_micros: AtomicU64,
 }
 
 /// One label, as go-metrics' `Label`.

@@ -4,6 +4,7 @@
 //! It polls the autopilot actor, so it lives at the top of the crate, started by
 //! [`crate::start`].
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = Transitions::default();
     let mut fsyncs_reported = 0;
+    let mut compactions_reported = (0, 0);
     let mut unreachable_reported: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut refused_reported = [0u64; Refusal::ALL.len()];
     loop {
@@ -40,7 +42,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
                     return;
                 }
                 let (state, leader) = {
-                    let m = watch.borrow();
+                    let m = watch.borrow_watched();
                     (m.state, m.current_leader)
                 };
                 for event in seen.observe(state, leader) {
@@ -52,6 +54,19 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
                 if fsyncs > fsyncs_reported {
                     metrics.incr_counter("nomad.raft.fsync", &[], fsyncs - fsyncs_reported);
                     fsyncs_reported = fsyncs;
+                }
+                // Log compactions since the last tick, each at their mean time (milliseconds).
+                let compactions = (
+                    ctx.store_counters.compactions.load(Ordering::Relaxed),
+                    ctx.store_counters.compaction_micros.load(Ordering::Relaxed),
+                );
+                if compactions.0 > compactions_reported.0 {
+                    let n = compactions.0 - compactions_reported.0;
+                    let mean_ms = (compactions.1 - compactions_reported.1) as f32 / n as f32 / 1000.0;
+                    for _ in 0..n {
+                        metrics.add_sample("nomad.raft.compactLogs", &[], mean_ms);
+                    }
+                    compactions_reported = compactions;
                 }
                 // Packets gossip refused (wrong key, in clear, or encrypted without a key).
                 for reason in Refusal::ALL {
@@ -89,7 +104,7 @@ pub(crate) async fn sample(ctx: Arc<ServerContext>, autopilot: Addr<Autopilot>) 
 
 fn emit_raft_gauges(ctx: &ServerContext) {
     let metrics = &ctx.metrics;
-    let m = ctx.raft.metrics().borrow().clone();
+    let m = ctx.raft.metrics().borrow_watched().clone();
     let last_index = m.last_log_index.unwrap_or_default();
     metrics.set_gauge("nomad.raft.term", &[], m.current_term as f32);
     metrics.set_gauge("nomad.raft.lastIndex", &[], last_index as f32);

@@ -51,18 +51,40 @@ openraft::declare_raft_types!(
         R = Applied,
         NodeId = NodeId,
         Node = ServerNode,
-        Entry = openraft::Entry<TypeConfig>,
-        // A file in the snapshot directory: built from a redb read transaction, streamed to
-        // followers in chunks, never held in memory whole.
-        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 
-pub type Raft = openraft::Raft<TypeConfig>;
-pub type LogId = openraft::LogId<NodeId>;
-pub type Entry = openraft::Entry<TypeConfig>;
-pub type StoredMembership = openraft::StoredMembership<NodeId, ServerNode>;
-pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, ServerNode>;
-pub type Snapshot = openraft::Snapshot<TypeConfig>;
-pub type StorageError = openraft::StorageError<NodeId>;
-pub type RaftMetrics = openraft::RaftMetrics<NodeId, ServerNode>;
+/// A file in the snapshot directory: built from a redb read transaction, streamed to
+/// followers, never held in memory whole.
+pub type SnapshotData = tokio::fs::File;
+
+pub type Raft = openraft::Raft<TypeConfig, store::StateMachineStore>;
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+pub type Vote = openraft::alias::VoteOf<TypeConfig>;
+pub type LeaderId = openraft::alias::LeaderIdOf<TypeConfig>;
+pub type CommittedLeaderId = openraft::alias::CommittedLeaderIdOf<TypeConfig>;
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+pub type EntryPayload = openraft::alias::EntryPayloadOf<TypeConfig>;
+pub type Membership = openraft::Membership<NodeId, ServerNode>;
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+/// What the stores fail with: openraft 0.10's storage traits speak `std::io::Error`.
+pub type StorageError = std::io::Error;
+pub type RaftMetrics = openraft::RaftMetrics<TypeConfig>;
+
+/// openraft's metrics channel.
+pub type MetricsWatch = openraft::alias::WatchReceiverOf<TypeConfig, RaftMetrics>;
+
+/// Waits until the metrics satisfy `done` (at once if they do now), or the channel closes.
+pub async fn wait_metrics(watch: &mut MetricsWatch, done: impl Fn(&RaftMetrics) -> bool) {
+    use openraft::async_runtime::watch::WatchReceiver;
+    loop {
+        if done(&watch.borrow_watched()) {
+            return;
+        }
+        if watch.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -8,29 +8,31 @@ use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
-use openraft::error::InstallSnapshotError;
 use openraft::error::NetworkError;
 use openraft::error::RPCError;
 use openraft::error::RaftError;
-use openraft::error::RemoteError;
+use openraft::error::ReplicationClosed;
+use openraft::error::StreamingError;
 use openraft::error::Unreachable;
 use openraft::network::RPCOption;
-use openraft::network::RaftNetwork;
 use openraft::network::RaftNetworkFactory;
+use openraft::network::RaftNetworkV2;
 use openraft::raft::AppendEntriesRequest;
 use openraft::raft::AppendEntriesResponse;
-use openraft::raft::InstallSnapshotRequest;
-use openraft::raft::InstallSnapshotResponse;
+use openraft::raft::SnapshotResponse;
 use openraft::raft::VoteRequest;
 use openraft::raft::VoteResponse;
-use openraft::Vote;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::LogId;
 use super::NodeId;
 use super::ServerNode;
+use super::Snapshot;
+use super::SnapshotData;
+use super::SnapshotMeta;
 use super::TypeConfig;
+use super::Vote;
 
 use crate::wire::paths::APPEND as PATH_APPEND;
 use crate::wire::paths::SNAPSHOT as PATH_SNAPSHOT;
@@ -57,18 +59,18 @@ const COMMIT_NOTICE_WINDOW: Duration = Duration::from_millis(10);
 
 /// The last append-entries a connection's peer accepted: under which vote, up to which log id,
 /// and when the answer came.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Acked {
-    vote: Vote<NodeId>,
+    vote: Vote,
     last: Option<LogId>,
     at: Instant,
 }
 
 /// Whether `req` is a commit notice that need not go out.
 ///
-/// openraft 0.9 follows every commit with an append-entries without entries, only to tell the
-/// followers the new commit index, and a replication stream waits for its answer before it
-/// sends the next entries. At one client that doubles the raft RPCs: a follower's RPC thread,
+/// openraft (0.9, and 0.10 when no new entry carries it) follows a commit with an
+/// append-entries without entries, only to tell the followers the new commit index, and a
+/// replication stream waits for its answer before it sends the next entries. At one client that doubles the raft RPCs: a follower's RPC thread,
 /// its raft thread and the leader each wake up once more per write, about a quarter of the
 /// context switches of a write, and the next write's entries can wait behind the notice.
 ///
@@ -279,14 +281,36 @@ pub struct Connection {
     acked: Option<Acked>,
 }
 
-type RpcResult<T, E> = Result<T, RPCError<NodeId, ServerNode, RaftError<NodeId, E>>>;
+/// The answer to a raft RPC as the peer's raft gives it.
+type RaftAnswer<T> = Result<T, RaftError<TypeConfig>>;
+
+/// Snapshot bytes per RPC when openraft names no chunk size.
+const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+
+/// One piece of a raft snapshot sent to a follower: the follower writes the pieces of one
+/// transfer, in order, to a file of its own and installs it after the last (see
+/// [`SnapshotInbox`]). A transfer that breaks off is started again from offset 0 with a new
+/// `transfer` ID.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SnapshotChunk {
+    pub vote: Vote,
+    pub meta: SnapshotMeta,
+    pub transfer: String,
+    pub offset: u64,
+    pub data: Vec<u8>,
+    pub done: bool,
+}
+
+/// The follower's answer to a chunk: the raft answer after the last one, `None` before; an
+/// error text when the chunk does not continue the transfer or the install failed.
+pub type SnapshotChunkAnswer = Result<Option<SnapshotResponse<TypeConfig>>, String>;
 
 impl Connection {
-    async fn call<Req, Resp, E>(&self, path: &str, req: &Req, timeout: Duration) -> RpcResult<Resp, E>
+    /// Posts `req` to `path` on the peer and decodes its answer.
+    async fn post<Req, Out>(&self, path: &str, req: &Req, timeout: Duration) -> Result<Out, RPCError<TypeConfig>>
     where
         Req: Serialize,
-        Resp: DeserializeOwned,
-        E: std::error::Error + DeserializeOwned,
+        Out: DeserializeOwned,
     {
         let url = format!("{}{}", self.base, path);
         let body = RAFT_CODEC.encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
@@ -307,19 +331,40 @@ impl Connection {
                 }
             })?;
         let bytes = resp.bytes().await.map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let result: Result<Resp, RaftError<NodeId, E>> =
-            RAFT_CODEC.decode(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let out: Out = RAFT_CODEC.decode(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         self.contacts.touch(self.target);
-        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+        Ok(out)
+    }
+
+    /// A raft RPC: the peer's raft error (only ever fatal: it stopped) is a network error here,
+    /// as for a peer that does not answer.
+    async fn call<Req, Resp>(&self, path: &str, req: &Req, timeout: Duration) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+    {
+        let answer: RaftAnswer<Resp> = self.post(path, req, timeout).await?;
+        answer.map_err(|e| RPCError::Network(NetworkError::from_string(format!("peer {}: {e}", self.peer_id))))
     }
 }
 
-impl RaftNetwork<TypeConfig> for Connection {
+fn streaming(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
+    match e {
+        RPCError::Timeout(t) => StreamingError::Timeout(t),
+        RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+        RPCError::Network(n) => StreamingError::Network(n),
+        RPCError::RemoteError(r) => StreamingError::Network(NetworkError::from_string(r.to_string())),
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for Connection {
+    type SnapshotData = SnapshotData;
+
     async fn append_entries(
         &mut self,
         req: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> RpcResult<AppendEntriesResponse<NodeId>, openraft::error::Infallible> {
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         if skips_commit_notice(self.acked.as_ref(), &req, Instant::now()) {
             return Ok(AppendEntriesResponse::Success);
         }
@@ -332,36 +377,118 @@ impl RaftNetwork<TypeConfig> for Connection {
         res
     }
 
-    async fn install_snapshot(
-        &mut self,
-        req: InstallSnapshotRequest<TypeConfig>,
-        option: RPCOption,
-    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        self.call(PATH_SNAPSHOT, &req, option.hard_ttl().max(MIN_SNAPSHOT_CHUNK_TIMEOUT)).await
-    }
-
     async fn vote(
         &mut self,
-        req: VoteRequest<NodeId>,
+        req: VoteRequest<TypeConfig>,
         option: RPCOption,
-    ) -> RpcResult<VoteResponse<NodeId>, openraft::error::Infallible> {
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.call(PATH_VOTE, &req, option.hard_ttl()).await
+    }
+
+    /// Sends the snapshot file in chunks, one RPC each, in order; `cancel` ends it between two.
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl std::future::Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        use tokio::io::AsyncReadExt;
+        use tokio::io::AsyncSeekExt;
+        let chunk = option.snapshot_chunk_size().unwrap_or(SNAPSHOT_CHUNK_BYTES).max(4096);
+        let timeout = option.hard_ttl().max(MIN_SNAPSHOT_CHUNK_TIMEOUT);
+        let transfer = uuid::Uuid::new_v4().simple().to_string();
+        let Snapshot { meta, snapshot: mut file } = snapshot;
+        let io = |e: std::io::Error| StreamingError::Network(NetworkError::new(&e));
+        file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
+        tokio::pin!(cancel);
+        let mut offset = 0u64;
+        loop {
+            let mut data = vec![0u8; chunk];
+            let mut n = 0;
+            while n < chunk {
+                let read = file.read(&mut data[n..]).await.map_err(io)?;
+                if read == 0 {
+                    break;
+                }
+                n += read;
+            }
+            data.truncate(n);
+            let done = n < chunk;
+            let req = SnapshotChunk { vote, meta: meta.clone(), transfer: transfer.clone(), offset, data, done };
+            let answer: SnapshotChunkAnswer = tokio::select! {
+                closed = &mut cancel => return Err(StreamingError::Closed(closed)),
+                r = self.post(PATH_SNAPSHOT, &req, timeout) => r.map_err(streaming)?,
+            };
+            let reply = answer.map_err(|e| StreamingError::Network(NetworkError::from_string(e)))?;
+            offset += n as u64;
+            if done {
+                return reply.ok_or_else(|| {
+                    StreamingError::Network(NetworkError::from_string("the follower did not answer the last chunk"))
+                });
+            }
+        }
+    }
+}
+
+/// The follower's side of [`SnapshotChunk`]s: the transfer being received, written to an
+/// anonymous file in the server's temporary directory as it arrives.
+#[derive(Default)]
+pub struct SnapshotInbox {
+    receiving: tokio::sync::Mutex<Option<Receiving>>,
+}
+
+struct Receiving {
+    transfer: String,
+    next: u64,
+    file: std::fs::File,
+}
+
+impl SnapshotInbox {
+    /// Takes one chunk: `Ok(Some(file))` after the last one, with every byte of the transfer.
+    pub async fn take(
+        &self,
+        chunk: &SnapshotChunk,
+        new_file: impl FnOnce() -> std::io::Result<std::fs::File>,
+    ) -> Result<Option<std::fs::File>, String> {
+        use std::io::Write;
+        let mut slot = self.receiving.lock().await;
+        if chunk.offset == 0 {
+            let file = new_file().map_err(|e| format!("cannot receive a raft snapshot: {e}"))?;
+            *slot = Some(Receiving { transfer: chunk.transfer.clone(), next: 0, file });
+        }
+        let Some(r) = slot.as_mut() else {
+            return Err(format!("raft snapshot chunk at {} of a transfer not begun here", chunk.offset));
+        };
+        if r.transfer != chunk.transfer || r.next != chunk.offset {
+            return Err(format!(
+                "raft snapshot chunk {} at {} does not continue transfer {} at {}",
+                chunk.transfer, chunk.offset, r.transfer, r.next
+            ));
+        }
+        r.file.write_all(&chunk.data).map_err(|e| format!("cannot write a raft snapshot: {e}"))?;
+        r.next += chunk.data.len() as u64;
+        if !chunk.done {
+            return Ok(None);
+        }
+        Ok(slot.take().map(|r| r.file))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use openraft::CommittedLeaderId;
-    use openraft::EntryPayload;
+    use openraft::vote::RaftLeaderId;
 
     use super::*;
+    use crate::raft::CommittedLeaderId;
     use crate::raft::Entry;
+    use crate::raft::EntryPayload;
 
     fn log_id(index: u64) -> LogId {
         LogId::new(CommittedLeaderId::new(2, 1), index)
     }
 
-    fn vote(term: u64) -> Vote<NodeId> {
+    fn vote(term: u64) -> Vote {
         Vote::new_committed(term, 1)
     }
 

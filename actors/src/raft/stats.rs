@@ -6,7 +6,6 @@ use std::time::Duration;
 use openraft::ServerState;
 
 use super::NodeId;
-use super::ServerNode;
 
 /// hashicorp/raft's node states, as its `RaftState.String()` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +77,8 @@ impl RaftStats {
 
 /// Reads the stats from openraft's metrics and the store's committed index.
 pub(crate) fn read(
-    m: &openraft::RaftMetrics<NodeId, ServerNode>,
-    last_log: Option<openraft::LogId<NodeId>>,
+    m: &crate::raft::RaftMetrics,
+    last_log: Option<crate::raft::LogId>,
     committed: u64,
     me: &str,
     last_contact: Duration,
@@ -93,9 +92,9 @@ pub(crate) fn read(
         last_log_index: last_log.map_or(0, |l| l.index),
         last_log_term: last_log.map_or(0, |l| l.leader_id.term),
         commit_index: committed,
-        applied_index: m.last_applied.map_or(0, |l| l.index),
-        last_snapshot_index: m.snapshot.map_or(0, |l| l.index),
-        last_snapshot_term: m.snapshot.map_or(0, |l| l.leader_id.term),
+        applied_index: m.last_applied.as_ref().map_or(0, |l| l.index),
+        last_snapshot_index: m.snapshot.as_ref().map_or(0, |l| l.index),
+        last_snapshot_term: m.snapshot.as_ref().map_or(0, |l| l.leader_id.term),
         latest_configuration_index: m.membership_config.log_id().map_or(0, |l| l.index),
         latest_configuration: membership
             .nodes()

@@ -21,6 +21,7 @@
 
 pub mod archive;
 
+use openraft::async_runtime::watch::WatchReceiver;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufReader;

@@ -27,10 +27,12 @@ pub enum Command {
     VarSet { var: Variable, cas: Option<u64> },
     /// Deletes a variable; with `cas`, only if its `ModifyIndex` equals it (0: only if absent).
     VarDelete { namespace: String, path: String, cas: Option<u64> },
-    /// Independent writes that arrived together, applied in order at one raft index: one log
-    /// append, one fsync, one replication round for all of them (group commit). No two of them
-    /// touch the same row ([`Command::rows`]), so a row still changes at most once per index
-    /// and a `ModifyIndex` names exactly one write, as CAS needs.
+    /// Independent writes applied in order at one raft index. No two of them touch the same
+    /// row ([`Command::rows`]), so a row still changes at most once per index and a
+    /// `ModifyIndex` names exactly one write, as CAS needs. The defaults written at the first
+    /// election are one; client writes are entries of their own since the raft engine shares
+    /// fsyncs between entries (earlier builds packed concurrent client writes into one, and
+    /// their logs still replay).
     Batch(Vec<Command>),
     /// Starts restoring a snapshot archive (`id` names this restore): empties the staging
     /// tables. Restore commands replace whole tables; the raft store applies them.
@@ -111,5 +113,32 @@ impl Command {
             | Command::AclTokenDelete { .. } => vec![RowKey::Acl],
             Command::LicenseInit { .. } | Command::LicenseSet { .. } => vec![RowKey::License],
         }
+    }
+}
+
+/// What openraft prints for an entry in its logs: the kind of write only, never its contents
+/// (tokens and variable items are secrets).
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Command::InitDefaults { .. } => "InitDefaults",
+            Command::SetAutopilot { .. } => "SetAutopilot",
+            Command::SetScheduler { .. } => "SetScheduler",
+            Command::VarSet { .. } => "VarSet",
+            Command::VarDelete { .. } => "VarDelete",
+            Command::Batch(commands) => return write!(f, "Batch({})", commands.len()),
+            Command::RestoreBegin { .. } => "RestoreBegin",
+            Command::RestoreRows { .. } => "RestoreRows",
+            Command::RestoreCommit { .. } => "RestoreCommit",
+            Command::AclBootstrap { .. } => "AclBootstrap",
+            Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
+            Command::AclPolicyDelete { .. } => "AclPolicyDelete",
+            Command::AclTokenUpsert { .. } => "AclTokenUpsert",
+            Command::AclTokenDelete { .. } => "AclTokenDelete",
+            Command::LicenseInit { .. } => "LicenseInit",
+            Command::LicenseSet { .. } => "LicenseSet",
+            Command::RestoreRetire { .. } => "RestoreRetire",
+        };
+        f.write_str(kind)
     }
 }

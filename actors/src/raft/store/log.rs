@@ -397,9 +397,30 @@ impl LogFiles {
 
     /// Appends `entries` (which follow the newest entry, or start a log after a purge) and
     /// makes them durable.
+    #[cfg(test)]
     pub(crate) fn append(&self, entries: Vec<Entry>) -> io::Result<()> {
+        match self.write(entries)? {
+            Some(file) => Self::sync(&file),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes what was written to `file` (a segment [`LogFiles::write`] returned) durable.
+    pub(crate) fn sync(file: &fs::File) -> io::Result<()> {
+        crate::fault::fsync()?;
+        file.sync_data()?;
+        crate::fault::crash_point("log-appended");
+        Ok(())
+    }
+
+    /// Writes `entries` (which follow the newest entry, or start a log after a purge) to the
+    /// newest segment without syncing it, and returns that segment's file for [`LogFiles::sync`]
+    /// (`None` for no entries). Readers see the entries at once; a segment that filled up was
+    /// synced before the next one started, so syncing the returned file makes every entry so
+    /// far durable.
+    pub(crate) fn write(&self, entries: Vec<Entry>) -> io::Result<Option<Arc<fs::File>>> {
         let Some(first) = entries.first().map(|e| e.log_id.index) else {
-            return Ok(());
+            return Ok(None);
         };
         let mut buf = self.take_scratch();
         let mut placed = Vec::with_capacity(entries.len());
@@ -441,12 +462,9 @@ impl LogFiles {
             Self::save_committed(inner)?;
             file
         };
-        crate::fault::fsync()?;
-        file.sync_data()?;
         self.appended.fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.return_scratch(buf);
-        crate::fault::crash_point("log-appended");
-        Ok(())
+        Ok(Some(file))
     }
 
     /// The buffer appends encode into, empty. Kept between appends: a fresh one for each large
@@ -581,7 +599,9 @@ impl LogFiles {
 
 #[cfg(test)]
 mod tests {
-    use openraft::CommittedLeaderId;
+    use openraft::vote::RaftLeaderId;
+
+    use crate::raft::CommittedLeaderId;
     use openraft::EntryPayload;
     use tempfile::TempDir;
 

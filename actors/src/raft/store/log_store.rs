@@ -4,37 +4,32 @@
 use std::fmt::Debug;
 use std::ops::Bound;
 use std::ops::RangeBounds;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
-use std::time::Instant;
 
-use openraft::storage::LogFlushed;
+use openraft::storage::IOFlushed;
 use openraft::storage::RaftLogStorage;
 use openraft::LogState;
 use openraft::RaftLogReader;
-use openraft::Vote;
 use redb::Database;
 
 use super::blocking;
 use super::blocking_io;
+use super::flusher::Flusher;
 use super::log;
 use super::read_err;
 use super::runs_in_place;
 use super::schema::get_meta;
 use super::schema::put_meta;
-use super::schema::CurrentSnapshot;
-use super::schema::KEY_CURRENT_SNAPSHOT;
 use super::schema::KEY_PURGED;
 use super::schema::KEY_VOTE;
 use super::write_err;
 use crate::metrics::StoreCounters;
 use crate::raft::Entry;
 use crate::raft::LogId;
-use crate::raft::NodeId;
 use crate::raft::StorageError;
 use crate::raft::TypeConfig;
+use crate::raft::Vote;
 
 /// The raft log (files, see `log.rs`) and the vote (redb).
 #[derive(Clone)]
@@ -42,9 +37,8 @@ pub struct LogStore {
     pub(super) db: Arc<Database>,
     pub(super) log: Arc<log::LogFiles>,
     pub(super) counters: Arc<StoreCounters>,
-    /// Set while the state machine receives or installs a raft snapshot (see
-    /// [`covered_by_snapshot`]).
-    pub(super) installing: Arc<AtomicBool>,
+    /// Syncs the appends (see [`super::flusher`]).
+    pub(super) flusher: Arc<Flusher>,
 }
 
 impl LogStore {
@@ -70,6 +64,10 @@ fn index_span(range: &impl RangeBounds<u64>) -> (u64, u64) {
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        blocking(&self.db, |db| get_meta(db, KEY_VOTE)).await
+    }
+
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
@@ -97,13 +95,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.clone()
     }
 
-    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
         let vote = *vote;
         blocking(&self.db, move |db| put_meta(db, KEY_VOTE, &vote, true)).await
-    }
-
-    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
-        blocking(&self.db, |db| get_meta(db, KEY_VOTE)).await
     }
 
     /// The committed index is a hint for replay at start-up; a stale value only means raft
@@ -118,78 +112,54 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.log.committed().map_err(read_err)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    /// Writes the entries and returns; the sync thread calls `callback` once they are durable,
+    /// sharing one sync with every append written meanwhile (see [`super::flusher`]).
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let res = if runs_in_place(&entries) {
-            self.log.append(entries).map_err(write_err)
+            self.log.write(entries).map_err(write_err)
         } else {
             let log = self.log.clone();
-            blocking_io(move || log.append(entries)).await
+            blocking_io(move || log.write(entries)).await
         };
         match res {
-            Ok(()) => {
-                self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-                callback.log_io_completed(Ok(()));
+            Ok(Some(file)) => {
+                self.flusher.submit(file, callback);
+                Ok(())
+            }
+            Ok(None) => {
+                callback.io_completed(Ok(()));
                 Ok(())
             }
             Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                callback.io_completed(Err(std::io::Error::new(e.kind(), e.to_string())));
                 Err(e)
             }
         }
     }
 
-    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+    /// Removes every entry after `last` (all of them for `None`), durably.
+    async fn truncate_after(&mut self, last: Option<LogId>) -> Result<(), StorageError> {
+        let from = last.map_or(0, |l| l.index + 1);
         let log = self.log.clone();
-        blocking_io(move || log.truncate(log_id.index)).await
+        blocking_io(move || log.truncate(from)).await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        if self.installing.load(Ordering::SeqCst) {
-            covered_by_snapshot(&self.db, log_id).await?;
-        }
         // Recorded durably before any file goes: a crash in between leaves files that the next
         // open skips. The durable commit also makes every apply before it durable, so the state
         // never needs an entry that is purged.
+        let started = std::time::Instant::now();
         blocking(&self.db, move |db| put_meta(db, KEY_PURGED, &log_id, true)).await?;
         let log = self.log.clone();
-        blocking_io(move || log.purge(log_id.index)).await
-    }
-}
-
-/// How long a purge waits for the snapshot that covers it: an install of a large snapshot
-/// takes a while; one that never lands is an error (raft stops, the agent exits).
-const PURGE_WAIT: Duration = Duration::from_secs(30 * 60);
-const PURGE_POLL: Duration = Duration::from_millis(10);
-
-/// Waits until the current raft snapshot covers `upto`, the purge point, while a snapshot is
-/// being installed.
-///
-/// openraft 0.9 asks for the purge of the log that an installed snapshot covers as soon as it
-/// hands the snapshot to the state machine, not once the install is done (its `PurgeLog`
-/// command has no condition). Recorded before the install commits, a crash in between left
-/// a store purged past its snapshot (purged 39, snapshot 1), which openraft refuses at every
-/// start afterwards (a panic: `purge_upto <= snapshot_last_log_id`); the crash point
-/// `snapshot-install-rows` found it (tests/cluster/t98_crash_points.rs). Any other purge is
-/// behind a snapshot already recorded, and returns at once (and when none is being installed,
-/// as in openraft's conformance suite, the purge does not ask).
-async fn covered_by_snapshot(db: &Arc<Database>, upto: LogId) -> Result<(), StorageError> {
-    let started = Instant::now();
-    loop {
-        let current = blocking(db, |db| get_meta::<CurrentSnapshot>(db, KEY_CURRENT_SNAPSHOT)).await?;
-        if current.and_then(|c| c.meta.last_log_id).is_some_and(|l| l >= upto) {
-            return Ok(());
-        }
-        if started.elapsed() > PURGE_WAIT {
-            let e = std::io::Error::other(format!(
-                "no raft snapshot covers the log purge up to {upto} after {PURGE_WAIT:?}"
-            ));
-            return Err(write_err(e));
-        }
-        tokio::time::sleep(PURGE_POLL).await;
+        blocking_io(move || log.purge(log_id.index)).await?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.counters.compaction_micros.fetch_add(micros, Ordering::Relaxed);
+        self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }

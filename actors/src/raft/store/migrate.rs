@@ -125,7 +125,7 @@ pub(super) mod v1 {
 
         if let Some(snapshot) = snapshot {
             let data: AppliedState = decode(&snapshot.data).map_err(read_err)?;
-            let name = SnapshotDir::file_name(&snapshot.meta.snapshot_id);
+            let name = SnapshotDir::file_name(snapshot.meta.last_log_id.as_ref());
             let part = dir.path.join(format!("{name}.part"));
             let written = (|| {
                 let file = fs::File::create(&part)?;

@@ -38,8 +38,7 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openraft::EntryPayload;
-use openraft::StorageIOError;
+use super::EntryPayload;
 use redb::backends::FileBackend;
 use redb::Database;
 use redb::ReadableTable;
@@ -59,9 +58,12 @@ use write_behind::WriteBehind;
 use super::Entry;
 use super::LogId;
 use super::StorageError;
+use crate::metrics::StoreCounters;
 use crate::state::Command;
+use flusher::Flusher;
 
 mod apply;
+mod flusher;
 pub(crate) mod log;
 mod log_store;
 mod migrate;
@@ -113,21 +115,17 @@ fn apply_durably(appended: u64, restored: u64) -> bool {
 /// the blocking pool (see [`runs_in_place`]).
 const IN_PLACE_ENTRIES: usize = 8;
 
-/// Whether the log IO or apply for `entries` runs in place, on the task that asks for it.
+/// Whether the log write or apply for `entries` runs in place, on the task that asks for it.
 ///
-/// openraft awaits each append (and the state machine each apply) before it goes on, so the
-/// blocking pool buys no overlap for a small one; it only costs two thread wake-ups, the pool
-/// thread's and the raft thread's again. A write takes two such trips (append, apply) on every
-/// server, and on a busy two-core host a wake-up costs about as much as the fsync it waits for
-/// (0.15 ms). A few entries of single writes take well under a millisecond.
+/// A log append now only writes (the sync thread makes it durable, `flusher.rs`), and an apply
+/// that does not commit durably only changes redb's pages in memory: for a few entries either
+/// takes well under a millisecond, less than the two thread wake-ups a trip to the blocking pool
+/// costs (the pool thread's and the raft task's again; on a busy two-core host a wake-up costs
+/// about as much as an fsync, 0.15 ms).
 ///
-/// The pool keeps the rest:
-/// - group commits ([`Command::Batch`]): they mean writers are queueing, and while the pool
-///   appends and applies one group the raft thread takes in the writes of the next. Run in
-///   place, the writes that arrived meanwhile reached the write queue too late to join the next
-///   group: with 64 clients, groups shrank to half or less and fsyncs per write doubled;
-/// - a snapshot restore's steps (megabyte chunks of rows, whole tables cleared or dropped) and
-///   longer runs of entries, so the raft thread never stalls on a long write.
+/// The pool keeps the rest, so the raft task never stalls on a long one: a snapshot restore's
+/// steps (megabyte chunks of rows, whole tables cleared or dropped), a [`Command::Batch`] (the
+/// defaults written at the first election), longer runs of entries.
 fn runs_in_place(entries: &[Entry]) -> bool {
     entries.len() <= IN_PLACE_ENTRIES
         && entries.iter().all(|e| match &e.payload {
@@ -156,16 +154,28 @@ pub enum OpenError {
     Foreign { path: PathBuf },
     #[error("raft store {path} cannot be opened: {source}")]
     Open { path: PathBuf, source: redb::Error },
+    #[error("raft store {path}: cannot start the log sync thread: {source}")]
+    Thread { path: PathBuf, source: std::io::Error },
     #[error("raft store {path} is corrupt: {what}")]
     Corrupt { path: PathBuf, what: String },
 }
 
-fn read_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::read(&e).into()
+/// A failed read of the store, as openraft's storage traits return it; an I/O error keeps
+/// its kind and text.
+fn read_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StorageError {
+    io_error(e.into())
 }
 
-fn write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::write(&e).into()
+/// A failed write of the store (see [`read_err`]).
+fn write_err(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StorageError {
+    io_error(e.into())
+}
+
+fn io_error(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
+    match e.downcast::<std::io::Error>() {
+        Ok(io) => *io,
+        Err(other) => std::io::Error::other(other),
+    }
 }
 
 /// Runs redb work on the blocking pool.
@@ -268,9 +278,7 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
     let pending = log.bytes_after(last_applied.map(|l| l.index)).map_err(|e| corrupt(read_err(e)))?;
     let durable_at = log.appended_bytes().saturating_sub(pending);
     let log = Arc::new(log);
-    let installing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sm = StateMachineStore {
-        installing: installing.clone(),
         db: db.clone(),
         snapshots: Arc::new(snapshots),
         log: log.clone(),
@@ -278,5 +286,8 @@ pub fn open(path: &Path) -> Result<(LogStore, StateMachineStore), OpenError> {
         restored_since_durable: 0,
         applied: tokio::sync::watch::channel(0).0,
     };
-    Ok((LogStore { db, log, counters: Arc::default(), installing }, sm))
+    let counters: Arc<StoreCounters> = Arc::default();
+    let flusher =
+        Flusher::start(counters.clone()).map_err(|source| OpenError::Thread { path: path.to_owned(), source })?;
+    Ok((LogStore { db, log, counters, flusher: Arc::new(flusher) }, sm))
 }

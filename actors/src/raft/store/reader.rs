@@ -73,11 +73,11 @@ impl StateReader {
 
     /// Writes every replicated table as of one read transaction (a consistent point in time
     /// that does not block writes) to `out`, in the snapshot file format, and returns the raft
-    /// position of that point: the applied log id and membership. The `snapshot_id` is empty.
+    /// position of that point: the applied log id and membership.
     pub fn export(&self, out: impl std::io::Write) -> Result<SnapshotMeta, StorageError> {
         let txn = self.db.begin_read().map_err(read_err)?;
         let (last_applied, membership) = applied_meta(&txn.open_table(META).map_err(read_err)?)?;
-        let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id: String::new() };
+        let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership };
         let mut w = file::Writer::new(out, &encode(&meta).map_err(write_err)?).map_err(write_err)?;
         write_tables(&txn, &mut w, &REPLICATED)?;
         w.finish().map_err(write_err)?;

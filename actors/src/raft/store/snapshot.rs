@@ -36,7 +36,9 @@ use super::schema::META;
 use super::schema::SNAPSHOT_TABLES;
 use super::write_err;
 use crate::raft::snapfile as file;
+use crate::raft::LogId;
 use crate::raft::Snapshot;
+use crate::raft::SnapshotData;
 use crate::raft::SnapshotMeta;
 use crate::raft::StorageError;
 use crate::raft::TypeConfig;
@@ -63,15 +65,11 @@ impl SnapshotDir {
 
     /// The file name for a snapshot id. Ids come from the leader; one that is not a plain name
     /// gets a fresh one so that it can never point outside this directory.
-    pub(super) fn file_name(snapshot_id: &str) -> String {
-        let plain = !snapshot_id.is_empty()
-            && snapshot_id.len() <= 128
-            && snapshot_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if plain {
-            format!("{snapshot_id}.snap")
-        } else {
-            format!("snapshot-{}.snap", uuid::Uuid::new_v4().simple())
-        }
+    /// A new file name for a snapshot that covers the log up to `last`: the position it
+    /// covers (term and index) and a random part, so two builds at one position never collide.
+    pub(super) fn file_name(last: Option<&LogId>) -> String {
+        let (term, index) = last.map_or((0, 0), |l| (l.leader_id.term, l.index));
+        format!("{term}-{index}-{}.snap", uuid::Uuid::new_v4().simple())
     }
 
     /// Removes every snapshot file except `current`, and with `partial` every unfinished one
@@ -120,12 +118,8 @@ fn write_snapshot(db: &Database, dir: &SnapshotDir) -> Result<(SnapshotMeta, Str
     // One read transaction: a consistent point in time that does not block applies.
     let txn = db.begin_read().map_err(read_err)?;
     let (last_applied, membership) = applied_meta(&txn.open_table(META).map_err(read_err)?)?;
-    let snapshot_id = match last_applied {
-        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, uuid::Uuid::new_v4().simple()),
-        None => format!("0-0-{}", uuid::Uuid::new_v4().simple()),
-    };
-    let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id };
-    let name = SnapshotDir::file_name(&meta.snapshot_id);
+    let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership };
+    let name = SnapshotDir::file_name(meta.last_log_id.as_ref());
     let part = dir.path.join(format!("{name}.part"));
     let file = fs::OpenOptions::new().read(true).write(true).create_new(true).open(&part).map_err(write_err)?;
     let written = (|| {
@@ -149,6 +143,8 @@ pub struct SnapshotBuilder {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotData;
+
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let dir = self.snapshots.clone();
         let (meta, file) = blocking(&self.db, move |db| {
@@ -177,7 +173,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Ok((meta, file))
         })
         .await?;
-        Ok(Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) })
+        Ok(Snapshot { meta, snapshot: tokio::fs::File::from_std(file) })
     }
 }
 
@@ -191,7 +187,7 @@ pub(super) fn install(
     mut src: fs::File,
 ) -> Result<(), StorageError> {
     src.seek(SeekFrom::Start(0)).map_err(read_err)?;
-    let name = SnapshotDir::file_name(&meta.snapshot_id);
+    let name = SnapshotDir::file_name(meta.last_log_id.as_ref());
     let _guard = dir.lock();
     let part = dir.path.join(format!("{name}.part"));
     let copy = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&part).map_err(write_err)?;

@@ -4,6 +4,9 @@
 use std::fs;
 use std::sync::Arc;
 
+use futures_util::Stream;
+use futures_util::TryStreamExt;
+use openraft::storage::EntryResponder;
 use openraft::storage::RaftStateMachine;
 use redb::Database;
 use redb::ReadableDatabase;
@@ -29,6 +32,7 @@ use super::StateReader;
 use crate::raft::Entry;
 use crate::raft::LogId;
 use crate::raft::Snapshot;
+use crate::raft::SnapshotData;
 use crate::raft::SnapshotMeta;
 use crate::raft::StorageError;
 use crate::raft::StoredMembership;
@@ -45,9 +49,6 @@ pub struct StateMachineStore {
     pub(super) durable_at: u64,
     /// Bytes of snapshot-restore rows applied since the last durable apply.
     pub(super) restored_since_durable: u64,
-    /// Set from the first chunk of a raft snapshot until its install ends: the log store holds
-    /// back the purge that openraft asks for before the install is done.
-    pub(super) installing: Arc<std::sync::atomic::AtomicBool>,
     /// The last applied log index, sent after every applied batch and installed snapshot:
     /// what a blocking query waits on instead of polling the tables.
     pub(super) applied: tokio::sync::watch::Sender<u64>,
@@ -60,23 +61,10 @@ impl StateMachineStore {
     }
 }
 
-impl RaftStateMachine<TypeConfig> for StateMachineStore {
-    type SnapshotBuilder = SnapshotBuilder;
-
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        blocking(&self.db, |db| {
-            let txn = db.begin_read().map_err(read_err)?;
-            applied_meta(&txn.open_table(META).map_err(read_err)?)
-        })
-        .await
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
-    where
-        I: IntoIterator<Item = Entry> + Send,
-        I::IntoIter: Send,
-    {
-        let entries: Vec<Entry> = entries.into_iter().collect();
+impl StateMachineStore {
+    /// Applies committed entries in one redb transaction (durably as the log grows, see
+    /// [`apply_durably`]) and returns each entry's reply, in order.
+    pub async fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<Vec<Applied>, StorageError> {
         let last_index = entries.last().map(|e| e.log_id.index);
         let appended = self.log.appended_bytes();
         self.restored_since_durable += restore_row_bytes(&entries);
@@ -98,32 +86,47 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }
         Ok(replies)
     }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        blocking(&self.db, |db| {
+            let txn = db.begin_read().map_err(read_err)?;
+            applied_meta(&txn.open_table(META).map_err(read_err)?)
+        })
+        .await
+    }
+
+    /// Applies what openraft hands over in one batch (one redb transaction), then answers
+    /// each entry's responder with its reply, in order.
+    async fn apply<Strm>(&mut self, entries: Strm) -> Result<(), StorageError>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, StorageError>> + Unpin + Send,
+    {
+        let (entries, responders): (Vec<Entry>, Vec<_>) = entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
+        let replies = self.apply_entries(entries).await?;
+        for (responder, reply) in responders.into_iter().zip(replies) {
+            if let Some(r) = responder {
+                r.send(reply);
+            }
+        }
+        Ok(())
+    }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         SnapshotBuilder { db: self.db.clone(), snapshots: self.snapshots.clone() }
     }
 
-    /// An anonymous file in the snapshot directory: it vanishes by itself if the transfer is
-    /// abandoned or the process dies; `install_snapshot` keeps a named copy.
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
-        self.installing.store(true, std::sync::atomic::Ordering::SeqCst);
-        let dir = self.snapshots.clone();
-        let file = blocking(&self.db, move |_| tempfile::tempfile_in(&dir.path).map_err(write_err)).await?;
-        Ok(Box::new(tokio::fs::File::from_std(file)))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        meta: &SnapshotMeta,
-        mut snapshot: Box<tokio::fs::File>,
-    ) -> Result<(), StorageError> {
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, mut snapshot: SnapshotData) -> Result<(), StorageError> {
         snapshot.flush().await.map_err(write_err)?;
         let src = snapshot.into_std().await;
         let dir = self.snapshots.clone();
         let meta = meta.clone();
         let index = meta.last_log_id.map_or(0, |l| l.index);
         let installed = blocking(&self.db, move |db| install(db, &dir, &meta, src)).await;
-        self.installing.store(false, std::sync::atomic::Ordering::SeqCst);
         installed?;
         self.applied.send_replace(index);
         Ok(())
@@ -148,6 +151,6 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
         })
         .await?;
-        Ok(found.map(|(meta, file)| Snapshot { meta, snapshot: Box::new(tokio::fs::File::from_std(file)) }))
+        Ok(found.map(|(meta, file)| Snapshot { meta, snapshot: tokio::fs::File::from_std(file) }))
     }
 }

@@ -9,13 +9,11 @@ use std::time::Duration;
 
 use openraft::storage::RaftLogStorage;
 use openraft::storage::RaftStateMachine;
-use openraft::testing::StoreBuilder;
-use openraft::testing::Suite;
-use openraft::CommittedLeaderId;
-use openraft::Membership;
+use openraft::testing::log::StoreBuilder;
+use openraft::testing::log::Suite;
+use openraft::vote::RaftLeaderId;
 use openraft::RaftLogReader;
 use openraft::RaftSnapshotBuilder;
-use openraft::Vote;
 use redb::ReadableDatabase;
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
@@ -31,11 +29,14 @@ use super::schema::LOGS;
 use super::schema::META;
 use super::snapshot::SnapshotDir;
 use super::*;
+use crate::raft::CommittedLeaderId;
+use crate::raft::Membership;
 use crate::raft::ServerNode;
 use crate::raft::Snapshot;
 use crate::raft::SnapshotMeta;
 use crate::raft::StoredMembership;
 use crate::raft::TypeConfig;
+use crate::raft::Vote;
 use crate::state::AclPolicy;
 use crate::state::AutopilotConfig;
 use crate::state::Row;
@@ -103,18 +104,22 @@ fn only_short_runs_of_single_writes_skip_the_blocking_pool() {
 struct RedbStoreBuilder;
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for RedbStoreBuilder {
-    async fn build(&self) -> Result<(TempDir, LogStore, StateMachineStore), StorageError> {
-        let dir = TempDir::new().map_err(write_err)?;
-        let (log, sm) = open(&dir.path().join("raft.redb")).map_err(write_err)?;
+    async fn build(&self) -> Result<(TempDir, LogStore, StateMachineStore), openraft::StorageError<TypeConfig>> {
+        use openraft::error::ErrorSource;
+        let failed = |e: &dyn std::fmt::Display| {
+            openraft::StorageError::write(<TypeConfig as openraft::RaftTypeConfig>::ErrorSource::from_string(e))
+        };
+        let dir = TempDir::new().map_err(|e| failed(&e))?;
+        let (log, sm) = open(&dir.path().join("raft.redb")).map_err(|e| failed(&e))?;
         Ok((dir, log, sm))
     }
 }
 
 /// openraft's own conformance cases (vote, log, purge, truncate, membership, apply,
 /// snapshot build and transfer) against this store.
-#[test]
-fn openraft_storage_suite() -> Result<(), StorageError> {
-    Suite::test_all(RedbStoreBuilder)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openraft_storage_suite() -> Result<(), openraft::StorageError<TypeConfig>> {
+    Suite::test_all(RedbStoreBuilder).await
 }
 
 fn log_id(term: u64, index: u64) -> LogId {
@@ -127,7 +132,7 @@ fn normal(index: u64, cmd: Command) -> Entry {
 
 fn membership_entry(index: u64) -> Entry {
     let nodes = BTreeMap::from([(1, ServerNode { id: "one".into(), ..Default::default() })]);
-    let membership = Membership::new(vec![[1].into()], nodes);
+    let membership = Membership::new(vec![[1].into()], nodes).unwrap();
     Entry { log_id: log_id(1, index), payload: EntryPayload::Membership(membership) }
 }
 
@@ -192,12 +197,12 @@ async fn apply_writes_only_the_rows_it_changes() {
     assert_eq!(sm.reader().scheduler().unwrap().unwrap().modify_index, 3);
 }
 
-/// Streams `snapshot` into a store the way the chunked install RPC does: small writes at
-/// increasing offsets into the file from `begin_receiving_snapshot`.
+/// Streams `snapshot` into a store the way the chunked snapshot RPC does: small writes at
+/// increasing offsets into an anonymous file, then the install.
 async fn transfer(snapshot: Snapshot, to: &mut StateMachineStore) {
     let Snapshot { meta, snapshot: mut src } = snapshot;
-    let mut dst = to.begin_receiving_snapshot().await.unwrap();
-    tokio::io::AsyncSeekExt::seek(&mut *src, SeekFrom::Start(0)).await.unwrap();
+    let mut dst = tokio::fs::File::from_std(tempfile::tempfile().unwrap());
+    tokio::io::AsyncSeekExt::seek(&mut src, SeekFrom::Start(0)).await.unwrap();
     let mut chunk = vec![0u8; 7];
     loop {
         let n = src.read(&mut chunk).await.unwrap();
@@ -213,26 +218,33 @@ async fn transfer(snapshot: Snapshot, to: &mut StateMachineStore) {
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_round_trip_gives_identical_rows() {
     let (dir_a, _log_a, mut a) = temp_store();
-    a.apply(vec![membership_entry(1), normal(2, init_defaults()), normal(3, set_scheduler(42, None))]).await.unwrap();
+    a.apply_entries(vec![membership_entry(1), normal(2, init_defaults()), normal(3, set_scheduler(42, None))])
+        .await
+        .unwrap();
     let first = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
-    a.apply(vec![normal(4, set_scheduler(43, Some(3)))]).await.unwrap();
+    a.apply_entries(vec![normal(4, set_scheduler(43, Some(3)))]).await.unwrap();
     let built = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
     assert_eq!(built.meta.last_log_id, Some(log_id(1, 4)));
-    assert_eq!(snapshot_files(&dir_a), vec![format!("{}.snap", built.meta.snapshot_id)], "older files removed");
+    let files = snapshot_files(&dir_a);
+    assert!(
+        files.len() == 1 && files[0].starts_with("1-4-") && files[0].ends_with(".snap"),
+        "older files removed: {files:?}"
+    );
     drop(first);
 
     let current = a.get_current_snapshot().await.unwrap().unwrap();
     assert_eq!(current.meta, built.meta);
 
     let (dir_b, _log_b, mut b) = temp_store();
-    b.apply(vec![normal(1, set_scheduler(1, None))]).await.unwrap();
+    b.apply_entries(vec![normal(1, set_scheduler(1, None))]).await.unwrap();
     transfer(current, &mut b).await;
 
     assert_eq!(b.reader().autopilot().unwrap(), a.reader().autopilot().unwrap());
     assert_eq!(b.reader().scheduler().unwrap(), a.reader().scheduler().unwrap());
     assert_eq!(b.applied_state().await.unwrap(), a.applied_state().await.unwrap());
     assert_eq!(b.get_current_snapshot().await.unwrap().unwrap().meta, built.meta);
-    assert_eq!(snapshot_files(&dir_b), vec![format!("{}.snap", built.meta.snapshot_id)]);
+    let files = snapshot_files(&dir_b);
+    assert!(files.len() == 1 && files[0].starts_with("1-4-"), "{files:?}");
 
     // The installed snapshot and rows survive a restart.
     drop((_log_b, b));
@@ -244,15 +256,15 @@ async fn snapshot_round_trip_gives_identical_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn corrupt_snapshot_changes_nothing() {
     let (_dir_a, _log_a, mut a) = temp_store();
-    a.apply(vec![membership_entry(1), normal(2, init_defaults())]).await.unwrap();
+    a.apply_entries(vec![membership_entry(1), normal(2, init_defaults())]).await.unwrap();
     let built = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
     let mut bytes = Vec::new();
     let mut src = built.snapshot;
-    tokio::io::AsyncSeekExt::seek(&mut *src, SeekFrom::Start(0)).await.unwrap();
+    tokio::io::AsyncSeekExt::seek(&mut src, SeekFrom::Start(0)).await.unwrap();
     src.read_to_end(&mut bytes).await.unwrap();
 
     let (dir_b, _log_b, mut b) = temp_store();
-    b.apply(vec![normal(1, set_scheduler(5, None))]).await.unwrap();
+    b.apply_entries(vec![normal(1, set_scheduler(5, None))]).await.unwrap();
     let before = (b.reader().scheduler().unwrap(), b.applied_state().await.unwrap());
     for corrupt in [
         {
@@ -263,7 +275,7 @@ async fn corrupt_snapshot_changes_nothing() {
         },
         bytes[..bytes.len() - 3].to_vec(),
     ] {
-        let mut dst = b.begin_receiving_snapshot().await.unwrap();
+        let mut dst = tokio::fs::File::from_std(tempfile::tempfile().unwrap());
         dst.write_all(&corrupt).await.unwrap();
         dst.shutdown().await.unwrap();
         assert!(b.install_snapshot(&built.meta, dst).await.is_err());
@@ -279,7 +291,7 @@ async fn corrupt_snapshot_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_during_writes_is_a_point_in_time() {
     let (_dir, _log, mut sm) = temp_store();
-    sm.apply(vec![membership_entry(1), normal(2, set_scheduler(2, None))]).await.unwrap();
+    sm.apply_entries(vec![membership_entry(1), normal(2, set_scheduler(2, None))]).await.unwrap();
     let db = sm.db.clone();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
@@ -332,7 +344,7 @@ async fn variables_list_and_snapshot() {
     for (i, (ns, path)) in writes.iter().enumerate() {
         entries.push(normal(i as u64 + 2, set_var(ns, path, Some(0))));
     }
-    a.apply(entries).await.unwrap();
+    a.apply_entries(entries).await.unwrap();
     let r = a.reader();
     let names = |page: &[crate::state::VariableMetadata]| {
         page.iter().map(|m| format!("{}.{}", m.namespace, m.path)).collect::<Vec<_>>()
@@ -347,7 +359,7 @@ async fn variables_list_and_snapshot() {
     assert!(r.list_variables(Some("c"), "", 0, "").unwrap().0.is_empty());
 
     let applied = a
-        .apply(vec![normal(7, Command::VarDelete { namespace: "a".into(), path: "x/1".into(), cas: Some(2) })])
+        .apply_entries(vec![normal(7, Command::VarDelete { namespace: "a".into(), path: "x/1".into(), cas: Some(2) })])
         .await
         .unwrap();
     assert!(applied[0].updated);
@@ -373,7 +385,7 @@ async fn acl_tokens_resolve_by_secret_and_travel_in_snapshots() {
         ..Default::default()
     };
     let policy = AclPolicy { name: "p".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
-    a.apply(vec![
+    a.apply_entries(vec![
         membership_entry(1),
         normal(2, Command::AclTokenUpsert { tokens: vec![token("acc-1", "sec-1"), token("acc-2", "sec-2")] }),
         normal(3, Command::AclPolicyUpsert { policies: vec![policy] }),
@@ -387,7 +399,7 @@ async fn acl_tokens_resolve_by_secret_and_travel_in_snapshots() {
     assert_eq!(r.list_acl_tokens("acc-").unwrap().0.len(), 3);
     assert_eq!((r.acl_index(true).unwrap(), r.acl_index(false).unwrap(), r.acl_bootstrap().unwrap()), (4, 3, Some(4)));
 
-    a.apply(vec![normal(5, Command::AclTokenDelete { accessors: vec!["acc-2".into()] })]).await.unwrap();
+    a.apply_entries(vec![normal(5, Command::AclTokenDelete { accessors: vec!["acc-2".into()] })]).await.unwrap();
     assert!(r.acl_token_by_secret("sec-2").unwrap().is_none(), "a deleted token's secret no longer resolves");
 
     let snap = a.get_snapshot_builder().await.build_snapshot().await.unwrap();
@@ -448,11 +460,7 @@ async fn v1_store_is_migrated_on_open() {
         membership: membership.clone(),
         state: v1_layout::State { autopilot: Some(autopilot.clone()), scheduler: Some(row(9, 2, 5)) },
     };
-    let snapshot_meta = SnapshotMeta {
-        last_log_id: Some(log_id(1, 3)),
-        last_membership: membership.clone(),
-        snapshot_id: "1-3-abc".into(),
-    };
+    let snapshot_meta = SnapshotMeta { last_log_id: Some(log_id(1, 3)), last_membership: membership.clone() };
     let snapshot_state = v1_layout::AppliedState {
         last_applied: Some(log_id(1, 3)),
         membership: membership.clone(),
@@ -552,6 +560,8 @@ fn foreign_and_unplain_names_are_refused() {
         txn.commit().unwrap();
     }
     assert!(matches!(open(&path), Err(OpenError::Foreign { .. })));
-    assert_eq!(SnapshotDir::file_name("1-2-ab_c"), "1-2-ab_c.snap");
-    assert!(SnapshotDir::file_name("../../etc/passwd").starts_with("snapshot-"));
+    let name = SnapshotDir::file_name(Some(&log_id(1, 2)));
+    assert!(name.starts_with("1-2-") && name.ends_with(".snap") && !name.contains('/'), "{name}");
+    assert_ne!(SnapshotDir::file_name(Some(&log_id(1, 2))), name, "two builds at one position get two names");
+    assert!(SnapshotDir::file_name(None).starts_with("0-0-"));
 }
