@@ -8,6 +8,7 @@ mod nemesis;
 
 mod t10_forming;
 mod t20_forwarding;
+mod t25_concurrent_writers;
 mod t30_failover;
 mod t40_membership;
 mod t50_snapshot_install;
