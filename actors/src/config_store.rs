@@ -118,6 +118,7 @@ guarded!(Requirement::OperatorWrite => SetAutopilotConfig, SetSchedulerConfig);
 
 impl Forwardable for GetAutopilotConfig {
     const PATH: &'static str = paths::GET_AUTOPILOT;
+    const BATCHED: bool = true;
     type Output = Fetched<AutopilotConfig>;
 }
 
@@ -139,6 +140,7 @@ impl LeaderOp for GetAutopilotConfig {
 
 impl Forwardable for GetSchedulerConfig {
     const PATH: &'static str = paths::GET_SCHEDULER;
+    const BATCHED: bool = true;
     type Output = Fetched<SchedulerConfig>;
 }
 
@@ -160,6 +162,7 @@ impl LeaderOp for GetSchedulerConfig {
 
 impl Forwardable for SetAutopilotConfig {
     const PATH: &'static str = paths::SET_AUTOPILOT;
+    const BATCHED: bool = true;
     type Output = Applied;
 }
 
@@ -171,6 +174,7 @@ impl LeaderOp for SetAutopilotConfig {
 
 impl Forwardable for SetSchedulerConfig {
     const PATH: &'static str = paths::SET_SCHEDULER;
+    const BATCHED: bool = true;
     type Output = Applied;
 }
 

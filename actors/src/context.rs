@@ -78,7 +78,7 @@ pub(crate) struct ServerContext {
     pub(crate) gossip: crate::gossip::Gossip,
     /// How this server calls the others' RPC ports (HTTP, or HTTPS with mutual TLS).
     pub(crate) http: Peers,
-    /// The leader's write queue: client writes that arrive together share one raft entry.
+    /// The leader's way into raft for client writes, each its own entry.
     pub(crate) proposer: crate::propose::Proposer,
     /// Where snapshot archives and uploads are spooled (`<data_dir>/server/tmp`): on the data
     /// disk, which has room for the state, rather than a small tmpfs.

@@ -27,6 +27,8 @@ use actix::Message;
 use crate::authz::Authority;
 use crate::authz::Caller;
 use crate::authz::Guarded;
+use crate::batch::Failure;
+use crate::batch::Op;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::raft::network::Peers;
@@ -248,27 +250,39 @@ enum Hop {
     Failed(OpError),
 }
 
-/// One forwarding hop to the leader. Connection failures and "not the leader" answers are
-/// retried by the caller; anything else is final (a write may have been applied, so it is never
-/// sent twice).
+/// One forwarding hop to the leader: in a request of its own, or sharing one with the other
+/// operations bound there when it is [`Forwardable::BATCHED`]. Connection failures and "not
+/// the leader" answers are retried by the caller; anything else is final (a write may have been
+/// applied, so it is never sent twice).
 async fn hop<R: Forwardable>(peers: &Peers, leader: &ServerNode, caller_token: &str, op: &R) -> Result<R::Output, Hop> {
-    let url = peers.url(&leader.rpc_addr, R::PATH);
     let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
-    let _slot = peers.slot(&leader.rpc_addr).await;
-    let resp = match post(peers.client(), &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
-        Ok(r) => r,
-        Err(e) if e.is_connect() => return Err(Hop::Retry),
-        Err(e) => return Err(Hop::Failed(OpError::Rpc(format!("failed to reach leader: {e}")).forwarded())),
+    let lost = |e: String| Hop::Failed(OpError::Rpc(e).forwarded());
+    let bytes = if R::BATCHED {
+        let op = Op { path: R::PATH.into(), token: caller_token.into(), body };
+        match peers.call_batched(&leader.rpc_addr, op, FORWARD_TIMEOUT).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(refused)) => return Err(lost(format!("bad reply from leader: {refused}"))),
+            Err(Failure::Unreached(_)) => return Err(Hop::Retry),
+            Err(Failure::Lost(e)) => return Err(lost(e)),
+        }
+    } else {
+        let url = peers.url(&leader.rpc_addr, R::PATH);
+        let _slot = peers.slot(&leader.rpc_addr).await;
+        let resp = match post(peers.client(), &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Err(Hop::Retry),
+            Err(e) => return Err(lost(format!("failed to reach leader: {e}"))),
+        };
+        match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => return Err(lost(format!("bad reply from leader: {e}"))),
+        }
     };
-    let answer = match resp.bytes().await {
-        Ok(b) => R::CODEC.decode::<Result<R::Output, OpError>>(&b).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match answer {
+    match R::CODEC.decode::<Result<R::Output, OpError>>(&bytes) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(OpError::NotLeader)) => Err(Hop::Retry),
         Ok(Err(e)) => Err(Hop::Failed(e.forwarded())),
-        Err(e) => Err(Hop::Failed(OpError::Rpc(format!("bad reply from leader: {e}")).forwarded())),
+        Err(e) => Err(lost(format!("bad reply from leader: {e}"))),
     }
 }
 

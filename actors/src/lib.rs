@@ -39,6 +39,7 @@
 pub mod acl;
 pub mod authz;
 pub mod autopilot;
+mod batch;
 pub mod bexpr;
 mod clock;
 pub mod config_store;

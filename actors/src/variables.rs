@@ -194,6 +194,7 @@ fn variable_op<'a>(namespace: &'a str, path: &'a str, op: &'a str) -> Requiremen
 impl Forwardable for GetVariable {
     const PATH: &'static str = paths::GET_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
+    const BATCHED: bool = true;
     type Output = VariableRead;
 }
 
@@ -252,6 +253,7 @@ impl LeaderOp for ListVariables {
 impl Forwardable for PutVariable {
     const PATH: &'static str = paths::PUT_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
+    const BATCHED: bool = true;
     type Output = VariableWrite;
 }
 
@@ -284,6 +286,7 @@ impl LeaderOp for PutVariable {
 impl Forwardable for DeleteVariable {
     const PATH: &'static str = paths::DELETE_VARIABLE;
     const CODEC: Codec = Codec::Postcard;
+    const BATCHED: bool = true;
     type Output = VariableWrite;
 }
 

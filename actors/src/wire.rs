@@ -59,11 +59,14 @@ pub mod paths {
     /// A gossip key operation (install, use, remove, list) applied to one server's keyring;
     /// the body and the answer are sealed with the gossip keyring (`crate::keyring`).
     pub const GOSSIP_KEYRING: &str = "/v1/internal/gossip/keyring";
+    /// Many forwarded client operations in one request (`crate::batch`), each answered as if
+    /// it came alone: its own path's access, its own caller.
+    pub const BATCH: &str = "/v1/internal/batch";
 
     /// Every path above with who may call it. The internal RPC server admits each call by this
     /// table, and the tests walk it, so a new path cannot be left out of either (a unit test
     /// counts the constants above against it).
-    pub const ALL: [(&str, Access); 33] = [
+    pub const ALL: [(&str, Access); 34] = [
         // Raft traffic first: the hottest lookups.
         (APPEND, Access::Server),
         (VOTE, Access::Server),
@@ -98,6 +101,7 @@ pub mod paths {
         (ACL_TOKEN_SELF, Access::Client),
         (PUT_LICENSE, Access::Client),
         (GOSSIP_KEYRING, Access::Client),
+        (BATCH, Access::Client),
     ];
 
     /// Who may call `path`; `None` when it is no internal RPC.
@@ -195,6 +199,9 @@ pub trait Forwardable: Serialize + DeserializeOwned + Clone + Send + Unpin + 'st
     const PATH: &'static str;
     /// How its body and answer are encoded.
     const CODEC: Codec = Codec::Json;
+    /// Whether a follower may forward it to the leader in one request with others
+    /// ([`crate::batch`]): only quick operations, as a batch is answered when its last is.
+    const BATCHED: bool = false;
     type Output: Serialize + DeserializeOwned + Send + 'static;
 }
 

@@ -20,6 +20,7 @@
 pub(crate) mod sample;
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -62,6 +63,10 @@ struct Inner {
     /// Empty: no `host` label (`disable_hostname`).
     host: String,
     inmem: Mutex<Inmem>,
+    /// The Prometheus handle of each counter and sample series seen, by its go-metrics hash:
+    /// an HTTP request records two, and registering builds the names and labels again.
+    counters: Mutex<HashMap<String, metrics::Counter>>,
+    histograms: Mutex<HashMap<String, metrics::Histogram>>,
     prometheus: PrometheusRecorder,
     handle: PrometheusHandle,
 }
@@ -84,7 +89,16 @@ impl Metrics {
         let prometheus = builder.build_recorder();
         let handle = prometheus.handle();
         let inmem = Inmem::new(telemetry.inmem_interval, telemetry.inmem_retention);
-        Self { inner: Arc::new(Inner { host: host.into(), inmem: Mutex::new(inmem), prometheus, handle }) }
+        Self {
+            inner: Arc::new(Inner {
+                host: host.into(),
+                inmem: Mutex::new(inmem),
+                counters: Mutex::default(),
+                histograms: Mutex::default(),
+                prometheus,
+                handle,
+            }),
+        }
     }
 
     fn labels(&self, labels: &[(&str, &str)]) -> Vec<Label> {
@@ -93,6 +107,20 @@ impl Metrics {
             out.push(("host".into(), self.inner.host.clone()));
         }
         out
+    }
+
+    /// go-metrics' hash of the series: what [`hash`] makes of `name` and [`Metrics::labels`].
+    fn series(&self, name: &str, labels: &[(&str, &str)]) -> String {
+        let host = (!self.inner.host.is_empty()).then_some(("host", self.inner.host.as_str()));
+        let mut key = String::with_capacity(64);
+        key.push_str(name);
+        for (k, v) in labels.iter().copied().chain(host) {
+            key.push(';');
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+        }
+        key
     }
 
     fn prometheus_key(name: &str, labels: &[Label]) -> metrics::Key {
@@ -113,25 +141,41 @@ impl Metrics {
 
     /// go-metrics' `IncrCounterWithLabels`.
     pub fn incr_counter(&self, name: &str, labels: &[(&str, &str)], by: u64) {
-        let labels = self.labels(labels);
-        let key = Self::prometheus_key(name, &labels);
-        self.inner.prometheus.register_counter(&key, &METADATA).increment(by);
+        let series = self.series(name, labels);
+        if let Ok(mut known) = self.inner.counters.lock() {
+            let counter = match known.get(&series) {
+                Some(c) => c,
+                None => {
+                    let key = Self::prometheus_key(name, &self.labels(labels));
+                    known.entry(series.clone()).or_insert(self.inner.prometheus.register_counter(&key, &METADATA))
+                }
+            };
+            counter.increment(by);
+        }
         if let Ok(mut m) = self.inner.inmem.lock() {
             let i = m.current(now_secs());
             let secs = i.secs;
-            i.counters.ingest(name, labels, by as f32, secs);
+            i.counters.ingest(series, name, || self.labels(labels), by as f32, secs);
         }
     }
 
     /// go-metrics' `AddSampleWithLabels` (a timer's value is in milliseconds).
     pub fn add_sample(&self, name: &str, labels: &[(&str, &str)], value: f32) {
-        let labels = self.labels(labels);
-        let key = Self::prometheus_key(name, &labels);
-        self.inner.prometheus.register_histogram(&key, &METADATA).record(f64::from(value));
+        let series = self.series(name, labels);
+        if let Ok(mut known) = self.inner.histograms.lock() {
+            let histogram = match known.get(&series) {
+                Some(h) => h,
+                None => {
+                    let key = Self::prometheus_key(name, &self.labels(labels));
+                    known.entry(series.clone()).or_insert(self.inner.prometheus.register_histogram(&key, &METADATA))
+                }
+            };
+            histogram.record(f64::from(value));
+        }
         if let Ok(mut m) = self.inner.inmem.lock() {
             let i = m.current(now_secs());
             let secs = i.secs;
-            i.samples.ingest(name, labels, value, secs);
+            i.samples.ingest(series, name, || self.labels(labels), value, secs);
         }
     }
 
@@ -272,17 +316,29 @@ fn hash(name: &str, labels: &[Label]) -> String {
 struct Aggregates(BTreeMap<String, Aggregate>);
 
 impl Aggregates {
-    fn ingest(&mut self, name: &str, labels: Vec<Label>, value: f32, interval_secs: u64) {
-        let entry = self.0.entry(hash(name, &labels)).or_insert_with(|| Aggregate {
-            name: name.into(),
-            labels,
-            count: 0,
-            rate: 0.0,
-            sum: 0.0,
-            sum_sq: 0.0,
-            min: 0.0,
-            max: 0.0,
-        });
+    /// Adds `value` to the series `series` (its go-metrics hash), made from `name` and
+    /// `labels()` the first time it is seen in the interval.
+    fn ingest(
+        &mut self,
+        series: String,
+        name: &str,
+        labels: impl FnOnce() -> Vec<Label>,
+        value: f32,
+        interval_secs: u64,
+    ) {
+        let entry = match self.0.get_mut(&series) {
+            Some(entry) => entry,
+            None => self.0.entry(series).or_insert_with(|| Aggregate {
+                name: name.into(),
+                labels: labels(),
+                count: 0,
+                rate: 0.0,
+                sum: 0.0,
+                sum_sq: 0.0,
+                min: 0.0,
+                max: 0.0,
+            }),
+        };
         entry.ingest(f64::from(value), interval_secs);
     }
 }
@@ -368,7 +424,7 @@ mod tests {
     fn aggregates_follow_go_metrics() {
         let mut a = Aggregates::default();
         for v in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0] {
-            a.ingest("x", vec![], v, INTERVAL_SECS);
+            a.ingest("x".into(), "x", Vec::new, v, INTERVAL_SECS);
         }
         let s = &a.0["x"];
         assert_eq!((s.count, s.sum, s.min, s.max), (8, 40.0, 2.0, 9.0));
@@ -376,7 +432,7 @@ mod tests {
         assert_eq!(s.rate, 4.0);
         assert!((s.stddev() - 2.138_089_935).abs() < 1e-6, "{}", s.stddev());
         let mut one = Aggregates::default();
-        one.ingest("y", vec![], 3.0, INTERVAL_SECS);
+        one.ingest("y".into(), "y", Vec::new, 3.0, INTERVAL_SECS);
         assert_eq!(one.0["y"].stddev(), 0.0);
     }
 
@@ -432,6 +488,30 @@ mod tests {
         assert!(text.contains("# HELP nomad_raft_term nomad_raft_term\n# TYPE nomad_raft_term gauge\n"), "{text}");
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         assert_eq!(text.lines().filter(|l| l.starts_with("# HELP ")).count(), types, "{text}");
+    }
+
+    #[test]
+    fn a_series_seen_again_adds_to_both_sinks() {
+        for host in ["", "h1"] {
+            let m = Metrics::new(host);
+            let labels = [("method", "PUT"), ("route", "/v1/var/")];
+            assert_eq!(m.series("nomad.http.requests", &labels), hash("nomad.http.requests", &m.labels(&labels)));
+            for _ in 0..3 {
+                m.incr_counter("nomad.http.requests", &labels, 2);
+                m.add_sample("nomad.http.latency", &labels, 1.0);
+            }
+            m.incr_counter("nomad.http.requests", &[("method", "GET"), ("route", "/v1/var/")], 1);
+            let s = m.summary();
+            assert_eq!(s.counters.iter().map(|c| c.sum).collect::<Vec<_>>(), [1.0, 6.0]);
+            assert_eq!((s.samples.len(), s.samples[0].count), (1, 3));
+            let text = m.prometheus_text();
+            assert!(text.contains("nomad_http_requests{method=\"PUT\",route=\"/v1/var/\""), "{text}");
+            assert!(
+                text.lines().any(|l| l.starts_with("nomad_http_requests{method=\"PUT\"") && l.ends_with(" 6")),
+                "{text}"
+            );
+            assert!(text.contains("nomad_http_latency_count{method=\"PUT\",route=\"/v1/var/\""), "{text}");
+        }
     }
 
     #[test]

@@ -181,6 +181,8 @@ pub struct Peers {
     scheme: &'static str,
     /// [`PEER_CALLS_IN_FLIGHT`] slots per peer RPC address.
     slots: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
+    /// Forwarded operations waiting to share a request, per peer RPC address.
+    lanes: crate::batch::Lanes,
 }
 
 impl Peers {
@@ -210,20 +212,36 @@ impl Peers {
             tracing::error!(error = %e, "internal RPC client: TLS setup failed");
             reqwest::Client::new()
         });
-        Self { client, scheme, slots: Arc::default() }
+        Self { client, scheme, slots: Arc::default(), lanes: Default::default() }
     }
 
     /// Waits for one of the [`PEER_CALLS_IN_FLIGHT`] call slots to the peer at `rpc_addr`;
     /// hold it until the answer is read. Raft's own calls take none.
     pub async fn slot(&self, rpc_addr: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let semaphore = {
-            let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            slots
-                .entry(rpc_addr.to_string())
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PEER_CALLS_IN_FLIGHT)))
-                .clone()
-        };
-        semaphore.acquire_owned().await.ok()
+        self.slots_of(rpc_addr).acquire_owned().await.ok()
+    }
+
+    fn slots_of(&self, rpc_addr: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots
+            .entry(rpc_addr.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PEER_CALLS_IN_FLIGHT)))
+            .clone()
+    }
+
+    /// Sends a client's operation to the peer at `rpc_addr` in one request with the others
+    /// queued for it ([`crate::batch`]); a request takes one of the peer's call slots.
+    pub(crate) async fn call_batched(
+        &self,
+        rpc_addr: &str,
+        op: crate::batch::Op,
+        timeout: Duration,
+    ) -> Result<crate::batch::Answer, crate::batch::Failure> {
+        let lane = self.lanes.get(rpc_addr, || {
+            let url = self.url(rpc_addr, crate::wire::paths::BATCH);
+            crate::batch::Lane::new(self.client.clone(), url, self.slots_of(rpc_addr), timeout)
+        });
+        lane.call(op).await
     }
 
     /// The URL of `path` on the RPC port at `rpc_addr`.

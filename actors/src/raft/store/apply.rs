@@ -2,12 +2,14 @@
 //! transaction behind [`Tables`], and [`apply_batch`], which runs a batch of entries through the
 //! restore steps ([`restore`]) or [`state::apply()`] and records the applied meta with them.
 
+use std::cell::RefCell;
+
 use openraft::EntryPayload;
 use redb::Database;
+use redb::TableHandle;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::read_err;
 use super::restore;
 use super::schema::begin_write;
 use super::schema::encode;
@@ -46,31 +48,58 @@ use crate::state::SchedulerConfig;
 use crate::state::Tables;
 use crate::state::Variable;
 
+/// One replicated table, open in an apply transaction.
+type OpenTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
 /// The replicated tables inside one redb write transaction: what [`state::apply()`] runs against
-/// in production. It counts the rows it writes, so a test can check that an apply writes only
-/// what it changes.
+/// in production. Each table is opened once, at its first use, and stays open until this is
+/// dropped (a batch of entries mostly writes the same two or three tables). It counts the rows
+/// it writes, so a test can check that an apply writes only what it changes.
 pub(super) struct TxnTables<'t> {
-    pub(super) txn: &'t redb::WriteTransaction,
+    txn: &'t redb::WriteTransaction,
+    open: RefCell<Vec<(RowTable, OpenTable<'t>)>>,
     pub(super) rows_written: u64,
 }
 
-impl TxnTables<'_> {
+impl<'t> TxnTables<'t> {
+    pub(super) fn new(txn: &'t redb::WriteTransaction) -> Self {
+        Self { txn, open: RefCell::new(Vec::new()), rows_written: 0 }
+    }
+
+    /// Closes every table it opened, so that the transaction can open them itself.
+    pub(super) fn close(&mut self) {
+        self.open.get_mut().clear();
+    }
+
+    fn with<R>(
+        &self,
+        def: RowTable,
+        f: impl FnOnce(&mut OpenTable<'t>) -> Result<R, StorageError>,
+    ) -> Result<R, StorageError> {
+        let mut open = self.open.borrow_mut();
+        let at = match open.iter().position(|(d, _)| d.name() == def.name()) {
+            Some(at) => at,
+            None => {
+                open.push((def, self.txn.open_table(def).map_err(write_err)?));
+                open.len() - 1
+            }
+        };
+        f(&mut open[at].1)
+    }
+
     fn get<T: DeserializeOwned>(&self, table: RowTable, key: &[u8]) -> Result<Option<T>, StorageError> {
-        let table = self.txn.open_table(table).map_err(read_err)?;
-        get_row(&table, key)
+        self.with(table, |t| get_row(t, key))
     }
 
     fn put<T: Serialize>(&mut self, table: RowTable, key: &[u8], row: &T) -> Result<(), StorageError> {
         let bytes = encode(row).map_err(write_err)?;
-        let mut table = self.txn.open_table(table).map_err(write_err)?;
-        table.insert(key, bytes.as_slice()).map_err(write_err)?;
+        self.with(table, |t| t.insert(key, bytes.as_slice()).map(drop).map_err(write_err))?;
         self.rows_written += 1;
         Ok(())
     }
 
     fn remove(&mut self, table: RowTable, key: &[u8]) -> Result<(), StorageError> {
-        let mut table = self.txn.open_table(table).map_err(write_err)?;
-        table.remove(key).map_err(write_err)?;
+        self.with(table, |t| t.remove(key).map(drop).map_err(write_err))?;
         self.rows_written += 1;
         Ok(())
     }
@@ -177,15 +206,20 @@ pub(super) fn apply_batch(
     let txn = begin_write(db, durable)?;
     let mut replies = Vec::with_capacity(entries.len());
     let mut membership = None;
-    let mut tables = TxnTables { txn: &txn, rows_written: 0 };
+    let mut tables = TxnTables::new(&txn);
     for entry in entries {
         let index = entry.log_id.index;
         let reply = match entry.payload {
             EntryPayload::Blank => Applied::at(index, false),
-            EntryPayload::Normal(cmd) => match restore::apply(&txn, &cmd, index)? {
-                Some(applied) => applied,
-                None => state::apply(&mut tables, &cmd, index)?,
-            },
+            EntryPayload::Normal(cmd) if restore::is_restore(&cmd) => {
+                // A restore's steps open the replicated tables (and their staging ones) itself.
+                tables.close();
+                match restore::apply(&txn, &cmd, index)? {
+                    Some(applied) => applied,
+                    None => state::apply(&mut tables, &cmd, index)?,
+                }
+            }
+            EntryPayload::Normal(cmd) => state::apply(&mut tables, &cmd, index)?,
             EntryPayload::Membership(m) => {
                 membership = Some(StoredMembership::new(Some(entry.log_id), m));
                 Applied::at(index, true)
@@ -194,6 +228,7 @@ pub(super) fn apply_batch(
         replies.push(reply);
     }
     let rows_written = tables.rows_written;
+    drop(tables);
     {
         let mut meta = txn.open_table(META).map_err(write_err)?;
         put_meta_in(&mut meta, KEY_LAST_APPLIED, &Some(last))?;

@@ -120,6 +120,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
+        let count = entries.len();
         let res = if runs_in_place(&entries) {
             self.log.write(entries).map_err(write_err)
         } else {
@@ -128,7 +129,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         };
         match res {
             Ok(Some(file)) => {
-                self.flusher.submit(file, callback);
+                self.flusher.submit(file, count, callback);
                 Ok(())
             }
             Ok(None) => {

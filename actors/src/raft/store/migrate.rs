@@ -113,7 +113,7 @@ pub(super) mod v1 {
         let applied: AppliedState = meta_value(&meta, KEY_SM)?.unwrap_or_default();
         let snapshot: Option<StoredSnapshot> = meta_value(&meta, KEY_SNAPSHOT)?;
 
-        let mut tables = TxnTables { txn, rows_written: 0 };
+        let mut tables = TxnTables::new(txn);
         if let Some(row) = applied.state.autopilot {
             tables.set_autopilot(row)?;
         }

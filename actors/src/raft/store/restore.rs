@@ -60,6 +60,17 @@ pub(crate) enum Step {
     Ignore,
 }
 
+/// Whether `cmd` is one of a restore's commands: only they read the restore in progress.
+pub(crate) fn is_restore(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::RestoreBegin { .. }
+            | Command::RestoreRows { .. }
+            | Command::RestoreCommit { .. }
+            | Command::RestoreRetire { .. }
+    )
+}
+
 /// The decision, pure: `None` for a command that is not part of a restore.
 pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step> {
     let current = |id: &str| progress.is_some_and(|p| p.id == id);
@@ -83,6 +94,9 @@ pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step>
 
 /// Applies a restore command inside the apply transaction; `None` when `cmd` is not one.
 pub(crate) fn apply(txn: &WriteTransaction, cmd: &Command, index: u64) -> Result<Option<Applied>, StorageError> {
+    if !is_restore(cmd) {
+        return Ok(None);
+    }
     let progress: Option<Progress> = {
         let table = txn.open_table(PROGRESS).map_err(write_err)?;
         let value = table.get(PROGRESS_KEY).map_err(read_err)?;

@@ -1,0 +1,366 @@
+//! Client operations a follower forwards to the leader, many to one HTTP request.
+//!
+//! Under load most client writes reach a follower (clients spread over the servers) and each
+//! travels on to the leader. One request per operation cost both servers a request's parsing,
+//! its syscalls and its task: at 64 writers on 3 servers that was most of a follower's CPU
+//! besides raft. Here the operations bound for one peer queue on its [`Lane`], and up to
+//! [`BATCHES_IN_FLIGHT`] sending tasks each take everything queued, send it as one request to
+//! [`paths::BATCH`], and hand each caller its own answer. One caller sends at once, alone (no
+//! waiting for company); callers that arrive while the lane's tasks are all busy share the
+//! next request.
+//!
+//! ```text
+//! follower: op ─┐                                    leader: BATCH [op, op, op]
+//!           op ─┼─> Lane ─> POST BATCH [op, op, op] ─>  each runs as if it came alone
+//!           op ─┘     <── [answer, answer, answer] <──  (its path's access, its caller)
+//! ```
+//!
+//! A batch is answered when its last operation is, so only quick operations travel this way
+//! ([`crate::wire::Forwardable::BATCHED`]): a membership change that waits for a learner would
+//! hold every write beside it.
+
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::sync::Semaphore;
+
+use crate::wire::paths;
+use crate::wire::Access;
+use crate::wire::Codec;
+
+/// How a batch and its answers are encoded.
+pub(crate) const CODEC: Codec = Codec::Postcard;
+
+/// Requests one lane has in flight at once. More than one, so that a batch need not wait for
+/// the one before it to be answered; few, so that the callers that queue meanwhile share one.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// The most operations one request carries.
+const MAX_OPS: usize = 128;
+
+/// The most body bytes one request carries (one operation always goes, whatever its size).
+const MAX_BYTES: usize = 4 << 20;
+
+/// One forwarded operation inside a batch: what a request of its own would have carried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Op {
+    /// Its internal path (one of [`paths`]).
+    pub(crate) path: String,
+    /// Its caller's secret (empty: anonymous), as [`crate::wire::CALLER_HEADER`] carries it.
+    pub(crate) token: String,
+    /// Its body, encoded as its path's codec says.
+    pub(crate) body: Vec<u8>,
+}
+
+/// One operation's answer: the reply body in its path's codec, or why the receiving server
+/// could not answer it at all (an unknown path, a malformed body).
+pub(crate) type Answer = Result<Vec<u8>, String>;
+
+/// Whether an operation on `path` may travel in a batch: a client's operation only, so a batch
+/// never carries raft traffic or a server's duty past the check of who connected, nor another
+/// batch.
+pub(crate) fn may_carry(path: &str) -> bool {
+    path != paths::BATCH && paths::access(path) == Some(Access::Client)
+}
+
+/// Why a batch brought back no answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The request never reached the peer (no connection): nothing ran, so it may be sent
+    /// again, elsewhere.
+    Unreached(String),
+    /// Sent, but its answer was lost or unreadable: the operations may have run.
+    Lost(String),
+}
+
+/// An operation waiting in a lane, with the way back to its caller.
+struct Waiting {
+    op: Op,
+    answer: oneshot::Sender<Result<Answer, Failure>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Waiting>,
+    /// Sending tasks running ([`BATCHES_IN_FLIGHT`] at most).
+    senders: usize,
+}
+
+/// The forwarded operations bound for one peer.
+pub(crate) struct Lane {
+    client: reqwest::Client,
+    /// The peer's [`paths::BATCH`] URL.
+    url: String,
+    /// The peer's call slots, shared with every other call to it: a batch takes one.
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    queue: Mutex<Queue>,
+}
+
+impl Lane {
+    pub(crate) fn new(client: reqwest::Client, url: String, slots: Arc<Semaphore>, timeout: Duration) -> Self {
+        Self { client, url, slots, timeout, queue: Mutex::default() }
+    }
+
+    /// Sends `op` with whatever else is queued; its answer alone comes back.
+    pub(crate) async fn call(self: &Arc<Self>, op: Op) -> Result<Answer, Failure> {
+        let (answer, rx) = oneshot::channel();
+        let start_sender = {
+            let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            q.waiting.push_back(Waiting { op, answer });
+            let start = q.senders < BATCHES_IN_FLIGHT;
+            if start {
+                q.senders += 1;
+            }
+            start
+        };
+        if start_sender {
+            // A task of its own, so that a caller that gives up cannot strand the others.
+            tokio::spawn(Sender { lane: self.clone(), running: true }.run());
+        }
+        rx.await.unwrap_or_else(|_| Err(Failure::Lost("the forwarding task stopped".into())))
+    }
+
+    /// The next batch; empty (and this sender retired, in the same critical section, so no
+    /// operation is left queued with no sender) when nothing waits.
+    fn take(&self) -> Vec<Waiting> {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(next) = q.waiting.front() {
+            let size = next.op.body.len();
+            if !batch.is_empty() && (batch.len() == MAX_OPS || bytes + size > MAX_BYTES) {
+                break;
+            }
+            bytes += size;
+            batch.extend(q.waiting.pop_front());
+        }
+        if batch.is_empty() {
+            q.senders -= 1;
+        }
+        batch
+    }
+
+    /// One request with `batch`'s operations, one answer per operation.
+    async fn send(&self, batch: &[Waiting]) -> Result<Vec<Answer>, Failure> {
+        let ops: Vec<&Op> = batch.iter().map(|w| &w.op).collect();
+        let body = CODEC.encode(&ops).map_err(|e| Failure::Unreached(e.to_string()))?;
+        let _slot = self.slots.clone().acquire_owned().await.ok();
+        let sent = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, CODEC.content_type())
+            .body(body)
+            .timeout(self.timeout)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_connect() => return Err(Failure::Unreached(e.to_string())),
+            Err(e) => return Err(Failure::Lost(format!("failed to reach leader: {e}"))),
+        };
+        let bytes = resp.bytes().await.map_err(|e| Failure::Lost(format!("failed to reach leader: {e}")))?;
+        let answers: Vec<Answer> =
+            CODEC.decode(&bytes).map_err(|e| Failure::Lost(format!("bad reply from leader: {e}")))?;
+        if answers.len() != batch.len() {
+            let e = format!("bad reply from leader: {} answers to {} operations", answers.len(), batch.len());
+            return Err(Failure::Lost(e));
+        }
+        Ok(answers)
+    }
+}
+
+/// A lane's sending task: it sends batches while operations wait, then retires.
+struct Sender {
+    lane: Arc<Lane>,
+    /// Still counted in the lane's senders (cleared once [`Lane::take`] retired it).
+    running: bool,
+}
+
+impl Sender {
+    async fn run(mut self) {
+        loop {
+            let batch = self.lane.take();
+            if batch.is_empty() {
+                self.running = false;
+                return;
+            }
+            match self.lane.send(&batch).await {
+                Ok(answers) => {
+                    for (w, answer) in batch.into_iter().zip(answers) {
+                        let _ = w.answer.send(Ok(answer));
+                    }
+                }
+                Err(failure) => {
+                    for w in batch {
+                        let _ = w.answer.send(Err(failure.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sender {
+    /// A sender dropped mid-flight (its runtime stopping) frees its place, so later callers
+    /// start one anew.
+    fn drop(&mut self) {
+        if self.running {
+            let mut q = self.lane.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            q.senders -= 1;
+        }
+    }
+}
+
+/// One [`Lane`] per peer address.
+#[derive(Clone, Default)]
+pub(crate) struct Lanes(Arc<Mutex<HashMap<String, Arc<Lane>>>>);
+
+impl Lanes {
+    /// The lane to `rpc_addr`, made by `make` the first time.
+    pub(crate) fn get(&self, rpc_addr: &str, make: impl FnOnce() -> Lane) -> Arc<Lane> {
+        let mut lanes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        lanes.entry(rpc_addr.to_string()).or_insert_with(|| Arc::new(make())).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A peer that answers each batch after `delay`, every operation with its own body
+    /// reversed, and counts the requests.
+    async fn echo_peer(delay: Duration) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let count = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            let mut chunk = [0u8; 4096];
+                            match conn.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + length {
+                            let mut chunk = [0u8; 4096];
+                            match conn.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
+                        count.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(delay).await;
+                        let ops: Vec<Op> = CODEC.decode(&body).expect("a batch");
+                        let answers: Vec<Answer> =
+                            ops.into_iter().map(|op| Ok(op.body.into_iter().rev().collect())).collect();
+                        let reply = CODEC.encode(&answers).expect("encodes");
+                        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", reply.len());
+                        if conn.write_all(head.as_bytes()).await.is_err() || conn.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, requests)
+    }
+
+    fn lane(addr: &str) -> Arc<Lane> {
+        let url = format!("http://{addr}{}", paths::BATCH);
+        let client = crate::raft::network::Peers::new(None).client().clone();
+        Arc::new(Lane::new(client, url, Arc::new(Semaphore::new(20)), Duration::from_secs(10)))
+    }
+
+    fn op(i: u32) -> Op {
+        Op { path: paths::PUT_VARIABLE.into(), token: format!("t{i}"), body: i.to_be_bytes().to_vec() }
+    }
+
+    /// Callers that arrive while the lane's requests are in flight share the next one, and
+    /// each gets its own answer.
+    #[tokio::test]
+    async fn concurrent_callers_share_requests_and_get_their_own_answers() {
+        let (addr, requests) = echo_peer(Duration::from_millis(50)).await;
+        let lane = lane(&addr);
+        let calls: Vec<_> = (0..100u32)
+            .map(|i| {
+                let lane = lane.clone();
+                tokio::spawn(async move { (i, lane.call(op(i)).await) })
+            })
+            .collect();
+        for call in calls {
+            let (i, answer) = call.await.expect("joins");
+            let mut want = i.to_be_bytes().to_vec();
+            want.reverse();
+            assert_eq!(answer, Ok(Ok(want)), "operation {i}");
+        }
+        let sent = requests.load(Ordering::SeqCst);
+        assert!(sent <= 2 * BATCHES_IN_FLIGHT, "100 concurrent operations took {sent} requests");
+        // Every sender retires once the queue is empty; one caller alone is then sent at once.
+        let senders = || lane.queue.lock().expect("lock").senders;
+        for _ in 0..100 {
+            if senders() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(senders(), 0);
+        let alone = lane.call(op(7)).await;
+        assert_eq!(alone, Ok(Ok(vec![7, 0, 0, 0])));
+        assert_eq!(requests.load(Ordering::SeqCst), sent + 1);
+    }
+
+    /// A peer that cannot be reached ran nothing: every caller hears so (and may go elsewhere).
+    #[tokio::test]
+    async fn an_unreachable_peer_fails_every_caller_as_unreached() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let lane = lane(&format!("127.0.0.1:{port}"));
+        let calls: Vec<_> = (0..10u32)
+            .map(|i| {
+                let lane = lane.clone();
+                tokio::spawn(async move { lane.call(op(i)).await })
+            })
+            .collect();
+        for call in calls {
+            assert!(matches!(call.await.expect("joins"), Err(Failure::Unreached(_))));
+        }
+    }
+
+    /// Only a client's operation travels in a batch: never raft traffic, a server's duty or a
+    /// batch.
+    #[test]
+    fn only_client_operations_travel_in_a_batch() {
+        assert!(may_carry(paths::PUT_VARIABLE));
+        assert!(may_carry(paths::SET_SCHEDULER));
+        for path in [paths::APPEND, paths::VOTE, paths::SNAPSHOT, paths::JOIN, paths::ELECT, paths::BATCH, "/x"] {
+            assert!(!may_carry(path), "{path}");
+        }
+    }
+}
