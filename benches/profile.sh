@@ -24,6 +24,7 @@
 #   CLIENTS=64 SECS=5 benches/profile.sh
 #
 # Settings (environment): SERVERS (3), CLIENTS ("1 64"), MODE (row; any loadgen mode), SECS (8),
+# ROLE (leader; `follower` profiles a follower instead, the "leader" of the report),
 # FREQ (299, samples/s per thread), CALLGRAPH (dwarf,16384), OUT (target/profile), RW_BIN
 # (target/release/raftwarden, built when unset). Ports 25<i>46-48 on 127.0.0.1. Every process it
 # starts is stopped by PID on exit; perf and each load run are bounded by SECS.
@@ -36,6 +37,7 @@ SECS=${SECS:-8}
 FREQ=${FREQ:-299}
 CALLGRAPH=${CALLGRAPH:-dwarf,16384}
 OUT=${OUT:-target/profile}
+ROLE=${ROLE:-leader}
 
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -81,21 +83,24 @@ for i in $(seq 1 "$SERVERS"); do
     timeout 60 bash -c "until curl -sf 127.0.0.1:25${i}46/v1/operator/scheduler/configuration >/dev/null 2>&1; do sleep 0.2; done"
 done
 
-# The leader's PID, from its RPC address (127.0.0.1:25<i>47) as /v1/status/leader names it.
+# The profiled server's PID: the leader's, from its RPC address (127.0.0.1:25<i>47) as
+# /v1/status/leader names it, or with ROLE=follower the first server that is not the leader.
 leader_pid() {
-    local leader i
+    local leader i is_leader
     leader=$(timeout 30 bash -c 'until l=$(curl -sf 127.0.0.1:25146/v1/status/leader) && [ "$l" != "\"\"" ]; do sleep 0.2; done; echo "$l"')
     for i in $(seq 1 "$SERVERS"); do
-        if [ "$leader" = "\"127.0.0.1:25${i}47\"" ]; then
+        is_leader=no
+        [ "$leader" = "\"127.0.0.1:25${i}47\"" ] && is_leader=yes
+        if { [ "$ROLE" = leader ] && [ $is_leader = yes ]; } || { [ "$ROLE" = follower ] && [ $is_leader = no ]; }; then
             echo "${rw_pids[$((i - 1))]} rw$i"
             return
         fi
     done
-    echo "leader $leader is none of the started servers" >&2
+    echo "no $ROLE among the started servers (leader: $leader)" >&2
     return 1
 }
 
-# breakdown <folded stacks> <writes/s> <seconds>: the leader's CPU time (perf samples cpu-clock,
+# breakdown <folded stacks> <writes/s> <seconds> <role>: the profiled server's CPU time (perf samples cpu-clock,
 # weighted in ns) per second and per write, then the inclusive shares of its on-CPU samples by
 # what the stack passes through (a sample can count on several lines).
 breakdown() {
@@ -128,8 +133,8 @@ for line in open(sys.argv[1]):
         if any(p.search(f) for f in frames):
             hits[name] += n
 rate, secs = float(sys.argv[2]), float(sys.argv[3])
-print("leader on CPU: %.2f s in %.0f s (%.0f%% of one core), %.2f ms per write at %.0f writes/s" % (
-    total / 1e9, secs, 100 * total / 1e9 / secs, total / 1e6 / max(rate * secs, 1), rate))
+print("%s on CPU: %.2f s in %.0f s (%.0f%% of one core), %.2f ms per write at %.0f writes/s" % (
+    sys.argv[4], total / 1e9, secs, 100 * total / 1e9 / secs, total / 1e6 / max(rate * secs, 1), rate))
 for name, _ in parts:
     print("  %5.1f%%  %s" % (100 * hits[name] / max(total, 1), name))
 PY
@@ -155,13 +160,13 @@ for c in $CLIENTS; do
     timeout 900 perf script -i "$base.perf.data" 2>/dev/null | inferno-collapse-perf >"$base.folded"
     inferno-flamegraph --title "raftwarden leader, $SERVERS servers, $MODE, $c clients" <"$base.folded" >"$base.svg"
     {
-        echo "== $SERVERS servers, $MODE, $c clients: leader $name (pid $pid), perf $SECS s at $FREQ Hz, call graph $CALLGRAPH"
+        echo "== $SERVERS servers, $MODE, $c clients: $ROLE $name (pid $pid), perf $SECS s at $FREQ Hz, call graph $CALLGRAPH"
         echo "loadgen (whole run): $(cat "$work/load.json")"
         echo
-        echo "-- where the leader's on-CPU time goes (inclusive; one sample can count on several lines)"
-        breakdown "$base.folded" "$(python3 -c 'import json, sys; print(json.load(sys.stdin)["ops_per_sec"])' <"$work/load.json")" "$SECS"
+        echo "-- where the $ROLE's on-CPU time goes (inclusive; one sample can count on several lines)"
+        breakdown "$base.folded" "$(python3 -c 'import json, sys; print(json.load(sys.stdin)["ops_per_sec"])' <"$work/load.json")" "$SECS" "$ROLE"
         echo
-        echo "-- CPU by thread (share of the leader's samples)"
+        echo "-- CPU by thread (share of the $ROLE's samples)"
         timeout 600 perf report -i "$base.perf.data" --stdio --quiet --no-children --sort comm -g none --percent-limit 1 2>/dev/null
         echo
         echo "-- top self symbols"

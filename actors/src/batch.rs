@@ -5,7 +5,7 @@
 //! its syscalls and its task: at 64 writers on 3 servers that was most of a follower's CPU
 //! besides raft. Here the operations bound for one peer queue on its [`Lane`], and up to
 //! [`BATCHES_IN_FLIGHT`] sending tasks each take everything queued, send it as one request to
-//! [`paths::BATCH`], and hand each caller its own answer. One caller sends at once, alone (no
+//! [`crate::wire::paths::BATCH`], and hand each caller its own answer. One caller sends at once, alone (no
 //! waiting for company); callers that arrive while the lane's tasks are all busy share the
 //! next request.
 //!
@@ -26,17 +26,12 @@ use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::sync::Semaphore;
 
-use crate::wire::paths;
-use crate::wire::Access;
-use crate::wire::Codec;
-
-/// How a batch and its answers are encoded.
-pub(crate) const CODEC: Codec = Codec::Postcard;
+use crate::wire::BatchAnswer;
+use crate::wire::BatchOp;
+use crate::wire::BATCH_CODEC;
 
 /// Requests one lane has in flight at once. More than one, so that a batch need not wait for
 /// the one before it to be answered; few, so that the callers that queue meanwhile share one.
@@ -47,28 +42,6 @@ const MAX_OPS: usize = 128;
 
 /// The most body bytes one request carries (one operation always goes, whatever its size).
 const MAX_BYTES: usize = 4 << 20;
-
-/// One forwarded operation inside a batch: what a request of its own would have carried.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Op {
-    /// Its internal path (one of [`paths`]).
-    pub(crate) path: String,
-    /// Its caller's secret (empty: anonymous), as [`crate::wire::CALLER_HEADER`] carries it.
-    pub(crate) token: String,
-    /// Its body, encoded as its path's codec says.
-    pub(crate) body: Vec<u8>,
-}
-
-/// One operation's answer: the reply body in its path's codec, or why the receiving server
-/// could not answer it at all (an unknown path, a malformed body).
-pub(crate) type Answer = Result<Vec<u8>, String>;
-
-/// Whether an operation on `path` may travel in a batch: a client's operation only, so a batch
-/// never carries raft traffic or a server's duty past the check of who connected, nor another
-/// batch.
-pub(crate) fn may_carry(path: &str) -> bool {
-    path != paths::BATCH && paths::access(path) == Some(Access::Client)
-}
 
 /// Why a batch brought back no answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +55,8 @@ pub(crate) enum Failure {
 
 /// An operation waiting in a lane, with the way back to its caller.
 struct Waiting {
-    op: Op,
-    answer: oneshot::Sender<Result<Answer, Failure>>,
+    op: BatchOp,
+    answer: oneshot::Sender<Result<BatchAnswer, Failure>>,
 }
 
 #[derive(Default)]
@@ -96,7 +69,7 @@ struct Queue {
 /// The forwarded operations bound for one peer.
 pub(crate) struct Lane {
     client: reqwest::Client,
-    /// The peer's [`paths::BATCH`] URL.
+    /// The peer's [`crate::wire::paths::BATCH`] URL.
     url: String,
     /// The peer's call slots, shared with every other call to it: a batch takes one.
     slots: Arc<Semaphore>,
@@ -110,7 +83,7 @@ impl Lane {
     }
 
     /// Sends `op` with whatever else is queued; its answer alone comes back.
-    pub(crate) async fn call(self: &Arc<Self>, op: Op) -> Result<Answer, Failure> {
+    pub(crate) async fn call(self: &Arc<Self>, op: BatchOp) -> Result<BatchAnswer, Failure> {
         let (answer, rx) = oneshot::channel();
         let start_sender = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -149,14 +122,14 @@ impl Lane {
     }
 
     /// One request with `batch`'s operations, one answer per operation.
-    async fn send(&self, batch: &[Waiting]) -> Result<Vec<Answer>, Failure> {
-        let ops: Vec<&Op> = batch.iter().map(|w| &w.op).collect();
-        let body = CODEC.encode(&ops).map_err(|e| Failure::Unreached(e.to_string()))?;
+    async fn send(&self, batch: &[Waiting]) -> Result<Vec<BatchAnswer>, Failure> {
+        let ops: Vec<&BatchOp> = batch.iter().map(|w| &w.op).collect();
+        let body = BATCH_CODEC.encode(&ops).map_err(|e| Failure::Unreached(e.to_string()))?;
         let _slot = self.slots.clone().acquire_owned().await.ok();
         let sent = self
             .client
             .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, CODEC.content_type())
+            .header(reqwest::header::CONTENT_TYPE, BATCH_CODEC.content_type())
             .body(body)
             .timeout(self.timeout)
             .send()
@@ -167,8 +140,8 @@ impl Lane {
             Err(e) => return Err(Failure::Lost(format!("failed to reach leader: {e}"))),
         };
         let bytes = resp.bytes().await.map_err(|e| Failure::Lost(format!("failed to reach leader: {e}")))?;
-        let answers: Vec<Answer> =
-            CODEC.decode(&bytes).map_err(|e| Failure::Lost(format!("bad reply from leader: {e}")))?;
+        let answers: Vec<BatchAnswer> =
+            BATCH_CODEC.decode(&bytes).map_err(|e| Failure::Lost(format!("bad reply from leader: {e}")))?;
         if answers.len() != batch.len() {
             let e = format!("bad reply from leader: {} answers to {} operations", answers.len(), batch.len());
             return Err(Failure::Lost(e));
@@ -278,10 +251,10 @@ mod tests {
                         let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
                         count.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(delay).await;
-                        let ops: Vec<Op> = CODEC.decode(&body).expect("a batch");
-                        let answers: Vec<Answer> =
+                        let ops: Vec<BatchOp> = BATCH_CODEC.decode(&body).expect("a batch");
+                        let answers: Vec<BatchAnswer> =
                             ops.into_iter().map(|op| Ok(op.body.into_iter().rev().collect())).collect();
-                        let reply = CODEC.encode(&answers).expect("encodes");
+                        let reply = BATCH_CODEC.encode(&answers).expect("encodes");
                         let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", reply.len());
                         if conn.write_all(head.as_bytes()).await.is_err() || conn.write_all(&reply).await.is_err() {
                             return;
@@ -294,13 +267,17 @@ mod tests {
     }
 
     fn lane(addr: &str) -> Arc<Lane> {
-        let url = format!("http://{addr}{}", paths::BATCH);
+        let url = format!("http://{addr}{}", crate::wire::paths::BATCH);
         let client = crate::raft::network::Peers::new(None).client().clone();
         Arc::new(Lane::new(client, url, Arc::new(Semaphore::new(20)), Duration::from_secs(10)))
     }
 
-    fn op(i: u32) -> Op {
-        Op { path: paths::PUT_VARIABLE.into(), token: format!("t{i}"), body: i.to_be_bytes().to_vec() }
+    fn op(i: u32) -> BatchOp {
+        BatchOp {
+            path: crate::wire::paths::PUT_VARIABLE.into(),
+            token: format!("t{i}"),
+            body: i.to_be_bytes().to_vec(),
+        }
     }
 
     /// Callers that arrive while the lane's requests are in flight share the next one, and
@@ -350,17 +327,6 @@ mod tests {
             .collect();
         for call in calls {
             assert!(matches!(call.await.expect("joins"), Err(Failure::Unreached(_))));
-        }
-    }
-
-    /// Only a client's operation travels in a batch: never raft traffic, a server's duty or a
-    /// batch.
-    #[test]
-    fn only_client_operations_travel_in_a_batch() {
-        assert!(may_carry(paths::PUT_VARIABLE));
-        assert!(may_carry(paths::SET_SCHEDULER));
-        for path in [paths::APPEND, paths::VOTE, paths::SNAPSHOT, paths::JOIN, paths::ELECT, paths::BATCH, "/x"] {
-            assert!(!may_carry(path), "{path}");
         }
     }
 }

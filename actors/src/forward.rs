@@ -28,12 +28,12 @@ use crate::authz::Authority;
 use crate::authz::Caller;
 use crate::authz::Guarded;
 use crate::batch::Failure;
-use crate::batch::Op;
 use crate::context::ServerContext;
 use crate::error::OpError;
 use crate::raft::network::Peers;
 use crate::raft::ServerNode;
 use crate::wire::Attempt;
+use crate::wire::BatchOp;
 use crate::wire::Codec;
 use crate::wire::Forwardable;
 use crate::wire::CALLER_HEADER;
@@ -258,7 +258,7 @@ async fn hop<R: Forwardable>(peers: &Peers, leader: &ServerNode, caller_token: &
     let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
     let lost = |e: String| Hop::Failed(OpError::Rpc(e).forwarded());
     let bytes = if R::BATCHED {
-        let op = Op { path: R::PATH.into(), token: caller_token.into(), body };
+        let op = BatchOp { path: R::PATH.into(), token: caller_token.into(), body };
         match peers.call_batched(&leader.rpc_addr, op, FORWARD_TIMEOUT).await {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(refused)) => return Err(lost(format!("bad reply from leader: {refused}"))),

@@ -25,14 +25,16 @@ use actix::Handler;
 use serde::Serialize;
 
 use crate::authz::Caller;
-use crate::batch;
 use crate::forward::Forwarded;
+use crate::wire::batch_may_carry;
 use crate::wire::paths;
 use crate::wire::Access;
+use crate::wire::BatchOp;
 use crate::wire::Forwardable;
 use crate::wire::Peer;
 use crate::wire::RpcError;
 use crate::wire::RpcReply;
+use crate::wire::BATCH_CODEC;
 use crate::wire::RAFT_CODEC;
 use crate::Server;
 
@@ -84,19 +86,19 @@ pub(crate) async fn serve(
     serve_one(server, peer, path, caller_token, body).await
 }
 
-/// Answers a batch of forwarded client operations ([`crate::batch`]): each runs at once, as
+/// Answers a batch of forwarded client operations ([`paths::BATCH`]): each runs at once, as
 /// [`serve_one`] would run it alone, and the answers go back in order once all are in. An
 /// operation that may not travel in a batch is answered with why, and runs not.
 async fn serve_batch(server: &Server, peer: Peer, body: &[u8]) -> Result<RpcReply, RpcError> {
-    let ops: Vec<batch::Op> = batch::CODEC.decode(body)?;
+    let ops: Vec<BatchOp> = BATCH_CODEC.decode(body)?;
     let answers = futures_util::future::join_all(ops.iter().map(|op| async move {
-        if !batch::may_carry(&op.path) {
+        if !batch_may_carry(&op.path) {
             return Err(format!("{} cannot travel in a batch", op.path));
         }
         serve_one(server, peer, &op.path, &op.token, &op.body).await.map(|r| r.body).map_err(|e| e.to_string())
     }))
     .await;
-    Ok(RpcReply::new(batch::CODEC, batch::CODEC.reply(&answers)))
+    Ok(RpcReply::new(BATCH_CODEC, BATCH_CODEC.reply(&answers)))
 }
 
 /// Answers one internal RPC other than a batch.
@@ -205,7 +207,7 @@ pub(crate) fn decode_body(path: &str, body: &[u8]) -> Result<bool, String> {
         paths::APPEND => check::<r::AppendEntriesRequest<TypeConfig>>(RAFT_CODEC, body),
         paths::VOTE => check::<r::VoteRequest<TypeConfig>>(RAFT_CODEC, body),
         paths::SNAPSHOT => check::<crate::raft::network::SnapshotChunk>(RAFT_CODEC, body),
-        paths::BATCH => check::<Vec<crate::batch::Op>>(crate::batch::CODEC, body),
+        paths::BATCH => check::<Vec<BatchOp>>(BATCH_CODEC, body),
         paths::SET_AUTOPILOT => op::<cs::SetAutopilotConfig>(body),
         paths::GET_AUTOPILOT => op::<cs::GetAutopilotConfig>(body),
         paths::SET_SCHEDULER => op::<cs::SetSchedulerConfig>(body),

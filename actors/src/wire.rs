@@ -239,6 +239,33 @@ pub enum RpcError {
     NotAServer(String),
 }
 
+/// How a batch of forwarded operations ([`paths::BATCH`]) and its answers are encoded.
+pub const BATCH_CODEC: Codec = Codec::Postcard;
+
+/// One forwarded client operation inside a batch ([`paths::BATCH`]): what a request of its own
+/// would have carried.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchOp {
+    /// Its internal path (one of [`paths`]).
+    pub path: String,
+    /// Its caller's secret (empty: anonymous), as [`CALLER_HEADER`] carries it.
+    pub token: String,
+    /// Its body, encoded as its path's codec says.
+    pub body: Vec<u8>,
+}
+
+/// One operation's answer in a batch, in order: the reply body in its path's codec, or why the
+/// receiving server could not answer it at all (an unknown path, a malformed body, a path that
+/// may not travel in a batch).
+pub type BatchAnswer = Result<Vec<u8>, String>;
+
+/// Whether an operation on `path` may travel in a batch: a client's operation only, so a batch
+/// never carries raft traffic or a server's duty past the check of who connected, nor another
+/// batch.
+pub fn batch_may_carry(path: &str) -> bool {
+    path != paths::BATCH && paths::access(path) == Some(Access::Client)
+}
+
 /// Raft traffic (append, vote, snapshot chunks) travels as postcard.
 pub const RAFT_CODEC: Codec = Codec::Postcard;
 
@@ -291,6 +318,17 @@ mod tests {
             let bytes = RAFT_CODEC.encode(&a).expect("encodes");
             let back: Answer = RAFT_CODEC.decode(&bytes).expect("decodes");
             assert_eq!(format!("{back:?}"), format!("{a:?}"));
+        }
+    }
+
+    /// Only a client's operation travels in a batch: never raft traffic, a server's duty or a
+    /// batch.
+    #[test]
+    fn only_client_operations_travel_in_a_batch() {
+        assert!(batch_may_carry(paths::PUT_VARIABLE));
+        assert!(batch_may_carry(paths::SET_SCHEDULER));
+        for path in [paths::APPEND, paths::VOTE, paths::SNAPSHOT, paths::JOIN, paths::ELECT, paths::BATCH, "/x"] {
+            assert!(!batch_may_carry(path), "{path}");
         }
     }
 

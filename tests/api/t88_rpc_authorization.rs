@@ -33,8 +33,11 @@ use raftwarden_actors::state::Variable;
 use raftwarden_actors::variables;
 use raftwarden_actors::wire::paths;
 use raftwarden_actors::wire::Access;
+use raftwarden_actors::wire::BatchAnswer;
+use raftwarden_actors::wire::BatchOp;
 use raftwarden_actors::wire::Codec;
 use raftwarden_actors::wire::Forwardable;
+use raftwarden_actors::wire::BATCH_CODEC;
 use raftwarden_actors::wire::RAFT_CODEC;
 use raftwarden_actors::OpError;
 use raftwarden_actors::PeerRef;
@@ -60,6 +63,12 @@ fn answer<R: Forwardable>(a: &Agent, token: Option<&str>, op: &R, secret: &str) 
     assert_eq!(r.status, 200, "{}: {}", R::PATH, r.text());
     assert!(!r.text().contains(secret), "{} hands out the management secret", R::PATH);
     R::CODEC.decode(&r.body).unwrap_or_else(|e| panic!("{}: {e}", R::PATH))
+}
+
+/// One operation's answer out of a batch's answers, decoded as its own path's answer.
+fn in_batch<R: Forwardable>(_: &R, answer: &BatchAnswer) -> Result<R::Output, OpError> {
+    let body = answer.as_ref().unwrap_or_else(|e| panic!("{}: {e}", R::PATH));
+    R::CODEC.decode(body).unwrap_or_else(|e| panic!("{}: {e}", R::PATH))
 }
 
 /// A raft answer as the RPC port encodes it.
@@ -314,6 +323,45 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
                     let body = Codec::Postcard.encode(&KeyOp::Install(vec![7; 32])).unwrap();
                     let op = SealedKeyOp { sealed: false, body };
                     refused(path, token, answer(&a, token, &op, s));
+                }
+                // A batch of forwarded operations: each is checked as if it came alone, by the
+                // token it carries; raft traffic and a nested batch are refused unrun.
+                paths::BATCH => {
+                    let carried = |path: &str, body: Vec<u8>| BatchOp {
+                        path: path.into(),
+                        token: token.unwrap_or_default().into(),
+                        body,
+                    };
+                    let read = variables::GetVariable { namespace: ns(), path: "app/secret".into(), stale: false };
+                    let write = variables::PutVariable { var: variable(), cas: None };
+                    let append = AppendEntriesRequest::<TypeConfig> {
+                        vote: Vote::new(0, stranger),
+                        prev_log_id: None,
+                        entries: vec![],
+                        leader_commit: None,
+                    };
+                    let ops = vec![
+                        carried(
+                            paths::GET_VARIABLE,
+                            <variables::GetVariable as Forwardable>::CODEC.encode(&read).unwrap(),
+                        ),
+                        carried(
+                            paths::PUT_VARIABLE,
+                            <variables::PutVariable as Forwardable>::CODEC.encode(&write).unwrap(),
+                        ),
+                        carried(paths::APPEND, RAFT_CODEC.encode(&append).unwrap()),
+                        carried(paths::BATCH, BATCH_CODEC.encode(&Vec::<BatchOp>::new()).unwrap()),
+                    ];
+                    let r = rpc(&a, path, token, BATCH_CODEC.encode(&ops).unwrap());
+                    assert_eq!(r.status, 200, "{path}: {}", r.text());
+                    assert!(!r.text().contains(s), "{path} hands out the management secret");
+                    let answers: Vec<BatchAnswer> = BATCH_CODEC.decode(&r.body).expect("batch answers");
+                    assert_eq!(answers.len(), ops.len(), "{path}");
+                    refused(path, token, in_batch(&read, &answers[0]));
+                    refused(path, token, in_batch(&write, &answers[1]));
+                    for (answer, op) in answers[2..].iter().zip(&ops[2..]) {
+                        assert_eq!(answer, &Err(format!("{} cannot travel in a batch", op.path)), "{path}");
+                    }
                 }
                 other => panic!("{other} ({access:?}) has no case here: add one"),
             }

@@ -234,9 +234,9 @@ impl Peers {
     pub(crate) async fn call_batched(
         &self,
         rpc_addr: &str,
-        op: crate::batch::Op,
+        op: crate::wire::BatchOp,
         timeout: Duration,
-    ) -> Result<crate::batch::Answer, crate::batch::Failure> {
+    ) -> Result<crate::wire::BatchAnswer, crate::batch::Failure> {
         let lane = self.lanes.get(rpc_addr, || {
             let url = self.url(rpc_addr, crate::wire::paths::BATCH);
             crate::batch::Lane::new(self.client.clone(), url, self.slots_of(rpc_addr), timeout)

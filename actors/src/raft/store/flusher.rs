@@ -107,8 +107,9 @@ fn run(rx: &mpsc::Receiver<Pending>, counters: &StoreCounters) {
 /// Under load, lets the appends that follow join this sync (as PostgreSQL's `commit_delay`):
 /// it waits while they keep coming, at most [`GATHER_QUIET`] for each and [`GATHER`] in all.
 /// One writer never waits: its next append only comes after the answer. A few writers wait
-/// one quiet gap. With 64 writers on one server the syncs per write went from 0.16 to 0.09-0.11
-/// (`benches/write_cost.sh`), below etcd's, for at most 1 ms more latency.
+/// one quiet gap. With 64 writers on one server the syncs per write went from 0.16-0.24 (a
+/// flat 0.2 ms wait) to 0.07-0.15, about etcd's (`benches/write_cost.sh`), for at most 1 ms
+/// more latency.
 fn gather(rx: &mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
     let deadline = Instant::now() + GATHER;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
