@@ -142,14 +142,9 @@ impl Metrics {
     /// go-metrics' `IncrCounterWithLabels`.
     pub fn incr_counter(&self, name: &str, labels: &[(&str, &str)], by: u64) {
         let series = self.series(name, labels);
-        if let Ok(mut known) = self.inner.counters.lock() {
-            let counter = match known.get(&series) {
-                Some(c) => c,
-                None => {
-                    let key = Self::prometheus_key(name, &self.labels(labels));
-                    known.entry(series.clone()).or_insert(self.inner.prometheus.register_counter(&key, &METADATA))
-                }
-            };
+        let register =
+            || self.inner.prometheus.register_counter(&Self::prometheus_key(name, &self.labels(labels)), &METADATA);
+        if let Some(counter) = known_handle(&self.inner.counters, &series, register) {
             counter.increment(by);
         }
         if let Ok(mut m) = self.inner.inmem.lock() {
@@ -162,14 +157,9 @@ impl Metrics {
     /// go-metrics' `AddSampleWithLabels` (a timer's value is in milliseconds).
     pub fn add_sample(&self, name: &str, labels: &[(&str, &str)], value: f32) {
         let series = self.series(name, labels);
-        if let Ok(mut known) = self.inner.histograms.lock() {
-            let histogram = match known.get(&series) {
-                Some(h) => h,
-                None => {
-                    let key = Self::prometheus_key(name, &self.labels(labels));
-                    known.entry(series.clone()).or_insert(self.inner.prometheus.register_histogram(&key, &METADATA))
-                }
-            };
+        let register =
+            || self.inner.prometheus.register_histogram(&Self::prometheus_key(name, &self.labels(labels)), &METADATA);
+        if let Some(histogram) = known_handle(&self.inner.histograms, &series, register) {
             histogram.record(f64::from(value));
         }
         if let Ok(mut m) = self.inner.inmem.lock() {
@@ -225,6 +215,18 @@ fn with_help(text: &str) -> String {
 /// go-metrics' Prometheus sink: dots (and other separators) become underscores.
 pub fn prometheus_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' }).collect()
+}
+
+/// The Prometheus handle kept for `series`, registered by `register` the first time the series
+/// is seen (a handle is a shared pointer: cloning it is cheap).
+fn known_handle<H: Clone>(known: &Mutex<HashMap<String, H>>, series: &str, register: impl FnOnce() -> H) -> Option<H> {
+    let mut known = known.lock().ok()?;
+    if let Some(handle) = known.get(series) {
+        return Some(handle.clone());
+    }
+    let handle = register();
+    known.insert(series.to_string(), handle.clone());
+    Some(handle)
 }
 
 fn now_secs() -> u64 {

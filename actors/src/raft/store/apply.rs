@@ -211,7 +211,7 @@ pub(super) fn apply_batch(
         let index = entry.log_id.index;
         let reply = match entry.payload {
             EntryPayload::Blank => Applied::at(index, false),
-            EntryPayload::Normal(cmd) if restore::is_restore(&cmd) => {
+            EntryPayload::Normal(cmd) if cmd.is_restore() => {
                 // A restore's steps open the replicated tables (and their staging ones) itself.
                 tables.close();
                 match restore::apply(&txn, &cmd, index)? {

@@ -60,17 +60,6 @@ pub(crate) enum Step {
     Ignore,
 }
 
-/// Whether `cmd` is one of a restore's commands: only they read the restore in progress.
-pub(crate) fn is_restore(cmd: &Command) -> bool {
-    matches!(
-        cmd,
-        Command::RestoreBegin { .. }
-            | Command::RestoreRows { .. }
-            | Command::RestoreCommit { .. }
-            | Command::RestoreRetire { .. }
-    )
-}
-
 /// The decision, pure: `None` for a command that is not part of a restore.
 pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step> {
     let current = |id: &str| progress.is_some_and(|p| p.id == id);
@@ -94,7 +83,7 @@ pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step>
 
 /// Applies a restore command inside the apply transaction; `None` when `cmd` is not one.
 pub(crate) fn apply(txn: &WriteTransaction, cmd: &Command, index: u64) -> Result<Option<Applied>, StorageError> {
-    if !is_restore(cmd) {
+    if !cmd.is_restore() {
         return Ok(None);
     }
     let progress: Option<Progress> = {
