@@ -18,6 +18,10 @@
 //! A batch is answered when its last operation is, so only quick operations travel this way
 //! ([`crate::wire::Forwardable::BATCHED`]): a membership change that waits for a learner would
 //! hold every write beside it.
+//!
+//! A peer of an earlier version (a rolling upgrade) answers the batch path 404, before running
+//! anything: each operation then goes alone, as before, and the lane tries a batch again after
+//! a while.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -25,6 +29,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::time::Duration;
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 use tokio::sync::Semaphore;
@@ -43,6 +48,10 @@ const MAX_OPS: usize = 128;
 /// The most body bytes one request carries (one operation always goes, whatever its size).
 const MAX_BYTES: usize = 4 << 20;
 
+/// After a peer answered that it does not know batches, how long its operations go alone
+/// before a batch is tried again (the peer may have been upgraded meanwhile).
+const RETRY_BATCHES: Duration = Duration::from_secs(30);
+
 /// Why a batch brought back no answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -51,6 +60,9 @@ pub(crate) enum Failure {
     Unreached(String),
     /// Sent, but its answer was lost or unreadable: the operations may have run.
     Lost(String),
+    /// The peer does not know [`crate::wire::paths::BATCH`] (a server of an earlier version,
+    /// during a rolling upgrade): nothing ran; send each operation alone.
+    Unsupported,
 }
 
 /// An operation waiting in a lane, with the way back to its caller.
@@ -75,11 +87,20 @@ pub(crate) struct Lane {
     slots: Arc<Semaphore>,
     timeout: Duration,
     queue: Mutex<Queue>,
+    /// When the peer last answered that it does not know batches.
+    refused: Mutex<Option<Instant>>,
 }
 
 impl Lane {
     pub(crate) fn new(client: reqwest::Client, url: String, slots: Arc<Semaphore>, timeout: Duration) -> Self {
-        Self { client, url, slots, timeout, queue: Mutex::default() }
+        Self { client, url, slots, timeout, queue: Mutex::default(), refused: Mutex::default() }
+    }
+
+    /// Whether the peer takes batches, as far as this server knows: it has not refused one in
+    /// the last [`RETRY_BATCHES`].
+    pub(crate) fn takes_batches(&self) -> bool {
+        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        refused.is_none_or(|at| at.elapsed() >= RETRY_BATCHES)
     }
 
     /// Sends `op` with whatever else is queued; its answer alone comes back.
@@ -139,6 +160,11 @@ impl Lane {
             Err(e) if e.is_connect() => return Err(Failure::Unreached(e.to_string())),
             Err(e) => return Err(Failure::Lost(format!("failed to reach leader: {e}"))),
         };
+        // An unknown path is answered before anything runs.
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            return Err(Failure::Unsupported);
+        }
         let bytes = resp.bytes().await.map_err(|e| Failure::Lost(format!("failed to reach leader: {e}")))?;
         let answers: Vec<BatchAnswer> =
             BATCH_CODEC.decode(&bytes).map_err(|e| Failure::Lost(format!("bad reply from leader: {e}")))?;
@@ -215,8 +241,9 @@ mod tests {
     use super::*;
 
     /// A peer that answers each batch after `delay`, every operation with its own body
-    /// reversed, and counts the requests.
-    async fn echo_peer(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    /// reversed, and counts the requests; with `knows_batches` false it answers 404, as a
+    /// server of an earlier version does.
+    async fn echo_peer(delay: Duration, knows_batches: bool) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -251,6 +278,13 @@ mod tests {
                         let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
                         count.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(delay).await;
+                        if !knows_batches {
+                            let head = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+                            if conn.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
                         let ops: Vec<BatchOp> = BATCH_CODEC.decode(&body).expect("a batch");
                         let answers: Vec<BatchAnswer> =
                             ops.into_iter().map(|op| Ok(op.body.into_iter().rev().collect())).collect();
@@ -272,6 +306,17 @@ mod tests {
         Arc::new(Lane::new(client, url, Arc::new(Semaphore::new(20)), Duration::from_secs(10)))
     }
 
+    /// `n` callers at once on `lane`, each with its own operation; each task answers its
+    /// number and what its caller heard.
+    fn concurrent_calls(lane: &Arc<Lane>, n: u32) -> Vec<tokio::task::JoinHandle<(u32, Result<BatchAnswer, Failure>)>> {
+        (0..n)
+            .map(|i| {
+                let lane = lane.clone();
+                tokio::spawn(async move { (i, lane.call(op(i)).await) })
+            })
+            .collect()
+    }
+
     fn op(i: u32) -> BatchOp {
         BatchOp {
             path: crate::wire::paths::PUT_VARIABLE.into(),
@@ -284,15 +329,9 @@ mod tests {
     /// each gets its own answer.
     #[tokio::test]
     async fn concurrent_callers_share_requests_and_get_their_own_answers() {
-        let (addr, requests) = echo_peer(Duration::from_millis(50)).await;
+        let (addr, requests) = echo_peer(Duration::from_millis(50), true).await;
         let lane = lane(&addr);
-        let calls: Vec<_> = (0..100u32)
-            .map(|i| {
-                let lane = lane.clone();
-                tokio::spawn(async move { (i, lane.call(op(i)).await) })
-            })
-            .collect();
-        for call in calls {
+        for call in concurrent_calls(&lane, 100) {
             let (i, answer) = call.await.expect("joins");
             let mut want = i.to_be_bytes().to_vec();
             want.reverse();
@@ -319,14 +358,22 @@ mod tests {
     async fn an_unreachable_peer_fails_every_caller_as_unreached() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let lane = lane(&format!("127.0.0.1:{port}"));
-        let calls: Vec<_> = (0..10u32)
-            .map(|i| {
-                let lane = lane.clone();
-                tokio::spawn(async move { lane.call(op(i)).await })
-            })
-            .collect();
-        for call in calls {
-            assert!(matches!(call.await.expect("joins"), Err(Failure::Unreached(_))));
+        for call in concurrent_calls(&lane, 10) {
+            assert!(matches!(call.await.expect("joins").1, Err(Failure::Unreached(_))));
         }
+    }
+
+    /// A peer of an earlier version ran nothing: every caller hears so, and the lane sends no
+    /// batch to it for a while.
+    #[tokio::test]
+    async fn a_peer_without_batches_is_told_apart() {
+        let (addr, requests) = echo_peer(Duration::from_millis(20), false).await;
+        let lane = lane(&addr);
+        assert!(lane.takes_batches());
+        for call in concurrent_calls(&lane, 10) {
+            assert_eq!(call.await.expect("joins").1, Err(Failure::Unsupported));
+        }
+        assert!(requests.load(Ordering::SeqCst) >= 1);
+        assert!(!lane.takes_batches());
     }
 }

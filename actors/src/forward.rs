@@ -255,27 +255,35 @@ enum Hop {
 /// the leader" answers are retried by the caller; anything else is final (a write may have been
 /// applied, so it is never sent twice).
 async fn hop<R: Forwardable>(peers: &Peers, leader: &ServerNode, caller_token: &str, op: &R) -> Result<R::Output, Hop> {
-    let body = R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())))?;
+    let encode = || R::CODEC.encode(op).map_err(|e| Hop::Failed(OpError::Internal(e.to_string())));
     let lost = |e: String| Hop::Failed(OpError::Rpc(e).forwarded());
-    let bytes = if R::BATCHED {
-        let op = BatchOp { path: R::PATH.into(), token: caller_token.into(), body };
+    let batched = if R::BATCHED {
+        let op = BatchOp { path: R::PATH.into(), token: caller_token.into(), body: encode()? };
         match peers.call_batched(&leader.rpc_addr, op, FORWARD_TIMEOUT).await {
-            Ok(Ok(bytes)) => bytes,
+            Ok(Ok(bytes)) => Some(bytes),
             Ok(Err(refused)) => return Err(lost(format!("bad reply from leader: {refused}"))),
             Err(Failure::Unreached(_)) => return Err(Hop::Retry),
             Err(Failure::Lost(e)) => return Err(lost(e)),
+            // A leader of an earlier version: the operation goes alone, below.
+            Err(Failure::Unsupported) => None,
         }
     } else {
-        let url = peers.url(&leader.rpc_addr, R::PATH);
-        let _slot = peers.slot(&leader.rpc_addr).await;
-        let resp = match post(peers.client(), &url, R::CODEC, caller_token, body, FORWARD_TIMEOUT).await {
-            Ok(r) => r,
-            Err(e) if e.is_connect() => return Err(Hop::Retry),
-            Err(e) => return Err(lost(format!("failed to reach leader: {e}"))),
-        };
-        match resp.bytes().await {
-            Ok(b) => b.to_vec(),
-            Err(e) => return Err(lost(format!("bad reply from leader: {e}"))),
+        None
+    };
+    let bytes = match batched {
+        Some(bytes) => bytes,
+        None => {
+            let url = peers.url(&leader.rpc_addr, R::PATH);
+            let _slot = peers.slot(&leader.rpc_addr).await;
+            let resp = match post(peers.client(), &url, R::CODEC, caller_token, encode()?, FORWARD_TIMEOUT).await {
+                Ok(r) => r,
+                Err(e) if e.is_connect() => return Err(Hop::Retry),
+                Err(e) => return Err(lost(format!("failed to reach leader: {e}"))),
+            };
+            match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => return Err(lost(format!("bad reply from leader: {e}"))),
+            }
         }
     };
     match R::CODEC.decode::<Result<R::Output, OpError>>(&bytes) {

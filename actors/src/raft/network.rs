@@ -231,6 +231,8 @@ impl Peers {
 
     /// Sends a client's operation to the peer at `rpc_addr` in one request with the others
     /// queued for it ([`crate::batch`]); a request takes one of the peer's call slots.
+    /// [`Failure::Unsupported`](crate::batch::Failure::Unsupported): the peer does not take
+    /// batches, and nothing was sent.
     pub(crate) async fn call_batched(
         &self,
         rpc_addr: &str,
@@ -241,6 +243,9 @@ impl Peers {
             let url = self.url(rpc_addr, crate::wire::paths::BATCH);
             crate::batch::Lane::new(self.client.clone(), url, self.slots_of(rpc_addr), timeout)
         });
+        if !lane.takes_batches() {
+            return Err(crate::batch::Failure::Unsupported);
+        }
         lane.call(op).await
     }
 
