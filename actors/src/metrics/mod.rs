@@ -112,15 +112,7 @@ impl Metrics {
     /// go-metrics' hash of the series: what [`hash`] makes of `name` and [`Metrics::labels`].
     fn series(&self, name: &str, labels: &[(&str, &str)]) -> String {
         let host = (!self.inner.host.is_empty()).then_some(("host", self.inner.host.as_str()));
-        let mut key = String::with_capacity(64);
-        key.push_str(name);
-        for (k, v) in labels.iter().copied().chain(host) {
-            key.push(';');
-            key.push_str(k);
-            key.push('=');
-            key.push_str(v);
-        }
-        key
+        hash(name, labels.iter().copied().chain(host))
     }
 
     fn prometheus_key(name: &str, labels: &[Label]) -> metrics::Key {
@@ -293,7 +285,7 @@ impl Interval {
     }
 
     fn set_gauge(&mut self, name: &str, labels: Vec<Label>, value: f32) {
-        self.gauges.insert(hash(name, &labels), Gauge { name: name.into(), value, labels });
+        self.gauges.insert(hash_of(name, &labels), Gauge { name: name.into(), value, labels });
     }
 
     fn summary(&self) -> Summary {
@@ -306,12 +298,22 @@ impl Interval {
     }
 }
 
-fn hash(name: &str, labels: &[Label]) -> String {
-    let mut h = name.to_string();
+/// go-metrics' key of a series: its name, then `;key=value` for each label.
+fn hash<'a>(name: &str, labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut h = String::with_capacity(64);
+    h.push_str(name);
     for (k, v) in labels {
-        h.push_str(&format!(";{k}={v}"));
+        h.push(';');
+        h.push_str(k);
+        h.push('=');
+        h.push_str(v);
     }
     h
+}
+
+/// [`hash`] of labels as they are kept.
+fn hash_of(name: &str, labels: &[Label]) -> String {
+    hash(name, labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 #[derive(Default)]
@@ -497,7 +499,7 @@ mod tests {
         for host in ["", "h1"] {
             let m = Metrics::new(host);
             let labels = [("method", "PUT"), ("route", "/v1/var/")];
-            assert_eq!(m.series("nomad.http.requests", &labels), hash("nomad.http.requests", &m.labels(&labels)));
+            assert_eq!(m.series("nomad.http.requests", &labels), hash_of("nomad.http.requests", &m.labels(&labels)));
             for _ in 0..3 {
                 m.incr_counter("nomad.http.requests", &labels, 2);
                 m.add_sample("nomad.http.latency", &labels, 1.0);

@@ -81,11 +81,10 @@ pub(crate) fn decide(progress: Option<&Progress>, cmd: &Command) -> Option<Step>
     })
 }
 
-/// Applies a restore command inside the apply transaction; `None` when `cmd` is not one.
+/// Applies a restore command inside the apply transaction; `None` when `cmd` is not one. The
+/// caller sends only restore commands here (`Command::is_restore`): only they read the restore
+/// in progress.
 pub(crate) fn apply(txn: &WriteTransaction, cmd: &Command, index: u64) -> Result<Option<Applied>, StorageError> {
-    if !cmd.is_restore() {
-        return Ok(None);
-    }
     let progress: Option<Progress> = {
         let table = txn.open_table(PROGRESS).map_err(write_err)?;
         let value = table.get(PROGRESS_KEY).map_err(read_err)?;
