@@ -81,7 +81,7 @@ fn restore_rows_are_counted_by_their_bytes() {
 
 #[test]
 fn only_short_runs_of_single_writes_skip_the_blocking_pool() {
-    let writes: Vec<Entry> = (1..=9).map(|i| normal(i, set_scheduler(10, None))).collect();
+    let writes: Vec<Entry> = (1..=IN_PLACE_ENTRIES as u64 + 1).map(|i| normal(i, set_scheduler(10, None))).collect();
     assert!(runs_in_place(&writes[..1]));
     assert!(runs_in_place(&writes[..IN_PLACE_ENTRIES]));
     assert!(!runs_in_place(&writes), "a long run of entries goes to the pool");
