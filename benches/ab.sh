@@ -17,6 +17,7 @@
 # server it starts is stopped by PID on exit; every round is bounded by OPS and SECS.
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+. benches/cluster.sh
 [ $# -eq 2 ] || { echo "usage: benches/ab.sh <raftwarden build A> <raftwarden build B>" >&2; exit 2; }
 SERVERS=${SERVERS:-3}
 MODES=${MODES:-"put row"}
@@ -39,27 +40,14 @@ trap 'stop_all; rm -rf "$work"' EXIT
 
 # Build b (0 or 1): servers on ports 2<6+b><i>46-48.
 start() {
-    local b=$1 i joins="" pp=$((26 + $1))
-    for i in $(seq 1 "$SERVERS"); do joins+="\"127.0.0.1:${pp}${i}48\","; done
+    local b=$1 i pp=$((26 + $1))
     for i in $(seq 1 "$SERVERS"); do
-        cat >"$work/b$b-$i.hcl" <<HCL
-name = "b$b-$i"
-data_dir = "$work/b$b-$i"
-bind_addr = "127.0.0.1"
-ports { http = ${pp}${i}46 rpc = ${pp}${i}47 serf = ${pp}${i}48 }
-server {
-  enabled = true
-  bootstrap_expect = $SERVERS
-  server_join { retry_join = [${joins%,}] }
-}
-HCL
+        rw_config "$work/b$b-$i.hcl" "b$b-$i" "$work/b$b-$i" "$pp" "$i" "$SERVERS"
         "${bins[$b]}" agent -config="$work/b$b-$i.hcl" >"$work/b$b-$i.log" 2>&1 &
         pids+=($!)
         echo $! >>"$work/pids$b"
     done
-    for i in $(seq 1 "$SERVERS"); do
-        timeout 60 bash -c "until curl -sf 127.0.0.1:${pp}${i}46/v1/operator/scheduler/configuration >/dev/null 2>&1; do sleep 0.2; done"
-    done
+    for i in $(seq 1 "$SERVERS"); do wait_api "http://127.0.0.1:${pp}${i}46"; done
 }
 
 # User + system ticks of build b's servers.

@@ -22,6 +22,7 @@
 # server (i + r) mod n.
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+. benches/cluster.sh
 SERVERS=${SERVERS:-"1 3"}
 CLIENTS=${CLIENTS:-"1 16 64"}
 MODES=${MODES:-"put cas row shared-cas"}
@@ -83,30 +84,18 @@ peak_rss() {
     done
     echo "$m"
 }
-wait_http() { timeout 60 bash -c "until curl -sf $1 >/dev/null 2>&1; do sleep 0.2; done"; }
 
 # raftwarden: server i on 127.0.0.1, ports 24<i>46/47/48.
 start_raftwarden() {
-    local n=$1 i joins=""
+    local n=$1 i
     rw_pids=()
-    for i in $(seq 1 "$n"); do joins+="\"127.0.0.1:24${i}48\","; done
     for i in $(seq 1 "$n"); do
-        cat >"$work/rw$i.hcl" <<HCL
-name = "rw$i"
-data_dir = "$work/rw$i"
-bind_addr = "127.0.0.1"
-ports { http = 24${i}46 rpc = 24${i}47 serf = 24${i}48 }
-server {
-  enabled = true
-  bootstrap_expect = $n
-  server_join { retry_join = [${joins%,}] }
-}
-HCL
+        rw_config "$work/rw$i.hcl" "rw$i" "$work/rw$i" 24 "$i" "$n"
         "$bin" agent -config="$work/rw$i.hcl" >"$work/rw$i.log" 2>&1 &
         pids+=($!)
         rw_pids+=($!)
     done
-    for i in $(seq 1 "$n"); do wait_http "127.0.0.1:24${i}46/v1/operator/scheduler/configuration"; done
+    for i in $(seq 1 "$n"); do wait_api "http://127.0.0.1:24${i}46"; done
     rw_addrs=()
     for i in $(seq 1 "$n"); do rw_addrs+=(--addr "http://127.0.0.1:24${i}46"); done
 }

@@ -30,6 +30,7 @@
 # starts is stopped by PID on exit; perf and each load run are bounded by SECS.
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+. benches/cluster.sh
 SERVERS=${SERVERS:-3}
 CLIENTS=${CLIENTS:-"1 64"}
 MODE=${MODE:-row}
@@ -58,30 +59,16 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$work"' EXIT
 
-joins=""
-for i in $(seq 1 "$SERVERS"); do joins+="\"127.0.0.1:25${i}48\","; done
 rw_pids=()
 addrs=()
 for i in $(seq 1 "$SERVERS"); do
-    cat >"$work/rw$i.hcl" <<HCL
-name = "rw$i"
-data_dir = "$work/rw$i"
-bind_addr = "127.0.0.1"
-ports { http = 25${i}46 rpc = 25${i}47 serf = 25${i}48 }
-server {
-  enabled = true
-  bootstrap_expect = $SERVERS
-  server_join { retry_join = [${joins%,}] }
-}
-HCL
+    rw_config "$work/rw$i.hcl" "rw$i" "$work/rw$i" 25 "$i" "$SERVERS"
     "$RW_BIN" agent -config="$work/rw$i.hcl" >"$work/rw$i.log" 2>&1 &
     pids+=($!)
     rw_pids+=($!)
     addrs+=(--addr "http://127.0.0.1:25${i}46")
 done
-for i in $(seq 1 "$SERVERS"); do
-    timeout 60 bash -c "until curl -sf 127.0.0.1:25${i}46/v1/operator/scheduler/configuration >/dev/null 2>&1; do sleep 0.2; done"
-done
+for i in $(seq 1 "$SERVERS"); do wait_api "http://127.0.0.1:25${i}46"; done
 
 # The profiled server's PID: the leader's, from its RPC address (127.0.0.1:25<i>47) as
 # /v1/status/leader names it, or with ROLE=follower the first server that is not the leader.

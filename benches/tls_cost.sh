@@ -26,6 +26,7 @@
 # binaries as built).
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+. benches/cluster.sh
 SERVERS=${SERVERS:-"1 3"}
 CLIENTS=${CLIENTS:-"64"}
 MODES=${MODES:-"put"}
@@ -66,7 +67,7 @@ curl_tls=(--cacert "$pki/nomad-agent-ca.pem" --cert "$pki/global-cli-nomad.pem" 
 
 # A cluster of $2 servers named $1 (plain or tls) on 127.0.0.1, ports <base><i>46/47/48.
 start_cluster() {
-    local kind=$1 n=$2 base i joins="" scheme=http tls_hcl="" curl_args=()
+    local kind=$1 n=$2 base i scheme=http tls_hcl="" curl_args=()
     if [ "$kind" = tls ]; then
         base=27 scheme=https curl_args=("${curl_tls[@]}")
         tls_hcl="tls {
@@ -81,31 +82,16 @@ start_cluster() {
     else
         base=26
     fi
-    for i in $(seq 1 "$n"); do joins+="\"127.0.0.1:${base}${i}48\","; done
     addrs=()
     spids=()
     for i in $(seq 1 "$n"); do
-        cat >"$work/$kind$i.hcl" <<HCL
-name = "$kind$i"
-data_dir = "$work/$kind$i"
-bind_addr = "127.0.0.1"
-ports { http = ${base}${i}46 rpc = ${base}${i}47 serf = ${base}${i}48 }
-server {
-  enabled = true
-  bootstrap_expect = $n
-  server_join { retry_join = [${joins%,}] }
-}
-$tls_hcl
-HCL
+        rw_config "$work/$kind$i.hcl" "$kind$i" "$work/$kind$i" "$base" "$i" "$n" "$tls_hcl"
         "$bin" agent -config="$work/$kind$i.hcl" >"$work/$kind$i.log" 2>&1 &
         pids+=($!)
         spids+=($!)
         addrs+=(--addr "$scheme://127.0.0.1:${base}${i}46")
     done
-    for i in $(seq 1 "$n"); do
-        timeout 60 bash -c 'until curl -sf "$@" >/dev/null 2>&1; do sleep 0.2; done' _ "${curl_args[@]}" \
-            "$scheme://127.0.0.1:${base}${i}46/v1/operator/scheduler/configuration"
-    done
+    for i in $(seq 1 "$n"); do wait_api "$scheme://127.0.0.1:${base}${i}46" "${curl_args[@]}"; done
 }
 
 # An etcd cluster of $2 members named $1 (etcd-plain or etcd-tls) on 127.0.0.1, member i with
