@@ -5,9 +5,9 @@
 //! its syscalls and its task: at 64 writers on 3 servers that was most of a follower's CPU
 //! besides raft. Here the operations bound for one peer queue on its [`Lane`], and up to
 //! [`BATCHES_IN_FLIGHT`] sending tasks each take everything queued, send it as one request to
-//! [`crate::wire::paths::BATCH`], and hand each caller its own answer. One caller sends at once, alone (no
-//! waiting for company); callers that arrive while the lane's tasks are all busy share the
-//! next request.
+//! [`crate::wire::paths::BATCH`], and hand each caller its own answer. One caller sends at
+//! once, alone (no waiting for company); callers that arrive while the lane's tasks are all
+//! busy share the next request.
 //!
 //! ```text
 //! follower: op ─┐                                    leader: BATCH [op, op, op]

@@ -114,20 +114,20 @@ fn apply_durably(appended: u64, restored: u64) -> bool {
 /// The most entries an append or apply may hold to run on the raft task itself rather than
 /// the blocking pool (see [`runs_in_place`]).
 ///
-/// 64: with 64 clients on 3 servers most batches held more than the 8 this was before, so they
-/// went to the pool, and its thread took a fifth to a quarter of a server's CPU samples; in
-/// place, 3-server writes cost 6-8% less CPU each and ran 6-9% faster (`benches/ab.sh`,
-/// benches/README). The worst case, 64 variables at Nomad's 64 KiB limit, stalls the raft task
-/// for a few milliseconds, far below an election timeout.
+/// 64: with 64 clients most batches held more than the 8 this was before, so they went to the
+/// pool, and its thread took a fifth to a quarter of a server's CPU samples; in place, writes
+/// at 64 clients cost 2-18% less CPU each and ran 3-21% faster on 1 and 3 servers
+/// (`benches/ab.sh`, benches/README). The worst case, 64 variables at Nomad's 64 KiB limit,
+/// stalls the raft task for a few milliseconds, far below an election timeout.
 const IN_PLACE_ENTRIES: usize = 64;
 
 /// Whether the log write or apply for `entries` runs in place, on the task that asks for it.
 ///
 /// A log append now only writes (the sync thread makes it durable, `flusher.rs`), and an apply
 /// that does not commit durably only changes redb's pages in memory: for up to a few dozen
-/// single writes either takes well under a millisecond, less than the two thread wake-ups a trip to the blocking pool
-/// costs (the pool thread's and the raft task's again; on a busy two-core host a wake-up costs
-/// about as much as an fsync, 0.15 ms).
+/// single writes either takes well under a millisecond, less than the two thread wake-ups a
+/// trip to the blocking pool costs (the pool thread's and the raft task's again; on a busy
+/// two-core host a wake-up costs about as much as an fsync, 0.15 ms).
 ///
 /// The pool keeps the rest, so the raft task never stalls on a long one: a snapshot restore's
 /// steps (megabyte chunks of rows, whole tables cleared or dropped), a [`Command::Batch`] (the
