@@ -50,6 +50,26 @@ pub enum AgentError {
     Tls(#[from] crate::tls::TlsError),
 }
 
+/// Threads of its own for each of the HTTP and RPC listeners, when they have them
+/// ([`listeners_on_raft_thread`]).
+const LISTENER_WORKERS: usize = 2;
+
+/// Machines with at most this many cores serve HTTP and RPC on the raft thread.
+const SMALL_MACHINE_CORES: usize = 2;
+
+/// Whether the HTTP and RPC listeners accept and serve on the thread that runs raft and the
+/// actors (the agent's), rather than on [`LISTENER_WORKERS`] threads each. A request then
+/// reaches the actor that runs it, and raft traffic reaches raft, as a task hand-off on one
+/// thread rather than a wake-up of another. On a small machine the server's own threads (raft
+/// and the actors, the log's sync thread, the state writer) already take the cores, and the
+/// listener threads only add those wake-ups: measured on 2 cores, serving on the raft thread
+/// did more writes with less CPU per write at 1 and 64 clients, on 1 and 3 servers
+/// (benches/README.md, "Listeners on the raft thread"). With more cores, the listener threads
+/// parse, encode and run TLS beside raft.
+fn listeners_on_raft_thread() -> bool {
+    std::thread::available_parallelism().map_or(true, |n| n.get() <= SMALL_MACHINE_CORES)
+}
+
 fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AgentError> {
     let addr = SocketAddr::new(ip, port);
     TcpListener::bind(addr).map_err(|source| AgentError::Bind { what, addr, source })
@@ -254,10 +274,13 @@ pub async fn run_with_reloads(
         tracing::warn!("UI is disabled");
     }
     let limits = &config.limits;
-    let rpc_listen = Listen::new("RPC", rpc_listener, 2).limits(ConnLimits {
-        max_per_client: limits.rpc_max_conns_per_client,
-        handshake_timeout: limits.rpc_handshake_timeout,
-    });
+    let on_raft_thread = listeners_on_raft_thread();
+    let rpc_listen = Listen::new("RPC", rpc_listener, LISTENER_WORKERS)
+        .limits(ConnLimits {
+            max_per_client: limits.rpc_max_conns_per_client,
+            handshake_timeout: limits.rpc_handshake_timeout,
+        })
+        .on_calling_thread(on_raft_thread);
     let rpc_listen = rpc_listen.tls(rpc_server_tls).plain_too(config.tls.rpc_upgrade_mode);
     let peer_check = tls.clone().filter(|_| config.tls.rpc);
     let rpc = http::rpc::serve_rpc_on(rpc_listen, server.clone(), peer_check).map_err(|source| AgentError::Bind {
@@ -265,12 +288,13 @@ pub async fn run_with_reloads(
         addr: rpc_addr,
         source,
     })?;
-    let api_listen = Listen::new("HTTP", http_listener, 2)
+    let api_listen = Listen::new("HTTP", http_listener, LISTENER_WORKERS)
         .limits(ConnLimits {
             max_per_client: limits.http_max_conns_per_client,
             handshake_timeout: limits.https_handshake_timeout,
         })
-        .tls(https_tls);
+        .tls(https_tls)
+        .on_calling_thread(on_raft_thread);
     let api = http::serve_api_on(api_listen, state, config.http_api_response_headers.clone())
         .map_err(|source| AgentError::Bind { what: "HTTP", addr: http_addr, source })?;
     let (rpc_handle, api_handle) = (rpc.handle(), api.handle());

@@ -7,7 +7,7 @@
 //! its HTTP and RPC servers.
 //!
 //! ```text
-//! accept (actix-server, `workers` threads, one task per connection)
+//! accept (actix-server, `workers` threads; or the starting thread, see below; a task per connection)
 //!   └─ ConnCounter::admit(client IP) ── over the limit ─> HTTP: Nomad's 429 (at most 10 a second,
 //!        │                                               bursts of 100), then close; RPC: close
 //!        └─ ConnSlot: held by the connection's task, given back when it ends, however it ends
@@ -30,6 +30,14 @@
 //! stays open until its client closes it, as Nomad's do (see [`KEEP_ALIVE`] for why actix's
 //! timers are off); TCP keep-alive probes (every 15 s, as Go's listeners send them for Nomad)
 //! find a client that vanished without closing.
+//!
+//! **Which threads.** By default a listener has `workers` threads of its own (actix-server). A
+//! listener built with [`Listen::on_calling_thread`] instead accepts and serves on the thread
+//! that starts it: in the agent, the thread that runs raft and the actors, so a request and the
+//! raft work it causes hand over between tasks, not between threads. On a small machine those
+//! hand-offs cost more than the parallel parsing gains (each wakes a thread: a futex, a context
+//! switch, a cold cache); the agent chooses (`src/agent/mod.rs`, `listeners_on_raft_thread`).
+//! Either way the same connection service runs, with the same limits, TLS and graceful stop.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -71,6 +79,7 @@ use actix_web::rt::net::TcpStream;
 use rustls::pki_types::CertificateDer;
 use rustls::ServerConfig;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
 
 /// What Nomad's HTTP listener writes to a client over its connection limit
 /// (`command/agent/http.go` `connLimiter`).
@@ -104,6 +113,10 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The first byte of every TLS connection: a handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// After a failed accept (out of file descriptors, say), a listener on the calling thread
+/// waits this long before the next, as actix-server's accept thread does.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Nomad's `limits { }` for one listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +167,7 @@ pub struct Listen {
     refusal: Refusal,
     tls: Option<Arc<ServerConfig>>,
     plain_too: bool,
+    calling_thread: bool,
 }
 
 impl Listen {
@@ -169,7 +183,15 @@ impl Listen {
             refusal: Refusal::TooManyRequests,
             tls: None,
             plain_too: false,
+            calling_thread: false,
         }
+    }
+
+    /// With `yes`, accept and serve on the thread that calls [`serve`] (its actix runtime)
+    /// rather than on `workers` threads of the listener's own.
+    pub fn on_calling_thread(mut self, yes: bool) -> Self {
+        self.calling_thread = yes;
+        self
     }
 
     pub fn limits(mut self, limits: ConnLimits) -> Self {
@@ -217,6 +239,7 @@ impl fmt::Debug for Listen {
             .field("refusal", &self.refusal)
             .field("tls", &self.tls.is_some())
             .field("plain_too", &self.plain_too)
+            .field("calling_thread", &self.calling_thread)
             .finish()
     }
 }
@@ -348,10 +371,79 @@ enum ConnError {
 
 type Inner = BoxServiceFactory<(), TcpStream, (), ConnError, ()>;
 
+/// A started listener. Awaiting it waits until it has stopped; [`Running::handle`] stops it.
+/// It serves whether or not it is awaited.
+pub struct Running {
+    handle: RunningHandle,
+    stopped: Pin<Box<dyn Future<Output = io::Result<()>>>>,
+}
+
+impl Running {
+    pub fn handle(&self) -> RunningHandle {
+        self.handle.clone()
+    }
+}
+
+impl Future for Running {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stopped.as_mut().poll(cx)
+    }
+}
+
+/// Stops a [`Running`] listener.
+#[derive(Clone)]
+pub struct RunningHandle(HandleKind);
+
+#[derive(Clone)]
+enum HandleKind {
+    Workers(actix_server::ServerHandle),
+    CallingThread { stop: Arc<watch::Sender<Option<bool>>>, stopped: watch::Receiver<bool> },
+}
+
+impl RunningHandle {
+    /// Stops accepting and closes the socket; `graceful`: requests in flight get the
+    /// listener's shutdown grace to finish (idle connections close at once), else every
+    /// connection ends now. Returns once the listener has stopped.
+    pub async fn stop(&self, graceful: bool) {
+        match &self.0 {
+            HandleKind::Workers(handle) => handle.stop(graceful).await,
+            HandleKind::CallingThread { stop, stopped } => {
+                // The first stop decides how.
+                stop.send_if_modified(|how| {
+                    let first = how.is_none();
+                    if first {
+                        *how = Some(graceful);
+                    }
+                    first
+                });
+                let _ = stopped.clone().wait_for(|done| *done).await;
+            }
+        }
+    }
+}
+
+/// Tells a listener's HTTP connections that a graceful stop began.
+#[derive(Clone)]
+enum Shutdown {
+    Workers(actix_server::GracefulShutdownSignal),
+    CallingThread(watch::Receiver<bool>),
+}
+
+impl Shutdown {
+    async fn began(self) {
+        match self {
+            Shutdown::Workers(signal) => signal.notified().await,
+            Shutdown::CallingThread(mut rx) => drop(rx.wait_for(|began| *began).await),
+        }
+    }
+}
+
 /// Starts a server on `listen` serving the actix-web app that `app` builds (once per worker,
 /// and once more per worker for the plain half of an upgrade-mode listener), as
 /// `HttpServer::new(app).listen(..)` would, behind the connection limits.
-pub fn serve<F, I, S, B>(listen: Listen, app: F) -> io::Result<Server>
+pub fn serve<F, I, S, B>(listen: Listen, app: F) -> io::Result<Running>
 where
     F: Fn() -> I + Send + Clone + 'static,
     I: IntoServiceFactory<S, Request>,
@@ -365,7 +457,12 @@ where
 {
     let addr = listen.listener.local_addr()?;
     let builder = Server::build();
-    let signal = builder.graceful_shutdown_signal();
+    let (began, shutdown) = if listen.calling_thread {
+        let (began, rx) = watch::channel(false);
+        (Some(began), Shutdown::CallingThread(rx))
+    } else {
+        (None, Shutdown::Workers(builder.graceful_shutdown_signal()))
+    };
     let shared = Arc::new(Shared {
         name: listen.name,
         counter: ConnCounter::new(listen.limits.max_per_client),
@@ -376,7 +473,7 @@ where
     let (tls, plain) = (listen.tls.clone(), listen.tls.is_none() || listen.plain_too);
     let timeout = listen.limits.handshake_timeout;
     let factory = move || {
-        let on = Served { addr, timeout, signal: signal.clone() };
+        let on = Served { addr, timeout, shutdown: shutdown.clone() };
         ConnFactory {
             plain: plain.then(|| on.plain(app.clone())),
             tls: tls.as_ref().map(|config| on.tls(app.clone(), config)),
@@ -387,19 +484,80 @@ where
             shared: shared.clone(),
         }
     };
-    Ok(builder
+    if let Some(began) = began {
+        let grace = Duration::from_secs(listen.shutdown_grace);
+        return serve_on_calling_thread(listen.name, listen.listener, factory(), began, grace);
+    }
+    let server = builder
         .workers(listen.workers)
         .disable_signals()
         .shutdown_timeout(listen.shutdown_grace)
         .listen(format!("raftwarden-{}-{addr}", listen.name.to_ascii_lowercase()), listen.listener, factory)?
-        .run())
+        .run();
+    Ok(Running { handle: RunningHandle(HandleKind::Workers(server.handle())), stopped: Box::pin(server) })
+}
+
+/// [`serve`] for a listener [`Listen::on_calling_thread`]: the accept loop and a task per
+/// connection on this thread's runtime, one connection service for them all.
+fn serve_on_calling_thread(
+    name: &'static str,
+    listener: TcpListener,
+    factory: ConnFactory,
+    began: watch::Sender<bool>,
+    grace: Duration,
+) -> io::Result<Running> {
+    listener.set_nonblocking(true)?;
+    let listener = actix_rt::net::TcpListener::from_std(listener)?;
+    let (stop, mut stop_rx) = watch::channel(None::<bool>);
+    let (stopped_tx, stopped) = watch::channel(false);
+    actix_rt::spawn(async move {
+        let Ok(conn) = factory.new_service(()).await else {
+            tracing::error!(server = name, "the connection service did not start");
+            return;
+        };
+        let conn = Rc::new(conn);
+        let mut conns = tokio::task::JoinSet::new();
+        let graceful = loop {
+            tokio::select! {
+                stop = stop_rx.wait_for(Option::is_some) => break stop.ok().and_then(|s| *s).unwrap_or(false),
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((io, _)) => {
+                        if std::future::poll_fn(|cx| conn.poll_ready(cx)).await.is_ok() {
+                            let conn = conn.clone();
+                            conns.spawn_local(async move { conn.call(io).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(server = name, error = %e, "accepting a connection failed");
+                        actix_rt::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                },
+            }
+        };
+        drop(listener);
+        if graceful {
+            began.send_replace(true);
+            let drained = async { while conns.join_next().await.is_some() {} };
+            let _ = actix_rt::time::timeout(grace, drained).await;
+        }
+        conns.shutdown().await;
+        stopped_tx.send_replace(true);
+    });
+    let mut until_stopped = stopped.clone();
+    let handle = RunningHandle(HandleKind::CallingThread { stop: Arc::new(stop), stopped });
+    let stopped = Box::pin(async move {
+        let _ = until_stopped.wait_for(|done| *done).await;
+        Ok(())
+    });
+    Ok(Running { handle, stopped })
 }
 
 /// How a connection that got in is served.
 struct Served {
     addr: SocketAddr,
     timeout: Duration,
-    signal: actix_server::GracefulShutdownSignal,
+    shutdown: Shutdown,
 }
 
 impl Served {
@@ -415,12 +573,9 @@ impl Served {
         S::Service: 'static,
         B: MessageBody + 'static,
     {
-        let signal = self.signal.clone();
+        let shutdown = self.shutdown.clone();
         let service = HttpService::build()
-            .graceful_shutdown_signal(move || {
-                let signal = signal.clone();
-                async move { signal.notified().await }
-            })
+            .graceful_shutdown_signal(move || shutdown.clone().began())
             .keep_alive(KEEP_ALIVE)
             // A client that connects and sends nothing in time is closed by `first_byte`.
             .client_request_timeout(Duration::ZERO)
@@ -446,13 +601,10 @@ impl Served {
         S::Service: 'static,
         B: MessageBody + 'static,
     {
-        let signal = self.signal.clone();
+        let shutdown = self.shutdown.clone();
         let acceptor = TlsAcceptorConfig::default().handshake_timeout(unbounded_if_zero(self.timeout));
         let service = HttpService::build()
-            .graceful_shutdown_signal(move || {
-                let signal = signal.clone();
-                async move { signal.notified().await }
-            })
+            .graceful_shutdown_signal(move || shutdown.clone().began())
             .keep_alive(KEEP_ALIVE)
             .client_request_timeout(Duration::ZERO)
             .client_disconnect_timeout(DISCONNECT_TIMEOUT)
@@ -757,6 +909,81 @@ mod tests {
         // A long quiet spell refills to the burst, no further.
         let later = t0 + Duration::from_secs(3600);
         assert_eq!((0..150).filter(|_| budget.take(later)).count(), 100);
+    }
+
+    /// An app that answers `/thread` with the thread it ran on and `/slow` after 300 ms.
+    fn app() -> actix_web::App<
+        impl ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        use actix_web::web;
+        actix_web::App::new()
+            .route("/thread", web::get().to(|| async { format!("{:?}", std::thread::current().id()) }))
+            .route(
+                "/slow",
+                web::get().to(|| async {
+                    actix_rt::time::sleep(Duration::from_millis(300)).await;
+                    "done"
+                }),
+            )
+    }
+
+    fn on_this_thread(limits: ConnLimits) -> (Running, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listen = Listen::new("HTTP", listener, 1).limits(limits).on_calling_thread(true);
+        (serve(listen, app).unwrap(), addr)
+    }
+
+    async fn get(addr: SocketAddr, path: &str) -> Result<String, reqwest::Error> {
+        raftwarden_actors::crypto::install_default_provider();
+        reqwest::get(format!("http://{addr}{path}")).await?.error_for_status()?.text().await
+    }
+
+    #[actix_rt::test]
+    async fn a_listener_on_the_calling_thread_serves_there_and_stops_gracefully() {
+        let (running, addr) = on_this_thread(ConnLimits::default());
+        let handle = running.handle();
+        let ran_on = get(addr, "/thread").await.unwrap();
+        assert_eq!(ran_on, format!("{:?}", std::thread::current().id()));
+
+        // A request in flight when a graceful stop begins is answered; then the port is closed.
+        let slow = actix_rt::spawn(get(addr, "/slow"));
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        handle.stop(true).await;
+        assert_eq!(slow.await.unwrap().unwrap(), "done");
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the socket is closed once stopped");
+        actix_rt::time::timeout(Duration::from_secs(1), running).await.unwrap().unwrap();
+        // Stopping again returns at once.
+        handle.stop(false).await;
+    }
+
+    #[actix_rt::test]
+    async fn a_hard_stop_on_the_calling_thread_ends_requests_in_flight() {
+        let (running, addr) = on_this_thread(ConnLimits::default());
+        let slow = actix_rt::spawn(get(addr, "/slow"));
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        running.handle().stop(false).await;
+        assert!(slow.await.unwrap().is_err(), "the request was cut off");
+    }
+
+    #[actix_rt::test]
+    async fn a_listener_on_the_calling_thread_keeps_the_connection_limit() {
+        use tokio::io::AsyncReadExt;
+        let limits = ConnLimits { max_per_client: 1, ..ConnLimits::default() };
+        let (running, addr) = on_this_thread(limits);
+        let _held = tokio::net::TcpStream::connect(addr).await.unwrap();
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        let mut over = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut answer = Vec::new();
+        actix_rt::time::timeout(Duration::from_secs(5), over.read_to_end(&mut answer)).await.unwrap().unwrap();
+        assert_eq!(answer, TOO_MANY_CONNECTIONS);
+        running.handle().stop(false).await;
     }
 
     #[test]

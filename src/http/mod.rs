@@ -29,7 +29,6 @@ pub mod wire;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 
-use actix_web::dev::Server as HttpServerHandle;
 use actix_web::http::Method;
 use actix_web::middleware;
 use actix_web::web;
@@ -193,7 +192,7 @@ pub fn serve_api(
     state: ApiState,
     headers: BTreeMap<String, String>,
     workers: usize,
-) -> std::io::Result<HttpServerHandle> {
+) -> std::io::Result<listen::Running> {
     serve_api_on(listen::Listen::new("HTTP", listener, workers), state, headers)
 }
 
@@ -203,7 +202,7 @@ pub fn serve_api_on(
     listen: listen::Listen,
     state: ApiState,
     headers: BTreeMap<String, String>,
-) -> std::io::Result<HttpServerHandle> {
+) -> std::io::Result<listen::Running> {
     let metrics_data = web::Data::new(state.server().metrics().clone());
     let ui_state = web::Data::new(state.clone());
     let listen = listen.refusal(listen::Refusal::TooManyRequests).shutdown_grace(API_SHUTDOWN_GRACE);

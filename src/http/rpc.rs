@@ -8,7 +8,6 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server as HttpServerHandle;
 use actix_web::web;
 use actix_web::App;
 use actix_web::HttpRequest;
@@ -23,6 +22,7 @@ use raftwarden_actors::Server;
 use super::listen::Listen;
 use super::listen::PeerCertificates;
 use super::listen::Refusal;
+use super::listen::Running;
 use super::respond;
 use crate::tls::Tls;
 
@@ -119,7 +119,7 @@ const RPC_SHUTDOWN_GRACE: u64 = 2;
 
 /// Starts the RPC server on `listener` with `workers` threads, Nomad's default connection
 /// limits and no TLS; [`serve_rpc_on`] takes a configured [`Listen`].
-pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::io::Result<HttpServerHandle> {
+pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::io::Result<Running> {
     serve_rpc_on(Listen::new("RPC", listener, workers), server, None)
 }
 
@@ -127,7 +127,7 @@ pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::
 /// answer, as Nomad's RPC listener does. `tls` (the agent's certificates, when
 /// `tls { rpc = true }`; `listen` then serves [`Tls::rpc_server`]) decides which client
 /// certificates prove a server ([`Peer::Server`]).
-pub fn serve_rpc_on(listen: Listen, server: Server, tls: Option<Tls>) -> std::io::Result<HttpServerHandle> {
+pub fn serve_rpc_on(listen: Listen, server: Server, tls: Option<Tls>) -> std::io::Result<Running> {
     let listen = listen.refusal(Refusal::Close).shutdown_grace(RPC_SHUTDOWN_GRACE);
     let tls = tls.map(web::Data::new);
     super::listen::serve(listen, move || {

@@ -363,10 +363,7 @@ async fn peer(req: HttpRequest) -> String {
 
 /// A listener on `ip` (port 0) serving `/peer`, run on a thread of its own; its address and the
 /// handle that stops it.
-fn start_listener(
-    ip: &str,
-    build: impl FnOnce(Listen) -> Listen + Send + 'static,
-) -> (String, actix_web::dev::ServerHandle) {
+fn start_listener(ip: &str, build: impl FnOnce(Listen) -> Listen + Send + 'static) -> (String, listen::RunningHandle) {
     let listener = std::net::TcpListener::bind(format!("{ip}:0")).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (tx, rx) = std::sync::mpsc::channel();
