@@ -509,8 +509,13 @@ fn serve_on_calling_thread(
     listener.set_nonblocking(true)?;
     let listener = actix_rt::net::TcpListener::from_std(listener)?;
     let (stop, mut stop_rx) = watch::channel(None::<bool>);
+    let stop = Arc::new(stop);
     let (stopped_tx, stopped) = watch::channel(false);
+    // Only a stop ends the loop: dropping the `Running` and its handles leaves it serving, as
+    // an actix-server listener goes on.
+    let keep_open = stop.clone();
     actix_rt::spawn(async move {
+        let _keep_open = keep_open;
         let Ok(conn) = factory.new_service(()).await else {
             tracing::error!(server = name, "the connection service did not start");
             return;
@@ -545,7 +550,7 @@ fn serve_on_calling_thread(
         stopped_tx.send_replace(true);
     });
     let mut until_stopped = stopped.clone();
-    let handle = RunningHandle(HandleKind::CallingThread { stop: Arc::new(stop), stopped });
+    let handle = RunningHandle(HandleKind::CallingThread { stop, stopped });
     let stopped = Box::pin(async move {
         let _ = until_stopped.wait_for(|done| *done).await;
         Ok(())
@@ -961,6 +966,14 @@ mod tests {
         actix_rt::time::timeout(Duration::from_secs(1), running).await.unwrap().unwrap();
         // Stopping again returns at once.
         handle.stop(false).await;
+    }
+
+    #[actix_rt::test]
+    async fn a_listener_on_the_calling_thread_serves_on_after_its_running_is_dropped() {
+        let (running, addr) = on_this_thread(ConnLimits::default());
+        drop(running);
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        assert!(get(addr, "/thread").await.is_ok());
     }
 
     #[actix_rt::test]
