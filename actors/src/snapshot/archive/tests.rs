@@ -404,9 +404,11 @@ proptest! {
         prop_assert_eq!(out, state);
     }
 
-    /// Any single-byte change is refused, unless it lands on bytes gzip ignores (header MTIME,
-    /// XFL, OS, the FTEXT flag; deflate's final padding bits): then meta and state read back
-    /// unchanged. Any truncation is refused.
+    /// Any single-byte change is refused or reads back as the very same meta and state, never
+    /// as other data: gzip ignores some bytes (header MTIME, XFL, OS, the FTEXT flag; deflate's
+    /// final padding bits), and a deflate stream can encode the same bytes in more than one way
+    /// (a change well inside the compressed data was read back unchanged, which the
+    /// gzip CRC-32 and SHA256SUMS then confirm). Any truncation is refused.
     #[test]
     fn corruption_and_truncation_are_refused(
         state in proptest::collection::vec(any::<u8>(), 0..3000),
@@ -422,9 +424,8 @@ proptest! {
         match read_archive(bad.as_slice(), &mut out) {
             Err(_) => {}
             Ok(m) => {
-                prop_assert!((3..10).contains(&i) || i + 9 == archive.len(), "accepted a change at {} of {}", i, archive.len());
                 prop_assert_eq!(m, SnapshotMetaJson { size: state.len() as u64, ..meta() });
-                prop_assert_eq!(out, state.clone());
+                prop_assert_eq!(out, state.clone(), "a change at {} of {} read back as other data", i, archive.len());
             }
         }
         let keep = cut.index(archive.len());
