@@ -18,12 +18,13 @@ const DEFAULTS_RETRY: Duration = Duration::from_millis(200);
 /// On every leadership gain: make sure the config rows and a license exist (the first leader
 /// writes the defaults and a temporary license through raft; see [`crate::license`]).
 pub(crate) async fn run(ctx: Arc<ServerContext>) {
-    let mut metrics = ctx.raft.metrics();
+    // The server metrics change with the role and the vote only, not with every write.
+    let mut metrics = ctx.raft.server_metrics();
     let mut handled_term = None;
     loop {
         let (is_leader, term) = {
             let m = metrics.borrow_watched();
-            (m.state == ServerState::Leader, m.current_term)
+            (m.state == ServerState::Leader, m.vote.leader_id.term)
         };
         if is_leader && handled_term != Some(term) {
             match write_defaults_if_missing(&ctx).await {

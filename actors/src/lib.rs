@@ -170,7 +170,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     .map_err(|e| StartError::Raft(e.to_string()))?;
 
     let node_id = raft::node_id_of(&id);
-    let raft = raft::Raft::new(node_id, Arc::new(config), network, log_store, sm_store)
+    let raft = raft::Raft::new(node_id, Arc::new(config), network, log_store.clone(), sm_store)
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
 
@@ -220,7 +220,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let keyring = KeyringActor::new(ctx.clone()).start();
     let join_exhausted =
         gossip.retry_join(ctx.settings.retry_join.clone(), ctx.settings.retry_interval, ctx.settings.retry_max);
-    // Both loops end when raft stops (Server::shutdown).
+    // The loops end when raft stops (Server::shutdown).
+    actix::spawn(log_store.sync_in_place_unless_leading(ctx.raft.clone()));
     actix::spawn(leader_duties::run(ctx.clone()));
     actix::spawn(metrics::sample::sample(ctx.clone(), autopilot.clone()));
     Ok(Server { ctx, membership, config_store, autopilot, variables, snapshots, acl, license, keyring, join_exhausted })

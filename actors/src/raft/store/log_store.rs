@@ -7,10 +7,12 @@ use std::ops::RangeBounds;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use openraft::async_runtime::watch::WatchReceiver;
 use openraft::storage::IOFlushed;
 use openraft::storage::RaftLogStorage;
 use openraft::LogState;
 use openraft::RaftLogReader;
+use openraft::ServerState;
 use redb::Database;
 
 use super::blocking;
@@ -27,6 +29,7 @@ use super::write_err;
 use crate::metrics::StoreCounters;
 use crate::raft::Entry;
 use crate::raft::LogId;
+use crate::raft::Raft;
 use crate::raft::StorageError;
 use crate::raft::TypeConfig;
 use crate::raft::Vote;
@@ -45,6 +48,19 @@ impl LogStore {
     /// Log fsyncs and the committed index, for the server's metrics.
     pub fn counters(&self) -> Arc<StoreCounters> {
         self.counters.clone()
+    }
+
+    /// For the life of `raft`: appends sync in place while this server does not lead (see
+    /// [`Flusher::sync_in_place`]), on the sync thread while it leads.
+    pub(crate) async fn sync_in_place_unless_leading(self, raft: Raft) {
+        let mut server = raft.server_metrics();
+        loop {
+            let leading = server.borrow_watched().state == ServerState::Leader;
+            self.flusher.sync_in_place(!leading);
+            if server.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }
 

@@ -28,7 +28,7 @@
 //! ([`StateMachineStore`]), `apply.rs` (a batch of entries in one transaction), `restore.rs` (a
 //! snapshot archive restored through raft), `snapshot.rs` (raft snapshot files), `reader.rs`
 //! ([`StateReader`]), `migrate.rs` (older layouts), `write_behind.rs` (redb's writes on a
-//! thread of their own).
+//! thread of their own), `log.rs` (the log's segment files), `flusher.rs` (the log's syncs).
 
 // openraft's StorageError is large by its design; boxing it here would only add a conversion.
 #![allow(clippy::result_large_err)]
@@ -123,7 +123,7 @@ const IN_PLACE_ENTRIES: usize = 64;
 
 /// Whether the log write or apply for `entries` runs in place, on the task that asks for it.
 ///
-/// A log append now only writes (the sync thread makes it durable, `flusher.rs`), and an apply
+/// A log append now only writes (the sync makes it durable, `flusher.rs`), and an apply
 /// that does not commit durably only changes redb's pages in memory: for up to a few dozen
 /// single writes either takes well under a millisecond, less than the two thread wake-ups a
 /// trip to the blocking pool costs (the pool thread's and the raft task's again; on a busy
