@@ -4,14 +4,17 @@
 //! it: the caller ([`crate::forward`], the raft network) and the answering side
 //! ([`crate::rpc_server`]); neither knows the other.
 //!
-//! The transport is HTTP on the RPC port; bodies are postcard for raft traffic and the
-//! operations a busy cluster forwards most (variables), JSON for the rest. A client's operation
+//! The transport is HTTP on the RPC port, and [`frames`] for raft's appends and votes; bodies
+//! are postcard for raft traffic and the operations a busy cluster forwards most (variables),
+//! JSON for the rest. A client's operation
 //! carries its caller's token in [`CALLER_HEADER`]; who may call which path is [`paths::ALL`].
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::OpError;
+
+pub mod frames;
 
 /// Every internal RPC path, in one list: raft traffic, operations forwarded to the leader, and
 /// direct calls between servers; [`paths::ALL`] says who may call each.

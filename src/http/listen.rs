@@ -12,6 +12,8 @@
 //!        │                                               bursts of 100), then close; RPC: close
 //!        └─ ConnSlot: held by the connection's task, given back when it ends, however it ends
 //!   └─ first byte within the handshake timeout (tokio's timer) ── none: closed
+//!   └─ a port with frames (RPC): first byte frames::PLAIN → plain frames, frames::TLS → TLS
+//!        handshake, then frames; served by the port's FrameHandler, not HTTP (`frames`)
 //!   └─ rpc_upgrade_mode only: first byte 0x16 (a TLS handshake record) → TLS, else plain
 //!   └─ TLS handshake within the handshake timeout (actix-tls) ── too slow: dropped
 //!   └─ actix-http HttpService (HTTP/1.1; idle until the client closes; 1 s to shut down) ─> the App
@@ -81,7 +83,12 @@ use rustls::ServerConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
+mod frames;
 mod running;
+pub use frames::FrameHandler;
+pub use frames::FrameIo;
+use frames::Frames;
+pub use frames::Local;
 use running::serve_on_calling_thread;
 pub use running::Running;
 pub use running::RunningHandle;
@@ -170,6 +177,7 @@ pub struct Listen {
     tls: Option<Arc<ServerConfig>>,
     plain_too: bool,
     calling_thread: bool,
+    frames: Option<FrameHandler>,
 }
 
 impl Listen {
@@ -186,6 +194,7 @@ impl Listen {
             tls: None,
             plain_too: false,
             calling_thread: false,
+            frames: None,
         }
     }
 
@@ -223,6 +232,14 @@ impl Listen {
     /// byte starts a TLS handshake gets TLS, any other is served plain.
     pub fn plain_too(mut self, plain_too: bool) -> Self {
         self.plain_too = plain_too;
+        self
+    }
+
+    /// Connections that open with a byte of raft frames (`raftwarden_actors::wire::frames`)
+    /// are served by `handler` rather than HTTP: plain ones where plain connections are
+    /// served, TLS ones where the port speaks TLS.
+    pub fn frames(mut self, handler: FrameHandler) -> Self {
+        self.frames = Some(handler);
         self
     }
 
@@ -405,9 +422,17 @@ where
     });
     let (tls, plain) = (listen.tls.clone(), listen.tls.is_none() || listen.plain_too);
     let timeout = listen.limits.handshake_timeout;
+    let frames = listen.frames.clone().map(|handler| Frames {
+        handler,
+        plain,
+        tls: tls.clone().map(tokio_rustls::TlsAcceptor::from),
+        shutdown: shutdown.clone(),
+        handshake_timeout: timeout,
+    });
     let factory = move || {
         let on = Served { addr, timeout, shutdown: shutdown.clone() };
         ConnFactory {
+            frames: frames.clone(),
             plain: plain.then(|| on.plain(app.clone())),
             tls: tls.as_ref().map(|config| on.tls(app.clone(), config)),
             refuse_tls: match (&tls, shared.refusal) {
@@ -542,6 +567,7 @@ fn unbounded_if_zero(timeout: Duration) -> Duration {
 
 /// The per-worker factory of [`Conn`].
 struct ConnFactory {
+    frames: Option<Frames>,
     plain: Option<Inner>,
     tls: Option<Inner>,
     /// The config a refused HTTPS client's 429 is sent over.
@@ -566,6 +592,7 @@ impl ServiceFactory<TcpStream> for ConnFactory {
             ServiceFactory::<TcpStream>::new_service(&acceptor, ())
         });
         let shared = self.shared.clone();
+        let frames = self.frames.clone();
         Box::pin(async move {
             let plain = match plain {
                 Some(f) => Some(Rc::new(f.await?)),
@@ -579,13 +606,14 @@ impl ServiceFactory<TcpStream> for ConnFactory {
                 Some(f) => Some(Rc::new(f.await?)),
                 None => None,
             };
-            Ok(Conn { plain, tls, refuse_tls, shared })
+            Ok(Conn { frames, plain, tls, refuse_tls, shared })
         })
     }
 }
 
-/// One worker's connection service: counts, refuses or hands over to HTTP.
+/// One worker's connection service: counts, refuses or hands over to HTTP (or frames).
 struct Conn {
+    frames: Option<Frames>,
     plain: Option<Rc<BoxService<TcpStream, (), ConnError>>>,
     tls: Option<Rc<BoxService<TcpStream, (), ConnError>>>,
     refuse_tls: Option<Rc<AcceptorService>>,
@@ -616,10 +644,16 @@ impl Service<TcpStream> for Conn {
         };
         let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE).with_interval(TCP_KEEPALIVE);
         let _ = socket2::SockRef::from(&io).set_tcp_keepalive(&keepalive);
-        let (plain, tls) = (self.plain.clone(), self.tls.clone());
+        let (plain, tls, frames) = (self.plain.clone(), self.tls.clone(), self.frames.clone());
         Box::pin(async move {
             let _slot = slot;
             let Some(first) = first_byte(&io, shared.handshake_timeout).await else { return Ok(()) };
+            if let Some(frames) = frames.filter(|f| f.takes(first)) {
+                if let Err(e) = frames.serve(io).await {
+                    tracing::debug!(server = shared.name, peer = %peer, error = %e, "frames connection ended");
+                }
+                return Ok(());
+            }
             let inner = match (plain, tls) {
                 (Some(plain), None) => plain,
                 (None, Some(tls)) => tls,

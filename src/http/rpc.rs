@@ -5,6 +5,10 @@
 //! (`Server::handle_rpc`, paths in `wire::paths`); this module carries bytes, the caller's
 //! token (`wire::CALLER_HEADER`) and what it knows of the connection (`Peer`: plain TCP
 //! proves nothing, so `Peer::Unverified`).
+//!
+//! The same port takes raft frames (`wire::frames`: appends and votes, without HTTP): the
+//! listener tells them by their first byte, and [`frames`] answers each request with the same
+//! `Server::handle_rpc`, under the same `Peer` rule for the connection.
 
 use std::net::TcpListener;
 
@@ -12,6 +16,7 @@ use actix_web::web;
 use actix_web::App;
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
+use raftwarden_actors::wire::frames;
 use raftwarden_actors::wire::paths;
 use raftwarden_actors::wire::CALLER_HEADER;
 use raftwarden_actors::OpError;
@@ -19,6 +24,7 @@ use raftwarden_actors::Peer;
 use raftwarden_actors::RpcError;
 use raftwarden_actors::Server;
 
+use super::listen::FrameHandler;
 use super::listen::Listen;
 use super::listen::PeerCertificates;
 use super::listen::Refusal;
@@ -42,13 +48,33 @@ fn caller_token(req: &HttpRequest) -> &str {
 /// [`PeerCertificates`]); it proves a server when it names `server.<region>.nomad` under
 /// `verify_server_hostname`, or at all without it (Nomad's raft check is off then too). Plain
 /// TCP, as without TLS or in `rpc_upgrade_mode`, proves nothing.
-fn peer(req: &HttpRequest) -> Peer {
-    let tls = req.app_data::<web::Data<Tls>>();
-    let certs = req.conn_data::<PeerCertificates>();
+fn peer_of(tls: Option<&Tls>, certs: Option<&PeerCertificates>) -> Peer {
     match (tls, certs.and_then(PeerCertificates::end_entity)) {
         (Some(tls), Some(cert)) if tls.is_server(cert) => Peer::Server,
         _ => Peer::Unverified,
     }
+}
+
+fn peer(req: &HttpRequest) -> Peer {
+    let tls = req.app_data::<web::Data<Tls>>();
+    peer_of(tls.map(|t| &***t), req.conn_data::<PeerCertificates>())
+}
+
+/// Serves a connection of raft frames: each request as [`call`] answers it over HTTP.
+fn frames(server: Server, tls: Option<Tls>) -> FrameHandler {
+    std::sync::Arc::new(move |io, certs, stop| {
+        let peer = peer_of(tls.as_ref(), certs.as_ref());
+        let server = server.clone();
+        Box::pin(async move {
+            let answer = |req: frames::Request| {
+                let server = server.clone();
+                async move { server.handle_rpc(peer, &req.path, &req.token, &req.body).await }
+            };
+            if let Err(e) = frames::serve(io, stop, answer).await {
+                tracing::debug!(error = %e, "raft frames connection ended");
+            }
+        })
+    })
 }
 
 async fn call(req: HttpRequest, body: web::Bytes, server: web::Data<Server>) -> HttpResponse {
@@ -128,7 +154,8 @@ pub fn serve_rpc(listener: TcpListener, server: Server, workers: usize) -> std::
 /// `tls { rpc = true }`; `listen` then serves [`Tls::rpc_server`]) decides which client
 /// certificates prove a server ([`Peer::Server`]).
 pub fn serve_rpc_on(listen: Listen, server: Server, tls: Option<Tls>) -> std::io::Result<Running> {
-    let listen = listen.refusal(Refusal::Close).shutdown_grace(RPC_SHUTDOWN_GRACE);
+    let listen =
+        listen.refusal(Refusal::Close).shutdown_grace(RPC_SHUTDOWN_GRACE).frames(frames(server.clone(), tls.clone()));
     let tls = tls.map(web::Data::new);
     super::listen::serve(listen, move || {
         let app = App::new();

@@ -21,6 +21,8 @@ use raftwarden_actors::gossip::KeyOp;
 use raftwarden_actors::keyring::SealedKeyOp;
 use raftwarden_actors::license::PutLicense;
 use raftwarden_actors::membership;
+use raftwarden_actors::raft::link::Link;
+use raftwarden_actors::raft::link::LinkError;
 use raftwarden_actors::raft::network::SnapshotChunk;
 use raftwarden_actors::raft::ServerNode;
 use raftwarden_actors::raft::TypeConfig;
@@ -55,6 +57,15 @@ fn rpc(a: &Agent, path: &str, token: Option<&str>, body: Vec<u8>) -> Resp {
         rb = rb.header("X-Nomad-Token", t);
     }
     Resp::from(rb.send().expect("internal RPC"))
+}
+
+/// A raft request sent as a frame (`wire::frames`), as the raft network sends appends and
+/// votes; the reply decoded as the RPC port encodes it.
+fn frame<T: serde::de::DeserializeOwned>(a: &Agent, path: &str, body: &[u8]) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let reply = rt.block_on(Link::new(&a.rpc_addr(), None, None).call(path, body, Duration::from_secs(10)));
+    let reply = reply.unwrap_or_else(|e| panic!("{path} as a frame: {e}"));
+    RAFT_CODEC.decode(&reply).unwrap_or_else(|e| panic!("{path} as a frame: {e}"))
 }
 
 /// One forwarded operation posted as a peer would post it; its decoded answer.
@@ -160,12 +171,18 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
                     let r = rpc(&a, path, token, RAFT_CODEC.encode(&req).unwrap());
                     let back: Result<AppendEntriesResponse<TypeConfig>, RaftError<TypeConfig>> = raft_answer(path, &r);
                     assert!(matches!(back, Ok(AppendEntriesResponse::HigherVote(_))), "{path}: {back:?}");
+                    let back: Result<AppendEntriesResponse<TypeConfig>, RaftError<TypeConfig>> =
+                        frame(&a, path, &RAFT_CODEC.encode(&req).unwrap());
+                    assert!(matches!(back, Ok(AppendEntriesResponse::HigherVote(_))), "{path} as a frame: {back:?}");
                 }
                 paths::VOTE => {
                     let req = VoteRequest::<TypeConfig>::new(Vote::new(0, stranger), None);
                     let r = rpc(&a, path, token, RAFT_CODEC.encode(&req).unwrap());
                     let back: Result<VoteResponse<TypeConfig>, RaftError<TypeConfig>> = raft_answer(path, &r);
                     assert!(matches!(&back, Ok(v) if !v.vote_granted), "{path}: {back:?}");
+                    let back: Result<VoteResponse<TypeConfig>, RaftError<TypeConfig>> =
+                        frame(&a, path, &RAFT_CODEC.encode(&req).unwrap());
+                    assert!(matches!(&back, Ok(v) if !v.vote_granted), "{path} as a frame: {back:?}");
                 }
                 paths::SNAPSHOT => {
                     let req = SnapshotChunk {
@@ -374,8 +391,9 @@ fn every_internal_path_refuses_a_caller_without_a_token() {
 }
 
 /// With `rpc_requires_server_cert`, raft traffic and server duties are refused to a connection
-/// that proved nothing (`Peer::Unverified`: plain TCP), with a 403; client operations are still
-/// answered by their caller's token (ACLs off here: everyone may).
+/// that proved nothing (`Peer::Unverified`: plain TCP), with a 403, and as raft frames
+/// (`wire::frames`) with the same refusal; client operations are still answered by their
+/// caller's token (ACLs off here: everyone may).
 #[test]
 fn server_paths_need_a_server_certificate_when_required() {
     raftwarden_actors::crypto::install_default_provider();
@@ -412,6 +430,11 @@ fn server_paths_need_a_server_certificate_when_required() {
             let text = String::from_utf8_lossy(&body);
             assert_eq!(status, 403, "{path}: {text}");
             assert!(text.contains("answered only to servers"), "{path}: {text}");
+            let mut link = Link::new(&rpc_addr, None, None);
+            match link.call(path, b"{}", Duration::from_secs(10)).await {
+                Err(LinkError::Failed(text)) => assert!(text.contains("answered only to servers"), "{path}: {text}"),
+                other => panic!("{path} as a frame: {other:?}"),
+            }
         }
         server.shutdown().await;
     });

@@ -166,6 +166,43 @@ fn internal_rpc_refuses_unknown_paths_and_malformed_bodies() {
     });
 }
 
+/// A host's own RPC mount (`rpc::configure` on its actix-web server) speaks HTTP only, as a
+/// server from before raft frames does: the raft network hears HTTP back for a frame and
+/// calls it over HTTP instead.
+#[test]
+fn a_peer_without_frames_is_called_over_http() {
+    use openraft::network::RPCOption;
+    use openraft::network::RaftNetworkFactory;
+    use openraft::network::RaftNetworkV2;
+    use raftwarden_actors::raft::link::Link;
+    use raftwarden_actors::raft::link::LinkError;
+    use raftwarden_actors::raft::network::Contacts;
+    use raftwarden_actors::raft::network::Network;
+    use raftwarden_actors::raft::network::Peers;
+    use raftwarden_actors::raft::ServerNode;
+    use raftwarden_actors::raft::Vote;
+    use raftwarden_actors::wire::paths;
+
+    let dir = tempfile::tempdir().unwrap();
+    actix_rt::System::new().block_on(async {
+        let client = http_client();
+        let e = start(dir.path()).await;
+        ready(&client, &e).await;
+        let rpc_addr = e.server.identity().rpc_addr.clone();
+        let mut link = Link::new(&rpc_addr, None, None);
+        let got = link.call(paths::VOTE, b"", Duration::from_secs(10)).await;
+        assert!(matches!(got, Err(LinkError::NoFrames)), "{got:?}");
+
+        let mut network = Network::new(Contacts::default(), Peers::new(None));
+        let node = ServerNode { id: "peer".into(), rpc_addr, ..ServerNode::default() };
+        let mut peer = network.new_client(99, &node).await;
+        let vote = openraft::raft::VoteRequest::new(Vote::new(0, 99), None);
+        let answer = peer.vote(vote, RPCOption::new(Duration::from_secs(10))).await.expect("answered over HTTP");
+        assert!(!answer.vote_granted, "{answer:?}");
+        e.stop().await;
+    });
+}
+
 /// Writes that arrive together: each is a raft entry of its own (its own index, as in Nomad),
 /// and the entries share log fsyncs (fewer fsyncs than writes).
 #[test]

@@ -37,6 +37,11 @@ fn follower_forwards_writes_and_serves_stale_reads() {
     assert_eq!(r.header("x-nomad-knownleader").as_deref(), Some("true"));
     let lc: u64 = r.header("x-nomad-lastcontact").unwrap().parse().unwrap();
     assert!(lc < 2_000, "a follower in contact reports a small LastContact: {lc}");
+    // Raft's appends and votes went as frames: no server fell back to HTTP for a peer.
+    for a in &c.agents {
+        let fell_back = a.output().into_iter().find(|l| l.contains("does not speak frames"));
+        assert_eq!(fell_back, None, "{}", a.spec.name);
+    }
     // Forwarded plain errors gain `rpc error: `; coded ones pass unchanged.
     let r = c.agents[f].request("DELETE", "/v1/operator/raft/peer?id=nope", None);
     assert_eq!((r.status, r.text().as_str()), (500, "rpc error: id \"nope\" was not found in the Raft configuration"));

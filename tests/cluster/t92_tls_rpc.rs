@@ -7,7 +7,10 @@ use std::time::Duration;
 use raftwarden::tls::Policy;
 use raftwarden::tls::Tls;
 use raftwarden::tls::TlsFiles;
+use raftwarden_actors::raft::link::Link;
+use raftwarden_actors::raft::link::LinkError;
 use raftwarden_actors::wire::paths;
+use std::sync::Arc;
 
 use crate::net;
 use crate::support::tls::client_for;
@@ -15,13 +18,18 @@ use crate::support::tls::with_config;
 use crate::support::tls::Pki;
 use crate::support::*;
 
-/// An RPC client as another agent would be: checks `server.global.nomad` and presents the
+/// The RPC client TLS of another agent: checks `server.global.nomad` and presents the
 /// certificate of `role` from `pki`.
-fn agent_client(pki: &Pki, role: &str) -> reqwest::blocking::Client {
+fn agent_tls(pki: &Pki, role: &str) -> Arc<rustls::ClientConfig> {
     let (cert_file, key_file) = pki.pair(role);
     let files = TlsFiles { ca_file: Some(pki.path("nomad-agent-ca.pem")), cert_file, key_file };
     let policy = Policy { verify_server_hostname: true, region: "global".into(), ..Policy::default() };
-    with_config(Tls::load(files, policy).expect("load").rpc_client().expect("client config"))
+    Tls::load(files, policy).expect("load").rpc_client().expect("client config")
+}
+
+/// An HTTP client on the RPC port as another agent would be ([`agent_tls`]).
+fn agent_client(pki: &Pki, role: &str) -> reqwest::blocking::Client {
+    with_config(agent_tls(pki, role))
 }
 
 #[test]
@@ -75,6 +83,29 @@ fn mutual_tls_cluster_replicates_and_refuses_non_servers() {
     assert_eq!(status, 403, "{}", as_client.text().unwrap_or_default());
     let as_server = agent_client(&pki, "server").post(&vote).body(Vec::new()).send().expect("server cert connects");
     assert_eq!(as_server.status().as_u16(), 400, "{}", as_server.text().unwrap_or_default());
-    // Nothing of that disturbed the cluster.
+
+    // Raft frames (`wire::frames`) on the same port, under the same rule.
+    let follower_rpc = c.agents[follower].rpc_addr();
+    let frame = |tls: Option<Arc<rustls::ClientConfig>>| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(Link::new(&follower_rpc, None, tls).call(paths::VOTE, b"", Duration::from_secs(10)))
+    };
+    let config = |pki: &Pki, role: &str| Some(agent_tls(pki, role));
+    match frame(config(&pki, "client")) {
+        Err(LinkError::Failed(text)) => assert!(text.contains("answered only to servers"), "{text}"),
+        other => panic!("a client's certificate, as frames: {other:?}"),
+    }
+    match frame(config(&pki, "server")) {
+        Err(LinkError::Failed(text)) => assert!(text.contains("malformed"), "{text}"),
+        other => panic!("a server's certificate, as frames: {other:?}"),
+    }
+    // Plain frames, or frames over TLS with another CA's certificate, get no answer.
+    assert!(matches!(frame(None), Err(LinkError::NoFrames)), "plain frames reached the RPC port");
+    assert!(matches!(frame(config(&other, "server")), Err(LinkError::NoFrames)), "another CA's frames got in");
+    // Nothing of that disturbed the cluster, whose own raft traffic went as frames over TLS.
     assert_eq!(c.wait_leader(Duration::from_secs(10)), leader);
+    for a in &c.agents {
+        let fell_back = a.output().into_iter().find(|l| l.contains("does not speak frames"));
+        assert_eq!(fell_back, None, "{}", a.spec.name);
+    }
 }

@@ -1,5 +1,6 @@
 //! openraft wiring: the type configuration, the redb-backed stores and the RPC client.
 
+pub mod link;
 pub mod network;
 pub(crate) mod snapfile;
 pub mod stats;

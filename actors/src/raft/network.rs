@@ -1,4 +1,6 @@
-//! Server-to-server RPC client: raft traffic and internal calls over HTTP on the RPC port.
+//! Server-to-server RPC client: raft traffic and internal calls on the RPC port. Appends and
+//! votes travel as frames ([`crate::wire::frames`], over a [`Link`] per replication stream);
+//! snapshot chunks and every other call over HTTP.
 //!
 //! The receiving side is `rpc_server::serve`; the paths are listed in `wire::paths`.
 
@@ -25,6 +27,8 @@ use openraft::raft::VoteResponse;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::link::Link;
+use super::link::LinkError;
 use super::LogId;
 use super::NodeId;
 use super::ServerNode;
@@ -42,7 +46,7 @@ use crate::wire::RAFT_CODEC;
 /// A peer that does not accept a connection within this is unreachable for this RPC: well
 /// under the heartbeat-driven election timeout (500 ms minimum), so one dead peer does not
 /// stall the leader's view of the others.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Idle connections to peers are kept this long: heartbeats (every 100 ms) keep them warm, and
 /// a removed peer's connection goes away on its own.
@@ -179,6 +183,10 @@ const PEER_IDLE_CONNS: usize = PEER_CALLS_IN_FLIGHT + 5;
 pub struct Peers {
     client: reqwest::Client,
     scheme: &'static str,
+    /// What a raft [`Link`] needs besides the address: the TLS config and the source address
+    /// the HTTP client uses.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    source: Option<std::net::IpAddr>,
     /// [`PEER_CALLS_IN_FLIGHT`] slots per peer RPC address.
     slots: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
     /// Forwarded operations waiting to share a request, per peer RPC address.
@@ -212,7 +220,7 @@ impl Peers {
             tracing::error!(error = %e, "internal RPC client: TLS setup failed");
             reqwest::Client::new()
         });
-        Self { client, scheme, slots: Arc::default(), lanes: Default::default() }
+        Self { client, scheme, tls: tls.cloned(), source, slots: Arc::default(), lanes: Default::default() }
     }
 
     /// Waits for one of the [`PEER_CALLS_IN_FLIGHT`] call slots to the peer at `rpc_addr`;
@@ -257,6 +265,11 @@ impl Peers {
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
+
+    /// A raft [`Link`] to the peer at `rpc_addr`, speaking TLS as this client does.
+    pub fn link(&self, rpc_addr: &str) -> Link {
+        Link::new(rpc_addr, self.source, self.tls.clone())
+    }
 }
 
 /// Builds one [`Connection`] per peer; shares one HTTP client (and its connection pool).
@@ -287,6 +300,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             peer_id: node.id.clone(),
             rpc_addr: node.rpc_addr.clone(),
             base: self.peers.url(&node.rpc_addr, ""),
+            link: self.peers.link(&node.rpc_addr),
             acked: None,
         }
     }
@@ -300,6 +314,8 @@ pub struct Connection {
     peer_id: String,
     rpc_addr: String,
     base: String,
+    /// Appends and votes, as frames.
+    link: Link,
     /// The peer's last acceptance of an append-entries on this connection.
     acked: Option<Acked>,
 }
@@ -359,14 +375,41 @@ impl Connection {
         Ok(out)
     }
 
+    /// Sends `req` to `path` on the peer as a frame over the [`Link`] and decodes its answer;
+    /// over HTTP when the peer does not speak frames.
+    async fn send<Req, Out>(&mut self, path: &str, req: &Req, timeout: Duration) -> Result<Out, RPCError<TypeConfig>>
+    where
+        Req: Serialize,
+        Out: DeserializeOwned,
+    {
+        let started = Instant::now();
+        if self.link.speaks_frames() {
+            let body = RAFT_CODEC.encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            match self.link.call(path, &body, timeout).await {
+                Ok(bytes) => {
+                    let out = RAFT_CODEC.decode(&bytes).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+                    self.contacts.touch(self.target);
+                    return Ok(out);
+                }
+                Err(LinkError::Connect(e)) => {
+                    self.contacts.unreachable(self.target, &self.peer_id, &self.rpc_addr, &e);
+                    return Err(RPCError::Unreachable(Unreachable::new(&e)));
+                }
+                Err(e @ LinkError::Failed(_)) => return Err(RPCError::Network(NetworkError::new(&e))),
+                Err(LinkError::NoFrames) => {}
+            }
+        }
+        self.post(path, req, timeout.saturating_sub(started.elapsed())).await
+    }
+
     /// A raft RPC: the peer's raft error (only ever fatal: it stopped) is a network error here,
     /// as for a peer that does not answer.
-    async fn call<Req, Resp>(&self, path: &str, req: &Req, timeout: Duration) -> Result<Resp, RPCError<TypeConfig>>
+    async fn call<Req, Resp>(&mut self, path: &str, req: &Req, timeout: Duration) -> Result<Resp, RPCError<TypeConfig>>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
     {
-        let answer: RaftAnswer<Resp> = self.post(path, req, timeout).await?;
+        let answer: RaftAnswer<Resp> = self.send(path, req, timeout).await?;
         answer.map_err(|e| RPCError::Network(NetworkError::from_string(format!("peer {}: {e}", self.peer_id))))
     }
 }
