@@ -53,6 +53,8 @@ impl Frames {
     /// Serves a connection [`Frames::takes`]: reads its first byte, does the TLS handshake
     /// within the handshake timeout if it asked for TLS, then hands it over.
     pub(super) async fn serve(self, mut io: TcpStream) -> Result<(), String> {
+        // An answer is one write: sent at once, as the HTTP half sends a response.
+        let _ = io.set_nodelay(true);
         let mut first = [0u8];
         io.read_exact(&mut first).await.map_err(|e| e.to_string())?;
         let stop: Local<()> = Box::pin(self.shutdown.clone().began());
