@@ -102,6 +102,7 @@ parts = [
     ("in it, redb commit", r"redb::transactions::WriteTransaction::commit"),
     ("HTTP API server (actix_http h1 dispatcher)", r"actix_http::h1::dispatcher"),
     ("outgoing HTTP (hyper client: raft RPC to the followers)", r"^hyper::proto::|^hyper_util::client::"),
+    ("raft frames (wire::frames, raft::link)", r"raftwarden_actors::wire::frames|raftwarden_actors::raft::link"),
     ("TCP send (tcp_sendmsg)", r"^tcp_sendmsg$"),
     ("TCP receive (tcp_v4_rcv)", r"^tcp_v4_rcv$"),
     ("epoll_wait (its on-CPU part: entering and leaving the wait)", r"^epoll_wait$|^__x64_sys_epoll_wait$"),

@@ -39,7 +39,7 @@ fn follower_forwards_writes_and_serves_stale_reads() {
     assert!(lc < 2_000, "a follower in contact reports a small LastContact: {lc}");
     // Raft's appends and votes went as frames: no server fell back to HTTP for a peer.
     for a in &c.agents {
-        let fell_back = a.output().into_iter().find(|l| l.contains("does not speak frames"));
+        let fell_back = a.output().into_iter().find(|l| l.contains("took no frames connection"));
         assert_eq!(fell_back, None, "{}", a.spec.name);
     }
     // Forwarded plain errors gain `rpc error: `; coded ones pass unchanged.

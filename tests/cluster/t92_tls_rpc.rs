@@ -105,7 +105,7 @@ fn mutual_tls_cluster_replicates_and_refuses_non_servers() {
     // Nothing of that disturbed the cluster, whose own raft traffic went as frames over TLS.
     assert_eq!(c.wait_leader(Duration::from_secs(10)), leader);
     for a in &c.agents {
-        let fell_back = a.output().into_iter().find(|l| l.contains("does not speak frames"));
+        let fell_back = a.output().into_iter().find(|l| l.contains("took no frames connection"));
         assert_eq!(fell_back, None, "{}", a.spec.name);
     }
 }

@@ -122,7 +122,10 @@ impl Link {
     fn no_frames(&mut self) -> LinkError {
         self.stream = None;
         self.no_frames_until = Some(Instant::now() + NO_FRAMES_FOR);
-        tracing::info!(peer = %self.rpc_addr, "raft peer does not speak frames; calling it over HTTP for 10 s");
+        tracing::info!(
+            peer = %self.rpc_addr,
+            "raft peer took no frames connection (a server from before frames, or a TLS handshake it refused); calling it over HTTP for 10 s"
+        );
         LinkError::NoFrames
     }
 
