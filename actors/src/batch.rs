@@ -1,4 +1,5 @@
-//! Client operations a follower forwards to the leader, many to one HTTP request.
+//! Client operations a follower forwards to the leader, many to one request: a raft frame
+//! ([`crate::wire::frames`]) on a connection the lane keeps, or HTTP to a peer without frames.
 //!
 //! Under load most client writes reach a follower (clients spread over the servers) and each
 //! travels on to the leader. One request per operation cost both servers a request's parsing,
@@ -21,7 +22,10 @@
 //!
 //! A peer of an earlier version (a rolling upgrade) answers the batch path 404, before running
 //! anything: each operation then goes alone, as before, and the lane tries a batch again after
-//! a while.
+//! a while. One that does not speak frames answers them in HTTP (or ends the TLS handshake),
+//! also before anything runs, and gets the batch over HTTP. A batch is never sent twice: a
+//! kept connection that breaks under it loses its answers ([`Failure::Lost`]), since the
+//! operations may have run ([`Resend::Never`]).
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -32,15 +36,19 @@ use std::time::Duration;
 use std::time::Instant;
 
 use tokio::sync::oneshot;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::Semaphore;
 
+use crate::raft::link::Link;
+use crate::raft::link::LinkError;
+use crate::raft::link::Resend;
 use crate::wire::BatchAnswer;
 use crate::wire::BatchOp;
 use crate::wire::BATCH_CODEC;
 
 /// Requests one lane has in flight at once. More than one, so that a batch need not wait for
 /// the one before it to be answered; few, so that the callers that queue meanwhile share one.
-const BATCHES_IN_FLIGHT: usize = 4;
+pub(crate) const BATCHES_IN_FLIGHT: usize = 4;
 
 /// The most operations one request carries.
 const MAX_OPS: usize = 128;
@@ -78,8 +86,16 @@ struct Queue {
     senders: usize,
 }
 
+/// Makes a new [`Link`] to a lane's peer.
+pub(crate) type NewLink = Box<dyn Fn() -> Link + Send + Sync>;
+
 /// The forwarded operations bound for one peer.
 pub(crate) struct Lane {
+    /// Links to the peer not in use now, at most one per request in flight
+    /// ([`BATCHES_IN_FLIGHT`]). Each holds one of the peer's call slots for as long as it
+    /// lives: its connection counts against the peer's connection limit as a call's would.
+    links: Mutex<Vec<(Link, OwnedSemaphorePermit)>>,
+    new_link: NewLink,
     client: reqwest::Client,
     /// The peer's [`crate::wire::paths::BATCH`] URL.
     url: String,
@@ -92,8 +108,15 @@ pub(crate) struct Lane {
 }
 
 impl Lane {
-    pub(crate) fn new(client: reqwest::Client, url: String, slots: Arc<Semaphore>, timeout: Duration) -> Self {
-        Self { client, url, slots, timeout, queue: Mutex::default(), refused: Mutex::default() }
+    pub(crate) fn new(
+        new_link: NewLink,
+        client: reqwest::Client,
+        url: String,
+        slots: Arc<Semaphore>,
+        timeout: Duration,
+    ) -> Self {
+        let (queue, refused, links) = Default::default();
+        Self { links, new_link, client, url, slots, timeout, queue, refused }
     }
 
     /// Whether the peer takes batches, as far as this server knows: it has not refused one in
@@ -146,7 +169,53 @@ impl Lane {
     async fn send(&self, batch: &[Waiting]) -> Result<Vec<BatchAnswer>, Failure> {
         let ops: Vec<&BatchOp> = batch.iter().map(|w| &w.op).collect();
         let body = BATCH_CODEC.encode(&ops).map_err(|e| Failure::Unreached(e.to_string()))?;
-        let _slot = self.slots.clone().acquire_owned().await.ok();
+        let bytes = match self.send_as_frame(&body).await {
+            Some(sent) => sent?,
+            None => {
+                let _slot = self.slots.clone().acquire_owned().await.ok();
+                self.send_over_http(body).await?
+            }
+        };
+        let answers: Vec<BatchAnswer> =
+            BATCH_CODEC.decode(&bytes).map_err(|e| Failure::Lost(format!("bad reply from leader: {e}")))?;
+        if answers.len() != batch.len() {
+            let e = format!("bad reply from leader: {} answers to {} operations", answers.len(), batch.len());
+            return Err(Failure::Lost(e));
+        }
+        Ok(answers)
+    }
+
+    /// The peer refused batches (it does not know the path): nothing ran.
+    fn unsupported(&self) -> Failure {
+        *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        Failure::Unsupported
+    }
+
+    /// Sends a batch's body as a frame on one of the lane's links; `None` when the peer does
+    /// not speak frames (nothing ran), so that it goes over HTTP.
+    async fn send_as_frame(&self, body: &[u8]) -> Option<Result<Vec<u8>, Failure>> {
+        let taken = self.links.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let (mut link, slot) = match taken {
+            Some(taken) => taken,
+            None => ((self.new_link)(), self.slots.clone().acquire_owned().await.ok()?),
+        };
+        let sent = if link.speaks_frames() {
+            Some(link.call_with(crate::wire::paths::BATCH, body, self.timeout, Resend::Never).await)
+        } else {
+            None
+        };
+        self.links.lock().unwrap_or_else(PoisonError::into_inner).push((link, slot));
+        match sent? {
+            Ok(bytes) => Some(Ok(bytes)),
+            Err(LinkError::NoFrames) => None,
+            Err(LinkError::Connect(e)) => Some(Err(Failure::Unreached(e.to_string()))),
+            Err(LinkError::UnknownPath(_)) => Some(Err(self.unsupported())),
+            Err(LinkError::Failed(e)) => Some(Err(Failure::Lost(format!("failed to reach leader: {e}")))),
+        }
+    }
+
+    /// Posts a batch's body to the peer's batch path; the reply's body.
+    async fn send_over_http(&self, body: Vec<u8>) -> Result<Vec<u8>, Failure> {
         let sent = self
             .client
             .post(&self.url)
@@ -162,17 +231,10 @@ impl Lane {
         };
         // An unknown path is answered before anything runs.
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-            return Err(Failure::Unsupported);
+            return Err(self.unsupported());
         }
         let bytes = resp.bytes().await.map_err(|e| Failure::Lost(format!("failed to reach leader: {e}")))?;
-        let answers: Vec<BatchAnswer> =
-            BATCH_CODEC.decode(&bytes).map_err(|e| Failure::Lost(format!("bad reply from leader: {e}")))?;
-        if answers.len() != batch.len() {
-            let e = format!("bad reply from leader: {} answers to {} operations", answers.len(), batch.len());
-            return Err(Failure::Lost(e));
-        }
-        Ok(answers)
+        Ok(bytes.to_vec())
     }
 }
 
@@ -241,9 +303,10 @@ mod tests {
     use super::*;
 
     /// A peer that answers each batch after `delay`, every operation with its own body
-    /// reversed, and counts the requests; with `knows_batches` false it answers 404, as a
-    /// server of an earlier version does.
-    async fn echo_peer(delay: Duration, knows_batches: bool) -> (String, Arc<AtomicUsize>) {
+    /// reversed, and counts the requests; with `knows_batches` false it answers 404 (an
+    /// unknown path), as a server of an earlier version does. With `frames` it takes raft
+    /// frames too; without, it answers them HTTP's 400, as a server from before them does.
+    async fn echo_peer(delay: Duration, knows_batches: bool, frames: bool) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -252,6 +315,27 @@ mod tests {
             while let Ok((mut conn, _)) = listener.accept().await {
                 let count = count.clone();
                 tokio::spawn(async move {
+                    let mut first = [0u8];
+                    if conn.peek(&mut first).await.is_ok() && first[0] == crate::wire::frames::PLAIN {
+                        if !frames {
+                            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+                            return;
+                        }
+                        let _ = conn.read_exact(&mut first).await;
+                        let answer = |req: crate::wire::frames::Request| {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            async move {
+                                tokio::time::sleep(delay).await;
+                                if !knows_batches {
+                                    return Err(crate::wire::RpcError::UnknownPath(req.path));
+                                }
+                                let reply = echo(&req.body);
+                                Ok(crate::wire::RpcReply::new(BATCH_CODEC, reply))
+                            }
+                        };
+                        let _ = crate::wire::frames::serve(conn, std::future::pending(), answer).await;
+                        return;
+                    }
                     let mut buf = Vec::new();
                     loop {
                         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -285,10 +369,7 @@ mod tests {
                             }
                             continue;
                         }
-                        let ops: Vec<BatchOp> = BATCH_CODEC.decode(&body).expect("a batch");
-                        let answers: Vec<BatchAnswer> =
-                            ops.into_iter().map(|op| Ok(op.body.into_iter().rev().collect())).collect();
-                        let reply = BATCH_CODEC.encode(&answers).expect("encodes");
+                        let reply = echo(&body);
                         let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", reply.len());
                         if conn.write_all(head.as_bytes()).await.is_err() || conn.write_all(&reply).await.is_err() {
                             return;
@@ -300,10 +381,19 @@ mod tests {
         (addr, requests)
     }
 
+    /// Each operation of a batch answered with its body reversed.
+    fn echo(batch: &[u8]) -> Vec<u8> {
+        let ops: Vec<BatchOp> = BATCH_CODEC.decode(batch).expect("a batch");
+        let answers: Vec<BatchAnswer> = ops.into_iter().map(|op| Ok(op.body.into_iter().rev().collect())).collect();
+        BATCH_CODEC.encode(&answers).expect("encodes")
+    }
+
     fn lane(addr: &str) -> Arc<Lane> {
         let url = format!("http://{addr}{}", crate::wire::paths::BATCH);
         let client = crate::raft::network::Peers::new(None).client().clone();
-        Arc::new(Lane::new(client, url, Arc::new(Semaphore::new(20)), Duration::from_secs(10)))
+        let link_to = addr.to_string();
+        let new_link: NewLink = Box::new(move || Link::new(&link_to, None, None));
+        Arc::new(Lane::new(new_link, client, url, Arc::new(Semaphore::new(20)), Duration::from_secs(10)))
     }
 
     /// `n` callers at once on `lane`, each with its own operation; each task answers its
@@ -329,7 +419,15 @@ mod tests {
     /// each gets its own answer.
     #[tokio::test]
     async fn concurrent_callers_share_requests_and_get_their_own_answers() {
-        let (addr, requests) = echo_peer(Duration::from_millis(50), true).await;
+        for frames in [true, false] {
+            callers_share_requests(frames).await;
+        }
+    }
+
+    /// [`concurrent_callers_share_requests_and_get_their_own_answers`] with a peer that speaks
+    /// frames, or only HTTP.
+    async fn callers_share_requests(frames: bool) {
+        let (addr, requests) = echo_peer(Duration::from_millis(50), true, frames).await;
         let lane = lane(&addr);
         for call in concurrent_calls(&lane, 100) {
             let (i, answer) = call.await.expect("joins");
@@ -367,13 +465,43 @@ mod tests {
     /// batch to it for a while.
     #[tokio::test]
     async fn a_peer_without_batches_is_told_apart() {
-        let (addr, requests) = echo_peer(Duration::from_millis(20), false).await;
-        let lane = lane(&addr);
-        assert!(lane.takes_batches());
-        for call in concurrent_calls(&lane, 10) {
-            assert_eq!(call.await.expect("joins").1, Err(Failure::Unsupported));
+        for frames in [true, false] {
+            let (addr, requests) = echo_peer(Duration::from_millis(20), false, frames).await;
+            let lane = lane(&addr);
+            assert!(lane.takes_batches());
+            for call in concurrent_calls(&lane, 10) {
+                assert_eq!(call.await.expect("joins").1, Err(Failure::Unsupported), "frames: {frames}");
+            }
+            assert!(requests.load(Ordering::SeqCst) >= 1);
+            assert!(!lane.takes_batches());
         }
-        assert!(requests.load(Ordering::SeqCst) >= 1);
-        assert!(!lane.takes_batches());
+    }
+
+    /// A batch whose connection breaks after it was sent is lost, never sent again: its
+    /// operations may have run.
+    #[tokio::test]
+    async fn a_batch_is_never_sent_twice() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let count = requests.clone();
+        tokio::spawn(async move {
+            // Each connection: the first byte and the frame read whole, then closed unanswered.
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut head = [0u8; 5];
+                if conn.read_exact(&mut head).await.is_err() {
+                    continue;
+                }
+                let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+                let mut frame = vec![0u8; len];
+                if conn.read_exact(&mut frame).await.is_ok() {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let lane = lane(&addr);
+        let lost = lane.call(op(1)).await;
+        assert!(matches!(&lost, Err(Failure::Lost(_))), "{lost:?}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "sent once");
     }
 }

@@ -1,12 +1,15 @@
 //! The sending half of raft frames ([`crate::wire::frames`]): one connection to one peer's RPC
-//! port, owned by one of openraft's replication streams (or by one election's vote), which
-//! sends one request at a time and waits for its answer. The caller writes the request and
-//! reads the answer itself, on its own task: no connection task in between, as an HTTP client
-//! has, and no request head to build or parse.
+//! port, owned by one of openraft's replication streams (or by one election's vote, or lent
+//! to one batch of forwarded operations at a time, [`crate::batch`]), which sends one request
+//! at a time and waits for its answer. The caller writes the request and reads the answer
+//! itself, on its own task: no connection task in between, as an HTTP client has, and no
+//! request head to build or parse.
 //!
-//! Only requests that raft takes twice as once travel here (appends and votes): a connection
-//! kept from an earlier call that turns out closed (the peer restarted meanwhile) is replaced
-//! and the request sent again on the new one.
+//! A kept connection the peer closed while it sat idle (it restarted meanwhile) is seen before
+//! a request goes into it, and replaced. One that breaks under a request is replaced and the
+//! request sent again only when raft takes it twice as once (appends and votes,
+//! [`Resend::Safe`]); a batch of client operations may have run, so its caller hears that it
+//! broke ([`Resend::Never`]).
 //!
 //! A peer that does not speak frames (a server from before them, during a rolling upgrade)
 //! answers HTTP or ends the TLS handshake; [`Link::call`] then says [`LinkError::NoFrames`]
@@ -15,13 +18,17 @@
 use std::io;
 use std::net::IpAddr;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Context;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::io::AsyncRead;
 use tokio::io::AsyncWrite;
 use tokio::io::AsyncWriteExt;
 use tokio::io::BufReader;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::wire::frames;
@@ -38,23 +45,92 @@ const CONNECT_TIMEOUT: Duration = super::network::CONNECT_TIMEOUT;
 /// What a link reads into at once: a whole answer to an append, usually.
 const READ_BUFFER: usize = 16 << 10;
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
+/// One connection: plain TCP or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
 
-type Stream = BufReader<Box<dyn Io>>;
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(tcp) => tcp,
+            Conn::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Whether the peer closed the connection (or sent what nobody asked for) while it sat
+    /// idle: a look at the socket that never waits. A peer that restarted shows here, before a
+    /// request is sent into a connection nobody reads.
+    fn closed_while_idle(&self) -> bool {
+        let mut byte = [0u8];
+        let mut buf = tokio::io::ReadBuf::new(&mut byte);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        !matches!(self.tcp().poll_peek(&mut cx, &mut buf), Poll::Pending)
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Conn::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Conn::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Conn::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Conn::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+type Stream = BufReader<Conn>;
 
 /// Why a call over a link got no reply.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    /// No TCP connection: refused, not accepted in time, no route. The peer is unreachable.
+    /// No TCP connection: refused, not accepted in time, no route. The peer is unreachable,
+    /// and nothing was sent.
     #[error("cannot connect: {0}")]
     Connect(io::Error),
-    /// The peer does not speak frames: call it over HTTP.
+    /// The peer does not speak frames (it answered HTTP, or ended the TLS handshake before
+    /// anything was sent): nothing ran there; call it over HTTP.
     #[error("the peer does not speak raft frames")]
     NoFrames,
-    /// The exchange broke off or timed out, or the peer refused the request.
+    /// The peer has no such path (a server of an earlier version): nothing ran.
+    #[error("{0}")]
+    UnknownPath(String),
+    /// The exchange broke off or timed out after the request may have been sent, or the peer
+    /// refused the request.
     #[error("{0}")]
     Failed(String),
+}
+
+/// Whether a request may be sent again after a connection kept from an earlier call broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resend {
+    /// Raft's appends and votes: raft takes one twice as once.
+    Safe,
+    /// Client operations: they may have run; the failure goes back to the caller.
+    Never,
 }
 
 /// One connection to one peer, opened when first needed and kept between calls.
@@ -79,43 +155,68 @@ impl Link {
         self.no_frames_until.is_none_or(|until| Instant::now() >= until)
     }
 
-    /// Sends `body` to `path` and waits for the reply's body, all within `timeout`.
+    /// Sends `body` to `path` and waits for the reply's body, all within `timeout`; a raft
+    /// request, sent again once on a new connection if the kept one broke.
     pub async fn call(&mut self, path: &str, body: &[u8], timeout: Duration) -> Result<Vec<u8>, LinkError> {
+        self.call_with(path, body, timeout, Resend::Safe).await
+    }
+
+    /// [`Link::call`], saying whether the request may be sent again.
+    pub async fn call_with(
+        &mut self,
+        path: &str,
+        body: &[u8],
+        timeout: Duration,
+        resend: Resend,
+    ) -> Result<Vec<u8>, LinkError> {
         let deadline = Instant::now() + timeout;
-        let late = || LinkError::Failed(format!("no answer within {} ms", timeout.as_millis()));
         let frame = frames::request_frame(path, "", body).map_err(|e| LinkError::Failed(e.to_string()))?;
-        if let Some(mut stream) = self.stream.take() {
-            match tokio::time::timeout_at(deadline, frames::exchange(&mut stream, &frame)).await {
-                Err(_) => return Err(late()),
-                Ok(Ok(reply)) => {
-                    self.stream = Some(stream);
-                    return Ok(reply);
-                }
-                Ok(Err(AnswerError::Refused(e))) => {
-                    self.stream = Some(stream);
-                    return Err(LinkError::Failed(e));
-                }
-                // Closed since the last call: once more, on a new connection.
-                Ok(Err(_)) => {}
+        let kept = self.stream.take().filter(|s| !s.get_ref().closed_while_idle());
+        if let Some(stream) = kept {
+            match self.exchange(stream, &frame, deadline, timeout).await {
+                // Closed since the last call: once more, on a new connection, if that is safe.
+                Err(Broke::Io(_)) if resend == Resend::Safe => {}
+                Err(e) => return Err(e.into()),
+                Ok(reply) => return Ok(reply),
             }
         }
-        let mut stream = match tokio::time::timeout_at(deadline, self.connect()).await {
+        let stream = match tokio::time::timeout_at(deadline, self.connect()).await {
             Err(_) => return Err(LinkError::Connect(io::ErrorKind::TimedOut.into())),
             Ok(stream) => stream?,
         };
-        match tokio::time::timeout_at(deadline, frames::exchange(&mut stream, &frame)).await {
-            Err(_) => Err(late()),
-            Ok(Ok(reply)) => {
+        match self.exchange(stream, &frame, deadline, timeout).await {
+            Err(Broke::Http) => Err(self.no_frames()),
+            other => other.map_err(LinkError::from),
+        }
+    }
+
+    /// One request and its answer on `stream`, which is kept for the next call unless the
+    /// exchange broke.
+    async fn exchange(
+        &mut self,
+        mut stream: Stream,
+        frame: &[u8],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, Broke> {
+        let answer = tokio::time::timeout_at(deadline, frames::exchange(&mut stream, frame))
+            .await
+            .map_err(|_| Broke::Late(timeout))?;
+        match answer {
+            Ok(reply) => {
                 self.stream = Some(stream);
                 Ok(reply)
             }
-            Ok(Err(AnswerError::Refused(e))) => {
+            Err(AnswerError::Refused(e)) => {
                 self.stream = Some(stream);
-                Err(LinkError::Failed(e))
+                Err(Broke::Refused(e))
             }
-            // A new connection that broke before its first answer: a server without frames
-            // closes it (or one stopping now; HTTP then fails too, and says why).
-            Ok(Err(AnswerError::Http | AnswerError::Io(_))) => Err(self.no_frames()),
+            Err(AnswerError::UnknownPath(e)) => {
+                self.stream = Some(stream);
+                Err(Broke::UnknownPath(e))
+            }
+            Err(AnswerError::Http) => Err(Broke::Http),
+            Err(AnswerError::Io(e)) => Err(Broke::Io(e)),
         }
     }
 
@@ -147,10 +248,10 @@ impl Link {
             .map_err(|_| LinkError::Connect(io::ErrorKind::TimedOut.into()))?
             .map_err(LinkError::Connect)?;
         let _ = tcp.set_nodelay(true);
-        let io: Box<dyn Io> = match &self.tls {
+        let conn = match &self.tls {
             None => {
                 tcp.write_all(&[frames::PLAIN]).await.map_err(LinkError::Connect)?;
-                Box::new(tcp)
+                Conn::Plain(tcp)
             }
             Some(config) => {
                 tcp.write_all(&[frames::TLS]).await.map_err(LinkError::Connect)?;
@@ -158,14 +259,36 @@ impl Link {
                     .map_err(|e| LinkError::Failed(format!("{}: {e}", self.rpc_addr)))?;
                 let connector = tokio_rustls::TlsConnector::from(config.clone());
                 match connector.connect(name, tcp).await {
-                    Ok(tls) => Box::new(tls),
+                    Ok(tls) => Conn::Tls(Box::new(tls)),
                     // A server without frames ends the handshake; so does one that refuses
                     // our certificate, which HTTP then reports.
                     Err(_) => return Err(self.no_frames()),
                 }
             }
         };
-        Ok(BufReader::with_capacity(READ_BUFFER, io))
+        Ok(BufReader::with_capacity(READ_BUFFER, conn))
+    }
+}
+
+/// How one exchange ended without a reply.
+enum Broke {
+    Late(Duration),
+    Http,
+    Io(io::Error),
+    UnknownPath(String),
+    Refused(String),
+}
+
+impl From<Broke> for LinkError {
+    fn from(b: Broke) -> Self {
+        match b {
+            Broke::Late(timeout) => LinkError::Failed(format!("no answer within {} ms", timeout.as_millis())),
+            // Answered in HTTP on a kept connection: not what this peer said before.
+            Broke::Http => LinkError::Failed("the peer answered HTTP on a frames connection".into()),
+            Broke::Io(e) => LinkError::Failed(format!("the connection broke: {e}")),
+            Broke::UnknownPath(e) => LinkError::UnknownPath(e),
+            Broke::Refused(e) => LinkError::Failed(e),
+        }
     }
 }
 
@@ -237,6 +360,48 @@ mod tests {
         // Two requests per connection: the third and fifth found theirs closed and went again.
         assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 3);
         assert!(link.speaks_frames());
+    }
+
+    /// A peer whose first connection answers one request, then reads the next and closes
+    /// without an answer; later connections answer everything. The request that broke is sent
+    /// again on a new connection only when that is safe.
+    #[tokio::test]
+    async fn a_request_that_may_have_run_is_not_sent_again() {
+        for (resend, answered) in [(Resend::Safe, true), (Resend::Never, false)] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let mut first_conn = true;
+                while let Ok((mut io, _)) = listener.accept().await {
+                    let breaks = std::mem::take(&mut first_conn);
+                    tokio::spawn(async move {
+                        let mut first = [0u8];
+                        io.read_exact(&mut first).await.unwrap();
+                        for n in 0.. {
+                            let mut len = [0u8; 4];
+                            if io.read_exact(&mut len).await.is_err() {
+                                return;
+                            }
+                            let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
+                            io.read_exact(&mut frame).await.unwrap();
+                            if breaks && n == 1 {
+                                return;
+                            }
+                            let reply = Ok(RpcReply::new(Codec::Postcard, b"ok".to_vec()));
+                            io.write_all(&frames::answer_frame(&reply).unwrap()).await.unwrap();
+                        }
+                    });
+                }
+            });
+            let mut link = Link::new(&addr.to_string(), None, None);
+            let timeout = Duration::from_secs(5);
+            assert_eq!(link.call_with("/p", b"1", timeout, resend).await.unwrap(), b"ok");
+            let second = link.call_with("/p", b"2", timeout, resend).await;
+            assert_eq!(second.is_ok(), answered, "{resend:?}: {second:?}");
+            if !answered {
+                assert!(matches!(second, Err(LinkError::Failed(_))), "{second:?}");
+            }
+        }
     }
 
     #[tokio::test]

@@ -166,15 +166,18 @@ pub fn source_ip(rpc_addr: &str, bind: &str) -> Option<std::net::IpAddr> {
 }
 
 /// Calls this server has in flight to one peer at once, besides raft's own: Nomad's
-/// `LimitsNonStreamingConnsPerClient`. Each call holds an HTTP/1.1 connection of its own
-/// (Nomad multiplexes its calls over one), and the peer counts our connections against its
+/// `LimitsNonStreamingConnsPerClient`. Each call holds a connection of its own (an HTTP/1.1
+/// one, or a batch lane's frames link, which holds its slot for as long as it lives; Nomad
+/// multiplexes its calls over one), and the peer counts our connections against its
 /// `rpc_max_conns_per_client` (at least 26), so forwarded operations beyond this wait here for
-/// a slot rather than be refused there. Raft's own calls (a replication stream, a vote, a
-/// leadership check, a snapshot chunk) fit in the room Nomad leaves above it.
+/// a slot rather than be refused there. Raft's own calls (a replication stream and a
+/// leadership check, each with a frames link of its own, a vote, a snapshot chunk over HTTP)
+/// fit in the room Nomad leaves above it.
 pub const PEER_CALLS_IN_FLIGHT: usize = 20;
 
-/// Idle connections kept per peer: as many as can be in use at once.
-const PEER_IDLE_CONNS: usize = PEER_CALLS_IN_FLIGHT + 5;
+/// Idle HTTP connections kept per peer: as many as can be in use at once beside a batch
+/// lane's links, and one for a raft snapshot chunk.
+const PEER_IDLE_CONNS: usize = PEER_CALLS_IN_FLIGHT - crate::batch::BATCHES_IN_FLIGHT + 1;
 
 /// How this server reaches the RPC port of the others: one HTTP client (and its connection
 /// pool) for raft traffic, forwarded operations and direct calls alike, and the scheme they
@@ -249,7 +252,9 @@ impl Peers {
     ) -> Result<crate::wire::BatchAnswer, crate::batch::Failure> {
         let lane = self.lanes.get(rpc_addr, || {
             let url = self.url(rpc_addr, crate::wire::paths::BATCH);
-            crate::batch::Lane::new(self.client.clone(), url, self.slots_of(rpc_addr), timeout)
+            let (addr, source, tls) = (rpc_addr.to_string(), self.source, self.tls.clone());
+            let new_link = Box::new(move || Link::new(&addr, source, tls.clone()));
+            crate::batch::Lane::new(new_link, self.client.clone(), url, self.slots_of(rpc_addr), timeout)
         });
         if !lane.takes_batches() {
             return Err(crate::batch::Failure::Unsupported);
@@ -395,7 +400,9 @@ impl Connection {
                     self.contacts.unreachable(self.target, &self.peer_id, &self.rpc_addr, &e);
                     return Err(RPCError::Unreachable(Unreachable::new(&e)));
                 }
-                Err(e @ LinkError::Failed(_)) => return Err(RPCError::Network(NetworkError::new(&e))),
+                Err(e @ (LinkError::Failed(_) | LinkError::UnknownPath(_))) => {
+                    return Err(RPCError::Network(NetworkError::new(&e)))
+                }
                 Err(LinkError::NoFrames) => {}
             }
         }

@@ -194,7 +194,10 @@ pub enum AnswerError {
     /// The connection closed before an answer, or the answer was cut short.
     #[error("the connection broke: {0}")]
     Io(#[from] io::Error),
-    /// The peer refused the request (an unknown path, not a server, a malformed body).
+    /// The peer has no such path: nothing ran.
+    #[error("{0}")]
+    UnknownPath(String),
+    /// The peer refused the request (not a server, a malformed body).
     #[error("{0}")]
     Refused(String),
 }
@@ -218,10 +221,12 @@ where
         return Err(AnswerError::Io(invalid("an answer without a status")));
     }
     let status = answer.remove(0);
-    if status == OK {
-        return Ok(answer);
+    let text = || String::from_utf8_lossy(&answer).into_owned();
+    match status {
+        OK => Ok(answer),
+        UNKNOWN_PATH => Err(AnswerError::UnknownPath(text())),
+        _ => Err(AnswerError::Refused(text())),
     }
-    Err(AnswerError::Refused(String::from_utf8_lossy(&answer).into_owned()))
 }
 
 #[cfg(test)]
@@ -296,7 +301,7 @@ mod tests {
             assert_eq!(got, [b"/p|t|".as_slice(), &[i]].concat());
         }
         let refused = exchange(&mut io, &request_frame("/unknown", "", b"").unwrap()).await.unwrap_err();
-        assert!(matches!(&refused, AnswerError::Refused(e) if e == "no internal RPC at /unknown"), "{refused:?}");
+        assert!(matches!(&refused, AnswerError::UnknownPath(e) if e == "no internal RPC at /unknown"), "{refused:?}");
         let refused = exchange(&mut io, &request_frame("/servers-only", "", b"").unwrap()).await.unwrap_err();
         assert!(matches!(&refused, AnswerError::Refused(e) if e.contains("only to servers")), "{refused:?}");
         // A malformed request inside a whole frame is refused; the connection goes on.
