@@ -39,8 +39,10 @@ use crate::wire::frames::AnswerError;
 /// long costs nothing.
 pub const NO_FRAMES_FOR: Duration = Duration::from_secs(10);
 
-/// A connection not accepted within this is unreachable (as the HTTP client's).
-const CONNECT_TIMEOUT: Duration = super::network::CONNECT_TIMEOUT;
+/// A peer that does not accept a connection within this is unreachable for this call, for a
+/// link and the HTTP client alike: well under the heartbeat-driven election timeout (500 ms
+/// minimum), so one dead peer does not stall the leader's view of the others.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What a link reads into at once: a whole answer to an append, usually.
 const READ_BUFFER: usize = 16 << 10;
@@ -136,7 +138,7 @@ pub enum Resend {
 /// One connection to one peer, opened when first needed and kept between calls.
 pub struct Link {
     rpc_addr: String,
-    /// Where our end binds (see [`super::network::source_ip`]).
+    /// Where our end binds (see `network::source_ip`).
     source: Option<IpAddr>,
     /// Mutual TLS, as the HTTP client speaks it to the peer.
     tls: Option<Arc<rustls::ClientConfig>>,

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use super::link::Link;
 use super::link::LinkError;
+use super::link::CONNECT_TIMEOUT;
 use super::LogId;
 use super::NodeId;
 use super::ServerNode;
@@ -42,11 +43,6 @@ use crate::wire::paths::APPEND as PATH_APPEND;
 use crate::wire::paths::SNAPSHOT as PATH_SNAPSHOT;
 use crate::wire::paths::VOTE as PATH_VOTE;
 use crate::wire::RAFT_CODEC;
-
-/// A peer that does not accept a connection within this is unreachable for this RPC: well
-/// under the heartbeat-driven election timeout (500 ms minimum), so one dead peer does not
-/// stall the leader's view of the others.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Idle connections to peers are kept this long: heartbeats (every 100 ms) keep them warm, and
 /// a removed peer's connection goes away on its own.
