@@ -302,14 +302,19 @@ mod tests {
 
     use super::*;
 
+    /// A peer's listener on loopback, its address, and a count of the requests it takes.
+    async fn peer() -> (tokio::net::TcpListener, String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        (listener, addr, Arc::new(AtomicUsize::new(0)))
+    }
+
     /// A peer that answers each batch after `delay`, every operation with its own body
     /// reversed, and counts the requests; with `knows_batches` false it answers 404 (an
     /// unknown path), as a server of an earlier version does. With `frames` it takes raft
     /// frames too; without, it answers them HTTP's 400, as a server from before them does.
     async fn echo_peer(delay: Duration, knows_batches: bool, frames: bool) -> (String, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let requests = Arc::new(AtomicUsize::new(0));
+        let (listener, addr, requests) = peer().await;
         let count = requests.clone();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
@@ -481,9 +486,7 @@ mod tests {
     /// operations may have run.
     #[tokio::test]
     async fn a_batch_is_never_sent_twice() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let requests = Arc::new(AtomicUsize::new(0));
+        let (listener, addr, requests) = peer().await;
         let count = requests.clone();
         tokio::spawn(async move {
             // Each connection: the first byte and the frame read whole, then closed unanswered.
