@@ -5,11 +5,11 @@
 //! itself, on its own task: no connection task in between, as an HTTP client has, and no
 //! request head to build or parse.
 //!
-//! A kept connection the peer closed while it sat idle (it restarted meanwhile) is seen before
-//! a request goes into it, and replaced. One that breaks under a request is replaced and the
-//! request sent again only when raft takes it twice as once (appends and votes,
-//! [`Resend::Safe`]); a batch of client operations may have run, so its caller hears that it
-//! broke ([`Resend::Never`]).
+//! A kept connection that breaks under a request (the peer restarted meanwhile) is replaced
+//! and the request sent again only when raft takes it twice as once (appends and votes,
+//! [`Resend::Safe`]). A batch of client operations may have run, so its caller hears that it
+//! broke ([`Resend::Never`]); before such a request goes into a kept connection, the link
+//! looks whether the peer closed it while it sat idle, and replaces it if so.
 //!
 //! A peer that does not speak frames (a server from before them, during a rolling upgrade)
 //! answers HTTP or ends the TLS handshake; [`Link::call`] then says [`LinkError::NoFrames`]
@@ -173,7 +173,9 @@ impl Link {
     ) -> Result<Vec<u8>, LinkError> {
         let deadline = Instant::now() + timeout;
         let frame = frames::request_frame(path, "", body).map_err(|e| LinkError::Failed(e.to_string()))?;
-        let kept = self.stream.take().filter(|s| !s.get_ref().closed_while_idle());
+        // A request that may not be sent again looks first whether the peer closed the kept
+        // connection (a syscall); one that may, finds out by sending, and goes again.
+        let kept = self.stream.take().filter(|s| resend == Resend::Safe || !s.get_ref().closed_while_idle());
         if let Some(stream) = kept {
             match self.exchange(stream, &frame, deadline, timeout).await {
                 // Closed since the last call: once more, on a new connection, if that is safe.
